@@ -1,0 +1,53 @@
+# needle — build, test and tooling entry points. See README.md.
+SHELL := /bin/bash
+GO ?= go
+MODULES := libs/coroconf libs/logsys libs/nsscrypto libs/qbipc services/totemd
+PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
+BIN := bin
+PREFIX ?= /usr/local
+SYSTEMD_DIR ?= /etc/systemd/system
+FUZZTIME ?= 10s
+SEEDS ?= 2000
+NODES ?= 3-64
+SIM_FLAGS ?=
+
+.PHONY: all build test lint fuzz install sim bench clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/totemd ./services/totemd
+	$(GO) build -o $(BIN)/keygen ./libs/nsscrypto/cmd/keygen
+
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 18m $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $(MODULES) integration 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+
+# Runs every fuzz target for FUZZTIME (go test allows one -fuzz target per run).
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSTEMD_DIR)
+	install -m 0755 $(BIN)/* $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 deploy/systemd/*.service deploy/systemd/*.target $(DESTDIR)$(SYSTEMD_DIR)/ 2>/dev/null || true
+
+sim:
+	$(GO) run ./services/totemd/cmd/sim -seeds $(SEEDS) -nodes $(NODES) $(SIM_FLAGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+clean:
+	rm -rf $(BIN)
