@@ -164,17 +164,17 @@ type Status struct {
 
 // Counters are cumulative protocol statistics (runtime.totem.pg.mrp.srp.*).
 type Counters struct {
-	OrfTokenTx, OrfTokenRx           uint64
-	MemoMcastTx, MemoMcastRx         uint64
-	MembMergeDetectTx, MembMergeRx   uint64
-	MembJoinTx, MembJoinRx           uint64
-	MembCommitTokenTx, MembCommitRx  uint64
-	TokenHoldCancelTx, TokenHoldRx   uint64
+	OrfTokenTx, OrfTokenRx            uint64
+	MemoMcastTx, MemoMcastRx          uint64
+	MembMergeDetectTx, MembMergeRx    uint64
+	MembJoinTx, MembJoinRx            uint64
+	MembCommitTokenTx, MembCommitRx   uint64
+	TokenHoldCancelTx, TokenHoldRx    uint64
 	OperationalEntered, GatherEntered uint64
-	CommitEntered, RecoveryEntered   uint64
-	ConsensusTimeouts, RxRetransmits uint64
-	TokenRetransmits, TokenLost      uint64
-	DecodeErrors                     uint64
+	CommitEntered, RecoveryEntered    uint64
+	ConsensusTimeouts, RxRetransmits  uint64
+	TokenRetransmits, TokenLost       uint64
+	DecodeErrors                      uint64
 }
 
 // ErrQueueFull is returned by Mcast when the new-message queue is full; the
