@@ -1,0 +1,310 @@
+// Package transport moves Totem frames between nodes over UDP: udpu
+// (unicast to every nodelist member) and udp (IP multicast), with the
+// socket layout and ports of corosync 3.1.7 (spec/transport.md), so a
+// needle node and a corosync node can share a ring.
+//
+// It is the I/O shell around the pure SRP core: frames go out sealed by a
+// FrameCodec when crypto is configured, frames come in opened, checked and
+// handed to the caller's channel. Datagrams that fail authentication, come
+// from an address outside the nodelist, or are too large are dropped and
+// counted; they never reach the protocol.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Mode selects the transport.
+type Mode uint8
+
+// The two transports corosync 3.1.7 offers besides knet.
+const (
+	UDPU Mode = iota // unicast to every member
+	UDP              // IP multicast
+)
+
+// MaxDatagram is the receive buffer corosync 3.x uses for udp/udpu; larger
+// datagrams are truncated by the kernel and dropped.
+const MaxDatagram = 136192
+
+// Peer is a configured node.
+type Peer struct {
+	ID   uint32
+	Addr netip.Addr
+}
+
+// FrameCodec seals frames before they leave and opens them on receipt
+// (libs/nsscrypto). A nil codec sends plain Totem frames, as corosync does
+// on udp/udpu.
+type FrameCodec interface {
+	Seal(frame []byte) ([]byte, error)
+	Open(datagram []byte) ([]byte, error)
+}
+
+// Config describes the sockets.
+type Config struct {
+	Mode  Mode
+	Local netip.Addr // address to bind (the local node's ring0 address)
+	Port  uint16     // mcastport (5405)
+	Peers []Peer     // the nodelist, self included
+	// Mcast is the group for Mode UDP; TTL its hop limit (default 1).
+	Mcast netip.Addr
+	TTL   int
+	// BlockUnlisted drops udpu datagrams from addresses outside Peers
+	// (totem.block_unlisted_ips, default yes).
+	BlockUnlisted bool
+	Codec         FrameCodec
+	Logger        hclog.Logger
+}
+
+// Packet is one received frame, opened and checked.
+type Packet struct {
+	Frame []byte
+	From  netip.AddrPort
+}
+
+// Stats are cumulative drop and traffic counters.
+type Stats struct {
+	Sent, Received               uint64
+	DroppedAuth, DroppedUnlisted uint64
+	DroppedSize, SendErrors      uint64
+}
+
+// Transport is a running transport.
+type Transport struct {
+	cfg     Config
+	log     hclog.Logger
+	token   *net.UDPConn // udpu: receives everything, sends tokens; udp: receives tokens
+	send    *net.UDPConn // udpu: multicast-by-unicast sends; udp: all sends
+	mrecv   *net.UDPConn // udp only: the group socket
+	peers   map[uint32]netip.AddrPort
+	allowed map[netip.Addr]bool
+	group   netip.AddrPort
+	in      chan Packet
+	done    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+
+	sent, received, dAuth, dUnlisted, dSize, sendErr atomic.Uint64
+	lastWarn                                         atomic.Int64 // unix nanos of the last drop warning
+}
+
+// Open binds the sockets and starts the receive loops; they end when ctx is
+// cancelled or Close is called. Received packets arrive on Packets().
+func Open(ctx context.Context, cfg Config) (*Transport, error) {
+	if !cfg.Local.IsValid() {
+		return nil, errors.New("transport: no local address")
+	}
+	if cfg.Port == 0 {
+		return nil, errors.New("transport: port 0")
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = 1
+	}
+	t := &Transport{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		peers:   make(map[uint32]netip.AddrPort, len(cfg.Peers)),
+		allowed: make(map[netip.Addr]bool, len(cfg.Peers)),
+		in:      make(chan Packet, 4096),
+		done:    make(chan struct{}),
+	}
+	if t.log == nil {
+		t.log = hclog.NewNullLogger()
+	}
+	for _, p := range cfg.Peers {
+		a := p.Addr.Unmap()
+		t.peers[p.ID] = netip.AddrPortFrom(a, cfg.Port)
+		t.allowed[a] = true
+	}
+	var err error
+	switch cfg.Mode {
+	case UDPU:
+		err = t.openUDPU()
+	case UDP:
+		err = t.openUDP()
+	default:
+		err = fmt.Errorf("transport: unknown mode %d", cfg.Mode)
+	}
+	if err != nil {
+		t.closeSockets()
+		return nil, err
+	}
+	for _, c := range []*net.UDPConn{t.token, t.mrecv} {
+		if c != nil {
+			t.wg.Add(1)
+			go t.readLoop(c)
+		}
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			t.closeSockets()
+		case <-t.done:
+		}
+	}()
+	return t, nil
+}
+
+func (t *Transport) openUDPU() error {
+	var err error
+	t.token, err = listenUDP(netip.AddrPortFrom(t.cfg.Local, t.cfg.Port))
+	if err != nil {
+		return fmt.Errorf("transport udpu: bind token socket: %w", err)
+	}
+	t.send, err = listenUDP(netip.AddrPortFrom(t.cfg.Local, 0))
+	if err != nil {
+		return fmt.Errorf("transport udpu: bind send socket: %w", err)
+	}
+	return nil
+}
+
+// Packets delivers received frames in arrival order.
+func (t *Transport) Packets() <-chan Packet { return t.in }
+
+// SendToken sends a frame to one node (ORF token, commit token).
+func (t *Transport) SendToken(to uint32, frame []byte) error {
+	dst, ok := t.peers[to]
+	if !ok {
+		return fmt.Errorf("transport: no address for node %d", to)
+	}
+	conn := t.token
+	if t.cfg.Mode == UDP {
+		conn = t.send
+	}
+	return t.write(conn, frame, dst)
+}
+
+// Mcast sends a frame to every member: one datagram per nodelist member
+// (udpu), or one to the group plus a local copy (udp, as corosync 3.x turns
+// multicast loop off and feeds its own copy back locally).
+func (t *Transport) Mcast(frame []byte) error {
+	if t.cfg.Mode == UDP {
+		err := t.write(t.send, frame, t.group)
+		t.deliverLocal(frame)
+		return err
+	}
+	var first error
+	for _, p := range t.cfg.Peers {
+		if err := t.write(t.send, frame, t.peers[p.ID]); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (t *Transport) write(conn *net.UDPConn, frame []byte, dst netip.AddrPort) error {
+	out := frame
+	if t.cfg.Codec != nil {
+		var err error
+		if out, err = t.cfg.Codec.Seal(frame); err != nil {
+			t.sendErr.Add(1)
+			return fmt.Errorf("transport: seal: %w", err)
+		}
+	}
+	if _, err := conn.WriteToUDPAddrPort(out, dst); err != nil {
+		// Totem recovers lost datagrams by retransmission; count and go on.
+		t.sendErr.Add(1)
+		return fmt.Errorf("transport: send to %s: %w", dst, err)
+	}
+	t.sent.Add(1)
+	return nil
+}
+
+func (t *Transport) deliverLocal(frame []byte) {
+	cp := append([]byte(nil), frame...)
+	select {
+	case t.in <- Packet{Frame: cp, From: netip.AddrPortFrom(t.cfg.Local, t.cfg.Port)}:
+	default:
+		t.dSize.Add(1)
+	}
+}
+
+func (t *Transport) readLoop(conn *net.UDPConn) {
+	defer t.wg.Done()
+	buf := make([]byte, MaxDatagram+1)
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.log.Warn("receive failed", "error", err)
+			continue
+		}
+		if n > MaxDatagram {
+			t.drop(&t.dSize, from, "datagram too large")
+			continue
+		}
+		src := from.Addr().Unmap()
+		if t.cfg.Mode == UDPU && t.cfg.BlockUnlisted && !t.allowed[src] {
+			t.drop(&t.dUnlisted, from, "source not in nodelist")
+			continue
+		}
+		frame := append([]byte(nil), buf[:n]...)
+		if t.cfg.Codec != nil {
+			opened, err := t.cfg.Codec.Open(frame)
+			if err != nil {
+				t.drop(&t.dAuth, from, "authentication failed: "+err.Error())
+				continue
+			}
+			frame = opened
+		}
+		t.received.Add(1)
+		select {
+		case t.in <- Packet{Frame: frame, From: netip.AddrPortFrom(src, from.Port())}:
+		case <-t.done:
+			return
+		}
+	}
+}
+
+// drop counts a rejected datagram and logs at most one warning a second,
+// so a flood of garbage cannot flood the log.
+func (t *Transport) drop(ctr *atomic.Uint64, from netip.AddrPort, why string) {
+	ctr.Add(1)
+	now := time.Now().UnixNano()
+	last := t.lastWarn.Load()
+	if now-last < int64(time.Second) || !t.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	s := t.Stats()
+	t.log.Warn("dropped datagram", "from", from.String(), "reason", why,
+		"auth_failures", s.DroppedAuth, "unlisted", s.DroppedUnlisted, "oversize", s.DroppedSize)
+}
+
+// Stats returns the counters.
+func (t *Transport) Stats() Stats {
+	return Stats{
+		Sent: t.sent.Load(), Received: t.received.Load(),
+		DroppedAuth: t.dAuth.Load(), DroppedUnlisted: t.dUnlisted.Load(),
+		DroppedSize: t.dSize.Load(), SendErrors: t.sendErr.Load(),
+	}
+}
+
+// Close stops the receive loops and closes the sockets.
+func (t *Transport) Close() error {
+	t.closeSockets()
+	t.wg.Wait()
+	return nil
+}
+
+func (t *Transport) closeSockets() {
+	t.once.Do(func() {
+		close(t.done)
+		for _, c := range []*net.UDPConn{t.token, t.send, t.mrecv} {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+	})
+}
