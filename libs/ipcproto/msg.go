@@ -1,0 +1,160 @@
+// Package ipcproto is the local bus between totemd and the service daemons
+// (cmapd, quorumd, cpgd): length-prefixed msgpack frames over a unix
+// socket. A service attaches with its Corosync service id, multicasts
+// through the ring, and receives one ordered stream of deliveries,
+// configuration changes and sync steps; requests between local services
+// are routed through totemd.
+//
+// Frame: a 4-byte big-endian length, then one msgpack-encoded Msg. Every
+// decoder here checks lengths and kinds before use and returns an error
+// naming what was wrong; a peer that sends a bad frame is disconnected.
+package ipcproto
+
+import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Kind says what a Msg is; each kind uses the fields named in its comment.
+type Kind uint8
+
+// Message kinds. "svc→" goes from a service to totemd, "→svc" the other way.
+const (
+	KindAttach       Kind = iota + 1 // svc→: Service, Name
+	KindAttached                     // →svc: NodeID, Ring (current ring)
+	KindDetach                       // svc→: clean detach
+	KindMcast                        // svc→: ID, Payload (agreed-order multicast)
+	KindMcastAck                     // →svc: ID, Status (OK, or TryAgain when the ring queue is full)
+	KindDeliver                      // →svc: From, Payload, Swapped
+	KindConfChg                      // →svc: Conf
+	KindSyncInit                     // →svc: Ring, Trans, Members
+	KindSyncProcess                  // →svc: Ring
+	KindSyncDone                     // svc→: Ring
+	KindSyncActivate                 // →svc: Ring
+	KindSyncAbort                    // →svc
+	KindRequest                      // both: ID, Service (destination), Payload
+	KindResponse                     // both: ID, Status, Payload
+	KindError                        // →svc: Text; the connection closes after it
+	kindEnd
+)
+
+var kindNames = [...]string{"", "attach", "attached", "detach", "mcast", "mcast-ack", "deliver",
+	"confchg", "sync-init", "sync-process", "sync-done", "sync-activate", "sync-abort",
+	"request", "response", "error"}
+
+func (k Kind) String() string {
+	if k > 0 && k < kindEnd {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Status carries Corosync's cs_error_t values, so a service can hand them to
+// its libqb clients unchanged.
+type Status int32
+
+// The cs_error_t codes the bus uses.
+const (
+	OK              Status = 1
+	ErrLibrary      Status = 2
+	ErrTimeout      Status = 5
+	ErrTryAgain     Status = 6
+	ErrInvalidParam Status = 7
+	ErrNoMemory     Status = 8
+	ErrNotExist     Status = 12
+	ErrExist        Status = 14
+	ErrNoSpace      Status = 15
+	ErrAccess       Status = 11
+	ErrNotSupported Status = 20
+	ErrMessageError Status = 21
+	ErrTooBig       Status = 31
+)
+
+// Ring is a Totem ring id.
+type Ring struct {
+	Rep uint32 `msgpack:"r"`
+	Seq uint64 `msgpack:"s"`
+}
+
+func (r Ring) String() string { return fmt.Sprintf("%x.%x", r.Rep, r.Seq) }
+
+// ConfType is the kind of configuration change.
+type ConfType uint8
+
+// Transitional precedes Regular, as in extended virtual synchrony.
+const (
+	Transitional ConfType = iota
+	Regular
+)
+
+// Conf is a configuration change as the service sees it: for a service the
+// members are the ring members whose daemon for that service is attached.
+type Conf struct {
+	Type    ConfType `msgpack:"t"`
+	Ring    Ring     `msgpack:"r"`
+	Members []uint32 `msgpack:"m"`
+	Left    []uint32 `msgpack:"l,omitempty"`
+	Joined  []uint32 `msgpack:"j,omitempty"`
+}
+
+// Msg is one bus message.
+type Msg struct {
+	Kind    Kind     `msgpack:"k"`
+	Service uint16   `msgpack:"sv,omitempty"`
+	Name    string   `msgpack:"n,omitempty"`
+	ID      uint64   `msgpack:"i,omitempty"`
+	NodeID  uint32   `msgpack:"nd,omitempty"`
+	From    uint32   `msgpack:"f,omitempty"`
+	Payload []byte   `msgpack:"p,omitempty"`
+	Swapped bool     `msgpack:"sw,omitempty"`
+	Status  Status   `msgpack:"st,omitempty"`
+	Ring    *Ring    `msgpack:"r,omitempty"`
+	Conf    *Conf    `msgpack:"c,omitempty"`
+	Trans   []uint32 `msgpack:"tr,omitempty"`
+	Members []uint32 `msgpack:"m,omitempty"`
+	Text    string   `msgpack:"x,omitempty"`
+}
+
+// Encode returns the msgpack body of m (without the length prefix).
+func Encode(m *Msg) ([]byte, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return msgpack.Marshal(m)
+}
+
+// Decode parses one msgpack body and validates it.
+func Decode(b []byte) (*Msg, error) {
+	var m Msg
+	if err := msgpack.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("ipcproto: decode %d-byte frame: %w", len(b), err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Validate checks that the fields a kind needs are present.
+func (m *Msg) Validate() error {
+	switch m.Kind {
+	case KindAttach:
+		if m.Name == "" {
+			return fmt.Errorf("ipcproto: attach for service %d without a name", m.Service)
+		}
+	case KindConfChg:
+		if m.Conf == nil {
+			return fmt.Errorf("ipcproto: %s without a configuration", m.Kind)
+		}
+	case KindSyncInit, KindSyncProcess, KindSyncDone, KindSyncActivate:
+		if m.Ring == nil {
+			return fmt.Errorf("ipcproto: %s without a ring id", m.Kind)
+		}
+	case KindAttached, KindDetach, KindMcast, KindMcastAck, KindDeliver, KindSyncAbort,
+		KindRequest, KindResponse, KindError:
+	default:
+		return fmt.Errorf("ipcproto: unknown message kind %d", uint8(m.Kind))
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package ipcproto
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	ring := &Ring{Rep: 1, Seq: 0x1b}
+	cases := []*Msg{
+		{Kind: KindAttach, Service: 0, Name: "cmap"},
+		{Kind: KindAttached, NodeID: 3, Ring: ring},
+		{Kind: KindMcast, ID: 7, Payload: bytes.Repeat([]byte{0xab}, 1<<20)},
+		{Kind: KindMcastAck, ID: 7, Status: ErrTryAgain},
+		{Kind: KindDeliver, From: 2, Payload: []byte("x"), Swapped: true},
+		{Kind: KindConfChg, Conf: &Conf{Type: Regular, Ring: *ring, Members: []uint32{1, 2, 3}, Joined: []uint32{3}}},
+		{Kind: KindSyncInit, Ring: ring, Trans: []uint32{1, 2}, Members: []uint32{1, 2, 3}},
+		{Kind: KindSyncDone, Ring: ring},
+		{Kind: KindRequest, ID: 9, Service: 0, Payload: []byte("set")},
+		{Kind: KindResponse, ID: 9, Status: OK},
+		{Kind: KindError, Text: "service 2 already attached"},
+	}
+	a, b := net.Pipe()
+	ca, cb := NewConn(a), NewConn(b)
+	go func() {
+		for _, m := range cases {
+			if err := ca.Send(m); err != nil {
+				t.Errorf("send %s: %v", m.Kind, err)
+			}
+		}
+		ca.Close()
+	}()
+	for _, want := range cases {
+		got, err := cb.Recv()
+		if err != nil {
+			t.Fatalf("recv %s: %v", want.Kind, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: got %+v want %+v", want.Kind, got, want)
+		}
+	}
+	if _, err := cb.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after close: %v, want EOF", err)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		msg  *Msg
+		want string
+	}{
+		{"unknown kind", &Msg{Kind: 99}, "unknown message kind 99"},
+		{"zero kind", &Msg{}, "unknown message kind 0"},
+		{"attach without name", &Msg{Kind: KindAttach, Service: 2}, "without a name"},
+		{"confchg without conf", &Msg{Kind: KindConfChg}, "without a configuration"},
+		{"sync without ring", &Msg{Kind: KindSyncDone}, "without a ring id"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Encode(c.msg); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Encode: %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestRecvRejectsOversizeAndTruncatedFrames(t *testing.T) {
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], MaxFrame+1)
+	c := &Conn{r: bufioReader(hdr[:])}
+	if _, err := c.Recv(); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("oversize: %v", err)
+	}
+	binary.BigEndian.PutUint32(hdr[:], 10)
+	c = &Conn{r: bufioReader(append(hdr[:], 1, 2, 3))}
+	if _, err := c.Recv(); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("truncated frame: %v, want a read error", err)
+	}
+	binary.BigEndian.PutUint32(hdr[:], 3)
+	c = &Conn{r: bufioReader(append(hdr[:], 0xc1, 0xc1, 0xc1))}
+	if _, err := c.Recv(); err == nil {
+		t.Fatal("garbage body accepted")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, m := range []*Msg{
+		{Kind: KindAttach, Name: "cpg", Service: 2},
+		{Kind: KindConfChg, Conf: &Conf{Members: []uint32{1}}},
+		{Kind: KindMcast, ID: 1, Payload: []byte("abc")},
+	} {
+		b, _ := Encode(m)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Decode(b)
+		if err != nil {
+			return
+		}
+		if _, err := Encode(m); err != nil {
+			t.Fatalf("decoded message does not re-encode: %v", err)
+		}
+	})
+}
