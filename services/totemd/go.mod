@@ -26,3 +26,7 @@ replace (
 	github.com/needle-cluster/needle/libs/logsys => ../../libs/logsys
 	github.com/needle-cluster/needle/libs/nsscrypto => ../../libs/nsscrypto
 )
+
+require github.com/needle-cluster/needle/libs/ipcproto v0.0.0
+
+replace github.com/needle-cluster/needle/libs/ipcproto => ../../libs/ipcproto

@@ -1,0 +1,203 @@
+// Package bus is totemd's side of the local service bus (libs/ipcproto):
+// it accepts service daemons on a unix socket, enforces one attached daemon
+// per Corosync service id, and turns their frames into events for the node
+// loop. Sending to a service goes through a bounded per-service queue
+// drained by its own writer, so a slow service never stalls the ring; a
+// service whose queue overflows is disconnected with an error (it reattaches
+// and resyncs) rather than silently losing a delivery.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/ipcproto"
+)
+
+// QueueLen bounds the frames waiting for one service.
+const QueueLen = 65536
+
+// Event is something a service did: a message it sent, or (Msg == nil) its
+// disconnection.
+type Event struct {
+	Svc *Service
+	Msg *ipcproto.Msg
+	Err error // why the service went away, with Msg == nil
+}
+
+// Service is one attached daemon.
+type Service struct {
+	ID   uint16
+	Name string
+	conn *ipcproto.Conn
+	out  chan *ipcproto.Msg
+	once sync.Once
+	done chan struct{}
+	err  error
+}
+
+// Send queues a message for the service; it fails if the service is gone
+// or its queue is full (then the service is disconnected).
+func (s *Service) Send(m *ipcproto.Msg) error {
+	select {
+	case <-s.done:
+		return fmt.Errorf("bus: service %s (%d) is gone", s.Name, s.ID)
+	default:
+	}
+	select {
+	case s.out <- m:
+		return nil
+	default:
+		err := fmt.Errorf("bus: service %s (%d) fell %d messages behind", s.Name, s.ID, QueueLen)
+		s.close(err)
+		return err
+	}
+}
+
+func (s *Service) close(err error) {
+	s.once.Do(func() {
+		s.err = err
+		close(s.done)
+		_ = s.conn.Close()
+	})
+}
+
+func (s *Service) writer(log hclog.Logger) {
+	for {
+		select {
+		case m := <-s.out:
+			if err := s.conn.Send(m); err != nil {
+				log.Warn("send to service failed", "service", s.Name, "error", err)
+				s.close(err)
+				return
+			}
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// Server accepts service daemons.
+type Server struct {
+	ln     net.Listener
+	log    hclog.Logger
+	events chan Event
+
+	mu       sync.Mutex
+	attached map[uint16]*Service
+}
+
+// Listen creates the bus socket at path (mode 0600: only root's daemons
+// attach) and starts accepting; it stops when ctx ends.
+func Listen(ctx context.Context, path string, log hclog.Logger) (*Server, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("bus: remove stale socket %s: %w", path, err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("bus: listen %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("bus: chmod %s: %w", path, err)
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Server{ln: ln, log: log, events: make(chan Event, 1024), attached: map[uint16]*Service{}}
+	go func() { <-ctx.Done(); ln.Close() }()
+	go s.accept()
+	return s, nil
+}
+
+// Events is the stream of service actions for the node loop.
+func (s *Server) Events() <-chan Event { return s.events }
+
+// Attached returns the daemon attached for a service id, if any.
+func (s *Server) Attached(id uint16) *Service {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attached[id]
+}
+
+func (s *Server) accept() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		go s.serve(ipcproto.NewConn(c))
+	}
+}
+
+// serve handles one connection: the first frame must be an attach.
+func (s *Server) serve(conn *ipcproto.Conn) {
+	m, err := conn.Recv()
+	if err != nil {
+		s.log.Warn("bus connection dropped before attach", "error", err)
+		conn.Close()
+		return
+	}
+	if m.Kind != ipcproto.KindAttach {
+		_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("first message must be attach, got %s", m.Kind)})
+		conn.Close()
+		return
+	}
+	svc := &Service{ID: m.Service, Name: m.Name, conn: conn, out: make(chan *ipcproto.Msg, QueueLen), done: make(chan struct{})}
+	s.mu.Lock()
+	if old, ok := s.attached[svc.ID]; ok {
+		s.mu.Unlock()
+		_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("service %d is already attached as %q", svc.ID, old.Name)})
+		conn.Close()
+		return
+	}
+	s.attached[svc.ID] = svc
+	s.mu.Unlock()
+	go svc.writer(s.log)
+	s.events <- Event{Svc: svc, Msg: m}
+	for {
+		m, err := conn.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			s.detach(svc, err)
+			return
+		}
+		if m.Kind == ipcproto.KindDetach {
+			s.detach(svc, nil)
+			return
+		}
+		s.events <- Event{Svc: svc, Msg: m}
+	}
+}
+
+func (s *Server) detach(svc *Service, err error) {
+	svc.close(err)
+	s.mu.Lock()
+	if s.attached[svc.ID] == svc {
+		delete(s.attached, svc.ID)
+	}
+	s.mu.Unlock()
+	if err == nil {
+		err = svc.err
+	}
+	s.events <- Event{Svc: svc, Err: err}
+}
+
+// Close stops accepting and disconnects every service.
+func (s *Server) Close() error {
+	err := s.ln.Close()
+	s.mu.Lock()
+	for _, svc := range s.attached {
+		svc.close(errors.New("bus: totemd shutting down"))
+	}
+	s.mu.Unlock()
+	return err
+}
