@@ -1,0 +1,134 @@
+package syncengine
+
+import (
+	"cmp"
+	"slices"
+)
+
+// startFull begins the round after a regular configuration (corosync's
+// sync_start): announce our services, initialise the local ones, then wait
+// for every member's SERVICE_BUILD.
+func (e *Engine) startFull(out []Action, members []uint32, ring RingID) ([]Action, error) {
+	e.ring = ring
+	e.members = slices.Clone(members)
+	// Corosync passes sync_init the transitional members that are also in
+	// the new ring, in transitional order.
+	var trans []uint32
+	for _, t := range e.trans {
+		if slices.Contains(members, t) {
+			trans = append(trans, t)
+		}
+	}
+	e.trans = trans
+	clear(e.needle)
+	clear(e.sets)
+
+	att := e.attachedList()
+	list := slices.Clone(e.cfg.Announce)
+	for _, s := range att {
+		if !slices.Contains(list, s) && len(list) < MaxServiceList {
+			list = append(list, s)
+		}
+	}
+	slices.Sort(list)
+
+	e.seq++
+	r := &round{
+		seq:          e.seq,
+		kind:         FullRound,
+		building:     true,
+		participants: slices.Clone(members),
+		received:     map[uint32]bool{},
+	}
+	for _, s := range list {
+		r.services = append(r.services, entry{id: s, local: e.attached[s]})
+	}
+	e.cur = r
+
+	set, err := ServiceSet{Ring: ring, Services: att}.Marshal()
+	if err != nil {
+		return out, err
+	}
+	build, err := ServiceBuild{Ring: ring, Services: list}.Marshal()
+	if err != nil {
+		return out, err
+	}
+	// The ServiceSet goes first: per-sender FIFO then guarantees that when
+	// the last SERVICE_BUILD arrives, every needle member is known.
+	out = append(out, Multicast{Payload: set}, Multicast{Payload: build})
+	for _, s := range r.services {
+		if s.local {
+			out = append(out, InitService{
+				Service: s.id, Round: r.seq, Kind: FullRound, Ring: ring,
+				Trans: slices.Clone(trans), Members: slices.Clone(members),
+			})
+		}
+	}
+	return out, nil
+}
+
+// onServiceSet records a needle member and its attached services.
+func (e *Engine) onServiceSet(from uint32, list []ServiceID) {
+	r := e.cur
+	if r == nil || r.kind != FullRound || !r.building {
+		e.stats.OutOfPhase++
+		return
+	}
+	e.needle[from] = true
+	e.sets[from] = uniqueSorted(list)
+}
+
+// onServiceBuild merges a member's service list into the union (unknown ids
+// become placeholders) and enters processing once every member was heard.
+func (e *Engine) onServiceBuild(from uint32, list []ServiceID) []Action {
+	r := e.cur
+	if r == nil || r.kind != FullRound || !r.building {
+		e.stats.OutOfPhase++
+		return nil
+	}
+	added := false
+	for _, s := range list {
+		if slices.ContainsFunc(r.services, func(x entry) bool { return x.id == s }) {
+			continue
+		}
+		if len(r.services) >= MaxServiceList {
+			e.stats.Dropped++
+			continue
+		}
+		r.services = append(r.services, entry{id: s})
+		added = true
+	}
+	if added {
+		slices.SortFunc(r.services, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
+	}
+	if !e.needle[from] {
+		// A corosync node runs every service it lists.
+		e.sets[from] = uniqueSorted(list)
+	}
+	if !r.mark(from) {
+		return nil
+	}
+	return e.enterProcess(nil)
+}
+
+// onBarrier counts a corosync barrier for the current service of a full
+// round. A barrier names no service: total order and "nobody sends the
+// barrier of step k before seeing all barriers of step k−1" keep the count
+// aligned.
+func (e *Engine) onBarrier(from uint32) []Action {
+	r := e.cur
+	if r == nil || r.kind != FullRound || r.building {
+		e.stats.OutOfPhase++
+		return nil
+	}
+	if !r.mark(from) {
+		return nil
+	}
+	return e.barrierReached(nil)
+}
+
+func uniqueSorted(l []ServiceID) []ServiceID {
+	l = slices.Clone(l)
+	slices.Sort(l)
+	return slices.Compact(l)
+}
