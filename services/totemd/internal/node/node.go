@@ -1,0 +1,463 @@
+// Package node is totemd's driver: the one goroutine that owns the pure
+// cores (srp, pg, syncengine) and connects them to the world — transport
+// sockets, the clock, the service bus and the ring-id file. Every input is
+// handled to completion, then the cores' outputs are carried out; no core
+// is touched from any other goroutine, so the cores stay deterministic and
+// the driver stays thin.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/services/totemd/internal/bus"
+	"github.com/needle-cluster/needle/services/totemd/internal/pg"
+	"github.com/needle-cluster/needle/services/totemd/internal/ringid"
+	"github.com/needle-cluster/needle/services/totemd/internal/srp"
+	"github.com/needle-cluster/needle/services/totemd/internal/syncengine"
+	"github.com/needle-cluster/needle/services/totemd/internal/transport"
+)
+
+// Config is what the daemon hands the driver.
+type Config struct {
+	SRP       srp.Config       // Self, Nodes, timers; hooks are set by the driver
+	Transport transport.Config // sockets
+	StateDir  string           // ringid_<nodeid> lives here
+	BusPath   string           // unix socket the service daemons attach to ("" = no bus)
+	Logger    hclog.Logger     // MAIN
+	TotemLog  hclog.Logger     // TOTEM
+	SyncLog   hclog.Logger     // SYNC
+}
+
+// Membership is the ring as the node last installed it.
+type Membership struct {
+	Ring    srp.RingID
+	Members []srp.NodeID
+	Synced  bool // the service sync after the last change has completed
+}
+
+// Node runs one totemd.
+type Node struct {
+	cfg   Config
+	log   hclog.Logger
+	start time.Time
+
+	srp    *srp.Node
+	packer *pg.Packer
+	recv   *pg.Receiver
+	groups pg.Groups
+	sync   *syncengine.Engine
+	tr     *transport.Transport
+	bus    *bus.Server
+
+	outbox   [][]byte // sync messages waiting for room in the queue
+	ring     srp.RingID
+	members  []srp.NodeID
+	synced   bool
+	services map[uint16]*bus.Service
+
+	calls chan func()
+	mu    sync.Mutex // guards view
+	view  Membership
+	// watchers are told about every installed membership (tests, cfg).
+	watchers []chan Membership
+}
+
+// now is the cores' clock: time since the driver started.
+func (n *Node) now() srp.Time { return time.Since(n.start) }
+
+// New builds the cores; Run opens the sockets and runs them.
+func New(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.TotemLog == nil {
+		cfg.TotemLog = cfg.Logger.Named("TOTEM")
+	}
+	if cfg.SyncLog == nil {
+		cfg.SyncLog = cfg.Logger.Named("SYNC")
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), calls: make(chan func(), 64), services: map[uint16]*bus.Service{}}
+
+	seq, err := ringid.Load(cfg.StateDir, uint32(cfg.SRP.Self))
+	if err != nil {
+		return nil, err
+	}
+	sc := cfg.SRP
+	sc.RingSeq = seq
+	sc.Logger = cfg.TotemLog
+	sc.OnTokenReceived = n.onTokenReceived
+	sc.OnTokenSent = n.onTokenSent
+	if n.srp, err = srp.New(sc); err != nil {
+		return nil, fmt.Errorf("totem: %w", err)
+	}
+	n.packer, err = pg.NewPacker(pg.Config{
+		NetMTU: sc.NetMTU,
+		Mcast:  func(f []byte) error { return n.srp.Mcast(n.now(), f) },
+		Avail:  n.srp.Avail,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("totempg: %w", err)
+	}
+	n.recv = pg.NewReceiver(n.groups.Deliver)
+	if err := n.groups.Join(n.deliverService, "a"); err != nil {
+		return nil, err
+	}
+	if err := n.groups.Join(n.deliverSync, "sync"); err != nil {
+		return nil, err
+	}
+	n.sync, err = syncengine.New(syncengine.Config{Self: uint32(sc.Self), Announce: syncengine.DefaultAnnounce()})
+	if err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	return n, nil
+}
+
+// Run opens the transport and the bus and runs until ctx ends; then it
+// sends the leave message so peers re-form at once.
+func (n *Node) Run(ctx context.Context) error {
+	var err error
+	n.tr, err = transport.Open(ctx, n.cfg.Transport)
+	if err != nil {
+		return err
+	}
+	defer n.tr.Close()
+	if n.cfg.BusPath != "" {
+		if n.bus, err = bus.Listen(ctx, n.cfg.BusPath, n.log.Named("bus")); err != nil {
+			return err
+		}
+		defer n.bus.Close()
+	}
+	var busEvents <-chan bus.Event
+	if n.bus != nil {
+		busEvents = n.bus.Events()
+	}
+
+	n.srp.Start(n.now())
+	n.flush()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		n.armTimer(timer)
+		select {
+		case <-ctx.Done():
+			n.srp.Leave(n.now())
+			n.flush()
+			return nil
+		case p := <-n.tr.Packets():
+			if err := n.srp.Receive(n.now(), p.Frame); err != nil {
+				n.log.Trace("frame dropped", "from", p.From, "error", err)
+			}
+		case <-timer.C:
+			n.srp.Tick(n.now())
+		case ev := <-busEvents:
+			n.handleBus(ev)
+		case f := <-n.calls:
+			f()
+		}
+		n.flush()
+	}
+}
+
+func (n *Node) armTimer(t *time.Timer) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	if dl, ok := n.srp.NextDeadline(); ok {
+		t.Reset(max(dl-n.now(), 0))
+	} else {
+		t.Reset(time.Hour)
+	}
+}
+
+// flush carries out what the cores produced. Deliveries can make the sync
+// engine multicast, which is queued in srp for a later token, so one pass
+// of Ready per input is enough; the loop guards against anything else.
+func (n *Node) flush() {
+	for i := 0; i < 8; i++ {
+		rd := n.srp.Ready()
+		if rd.PersistRingSeq == 0 && len(rd.Sends) == 0 && len(rd.Deliveries) == 0 {
+			return
+		}
+		if rd.PersistRingSeq != 0 {
+			if err := ringid.Store(n.cfg.StateDir, uint32(n.cfg.SRP.Self), rd.PersistRingSeq); err != nil {
+				n.log.Error("cannot store ring id", "error", err)
+			}
+		}
+		for _, s := range rd.Sends {
+			var err error
+			if s.To == 0 {
+				err = n.tr.Mcast(s.Frame)
+			} else {
+				err = n.tr.SendToken(uint32(s.To), s.Frame)
+			}
+			if err != nil {
+				n.log.Trace("send failed", "error", err)
+			}
+		}
+		for _, d := range rd.Deliveries {
+			if d.Conf != nil {
+				n.confChange(d.Conf)
+				continue
+			}
+			if err := n.recv.Receive(uint32(d.From), d.Payload, d.Swapped); err != nil {
+				n.log.Debug("totempg frame dropped", "from", d.From, "error", err)
+			}
+		}
+	}
+}
+
+// onTokenReceived is srp's hook: push staged messages into the ring.
+func (n *Node) onTokenReceived() {
+	n.pushOutbox()
+	n.packer.Flush()
+}
+
+// onTokenSent is srp's hook: the sync engine's worker runs here.
+func (n *Node) onTokenSent() {
+	n.apply(n.sync.TokenSent())
+}
+
+func (n *Node) pushOutbox() {
+	for len(n.outbox) > 0 {
+		if err := n.packer.Send([]string{"sync"}, n.outbox[0]); err != nil {
+			return
+		}
+		n.outbox = n.outbox[1:]
+	}
+}
+
+func (n *Node) confChange(c *srp.ConfChange) {
+	ids := toU32(c.Members)
+	ring := syncengine.RingID{Rep: uint32(c.Ring.Rep), Seq: c.Ring.Seq}
+	if c.Type == srp.Transitional {
+		n.recv.ConfChange(toU32(c.Left))
+		n.broadcastConf(c)
+		acts, err := n.sync.ConfChange(syncengine.Transitional, ids, ring)
+		n.logErr("transitional configuration", err)
+		n.apply(acts)
+		return
+	}
+	n.ring, n.members, n.synced = c.Ring, slices.Clone(c.Members), false
+	n.publish()
+	n.log.Info("new membership", "ring", fmt.Sprintf("%x.%x", c.Ring.Rep, c.Ring.Seq), "members", c.Members,
+		"joined", c.Joined, "left", c.Left)
+	n.broadcastConf(c)
+	acts, err := n.sync.ConfChange(syncengine.Regular, ids, ring)
+	n.logErr("regular configuration", err)
+	n.apply(acts)
+}
+
+// broadcastConf tells every attached service about a ring change.
+func (n *Node) broadcastConf(c *srp.ConfChange) {
+	m := &ipcproto.Msg{Kind: ipcproto.KindConfChg, Conf: &ipcproto.Conf{
+		Type:    ipcproto.ConfType(c.Type),
+		Ring:    ipcproto.Ring{Rep: uint32(c.Ring.Rep), Seq: c.Ring.Seq},
+		Members: toU32(c.Members), Left: toU32(c.Left), Joined: toU32(c.Joined),
+	}}
+	for _, svc := range n.services {
+		n.sendSvc(svc, m)
+	}
+}
+
+// apply carries out sync engine actions.
+func (n *Node) apply(acts []syncengine.Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case syncengine.Multicast:
+			n.outbox = append(n.outbox, a.Payload)
+			n.pushOutbox()
+		case syncengine.SyncStarted:
+			n.cfg.SyncLog.Debug("sync started", "ring", ringString(a.Ring))
+		case syncengine.SyncComplete:
+			n.synced = true
+			n.publish()
+			n.cfg.SyncLog.Info("Completed service synchronization, ready to provide service.")
+		case syncengine.InitService:
+			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncInit, ID: a.Round,
+				Ring: &ipcproto.Ring{Rep: a.Ring.Rep, Seq: a.Ring.Seq}, Trans: a.Trans, Members: a.Members})
+		case syncengine.ProcessService:
+			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncProcess, ID: a.Round,
+				Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}})
+		case syncengine.ActivateService:
+			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncActivate, ID: a.Round,
+				Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}, Members: a.Members})
+		case syncengine.AbortService:
+			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncAbort, ID: a.Round})
+		}
+	}
+}
+
+func (n *Node) toService(id uint16, m *ipcproto.Msg) {
+	if svc, ok := n.services[id]; ok {
+		n.sendSvc(svc, m)
+	}
+}
+
+func (n *Node) sendSvc(svc *bus.Service, m *ipcproto.Msg) {
+	if err := svc.Send(m); err != nil {
+		n.log.Warn("service dropped", "service", svc.Name, "error", err)
+	}
+}
+
+// deliverService routes a group "a" message to the daemon of its service.
+func (n *Node) deliverService(from uint32, body []byte, swapped bool) {
+	h, err := pg.DecodeExecHeader(body, swapped)
+	if err != nil {
+		n.log.Debug("service message dropped", "from", from, "error", err)
+		return
+	}
+	n.toService(h.Service, &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: from, Payload: slices.Clone(body), Swapped: swapped})
+}
+
+// deliverSync feeds group "sync" messages to the sync engine.
+func (n *Node) deliverSync(from uint32, body []byte, _ bool) {
+	acts, err := n.sync.Deliver(from, body)
+	n.logErr("sync message", err)
+	n.apply(acts)
+}
+
+// handleBus reacts to what a service daemon did.
+func (n *Node) handleBus(ev bus.Event) {
+	svc := ev.Svc
+	if ev.Msg == nil {
+		if n.services[svc.ID] == svc {
+			delete(n.services, svc.ID)
+			n.log.Info("service detached", "service", svc.Name, "id", svc.ID, "error", ev.Err)
+			acts, err := n.sync.ServiceDetached(syncengine.ServiceID(svc.ID))
+			n.logErr("service detach", err)
+			n.apply(acts)
+		}
+		return
+	}
+	m := ev.Msg
+	switch m.Kind {
+	case ipcproto.KindAttach:
+		n.services[svc.ID] = svc
+		n.log.Info("service attached", "service", svc.Name, "id", svc.ID)
+		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: uint32(n.cfg.SRP.Self),
+			Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}, Members: toU32(n.members)})
+		acts, err := n.sync.ServiceAttached(syncengine.ServiceID(svc.ID))
+		n.logErr("service attach", err)
+		n.apply(acts)
+	case ipcproto.KindMcast:
+		st := ipcproto.OK
+		if err := n.packer.Send([]string{"a"}, m.Payload); err != nil {
+			st = ipcproto.ErrTryAgain
+			if errors.Is(err, pg.ErrTooLarge) {
+				st = ipcproto.ErrTooBig
+			}
+		}
+		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: st})
+	case ipcproto.KindSyncDone:
+		n.apply(n.sync.ServiceDone(syncengine.ServiceID(svc.ID), m.ID))
+	case ipcproto.KindRequest, ipcproto.KindResponse:
+		n.route(svc, m)
+	default:
+		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("unexpected %s from a service", m.Kind)})
+	}
+}
+
+// route forwards a local request or response between services: Service
+// names the destination on the way in and the other end on the way out.
+func (n *Node) route(src *bus.Service, m *ipcproto.Msg) {
+	dst, ok := n.services[m.Service]
+	if !ok {
+		if m.Kind == ipcproto.KindRequest {
+			n.sendSvc(src, &ipcproto.Msg{Kind: ipcproto.KindResponse, ID: m.ID, Service: m.Service, Status: ipcproto.ErrNotExist,
+				Text: fmt.Sprintf("service %d is not attached on this node", m.Service)})
+		}
+		return
+	}
+	fwd := *m
+	fwd.Service = src.ID
+	n.sendSvc(dst, &fwd)
+}
+
+func (n *Node) logErr(what string, err error) {
+	if err != nil {
+		n.cfg.SyncLog.Warn(what+" rejected", "error", err)
+	}
+}
+
+func (n *Node) publish() {
+	v := Membership{Ring: n.ring, Members: slices.Clone(n.members), Synced: n.synced}
+	n.mu.Lock()
+	n.view = v
+	ws := n.watchers
+	n.mu.Unlock()
+	for _, w := range ws {
+		select {
+		case w <- v:
+		default:
+		}
+	}
+}
+
+// Membership returns the ring last installed; safe from any goroutine.
+func (n *Node) Membership() Membership {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.view
+}
+
+// Watch returns a channel that receives every membership installed from now
+// on (a slow reader misses intermediate ones, never the latest).
+func (n *Node) Watch() <-chan Membership {
+	ch := make(chan Membership, 16)
+	n.mu.Lock()
+	n.watchers = append(n.watchers, ch)
+	n.mu.Unlock()
+	return ch
+}
+
+// Do runs f on the node goroutine (for status queries that read the cores)
+// and waits for it.
+func (n *Node) Do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case n.calls <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status reads the SRP core's status on the node goroutine.
+func (n *Node) Status(ctx context.Context) (srp.Status, error) {
+	var st srp.Status
+	err := n.Do(ctx, func() { st = n.srp.Status() })
+	return st, err
+}
+
+// TransportStats returns the socket counters.
+func (n *Node) TransportStats() transport.Stats {
+	if n.tr == nil {
+		return transport.Stats{}
+	}
+	return n.tr.Stats()
+}
+
+func toU32(ids []srp.NodeID) []uint32 {
+	out := make([]uint32, len(ids))
+	for i, id := range ids {
+		out[i] = uint32(id)
+	}
+	return out
+}
+
+func ringString(r syncengine.RingID) string { return fmt.Sprintf("%x.%x", r.Rep, r.Seq) }

@@ -1,0 +1,202 @@
+package node
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/services/totemd/internal/pg"
+	"github.com/needle-cluster/needle/services/totemd/internal/srp"
+	"github.com/needle-cluster/needle/services/totemd/internal/transport"
+)
+
+func freePort(t *testing.T) uint16 {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// testSRP is a fast-timer configuration for loopback rings.
+func testSRP(self srp.NodeID, nodes []srp.NodeID) srp.Config {
+	return srp.Config{
+		Self: self, Nodes: nodes,
+		Token: 300 * time.Millisecond, TokenRetransmit: 70 * time.Millisecond, Hold: 50 * time.Millisecond,
+		Join: 30 * time.Millisecond, Consensus: 360 * time.Millisecond, Merge: 100 * time.Millisecond,
+		Downcheck: time.Second, FailRecvConst: 2500, SeqnoUnchangedConst: 30, MissCountConst: 5,
+		WindowSize: 50, MaxMessages: 17, MaxNetworkDelay: 50 * time.Millisecond, NetMTU: 1500,
+	}
+}
+
+type testCluster struct {
+	nodes  []*Node
+	cancel []context.CancelFunc
+	done   []chan error
+	cfgs   []Config
+}
+
+func startCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	port := freePort(t)
+	ids := make([]srp.NodeID, n)
+	peers := make([]transport.Peer, n)
+	for i := range ids {
+		ids[i] = srp.NodeID(i + 1)
+		peers[i] = transport.Peer{ID: uint32(i + 1), Addr: netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)})}
+	}
+	tc := &testCluster{}
+	for i := 0; i < n; i++ {
+		dir := t.TempDir()
+		cfg := Config{
+			SRP:       testSRP(ids[i], ids),
+			Transport: transport.Config{Mode: transport.UDPU, Local: peers[i].Addr, Port: port, Peers: peers, BlockUnlisted: true},
+			StateDir:  dir,
+			BusPath:   filepath.Join(dir, "bus.sock"),
+		}
+		tc.cfgs = append(tc.cfgs, cfg)
+		tc.nodes = append(tc.nodes, nil)
+		tc.cancel = append(tc.cancel, nil)
+		tc.done = append(tc.done, nil)
+		tc.start(t, i)
+	}
+	t.Cleanup(func() {
+		for i := range tc.nodes {
+			tc.stop(i)
+		}
+	})
+	return tc
+}
+
+func (tc *testCluster) start(t *testing.T, i int) {
+	t.Helper()
+	nd, err := New(tc.cfgs[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- nd.Run(ctx) }()
+	tc.nodes[i], tc.cancel[i], tc.done[i] = nd, cancel, done
+}
+
+func (tc *testCluster) stop(i int) {
+	if tc.cancel[i] == nil {
+		return
+	}
+	tc.cancel[i]()
+	<-tc.done[i]
+	tc.cancel[i] = nil
+}
+
+// waitMembers waits until each given node has installed and synced a ring
+// with exactly want as members.
+func (tc *testCluster) waitMembers(t *testing.T, want []srp.NodeID, idx ...int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		ok := true
+		for _, i := range idx {
+			m := tc.nodes[i].Membership()
+			if !m.Synced || !slices.Equal(m.Members, want) {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, i := range idx {
+		t.Logf("node %d: %+v", i+1, tc.nodes[i].Membership())
+	}
+	t.Fatalf("nodes %v did not converge on %v", idx, want)
+}
+
+func TestThreeNodesFormRingAndSurviveAStop(t *testing.T) {
+	tc := startCluster(t, 3)
+	tc.waitMembers(t, []srp.NodeID{1, 2, 3}, 0, 1, 2)
+	tc.stop(2) // graceful: leave message
+	tc.waitMembers(t, []srp.NodeID{1, 2}, 0, 1)
+	tc.start(t, 2)
+	tc.waitMembers(t, []srp.NodeID{1, 2, 3}, 0, 1, 2)
+}
+
+// TestServiceMessagesFlowInOneOrder attaches a service daemon on every node
+// over the bus and checks that messages multicast by all of them arrive
+// everywhere in the same order.
+func TestServiceMessagesFlowInOneOrder(t *testing.T) {
+	tc := startCluster(t, 3)
+	tc.waitMembers(t, []srp.NodeID{1, 2, 3}, 0, 1, 2)
+	conns := make([]*ipcproto.Conn, 3)
+	for i := range conns {
+		c, err := ipcproto.Dial(context.Background(), tc.cfgs[i].BusPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindAttach, Service: 4, Name: "pload"}); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	const perNode = 200
+	got := make([][]string, 3)
+	errs := make(chan error, 3)
+	for i, c := range conns {
+		go func() {
+			sent, acked := 0, 0
+			var order []string
+			for len(order) < 3*perNode {
+				if sent == acked && sent < perNode {
+					body := pg.AppendExecHeader(nil, pg.ExecHeader{Service: 4, Fn: 1, Size: 16 + 8})
+					body = append(body, []byte{byte('a' + i), byte(sent >> 8), byte(sent), 0, 0, 0, 0, 0}...)
+					if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: uint64(sent + 1), Payload: body}); err != nil {
+						errs <- err
+						return
+					}
+					sent++
+				}
+				m, err := c.Recv()
+				if err != nil {
+					errs <- err
+					return
+				}
+				switch m.Kind {
+				case ipcproto.KindMcastAck:
+					if m.Status == ipcproto.OK {
+						acked++
+					} else {
+						sent-- // refused: send the same message again
+					}
+				case ipcproto.KindDeliver:
+					order = append(order, string(m.Payload[16:19]))
+				}
+			}
+			got[i] = order
+			errs <- nil
+		}()
+	}
+	for range conns {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("messages did not all arrive")
+		}
+	}
+	for i := 1; i < 3; i++ {
+		if !slices.Equal(got[0], got[i]) {
+			t.Fatalf("node %d delivered a different order than node 1", i+1)
+		}
+	}
+}
