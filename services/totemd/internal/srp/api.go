@@ -95,6 +95,13 @@ type Config struct {
 	// Faults deliberately break the protocol; only the simulator's checker
 	// tests set them, to prove the checker catches a broken core.
 	Faults Faults
+
+	// ManualTransAck turns on corosync 3.x's trans-ack gate (spec/sync.md
+	// §6): from start-up and from every transitional configuration on,
+	// Mcast fills a second queue and only that one is sent, until the
+	// driver calls (*Node).TransAck when sync has finished. False (the
+	// default) acknowledges at once, i.e. a single queue.
+	ManualTransAck bool
 }
 
 // Faults are deliberate protocol bugs for testing the invariant checker.

@@ -1,0 +1,359 @@
+package qbipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrClosed is returned for operations on a connection that has ended.
+var ErrClosed = errors.New("qbipc: connection closed")
+
+// errFull is a transport's "cannot take this event now, retry later".
+var errFull = errors.New("event channel full")
+
+// srvTransport is the server end of one connection's channels.
+type srvTransport interface {
+	// next blocks until the next request; any error ends the connection.
+	next() ([]byte, error)
+	// respond sends one response; an error ends the connection.
+	respond(msg []byte) error
+	// event tries to hand one event over without waiting long; errFull
+	// means retry later, other errors end the connection.
+	event(msg []byte) error
+	// flush pushes out owed notifications; it reports whether any remain.
+	flush() (pending bool, err error)
+	setFlowControl(level int32) error
+	// close releases everything; graceful wakes a client idling in poll.
+	close(graceful bool)
+}
+
+// Conn is one connected client of a Server.
+type Conn struct {
+	srv    *Server
+	setup  *net.UnixConn
+	creds  Creds
+	id     uint64
+	maxMsg int
+	log    *slog.Logger
+	t      srvTransport
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	respMu sync.Mutex // responses leave in order, one at a time
+
+	evMu    sync.Mutex
+	evQueue [][]byte
+	evBytes int
+	evWake  chan struct{}
+
+	fcMu   sync.Mutex
+	fc     int32
+	fcWake chan struct{}
+
+	value     atomic.Value
+	closeOnce sync.Once
+	graceful  atomic.Bool
+	done      chan struct{} // closed when Disconnect has run
+}
+
+func newConn(s *Server, uc *net.UnixConn, creds Creds, maxMsg int) *Conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	id := s.newID()
+	return &Conn{
+		srv: s, setup: uc, creds: creds, id: id, maxMsg: maxMsg,
+		log:    s.log.With("conn", id, "pid", creds.PID),
+		ctx:    ctx,
+		cancel: cancel,
+		evWake: make(chan struct{}, 1),
+		fcWake: make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+}
+
+// Creds are the client's credentials as of its connection request.
+func (c *Conn) Creds() Creds { return c.creds }
+
+// ID is a server-unique number for this connection (also sent to the client).
+func (c *Conn) ID() uint64 { return c.id }
+
+// Service is the libqb service name the client connected to.
+func (c *Conn) Service() string { return c.srv.cfg.Service }
+
+// MaxMsgSize is the negotiated limit for every message in either direction.
+func (c *Conn) MaxMsgSize() int { return c.maxMsg }
+
+// Transport is the transport this connection uses.
+func (c *Conn) Transport() Transport { return c.srv.cfg.Transport }
+
+// Context ends when the connection closes.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Done is closed once the connection is closed and Handler.Disconnect has returned.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// SetValue attaches the handler's per-connection state.
+func (c *Conn) SetValue(v any) { c.value.Store(&v) }
+
+// Value returns what SetValue stored, or nil.
+func (c *Conn) Value() any {
+	if p, ok := c.value.Load().(*any); ok {
+		return *p
+	}
+	return nil
+}
+
+// start runs the connection: requests in one goroutine, events in another.
+func (c *Conn) start() {
+	c.srv.wg.Add(2)
+	go func() {
+		defer c.srv.wg.Done()
+		c.eventLoop()
+	}()
+	go func() {
+		defer c.srv.wg.Done()
+		c.requestLoop()
+	}()
+}
+
+func (c *Conn) requestLoop() {
+	defer func() {
+		c.shutdown()
+		c.srv.h.Disconnect(c)
+		c.srv.unregister(c)
+		close(c.done)
+		c.log.Debug("client disconnected")
+	}()
+	for {
+		if !c.waitFlowControl() {
+			return
+		}
+		msg, err := c.t.next()
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Debug("connection ends", "err", err)
+			}
+			return
+		}
+		if h, err := DecodeReqHeader(msg); err == nil && (h.ID == msgDisconnect || h.Size == 0) {
+			return // libqb's explicit disconnect request
+		}
+		if _, err := validateRequest(msg, c.maxMsg); err != nil {
+			c.log.Warn("dropping client: protocol violation", "err", err)
+			return
+		}
+		resp, err := c.srv.h.Request(c, msg)
+		if err != nil {
+			c.log.Warn("dropping client: request handler failed", "err", err)
+			return
+		}
+		if resp != nil {
+			if err := c.Respond(resp); err != nil {
+				if !errors.Is(err, ErrClosed) {
+					c.log.Warn("dropping client: response failed", "err", err)
+				}
+				return
+			}
+		}
+	}
+}
+
+// Respond sends a response. Handlers normally return it from Request; use
+// Respond only for a response produced later. Exactly one response per
+// request that expects one, in request order: the client does not match
+// them up. The size field is set from len(msg).
+func (c *Conn) Respond(msg []byte) error {
+	if err := c.checkOutgoing(msg); err != nil {
+		return err
+	}
+	c.respMu.Lock()
+	defer c.respMu.Unlock()
+	if c.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if err := c.t.respond(msg); err != nil {
+		c.Close()
+		return fmt.Errorf("respond: %w", err)
+	}
+	return nil
+}
+
+func (c *Conn) checkOutgoing(msg []byte) error {
+	if len(msg) < RespHeaderSize {
+		return fmt.Errorf("outgoing message of %d bytes: %w", len(msg), ErrShortMessage)
+	}
+	if len(msg) > c.maxMsg {
+		return fmt.Errorf("outgoing message of %d bytes exceeds the client's max_msg_size %d", len(msg), c.maxMsg)
+	}
+	le.PutUint32(msg[8:], uint32(len(msg)))
+	return nil
+}
+
+// SendEvent queues an event (24-byte header first; the size field is set
+// from len(msg)). Events are delivered in order and never dropped; a
+// client that stops reading them for too long is disconnected.
+func (c *Conn) SendEvent(msg []byte) error {
+	if err := c.checkOutgoing(msg); err != nil {
+		return err
+	}
+	c.evMu.Lock()
+	if c.ctx.Err() != nil {
+		c.evMu.Unlock()
+		return ErrClosed
+	}
+	if c.evBytes+len(msg) > c.srv.cfg.EventQueueBytes {
+		c.evMu.Unlock()
+		c.log.Warn("dropping client: event queue over its limit", "queued_bytes", c.evBytes)
+		c.Close()
+		return fmt.Errorf("event queue of %d bytes full: %w", c.evBytes, ErrClosed)
+	}
+	c.evQueue = append(c.evQueue, msg)
+	c.evBytes += len(msg)
+	c.evMu.Unlock()
+	select {
+	case c.evWake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// eventLoop moves queued events into the transport, retrying while the
+// client's channel is full.
+func (c *Conn) eventLoop() {
+	const retry = 5 * time.Millisecond
+	lastProgress := time.Now()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		progressed, pending, err := c.pushEvents()
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Warn("dropping client: event delivery failed", "err", err)
+				c.Close()
+			}
+			return
+		}
+		now := time.Now()
+		if progressed || !pending {
+			lastProgress = now
+		} else if now.Sub(lastProgress) > c.srv.cfg.EventStallTimeout {
+			c.log.Warn("dropping client: it has not read its events", "for", now.Sub(lastProgress))
+			c.Close()
+			return
+		}
+		var tc <-chan time.Time
+		if pending {
+			timer.Reset(retry)
+			tc = timer.C
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.evWake:
+		case <-tc:
+		}
+	}
+}
+
+// pushEvents hands queued events to the transport until it is full.
+func (c *Conn) pushEvents() (progressed, pending bool, err error) {
+	for {
+		c.evMu.Lock()
+		if len(c.evQueue) == 0 {
+			c.evMu.Unlock()
+			break
+		}
+		ev := c.evQueue[0]
+		c.evMu.Unlock()
+		if c.ctx.Err() != nil {
+			return progressed, false, ErrClosed
+		}
+		err := c.t.event(ev)
+		if errors.Is(err, errFull) {
+			pending = true
+			break
+		}
+		if err != nil {
+			return progressed, false, err
+		}
+		progressed = true
+		c.evMu.Lock()
+		if len(c.evQueue) > 0 { // else shutdown emptied it meanwhile
+			c.evQueue[0] = nil
+			c.evQueue = c.evQueue[1:]
+			c.evBytes -= len(ev)
+		}
+		c.evMu.Unlock()
+	}
+	owed, err := c.t.flush()
+	return progressed, pending || owed, err
+}
+
+// SetFlowControl sets libqb's per-connection flow-control flag (0 = open,
+// 1 = QB_IPCS_RATE_OFF, 2 = QB_IPCS_RATE_OFF_2; spec/ipc-libqb.md §7): the
+// client refuses to send while 0 < flag <= its limit, and this server does
+// not read the client's requests until the flag is 0 again.
+func (c *Conn) SetFlowControl(level int32) error {
+	if level < 0 || level > 2 {
+		return fmt.Errorf("flow control level %d: want 0, 1 or 2", level)
+	}
+	c.fcMu.Lock()
+	c.fc = level
+	c.fcMu.Unlock()
+	select {
+	case c.fcWake <- struct{}{}:
+	default:
+	}
+	if err := c.t.setFlowControl(level); err != nil {
+		c.Close()
+		return fmt.Errorf("set flow control: %w", err)
+	}
+	return nil
+}
+
+// waitFlowControl blocks while the flag is set; false if the connection ended.
+func (c *Conn) waitFlowControl() bool {
+	for {
+		c.fcMu.Lock()
+		fc := c.fc
+		c.fcMu.Unlock()
+		if fc == 0 {
+			return c.ctx.Err() == nil
+		}
+		select {
+		case <-c.ctx.Done():
+			return false
+		case <-c.fcWake:
+		}
+	}
+}
+
+// Close disconnects the client (server-initiated). The client sees the
+// hang-up at once; Handler.Disconnect runs once the request in progress,
+// if any, has returned.
+func (c *Conn) Close() {
+	c.graceful.Store(true)
+	c.shutdown()
+}
+
+// shutdown ends the connection once; the request loop then runs Disconnect.
+func (c *Conn) shutdown() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.respMu.Lock() // no response half-written into a closing transport
+		c.evMu.Lock()
+		c.evQueue, c.evBytes = nil, 0
+		c.evMu.Unlock()
+		if c.t != nil {
+			c.t.close(c.graceful.Load())
+		}
+		c.setup.Close()
+		c.respMu.Unlock()
+	})
+}

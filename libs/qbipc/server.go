@@ -1,0 +1,257 @@
+package qbipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Handler is a service's side of the connections of one Server.
+//
+// Calls for one connection are sequential: Connect, then Request for each
+// request in arrival order, then Disconnect exactly once (also when the
+// client vanished or was dropped). Different connections call concurrently.
+type Handler interface {
+	// Connect authorizes c (see c.Creds and Authorize) and creates its
+	// service state before the client learns it is connected. A non-nil
+	// error refuses the client; if it wraps a syscall.Errno the client sees
+	// that errno (EACCES → CS_ERR_ACCESS, EAGAIN → CS_ERR_TRY_AGAIN),
+	// otherwise EACCES.
+	Connect(c *Conn) error
+	// Request handles one request (msg includes its 16-byte header, whose
+	// size field matches len(msg)). It returns the response to send, or nil
+	// for none now (a request without response, or one answered later with
+	// c.Respond). An error drops the connection.
+	Request(c *Conn, msg []byte) ([]byte, error)
+	// Disconnect releases c's service state. No Request follows it.
+	Disconnect(c *Conn)
+}
+
+// Config configures one service's listener.
+type Config struct {
+	// Service is the libqb name, e.g. "cmap", "cfg", "cpg", "quorum", "votequorum".
+	Service string
+	// Transport offered to every client (SHM unless told otherwise).
+	Transport Transport
+	// MaxMsgSize caps the negotiated message size; 0 means 16 MiB. Clients
+	// always get at least DefaultMaxMsgSize (libcpg relies on it).
+	MaxMsgSize int
+	// Dir holds the per-connection directories; "" means /dev/shm.
+	Dir string
+	// HandshakeTimeout bounds a client's connection request; 0 means 5 s.
+	HandshakeTimeout time.Duration
+	// EventQueueBytes bounds the events queued for a client that does not
+	// read them; beyond it the client is dropped. 0 means 256 MiB.
+	EventQueueBytes int
+	// EventStallTimeout drops a client whose queued events made no progress
+	// for this long; 0 means 60 s.
+	EventStallTimeout time.Duration
+	// Logger receives accept/refuse/drop decisions; nil discards them.
+	Logger *slog.Logger
+
+	// flagFile and socketDir override libqb's filesystem-socket switch (tests).
+	flagFile, socketDir string
+}
+
+func (c *Config) setDefaults() error {
+	if c.Service == "" {
+		return errors.New("qbipc: Config.Service is empty")
+	}
+	if c.MaxMsgSize == 0 {
+		c.MaxMsgSize = 16 << 20
+	}
+	if c.MaxMsgSize < DefaultMaxMsgSize {
+		c.MaxMsgSize = DefaultMaxMsgSize
+	}
+	if c.Dir == "" {
+		c.Dir = "/dev/shm"
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 5 * time.Second
+	}
+	if c.EventQueueBytes == 0 {
+		c.EventQueueBytes = 256 << 20
+	}
+	if c.EventStallTimeout == 0 {
+		c.EventStallTimeout = 60 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.flagFile == "" {
+		c.flagFile = ForceFilesystemFlag
+	}
+	if c.socketDir == "" {
+		c.socketDir = SocketDir
+	}
+	return nil
+}
+
+// Server serves one libqb service name.
+type Server struct {
+	cfg       Config
+	h         Handler
+	listeners []*net.UnixListener
+	fsPath    string // filesystem socket to unlink on close, if any
+	log       *slog.Logger
+
+	mu     sync.Mutex
+	conns  map[*Conn]struct{}
+	nextID uint64
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Listen binds the service's setup socket: the padded abstract name, plus
+// SocketDir/<service> when libqb's force-filesystem flag file exists. It
+// fails if the name is taken (another daemon, or a real corosync, serves it).
+func Listen(cfg Config, h Handler) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, h: h, conns: map[*Conn]struct{}{}, log: cfg.Logger.With("service", cfg.Service)}
+	addr, err := abstractAddr(cfg.Service, "unix")
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.ListenUnix("unix", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen on libqb service %q: name taken (is corosync or another daemon serving it?): %w", cfg.Service, err)
+		}
+		return nil, fmt.Errorf("listen on libqb service %q: %w", cfg.Service, err)
+	}
+	s.listeners = append(s.listeners, l)
+	if filesystemSockets(cfg.flagFile) {
+		p := filepath.Join(cfg.socketDir, cfg.Service)
+		os.Remove(p) // a stale socket of a dead server
+		fl, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("listen on libqb service %q at %s: %w", cfg.Service, p, err)
+		}
+		fl.SetUnlinkOnClose(false)
+		if err := os.Chmod(p, 0o777); err != nil {
+			l.Close()
+			fl.Close()
+			return nil, fmt.Errorf("chmod %s: %w", p, err)
+		}
+		s.fsPath = p
+		s.listeners = append(s.listeners, fl)
+	}
+	return s, nil
+}
+
+// Serve accepts clients until ctx ends or Close is called, then closes every
+// connection (gracefully: clients see the hang-up at once) and returns.
+func (s *Server) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	errc := make(chan error, len(s.listeners))
+	for _, l := range s.listeners {
+		go func(l *net.UnixListener) { errc <- s.acceptLoop(l) }(l)
+	}
+	var first error
+	for range s.listeners {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	s.Close()
+	s.wg.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return first
+}
+
+func (s *Server) acceptLoop(l *net.UnixListener) error {
+	for {
+		uc, err := l.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				s.log.Warn("accept failed, retrying", "err", err)
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("accept on %q: %w", s.cfg.Service, err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handshake(uc)
+		}()
+	}
+}
+
+// Close stops accepting and closes every connection. Idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	if s.fsPath != "" {
+		os.Remove(s.fsPath)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	return nil
+}
+
+// Conns returns the connections currently open.
+func (s *Server) Conns() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// register adds c unless the server is closing.
+func (s *Server) register(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) unregister(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) newID() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	return s.nextID
+}

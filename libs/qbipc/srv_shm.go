@@ -1,0 +1,154 @@
+package qbipc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/needle-cluster/needle/libs/qbipc/internal/shmring"
+)
+
+// shmServer is the server end of the shared-memory transport (§6): three
+// rings, and the setup socket carrying one notification byte per request
+// (client → server) and per event (server → client).
+type shmServer struct {
+	setup  *net.UnixConn
+	dir    string
+	maxMsg int
+
+	mu         sync.Mutex // guards the rings against close
+	closed     bool
+	rq, rs, ev *shmring.Ring
+
+	rbuf    [64]byte
+	credits int // notification bytes read whose chunks are not taken yet
+	owed    int // event notification bytes not yet written
+}
+
+func newShmServer(c *Conn, dir, base string) (srvTransport, [3]string, error) {
+	t := &shmServer{setup: c.setup, dir: dir, maxMsg: c.maxMsg}
+	uid, gid := int(c.creds.UID), int(c.creds.GID)
+	var err error
+	for _, r := range []struct {
+		p    **shmring.Ring
+		kind string
+	}{{&t.rq, "request"}, {&t.rs, "response"}, {&t.ev, "event"}} {
+		if *r.p, err = shmring.Create(base+"-"+r.kind+"-"+c.srv.cfg.Service, c.maxMsg, uid, gid); err != nil {
+			t.close(false)
+			return nil, [3]string{}, fmt.Errorf("create %s ring: %w", r.kind, err)
+		}
+	}
+	return t, [3]string{t.rq.Name, t.rs.Name, t.ev.Name}, nil
+}
+
+func (t *shmServer) next() ([]byte, error) {
+	for {
+		for t.credits > 0 {
+			t.credits--
+			msg, err := t.readRequest()
+			if errors.Is(err, shmring.ErrEmpty) {
+				continue // a byte without a chunk: libqb tolerates it too
+			}
+			return msg, err
+		}
+		n, err := t.setup.Read(t.rbuf[:])
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("client closed the connection: %w", err)
+			}
+			return nil, fmt.Errorf("read setup socket: %w", err)
+		}
+		t.credits += n
+	}
+}
+
+func (t *shmServer) readRequest() ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	return t.rq.Read(t.maxMsg)
+}
+
+func (t *shmServer) respond(msg []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if err := t.rs.Write(msg); err != nil {
+		return fmt.Errorf("response ring: %w", err) // full: the client is not reading its responses
+	}
+	return nil
+}
+
+func (t *shmServer) event(msg []byte) error {
+	t.mu.Lock()
+	err := t.writeEvent(msg)
+	t.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = t.flush()
+	return err
+}
+
+func (t *shmServer) writeEvent(msg []byte) error {
+	if t.closed {
+		return ErrClosed
+	}
+	err := t.ev.Write(msg)
+	if errors.Is(err, shmring.ErrFull) {
+		return errFull
+	}
+	if err != nil {
+		return fmt.Errorf("event ring: %w", err)
+	}
+	t.owed++ // the byte goes after the chunk: a woken client must find it
+	return nil
+}
+
+// flush writes owed notification bytes, waiting only briefly for room.
+func (t *shmServer) flush() (bool, error) {
+	if t.owed == 0 {
+		return false, nil
+	}
+	t.setup.SetWriteDeadline(time.Now().Add(time.Millisecond))
+	n, err := t.setup.Write(make([]byte, t.owed))
+	t.owed -= n
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return t.owed > 0, fmt.Errorf("event notification: %w", err)
+	}
+	return t.owed > 0, nil
+}
+
+func (t *shmServer) setFlowControl(level int32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	return t.rq.SetUserData(level)
+}
+
+func (t *shmServer) close(bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.closed = true
+	for _, r := range []*shmring.Ring{t.rq, t.rs, t.ev} {
+		if r != nil {
+			r.Detach() // a client still mapping the ring fails its next send
+			r.Unlink()
+			r.Unmap()
+		}
+	}
+	os.Remove(t.dir)
+}

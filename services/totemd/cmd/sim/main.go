@@ -1,0 +1,178 @@
+// Command sim runs the deterministic Totem simulator over many seeds and
+// checks extended virtual synchrony after each run (internal/sim). A failing
+// seed prints the one command that replays it with a trace.
+//
+//	go run ./services/totemd/cmd/sim -seeds 2000 -nodes 3-64
+//	go run ./services/totemd/cmd/sim -seed 12345 -nodes 7 -trace
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/needle-cluster/needle/services/totemd/internal/sim"
+	"github.com/needle-cluster/needle/services/totemd/internal/srp"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	seeds    int
+	first    uint64
+	seed     int64
+	nodes    sim.NodeRange
+	profile  sim.Profile
+	trace    bool
+	parallel int
+	verbose  bool
+	faults   srp.Faults
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	var nodes, profile, broken string
+	fs.IntVar(&o.seeds, "seeds", 100, "number of seeds to run")
+	fs.Uint64Var(&o.first, "first", 1, "first seed of a -seeds run")
+	fs.Int64Var(&o.seed, "seed", -1, "run this one seed only (replay)")
+	fs.StringVar(&nodes, "nodes", "3-64", `ring size: "N" or "MIN-MAX" (each seed picks one, mostly small)`)
+	fs.StringVar(&profile, "faults", "mixed", "fault profile: "+strings.Join(sim.ProfileNames(), ", "))
+	fs.BoolVar(&o.trace, "trace", false, "print one line per event (use with -seed)")
+	fs.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
+	fs.BoolVar(&o.verbose, "v", false, "print one line per seed")
+	fs.StringVar(&broken, "broken", "", "deliberately broken core: skip-retransmit, reorder-delivery, skip-old-ring-flush (comma-separated)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var err error
+	if o.nodes, err = sim.ParseNodeRange(nodes); err != nil {
+		return o, err
+	}
+	if o.profile, err = sim.LookupProfile(profile); err != nil {
+		return o, err
+	}
+	for _, b := range strings.Split(broken, ",") {
+		switch strings.TrimSpace(b) {
+		case "":
+		case "skip-retransmit":
+			o.faults.SkipRetransmit = true
+		case "reorder-delivery":
+			o.faults.ReorderDelivery = true
+		case "skip-old-ring-flush":
+			o.faults.SkipOldRingFlush = true
+		default:
+			return o, fmt.Errorf("-broken %q: unknown fault %q", broken, b)
+		}
+	}
+	if o.seeds < 1 || o.parallel < 1 {
+		return o, fmt.Errorf("-seeds and -parallel must be at least 1")
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parse(args, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "sim:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if o.seed >= 0 {
+		return replay(o, stdout)
+	}
+	return soak(ctx, o, stdout)
+}
+
+// replay runs one seed, with the trace if asked.
+func replay(o options, stdout io.Writer) int {
+	w := bufio.NewWriterSize(stdout, 1<<16)
+	defer w.Flush()
+	seed := uint64(o.seed)
+	opts := sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults}
+	if o.trace {
+		opts.Trace = w
+	}
+	start := time.Now()
+	res := sim.Run(opts)
+	printResult(w, res, true)
+	fmt.Fprintf(w, "seeds=1 violations=%d events=%d wall=%s\n", res.Total, res.Events, time.Since(start).Round(time.Millisecond))
+	if res.Total > 0 {
+		return 1
+	}
+	return 0
+}
+
+func printResult(w io.Writer, res sim.Result, verbose bool) {
+	if res.Total == 0 {
+		if verbose {
+			fmt.Fprintf(w, "seed=%d nodes=%d ok events=%d virtual=%s healed=%s formed=%s accepted=%d delivered=%d rings=%d\n",
+				res.Seed, res.Nodes, res.Events, res.End, res.Healed, res.Formed, res.Accepted, res.Delivered, res.Rings)
+		}
+		return
+	}
+	fmt.Fprintf(w, "FAIL seed=%d nodes=%d faults=%s: %d violation(s)\n", res.Seed, res.Nodes, res.Profile, res.Total)
+	for _, v := range res.Violations {
+		fmt.Fprintf(w, "  %s\n", v)
+	}
+	fmt.Fprintf(w, "  replay: %s\n", res.ReplayCommand())
+}
+
+// soak runs o.seeds seeds on o.parallel workers and prints progress, failures
+// and, last, the summary line.
+func soak(ctx context.Context, o options, stdout io.Writer) int {
+	var mu sync.Mutex
+	var next, finished, failed, events atomic.Uint64
+	start := time.Now()
+	total := uint64(o.seeds)
+	report := max(total/20, 1)
+	var wg sync.WaitGroup
+	for range o.parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= total {
+					return
+				}
+				seed := o.first + i
+				res := sim.Run(sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults})
+				events.Add(res.Events)
+				if res.Total > 0 {
+					failed.Add(1)
+				}
+				done := finished.Add(1)
+				mu.Lock()
+				printResult(stdout, res, o.verbose)
+				if done%report == 0 && done < total {
+					fmt.Fprintf(stdout, "progress %d/%d seeds, %d failing, %.0f seeds/min\n",
+						done, total, failed.Load(), float64(done)/time.Since(start).Minutes())
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	done := finished.Load()
+	elapsed := time.Since(start)
+	fmt.Fprintf(stdout, "seeds=%d violations=%d seeds_per_min=%.0f events=%d wall=%s nodes=%s faults=%s\n",
+		done, failed.Load(), float64(done)/elapsed.Minutes(), events.Load(), elapsed.Round(time.Second), o.nodes, o.profile.Name)
+	if failed.Load() > 0 || done < total {
+		return 1
+	}
+	return 0
+}

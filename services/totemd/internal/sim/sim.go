@@ -1,0 +1,448 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/needle-cluster/needle/services/totemd/internal/srp"
+)
+
+// Factory builds one protocol node. The simulator calls it for every start
+// and restart; the real one is srp.New.
+type Factory func(cfg srp.Config) (srp.Interface, error)
+
+// Options describe one run. A run depends on nothing else: the same options
+// give the same events, trace and verdict.
+type Options struct {
+	Seed    uint64
+	Nodes   int
+	Profile Profile
+	// Factory builds the nodes; nil means the real core (RealCore).
+	Factory Factory
+	// CoreFaults are handed to every node: deliberate protocol bugs that
+	// the checker must catch.
+	CoreFaults srp.Faults
+	// Trace, when set, receives one line per event.
+	Trace io.Writer
+	// MaxEvents bounds the run; 0 means DefaultMaxEvents.
+	MaxEvents uint64
+}
+
+// DefaultMaxEvents bounds a run so that a livelocked core cannot hang the
+// simulator; no healthy run comes close.
+const DefaultMaxEvents = 30_000_000
+
+// Result is the outcome of one run.
+type Result struct {
+	Seed       uint64
+	Nodes      int
+	Profile    string
+	Violations []Violation // the first DefaultViolationLimit of them
+	Total      int         // number of violations
+	Events     uint64
+	End        srp.Time // virtual time the run ended
+	Healed     srp.Time // when the last fault healed
+	Formed     srp.Time // when all live nodes were on one ring (0 if never)
+	Accepted   int      // messages the cores accepted
+	Delivered  int      // message deliveries, summed over nodes
+	Rings      int      // distinct regular configurations installed
+}
+
+// ReplayCommand is the command line that replays this run with a trace.
+func (r Result) ReplayCommand() string {
+	s := fmt.Sprintf("go run ./services/totemd/cmd/sim -seed %d -nodes %d", r.Seed, r.Nodes)
+	if r.Profile != "mixed" {
+		s += " -faults " + r.Profile
+	}
+	return s + " -trace"
+}
+
+// node is one slot of the nodelist; its core is nil while it is down.
+type node struct {
+	idx       int32
+	id        srp.NodeID
+	core      srp.Interface
+	inc       *Incarnation
+	gen       uint32 // bumped at every start and stop; stale events carry an old one
+	persisted uint64 // the ring seq "on disk"; survives crashes
+	timerAt   srp.Time
+	timerSet  bool
+	spins     int // timer events at one instant, to catch a core that never disarms
+	next      uint32
+	pending   []byte // a payload Mcast refused, retried later
+	rate      float64
+}
+
+// Sim is one run in progress. It is single-threaded and owns everything.
+type Sim struct {
+	opts    Options
+	rng     *rand.Rand
+	now     srp.Time
+	q       eventQueue
+	net     *network
+	nodes   []*node
+	ids     []srp.NodeID
+	actions []func()
+	chk     *Checker
+	fill    []byte
+	events  uint64
+	max     uint64
+	trace   io.Writer
+
+	token srp.Time // the ring's token timeout: the unit of fault timing
+	gens  [numFaultKinds]uint64
+
+	sending   bool
+	healAt    srp.Time
+	healed    bool
+	restartBy srp.Time
+	formBy    srp.Time
+	formed    bool
+	formedAt  srp.Time
+	ring      srp.RingID
+	sendStop  srp.Time
+	drainBy   srp.Time
+	done      bool
+	quiescent bool
+}
+
+// probeEvery is how often liveness is checked after healing.
+const probeEvery = 25 * time.Millisecond
+
+// Run executes one seeded run and checks it.
+func Run(opts Options) Result {
+	s := newSim(opts)
+	s.plan()
+	s.loop()
+	s.chk.Finish(s.now, s.quiescent)
+	res := Result{
+		Seed:       opts.Seed,
+		Nodes:      opts.Nodes,
+		Profile:    opts.Profile.Name,
+		Violations: s.chk.Violations(),
+		Total:      s.chk.Total(),
+		Events:     s.events,
+		End:        s.now,
+		Healed:     s.healAt,
+		Accepted:   len(s.chk.sent),
+		Rings:      len(s.chk.rings),
+	}
+	if s.formed {
+		res.Formed = s.formedAt
+	}
+	for _, inc := range s.chk.incs {
+		res.Delivered += len(inc.delivered)
+	}
+	return res
+}
+
+func newSim(opts Options) *Sim {
+	if opts.Factory == nil {
+		opts.Factory = RealCore
+	}
+	if opts.Profile.Name == "" {
+		opts.Profile, _ = LookupProfile("mixed")
+	}
+	s := &Sim{
+		opts:    opts,
+		rng:     rand.New(rand.NewPCG(opts.Seed, 0x746f74656d73696d)),
+		net:     newNetwork(opts.Nodes),
+		chk:     NewChecker(),
+		max:     opts.MaxEvents,
+		trace:   opts.Trace,
+		sending: true,
+	}
+	if s.max == 0 {
+		s.max = DefaultMaxEvents
+	}
+	s.fill = make([]byte, MaxPayload)
+	for i := range s.fill {
+		s.fill[i] = byte(s.rng.Uint32())
+	}
+	for i := range opts.Nodes {
+		id := srp.NodeID(i + 1)
+		s.ids = append(s.ids, id)
+		s.nodes = append(s.nodes, &node{idx: int32(i), id: id})
+	}
+	s.token = CoreConfig(1, s.ids, 1).Token
+	return s
+}
+
+func (s *Sim) loop() {
+	for s.q.Len() > 0 && !s.done {
+		e := s.q.pop()
+		s.now = e.at
+		s.events++
+		if s.events > s.max {
+			s.chk.report(KindLiveness, s.now, 0, "event budget of %d exhausted (livelock?)", s.max)
+			return
+		}
+		switch e.kind {
+		case evArrive:
+			s.arrive(e)
+		case evTimer:
+			s.timer(e)
+		case evSend:
+			s.appSend(e)
+		case evAction:
+			s.actions[e.action]()
+		case evProbe:
+			s.probe()
+		}
+	}
+}
+
+// at schedules fn at time t.
+func (s *Sim) at(t srp.Time, fn func()) {
+	s.actions = append(s.actions, fn)
+	s.q.push(event{at: t, kind: evAction, action: int32(len(s.actions) - 1)})
+}
+
+func (s *Sim) tracef(n *node, format string, args ...any) {
+	if s.trace == nil {
+		return
+	}
+	state := "DOWN"
+	ring, aru := "-", "-"
+	if n != nil && n.core != nil {
+		st := n.core.Status()
+		state, ring, aru = stateName(st.State), fmtRing(st.Ring), fmt.Sprintf("%d/%d", st.MyAru, st.HighSeq)
+	}
+	who := "net"
+	if n != nil {
+		who = fmt.Sprintf("n%d", n.id)
+	}
+	fmt.Fprintf(s.trace, "%s %-3s %s %-6s a=%-9s %s\n", fmtTime(s.now), who, state, ring, aru, fmt.Sprintf(format, args...))
+}
+
+// start boots a fresh core on n, as corosync does after a (re)start: ring
+// seq loaded from disk plus one.
+func (s *Sim) start(n *node) {
+	if n.core != nil {
+		return
+	}
+	cfg := CoreConfig(n.id, s.ids, n.persisted+1)
+	cfg.Faults = s.opts.CoreFaults
+	cfg.Rand = func(k int64) int64 {
+		if k <= 0 {
+			return 0
+		}
+		return s.rng.Int64N(k)
+	}
+	core, err := s.opts.Factory(cfg)
+	if err != nil {
+		s.chk.report(KindCore, s.now, n.id, "cannot build node: %v", err)
+		return
+	}
+	n.core, n.gen, n.timerSet, n.pending, n.next = core, n.gen+1, false, nil, 0
+	n.inc = s.chk.Start(n.id)
+	core.Start(s.now)
+	s.tracef(n, "start incarnation %d ringseq=%x", n.inc.Num, cfg.RingSeq)
+	s.after(n)
+	s.scheduleSend(n, s.sendGap(n))
+}
+
+// stop takes n down (crash, or the end of a graceful leave).
+func (s *Sim) stop(n *node, why string) {
+	if n.core == nil {
+		return
+	}
+	s.tracef(n, "%s", why)
+	n.core, n.gen, n.timerSet, n.pending = nil, n.gen+1, false, nil
+	s.chk.Stop(n.inc)
+}
+
+func (s *Sim) arrive(e event) {
+	n := s.nodes[e.node]
+	if n.core == nil {
+		return
+	}
+	if err := n.core.Receive(s.now, e.frame); err != nil {
+		s.chk.report(KindCore, s.now, n.id, "rejected a frame from n%d (%s): %v", e.from+1, describeFrame(e.frame), err)
+	}
+	if s.trace != nil {
+		s.tracef(n, "recv %s", describeFrame(e.frame))
+	}
+	s.after(n)
+}
+
+func (s *Sim) timer(e event) {
+	n := s.nodes[e.node]
+	if n.core == nil || e.gen != n.gen || !n.timerSet || e.at != n.timerAt {
+		return // stale
+	}
+	n.timerSet = false
+	n.core.Tick(s.now)
+	s.tracef(n, "tick")
+	s.after(n)
+	if n.timerSet && n.timerAt <= s.now {
+		n.spins++
+		if n.spins > 1000 {
+			s.chk.report(KindCore, s.now, n.id, "timer deadline stays at %s after Tick", fmtTime(n.timerAt))
+			s.done = true
+		}
+	} else {
+		n.spins = 0
+	}
+}
+
+// after drains n's Ready: persist, send, deliver, re-arm its timer.
+func (s *Sim) after(n *node) {
+	rd := n.core.Ready()
+	if rd.PersistRingSeq != 0 {
+		n.persisted = rd.PersistRingSeq
+	}
+	for _, snd := range rd.Sends {
+		s.transmit(n, snd)
+	}
+	for _, d := range rd.Deliveries {
+		if s.trace != nil {
+			if d.Conf != nil {
+				s.tracef(n, "%s", describeConf(d.Conf))
+			} else if id, _, err := DecodePayload(d.Payload); err == nil {
+				s.tracef(n, "deliver %v from n%d", id, d.From)
+			} else {
+				s.tracef(n, "deliver undecodable message from n%d", d.From)
+			}
+		}
+		s.chk.Deliver(n.inc, s.now, d)
+	}
+	s.arm(n)
+}
+
+func (s *Sim) arm(n *node) {
+	d, ok := n.core.NextDeadline()
+	if !ok {
+		n.timerSet = false
+		return
+	}
+	d = max(d, s.now)
+	if n.timerSet && n.timerAt == d {
+		return
+	}
+	n.timerSet, n.timerAt = true, d
+	s.q.push(event{at: d, kind: evTimer, node: n.idx, gen: n.gen})
+}
+
+// transmit puts one frame on the virtual wire: to one node, or (To == 0) to
+// every node of the nodelist, self included, as udpu does.
+func (s *Sim) transmit(n *node, snd srp.Send) {
+	frame := slices.Clone(snd.Frame)
+	var lost, dup []srp.NodeID
+	send := func(to int) {
+		copies, d1, d2 := s.net.fates(s.rng, int(n.idx), to)
+		if copies == 0 {
+			lost = append(lost, srp.NodeID(to+1))
+		}
+		if copies >= 1 {
+			s.q.push(event{at: s.now + d1, kind: evArrive, node: int32(to), from: n.idx, frame: frame})
+		}
+		if copies == 2 {
+			dup = append(dup, srp.NodeID(to+1))
+			s.q.push(event{at: s.now + d2, kind: evArrive, node: int32(to), from: n.idx, frame: frame})
+		}
+	}
+	dest := "all"
+	if snd.To == 0 {
+		for to := range s.nodes {
+			send(to)
+		}
+	} else {
+		to := int(snd.To) - 1
+		if to < 0 || to >= len(s.nodes) {
+			s.chk.report(KindCore, s.now, n.id, "sent to n%d, which is not in the nodelist", snd.To)
+			return
+		}
+		dest = fmt.Sprintf("n%d", snd.To)
+		send(to)
+	}
+	if s.trace != nil {
+		var extra strings.Builder
+		if len(lost) > 0 {
+			fmt.Fprintf(&extra, " lost=%v", lost)
+		}
+		if len(dup) > 0 {
+			fmt.Fprintf(&extra, " dup=%v", dup)
+		}
+		s.tracef(n, "send→%s %s%s", dest, describeFrame(frame), extra.String())
+	}
+}
+
+// sendGap is the time to n's next application send (exponential).
+func (s *Sim) sendGap(n *node) srp.Time {
+	if n.rate <= 0 {
+		return 0
+	}
+	return srp.Time(s.rng.ExpFloat64() / n.rate * float64(time.Second))
+}
+
+func (s *Sim) scheduleSend(n *node, gap srp.Time) {
+	if n.rate <= 0 && n.pending == nil {
+		return
+	}
+	s.q.push(event{at: s.now + gap, kind: evSend, node: n.idx, gen: n.gen})
+}
+
+// payloadSize picks a message size: mostly small, some medium, a few full.
+func (s *Sim) payloadSize() int {
+	switch u := s.rng.Float64(); {
+	case u < 0.70:
+		return MinPayload + s.rng.IntN(200)
+	case u < 0.95:
+		return 200 + s.rng.IntN(800)
+	default:
+		return 1000 + s.rng.IntN(MaxPayload-1000+1)
+	}
+}
+
+func (s *Sim) appSend(e event) {
+	n := s.nodes[e.node]
+	if n.core == nil || e.gen != n.gen || !s.sending {
+		return
+	}
+	s.mcast(n)
+	if n.pending != nil {
+		s.scheduleSend(n, time.Duration(10+s.rng.IntN(40))*time.Millisecond)
+		return
+	}
+	if n.rate > 0 {
+		s.scheduleSend(n, s.sendGap(n))
+	}
+}
+
+// mcast offers one message (the refused one first) to n's core. It reports
+// whether the core took it.
+func (s *Sim) mcast(n *node) bool {
+	payload := n.pending
+	if payload == nil {
+		n.next++
+		payload = EncodePayload(NewMsgID(n.id, n.inc.Num, n.next), s.payloadSize(), s.fill)
+	}
+	err := n.core.Mcast(s.now, payload)
+	ok := err == nil
+	switch {
+	case ok:
+		s.chk.Accepted(n.inc, s.now, payload)
+		n.pending = nil
+	case errors.Is(err, srp.ErrQueueFull):
+		n.pending = payload
+	default:
+		s.chk.report(KindCore, s.now, n.id, "Mcast of %d bytes: %v", len(payload), err)
+		n.pending = nil
+	}
+	if s.trace != nil {
+		id, _, _ := DecodePayload(payload)
+		if ok {
+			s.tracef(n, "mcast %v (%d bytes)", id, len(payload))
+		} else {
+			s.tracef(n, "mcast %v refused: %v", id, err)
+		}
+	}
+	s.after(n)
+	return ok
+}

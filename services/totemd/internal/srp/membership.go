@@ -1,0 +1,606 @@
+package srp
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// gatherFrom is the reason code corosync 3.x logs when entering GATHER.
+type gatherFrom int
+
+const (
+	gsConsensusTimeout gatherFrom = iota
+	gsMissing1
+	gsTokenLostOperational
+	gsConsensusExpired
+	gsTokenLostCommit
+	gsTokenLostRecovery
+	gsFailedToReceive
+	gsForeignOperational
+	gsForeignGather
+	gsMergeOperational
+	gsMergeGather
+	gsMergeDuringJoin
+	gsJoinOperational
+	gsJoinCommit
+	gsJoinRecovery
+	gsInterfaceChange
+)
+
+var gatherFromDesc = [...]string{
+	"consensus timeout",
+	"MISSING",
+	"The token was lost in the OPERATIONAL state.",
+	"The consensus timeout expired.",
+	"The token was lost in the COMMIT state.",
+	"The token was lost in the RECOVERY state.",
+	"failed to receive",
+	"foreign message in operational state",
+	"foreign message in gather state",
+	"merge during operational state",
+	"merge during gather state",
+	"merge during join",
+	"join during operational state",
+	"join during commit state",
+	"join during recovery",
+	"interface change",
+}
+
+// gatherEnter is memb_state_gather_enter: every way into GATHER.
+func (n *Node) gatherEnter(from gatherFrom) {
+	n.tokenDiscard = true
+	n.originatedToken = false
+	n.proc = addNode(n.proc, n.self)
+	n.sendJoin()
+	n.tm.start(timerJoin, n.now+n.cfg.Join)
+	n.tm.start(timerConsensus, n.now+n.cfg.Consensus)
+	n.tm.stop(timerTokenRetransmit)
+	n.tm.stop(timerTokenLoss)
+	n.tm.stop(timerMerge)
+	n.consensus = append(n.consensus[:0], n.self)
+	n.debugf("entering GATHER state from %d(%s).", int(from), gatherFromDesc[from])
+	n.state = Gather
+	n.counters.GatherEntered++
+}
+
+// sendJoin multicasts our proposal, after the send_join random delay.
+func (n *Node) sendJoin() {
+	j := joinMsg{hdr: header{nodeID: n.self}, from: n.self, proc: n.proc, failed: n.failed, ringSeq: n.ring.Seq}
+	frame := j.appendTo(make([]byte, 0, joinSize+4*(len(n.proc)+len(n.failed))))
+	n.counters.MembJoinTx++
+	if n.cfg.SendJoin > 0 && n.cfg.Rand != nil {
+		delay := time.Duration(n.cfg.Rand(int64(n.cfg.SendJoin/time.Microsecond))) * time.Microsecond
+		at := n.now + delay
+		i, _ := slices.BinarySearchFunc(n.delayed, at, func(d delayedSend, t Time) int {
+			if d.at <= t { // equal deadlines keep queueing order
+				return -1
+			}
+			return 1
+		})
+		n.delayed = slices.Insert(n.delayed, i, delayedSend{at: at, frame: frame})
+		return
+	}
+	n.emit(0, frame)
+}
+
+func (n *Node) sendMergeDetect() {
+	m := mergeDetect{hdr: header{nodeID: n.self}, from: n.self, ring: n.ring}
+	n.counters.MembMergeDetectTx++
+	n.emit(0, m.appendTo(make([]byte, 0, mergeSize)))
+}
+
+// consensusAgreed: every processor of proc − failed sent a join equal to ours.
+func (n *Node) consensusAgreed() bool {
+	for _, p := range n.proc {
+		if !slices.Contains(n.failed, p) && !slices.Contains(n.consensus, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowestInConfig: self is the smallest nodeid of proc − failed.
+func (n *Node) lowestInConfig() bool {
+	lowest, any := NodeID(0), false
+	for _, p := range n.proc {
+		if slices.Contains(n.failed, p) {
+			continue
+		}
+		if !any || p < lowest {
+			lowest, any = p, true
+		}
+	}
+	return any && lowest == n.self
+}
+
+func (n *Node) consensusExpired() {
+	n.counters.ConsensusTimeouts++
+	if n.consensusAgreed() {
+		n.consensus = append(n.consensus[:0], n.self)
+		n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+		return
+	}
+	for _, p := range n.proc {
+		if !slices.Contains(n.consensus, p) {
+			n.failed = addNode(n.failed, p)
+		}
+	}
+	n.gatherEnter(gsConsensusTimeout)
+}
+
+// tokenTimeout is the token-loss (and heartbeat) timer.
+func (n *Node) tokenTimeout() {
+	switch n.state {
+	case Operational:
+		n.debugf("The token was lost in the OPERATIONAL state.")
+		n.infof("A processor failed, forming new configuration: token timed out (%dms), waiting %dms for consensus.",
+			n.cfg.Token.Milliseconds(), n.cfg.Consensus.Milliseconds())
+		n.gatherEnter(gsTokenLostOperational)
+		n.counters.TokenLost++
+	case Gather:
+		n.debugf("The consensus timeout expired (%dms).", n.cfg.Consensus.Milliseconds())
+		n.consensusExpired()
+		n.gatherEnter(gsConsensusExpired)
+	case Commit:
+		n.debugf("The token was lost in the COMMIT state.")
+		n.gatherEnter(gsTokenLostCommit)
+		n.counters.TokenLost++
+	case Recovery:
+		n.debugf("The token was lost in the RECOVERY state.")
+		n.recoveryTokenLoss()
+		n.tokenDiscard = true
+	}
+}
+
+func (n *Node) recoveryTokenLoss() {
+	n.oldRingStateRestore()
+	n.gatherEnter(gsTokenLostRecovery)
+	n.counters.TokenLost++
+}
+
+func (n *Node) oldRingStateSave() {
+	if n.oldSaved {
+		return
+	}
+	n.oldSaved = true
+	n.oldRing = n.ring
+	n.oldAru = n.myAru
+	n.oldHighSeq = n.highSeqReceived
+	n.debugf("Saving state aru %x high seq received %x", n.myAru, n.highSeqReceived)
+}
+
+func (n *Node) oldRingStateRestore() {
+	n.myAru = n.oldAru
+	n.highSeqReceived = n.oldHighSeq
+	n.debugf("Restoring instance->my_aru %x my high seq received %x", n.myAru, n.highSeqReceived)
+}
+
+// ---- joins ----
+
+func (n *Node) handleJoin(j *joinMsg) {
+	if paused := n.now - n.pauseStamp; paused > n.cfg.Token/2 {
+		n.infof("Process pause detected for %d ms, flushing membership messages.", paused.Milliseconds())
+		return
+	}
+	if n.tokenRingIDSeq < j.ringSeq {
+		n.tokenRingIDSeq = j.ringSeq
+	}
+	switch n.state {
+	case Operational:
+		if !n.ignoreJoinUnderOperational(j) {
+			n.joinProcess(j)
+		}
+	case Gather:
+		n.joinProcess(j)
+	case Commit:
+		if slices.Contains(n.newMemb, j.from) && j.ringSeq >= n.ring.Seq {
+			n.joinProcess(j)
+			n.gatherEnter(gsJoinCommit)
+		}
+	case Recovery:
+		if slices.Contains(n.newMemb, j.from) && j.ringSeq >= n.ring.Seq {
+			n.joinProcess(j)
+			n.recoveryTokenLoss()
+			n.gatherEnter(gsJoinRecovery)
+		}
+	}
+}
+
+// ignoreJoinUnderOperational is the 3.x stale-join filter.
+func (n *Node) ignoreJoinUnderOperational(j *joinMsg) bool {
+	if slices.Contains(j.failed, n.self) {
+		return true
+	}
+	return slices.Contains(n.memb, j.from) && j.ringSeq < n.ring.Seq
+}
+
+// joinProcess applies the consensus rules of spec §6.4.
+func (n *Node) joinProcess(j *joinMsg) {
+	if j.hdr.nodeID == 0 && len(j.failed) > 0 {
+		left := j.failed[len(j.failed)-1]
+		n.debugf("Received LEAVE message from %d", left)
+		n.leaves = addNode(n.leaves, left)
+	}
+	entered := false
+	switch {
+	case setEqual(j.proc, n.proc) && setEqual(j.failed, n.failed):
+		if j.hdr.nodeID != 0 {
+			n.consensus = addNode(n.consensus, j.from)
+		}
+		if n.consensusAgreed() && n.failedToRecv {
+			n.failedToRecv = false
+			n.proc = append(n.proc[:0], n.self)
+			n.failed = n.failed[:0]
+			n.commitCreate()
+			n.commitEnter()
+			return
+		}
+		if n.consensusAgreed() && n.lowestInConfig() {
+			n.commitCreate()
+			n.commitEnter()
+		}
+	case subset(j.proc, n.proc) && subset(j.failed, n.failed):
+		// the sender is behind; our joins will teach it
+	case slices.Contains(n.failed, j.from):
+		// ignore processors we consider failed
+	default:
+		n.proc = addNode(n.proc, j.proc...)
+		if slices.Contains(j.failed, n.self) {
+			n.failed = addNode(n.failed, j.from)
+		} else if slices.Contains(n.memb, j.from) {
+			n.failed = addNode(n.failed, j.failed...)
+		}
+		n.gatherEnter(gsMergeDuringJoin)
+		entered = true
+	}
+	if !entered && n.state == Operational {
+		n.gatherEnter(gsJoinOperational)
+	}
+}
+
+// ---- merge detect and hold cancel ----
+
+func (n *Node) handleMerge(m *mergeDetect) {
+	if m.ring == n.ring {
+		return
+	}
+	switch n.state {
+	case Operational:
+		n.proc = addNode(n.proc, m.from)
+		n.gatherEnter(gsMergeOperational)
+	case Gather:
+		if !slices.Contains(n.proc, m.from) {
+			n.proc = addNode(n.proc, m.from)
+			n.gatherEnter(gsMergeGather)
+		}
+	}
+}
+
+func (n *Node) handleHoldCancel(h *holdCancel) {
+	// corosync compares the ring id unconverted, so a cancel from a peer
+	// of the other byte order never matches.
+	if h.hdr.swapped || h.ring != n.ring {
+		return
+	}
+	n.seqUnchanged = 0
+	if n.ring.Rep == n.self {
+		n.tokenRetransmitTimeout()
+	}
+}
+
+func (n *Node) tokenHoldCancelSend() {
+	if !n.tokenHeld {
+		return
+	}
+	n.tokenHeld = false
+	h := holdCancel{hdr: header{nodeID: n.self}, ring: n.ring}
+	n.counters.TokenHoldCancelTx++
+	n.emit(0, h.appendTo(make([]byte, 0, holdCancelSize)))
+}
+
+// ---- commit token ----
+
+func (n *Node) commitCreate() {
+	n.debugf("Creating commit token because I am the rep.")
+	members := sortedCopy(subtract(n.proc, n.failed))
+	n.commit = commitToken{
+		hdr:     header{nodeID: n.self},
+		ring:    RingID{Rep: n.self, Seq: n.tokenRingIDSeq + 4},
+		addrs:   members,
+		entries: make([]commitEntry, len(members)),
+	}
+}
+
+func (n *Node) commitEnter() {
+	n.oldRingStateSave()
+	n.commitTokenUpdate()
+	c := &n.commit
+	n.target = c.addrs[int(c.membIndex)%len(c.addrs)]
+	n.tm.stop(timerJoin)
+	n.tm.stop(timerConsensus)
+	n.ring = c.ring
+	n.out.PersistRingSeq = n.ring.Seq
+	n.tokenRingIDSeq = n.ring.Seq
+	n.debugf("entering COMMIT state.")
+	n.state = Commit
+	n.tm.start(timerTokenRetransmit, n.now+n.cfg.TokenRetransmit)
+	n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+	n.counters.CommitEntered++
+	n.trc, n.pbl, n.cbl = 0, 0, 0
+	n.sendCommit(c)
+}
+
+// commitTokenUpdate fills our entry and clears received flags of entries
+// from our old ring that are behind the highest aru seen so far.
+func (n *Node) commitTokenUpdate() {
+	c := &n.commit
+	n.newMemb = slices.Clone(c.addrs)
+	i := c.membIndex
+	e := &c.entries[i]
+	e.ring = n.oldRing
+	e.aru = n.oldAru
+	n.receivedFlg = n.myAru == n.highSeqReceived
+	e.receivedFlg = b2u(n.receivedFlg)
+	e.highDelivered = n.highDelivered
+	high := e.aru
+	for k := uint32(0); k <= i; k++ {
+		if c.entries[k].ring == e.ring && seqLT(high, c.entries[k].aru) {
+			high = c.entries[k].aru
+		}
+	}
+	for k := uint32(0); k <= i; k++ {
+		if c.entries[k].ring == e.ring && seqLT(c.entries[k].aru, high) {
+			c.entries[k].receivedFlg = 0
+			if k == i {
+				n.receivedFlg = false
+			}
+		}
+	}
+	c.hdr.nodeID = n.self
+	c.membIndex++
+}
+
+// sendCommit sends a commit token to the successor and keeps it for
+// retransmission.
+func (n *Node) sendCommit(c *commitToken) {
+	c.tokenSeq++
+	c.hdr.nodeID = n.self
+	frame := c.appendTo(make([]byte, 0, commitSize+len(c.addrs)*(4+commitEntrySize)))
+	n.lastToken = frame
+	n.counters.MembCommitTokenTx++
+	n.emit(n.target, frame)
+	n.tm.start(timerTokenRetransmit, n.now+n.cfg.TokenRetransmit)
+}
+
+func (n *Node) handleCommit(c *commitToken) {
+	switch n.state {
+	case Gather:
+		if c.membIndex < uint32(len(c.addrs)) && setEqual(c.addrs, subtract(n.proc, n.failed)) && c.ring.Seq > n.ring.Seq {
+			n.commit = *c
+			n.commitEnter()
+		}
+	case Commit:
+		if c.ring.Seq == n.ring.Seq && c.membIndex == uint32(len(c.addrs)) && len(c.addrs) == len(n.newMemb) {
+			n.recoveryEnter(c)
+		}
+	case Recovery:
+		if n.ring.Rep == n.self && !n.originatedToken {
+			n.originatedToken = true
+			n.debugf("Sending initial ORF token")
+			n.sendInitialToken()
+			n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+			n.tm.start(timerTokenRetransmit, n.now+n.cfg.TokenRetransmit)
+		}
+	}
+}
+
+// recoveryEnter starts RECOVERY: forwards the commit token on its second
+// lap, computes the transitional membership and queues the old-ring
+// messages some transitional member may lack, encapsulated.
+func (n *Node) recoveryEnter(c *commitToken) {
+	n.debugf("entering RECOVERY state.")
+	n.tokenDiscard = false
+	n.highRingDelivered = 0
+	n.recovery.reinit()
+	n.retransQ.reset()
+	lowRingAru := n.oldHighSeq
+	n.sendCommit(c)
+	n.tokenSeq = tokenSeqNone
+
+	n.trans = n.trans[:0]
+	for _, m := range n.memb {
+		if i := slices.Index(n.newMemb, m); i >= 0 && c.entries[i].ring == n.oldRing {
+			n.trans = append(n.trans, m)
+		}
+	}
+	if n.log.IsDebug() {
+		for i, a := range c.addrs {
+			e := c.entries[i]
+			n.debugf("position [%d] member %d: previous ringid (%x.%x) aru %x high delivered %x received flag %d",
+				i, a, e.ring.Rep, e.ring.Seq, e.aru, e.highDelivered, e.receivedFlg)
+		}
+	}
+	originate := false
+	for i, a := range c.addrs {
+		if slices.Contains(n.trans, a) && c.entries[i].receivedFlg == 0 {
+			n.deliverMemb = slices.Clone(n.trans)
+			originate = true
+			break
+		}
+	}
+	originated := 0
+	if originate {
+		for i, a := range c.addrs {
+			e := c.entries[i]
+			if slices.Contains(n.deliverMemb, a) && e.ring == n.oldRing {
+				if seqLT(e.aru, lowRingAru) {
+					lowRingAru = e.aru
+				}
+				if seqLT(n.highRingDelivered, e.highDelivered) {
+					n.highRingDelivered = e.highDelivered
+				}
+			}
+		}
+		span := n.oldHighSeq - lowRingAru
+		if span >= sortQueueSize {
+			span = 0 // cannot be: the window never holds more
+		}
+		if span > 0 && !n.cfg.Faults.SkipOldRingFlush {
+			n.debugf("copying all old ring messages from %x-%x.", lowRingAru+1, n.oldHighSeq)
+			for i := uint32(1); i <= span; i++ {
+				old := n.regular.get(lowRingAru + i)
+				if old == nil {
+					continue
+				}
+				f := make([]byte, 0, mcastHeaderSize+len(old))
+				f = appendMcastHeader(f, &mcastHeader{hdr: header{encap: encapRecovery, nodeID: n.self}, from: n.self, ring: n.ring})
+				f = append(f, old...)
+				if n.retransQ.push(f) {
+					originated++
+				}
+			}
+		}
+	}
+	if originated > 0 {
+		n.debugf("Originated %d messages in RECOVERY.", originated)
+	} else {
+		n.debugf("Did not need to originate any messages in recovery.")
+	}
+	n.myAru = 0
+	n.aruCount = 0
+	n.seqUnchanged = 0
+	n.highSeqReceived = 0
+	n.installSeq = 0
+	n.lastReleased = 0
+	n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+	n.tm.start(timerTokenRetransmit, n.now+n.cfg.TokenRetransmit)
+	n.state = Recovery
+	n.counters.RecoveryEntered++
+}
+
+// operationalEnter installs the new ring and delivers, in this order: the
+// gap-free old-ring messages, the transitional configuration, the
+// remaining old-ring messages from deliver-members, the regular
+// configuration.
+func (n *Node) operationalEnter() {
+	n.originatedToken = false
+	n.consensus = n.consensus[:0]
+	n.oldSaved = false
+	n.recoveryToRegular()
+
+	aruSave := n.myAru
+	n.myAru = n.oldAru
+	n.deliverMessages(false, n.oldHighSeq)
+
+	left := subtract(n.memb, n.trans)
+	joined := subtract(n.newMemb, n.trans)
+	n.memb = slices.Clone(n.newMemb)
+	n.lastReleased = 0
+	n.setRetransFlg = false
+
+	n.deliverConf(Transitional, n.trans, left, nil)
+	if n.cfg.ManualTransAck {
+		n.waitingTransAck = true
+	}
+	n.deliverMessages(true, n.oldHighSeq)
+	n.myAru = aruSave
+	n.deliverConf(Regular, n.newMemb, nil, joined)
+
+	// The recovery queue becomes the regular one; the old one is emptied.
+	n.regular, n.recovery = n.recovery, n.regular
+	n.recovery.reinit()
+	n.regularRing = n.ring
+	n.lastAru = 0
+	n.proc = append(n.proc[:0], n.newMemb...)
+	n.failed = n.failed[:0]
+
+	// Recovery-phase seqs were only containers: skip them.
+	i := n.highSeqReceived
+	for i != 0 && !n.regular.inuse(i) {
+		i--
+	}
+	n.highDelivered = i
+	n.regular.release(i)
+	n.lastReleased = i
+
+	if n.log.IsInfo() {
+		var b strings.Builder
+		if len(joined) > 0 {
+			b.WriteString(" joined:")
+			for _, id := range joined {
+				fmt.Fprintf(&b, " %d", id)
+			}
+		}
+		var failed strings.Builder
+		if len(left) > 0 {
+			b.WriteString(" left:")
+			for _, id := range left {
+				fmt.Fprintf(&b, " %d", id)
+				if !slices.Contains(n.leaves, id) {
+					fmt.Fprintf(&failed, " %d", id)
+				}
+			}
+		}
+		n.debugf("entering OPERATIONAL state.")
+		n.infof("A new membership (%x.%x) was formed. Members%s", n.ring.Rep, n.ring.Seq, b.String())
+		if failed.Len() > 0 {
+			n.infof("Failed to receive the leave message. failed:%s", failed.String())
+		}
+	}
+	n.leaves = n.leaves[:0]
+	n.state = Operational
+	n.counters.OperationalEntered++
+	n.receivedFlg = true
+	n.tm.start(timerPause, n.now+n.cfg.Token/5)
+	n.oldRing = n.ring
+}
+
+// recoveryToRegular moves the old-ring frames carried by encapsulated
+// recovery messages into the regular (old-ring) sort queue.
+func (n *Node) recoveryToRegular() {
+	for s := uint32(1); s <= n.myAru && s < sortQueueSize; s++ {
+		f := n.recovery.get(s)
+		if f == nil {
+			continue
+		}
+		h, _, err := decodeHeader(f)
+		if err != nil || h.encap != encapRecovery {
+			continue
+		}
+		inner := f[mcastHeaderSize:]
+		ih, bo, err := decodeHeader(inner)
+		if err != nil || ih.typ != typeMcast {
+			continue
+		}
+		m, err := decodeMcast(inner, ih, bo)
+		if err != nil || m.ring != n.oldRing {
+			continue
+		}
+		if n.regular.inRange(m.seq) && !n.regular.inuse(m.seq) {
+			n.regular.add(m.seq, inner)
+			if seqLT(n.oldHighSeq, m.seq) {
+				n.oldHighSeq = m.seq
+			}
+		}
+	}
+}
+
+func (n *Node) deliverConf(t ConfType, members, left, joined []NodeID) {
+	c := &ConfChange{Type: t, Ring: n.ring, Members: sortedCopy(members)}
+	if len(left) > 0 {
+		c.Left = sortedCopy(left)
+	}
+	if len(joined) > 0 {
+		c.Joined = sortedCopy(joined)
+	}
+	n.out.Deliveries = append(grow(n.out.Deliveries), Delivery{Conf: c})
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,44 @@
+package srp
+
+// timerID names one of the node's timers. The order is the tie-break when
+// several expire at the same instant, which keeps Tick deterministic.
+type timerID uint8
+
+const (
+	timerTokenLoss timerID = iota
+	timerTokenRetransmit
+	timerHold
+	timerMerge
+	timerJoin
+	timerConsensus
+	timerHeartbeat
+	timerPause
+	numTimers
+)
+
+// timers holds one optional deadline per timerID.
+type timers struct {
+	at    [numTimers]Time
+	armed [numTimers]bool
+}
+
+func (t *timers) start(id timerID, at Time) { t.at[id], t.armed[id] = at, true }
+func (t *timers) stop(id timerID)           { t.armed[id] = false }
+func (t *timers) running(id timerID) bool   { return t.armed[id] }
+
+// next returns the earliest armed timer.
+func (t *timers) next() (timerID, Time, bool) {
+	best, ok := timerID(0), false
+	for id := timerID(0); id < numTimers; id++ {
+		if t.armed[id] && (!ok || t.at[id] < t.at[best]) {
+			best, ok = id, true
+		}
+	}
+	return best, t.at[best], ok
+}
+
+// delayedSend is a join held back by the send_join random delay.
+type delayedSend struct {
+	at    Time
+	frame []byte
+}
