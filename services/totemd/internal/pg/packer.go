@@ -53,8 +53,8 @@ type stage struct {
 // fits with two bytes to spare; otherwise as much as fits goes out at once
 // as a frame with `fragmented` set, and the rest continues in the next one.
 // Fed the same pieces and flushed at the same moments, it emits the same
-// frames as corosync (except that a group header travels as one piece; see
-// Send).
+// frames as corosync, byte for byte (capture_test.go checks this against
+// real 3.1.7 traffic).
 //
 // Admission is exact: before touching any state, Send works out how many
 // frames the message will emit now and refuses it unless srp can take them
@@ -113,33 +113,38 @@ func (p *Packer) Stats() PackerStats {
 
 // Send stages one message for the given groups (e.g. GroupServices): the
 // group header followed by the iov pieces, concatenated. The header goes in
-// as one piece where corosync uses one per name and one for the lengths;
-// that changes where frames split only in rare cases, and never what a
-// receiver assembles.
+// as corosync's totempg_groups_mcast_groups builds it (the lengths, then
+// one piece per name), so frames split where corosync's do.
 func (p *Packer) Send(groups []string, iov ...[]byte) error {
 	hdr, err := AppendGroupHeader(p.hdr[:0], groups...)
 	if err != nil {
 		return fmt.Errorf("pg: send: %w", err)
 	}
 	p.hdr = hdr
-	return p.send(groups, hdr, iov)
+	segs := append(p.segs[:0], hdr[:2+2*len(groups)])
+	off := len(segs[0])
+	for _, g := range groups {
+		segs = append(segs, hdr[off:off+len(g)])
+		off += len(g)
+	}
+	return p.send(groups, segs, iov)
 }
 
 // SendRaw stages one complete totempg message whose pieces already start
 // with a group header (a relay, or a peer-order test message).
 func (p *Packer) SendRaw(iov ...[]byte) error {
-	return p.send(nil, nil, iov)
+	return p.send(nil, p.segs[:0], iov)
 }
 
-func (p *Packer) send(groups []string, hdr []byte, iov [][]byte) error {
+// send appends the non-empty iov pieces to segs (the header pieces, if
+// any) and packs the message.
+func (p *Packer) send(groups []string, segs [][]byte, iov [][]byte) error {
 	if len(iov) > maxIovecs {
 		return fmt.Errorf("pg: send: %d pieces, at most %d", len(iov), maxIovecs)
 	}
-	segs := p.segs[:0]
 	total := 0
-	if len(hdr) > 0 {
-		segs = append(segs, hdr)
-		total += len(hdr)
+	for _, b := range segs {
+		total += len(b)
 	}
 	for _, b := range iov {
 		if len(b) > 0 {
