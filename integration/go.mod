@@ -1,3 +1,7 @@
 module github.com/needle-cluster/needle/integration
 
 go 1.26.8
+
+require github.com/needle-cluster/needle/libs/ipcproto v0.0.0
+
+replace github.com/needle-cluster/needle/libs/ipcproto => ../libs/ipcproto

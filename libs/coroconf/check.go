@@ -16,6 +16,9 @@ type CheckOptions struct {
 	// StateDir checks that the state directory can be entered; nil uses
 	// os.Stat.
 	StateDir func(dir string) error
+	// Needle validates for needle's daemon rather than for corosync:
+	// crypto is allowed on udp/udpu (see ValidateOptions).
+	Needle bool
 }
 
 // CheckResult is a configuration that passed Check.
@@ -57,7 +60,7 @@ func Check(path string, opts CheckOptions) (*CheckResult, error) {
 		return res, logged(err)
 	}
 	res.Totem, res.Warnings = t, warnings
-	if err := Validate(t, m, env); err != nil {
+	if err := Validate(t, m, env, ValidateOptions{Needle: opts.Needle}); err != nil {
 		return res, logged(err)
 	}
 	return res, nil

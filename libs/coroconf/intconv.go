@@ -6,7 +6,9 @@ import (
 )
 
 // cSpace reports the characters C's isspace skips before a number.
-func cSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' }
+func cSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
 
 // scanDigits parses what strtoll/strtoull accept in base 10: optional
 // leading white space, one optional sign, then digits. It returns the
@@ -50,7 +52,7 @@ func parseIntRange(s string, min, max int64) (int64, bool) {
 	case !neg && mag > math.MaxInt64, neg && mag > 1<<63:
 		return 0, false // ERANGE
 	case neg:
-		v = -int64(mag - 1) - 1
+		v = -int64(mag-1) - 1
 	default:
 		v = int64(mag)
 	}

@@ -2,6 +2,7 @@ package coroconf
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,10 +30,14 @@ func Parse(name string, data []byte, opts LoadOptions) (Map, error) {
 // the uidgid.d directory next to it (in name order), as Corosync's start-up
 // does. Errors are *Error values with Corosync's text and exit code.
 func Load(path string, opts LoadOptions) (Map, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, configError("Can't read file " + path + ": " + strerror(err))
 	}
+	// A read error ends the input like fgets returning NULL: a directory
+	// given as the config file parses as an empty file [verified].
+	data, _ := io.ReadAll(f)
+	f.Close()
 	m, err := Parse(path, data, opts)
 	if err != nil {
 		return nil, err

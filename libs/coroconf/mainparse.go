@@ -29,54 +29,75 @@ const (
 	ctxResourcesProcessMemUsed
 )
 
-// sectionContexts maps the exact section paths that switch context.
-var sectionContexts = map[string]sectionCtx{
-	"totem":                         ctxTotem,
-	"totem.interface":               ctxInterface,
-	"totem.interface.member":        ctxMember,
-	"system":                        ctxSystem,
-	"logging.logger_subsys":         ctxLoggerSubsys,
-	"logging.logging_daemon":        ctxLoggingDaemon,
-	"uidgid":                        ctxUIDGID,
-	"quorum":                        ctxQuorum,
-	"quorum.device":                 ctxQDevice,
-	"nodelist":                      ctxNodelist,
-	"nodelist.node":                 ctxNode,
-	"resources":                     ctxResources,
-	"resources.system":              ctxResourcesSystem,
-	"resources.system.memory_used":  ctxResourcesSystemMemUsed,
-	"resources.process":             ctxResourcesProcess,
-	"resources.process.memory_used": ctxResourcesProcessMemUsed,
+// sectionContext returns the context an exact section path switches to.
+func sectionContext(path string) (sectionCtx, bool) {
+	switch path {
+	case "totem":
+		return ctxTotem, true
+	case "totem.interface":
+		return ctxInterface, true
+	case "totem.interface.member":
+		return ctxMember, true
+	case "system":
+		return ctxSystem, true
+	case "logging.logger_subsys":
+		return ctxLoggerSubsys, true
+	case "logging.logging_daemon":
+		return ctxLoggingDaemon, true
+	case "uidgid":
+		return ctxUIDGID, true
+	case "quorum":
+		return ctxQuorum, true
+	case "quorum.device":
+		return ctxQDevice, true
+	case "nodelist":
+		return ctxNodelist, true
+	case "nodelist.node":
+		return ctxNode, true
+	case "resources":
+		return ctxResources, true
+	case "resources.system":
+		return ctxResourcesSystem, true
+	case "resources.system.memory_used":
+		return ctxResourcesSystemMemUsed, true
+	case "resources.process":
+		return ctxResourcesProcess, true
+	case "resources.process.memory_used":
+		return ctxResourcesProcessMemUsed, true
+	}
+	return ctxNormal, false
 }
 
 // Typed keys, matched on the full path inside their context.
-var (
-	totemU32Keys = setOf("version", "nodeid", "threads", "token", "token_coefficient", "token_retransmit",
+
+func isTotemU32Key(key string) bool {
+	return oneOf(key, "version", "nodeid", "threads", "token", "token_coefficient", "token_retransmit",
 		"token_warning", "hold", "token_retransmits_before_loss_const", "join", "send_join", "consensus",
 		"merge", "downcheck", "fail_recv_const", "seqno_unchanged_const", "rrp_token_expired_timeout",
 		"rrp_problem_count_timeout", "rrp_problem_count_threshold", "rrp_problem_count_mcast_threshold",
 		"rrp_autorecovery_check_timeout", "heartbeat_failures_allowed", "max_network_delay", "window_size",
 		"max_messages", "miss_count_const", "knet_pmtud_interval", "knet_mtu", "knet_compression_threshold",
 		"netmtu")
-	quorumU32Keys  = setOf("expected_votes", "votes", "last_man_standing_window", "leaving_timeout")
-	quorumU8Keys   = setOf("two_node", "expected_votes_tracking", "allow_downscale", "wait_for_all", "auto_tie_breaker", "last_man_standing")
-	qdeviceU32Keys = setOf("timeout", "sync_timeout", "votes")
-)
+}
+
+func isQuorumU32Key(key string) bool {
+	return oneOf(key, "expected_votes", "votes", "last_man_standing_window", "leaving_timeout")
+}
+
+func isQuorumU8Key(key string) bool {
+	return oneOf(key, "two_node", "expected_votes_tracking", "allow_downscale", "wait_for_all", "auto_tie_breaker", "last_man_standing")
+}
+
+func isQDeviceU32Key(key string) bool { return oneOf(key, "timeout", "sync_timeout", "votes") }
 
 // Models libknet 1.x reports on Debian 12 (corosync -v: "Available crypto
 // models", "Available compression models"); Corosync builds its messages
-// from these lists.
-var (
-	knetCryptoModels   = []string{"nss", "openssl"}
-	knetCompressModels = []string{"zlib", "lz4", "lz4hc", "lzo2", "lzma", "bzip2", "zstd"}
-)
+// from these lists. "none" is not among them, so the 3.1.7 parser rejects
+// knet_compression_model: none [verified].
+func knetCryptoModels() []string { return []string{"nss", "openssl"} }
 
-func setOf(names ...string) map[string]bool {
-	m := make(map[string]bool, len(names))
-	for _, n := range names {
-		m[n] = true
-	}
-	return m
+func knetCompressModels() []string {
+	return []string{"zlib", "lz4", "lz4hc", "lzo2", "lzma", "bzip2", "zstd"}
 }
 
 type keyValue struct{ key, value string }
@@ -138,7 +159,7 @@ func modelList(names []string) string {
 }
 
 func (h *mainHandler) sectionStart(path string, ctx *sectionCtx) error {
-	c, ok := sectionContexts[path]
+	c, ok := sectionContext(path)
 	if !ok {
 		return nil
 	}
@@ -177,14 +198,14 @@ func (h *mainHandler) item(path, key, value string, ctx *sectionCtx) error {
 		return h.systemItem(path, value)
 	case ctxQuorum:
 		switch {
-		case path == "quorum."+key && quorumU32Keys[key]:
+		case path == "quorum."+key && isQuorumU32Key(key):
 			return h.setTyped(path, value, tU32)
-		case path == "quorum."+key && quorumU8Keys[key]:
+		case path == "quorum."+key && isQuorumU8Key(key):
 			return h.setTyped(path, value, tU8)
 		}
 	case ctxQDevice:
 		switch {
-		case path == "quorum.device."+key && qdeviceU32Keys[key]:
+		case path == "quorum.device."+key && isQDeviceU32Key(key):
 			return h.setTyped(path, value, tU32)
 		case path == "quorum.device.master_wins":
 			return h.setTyped(path, value, tU8)
@@ -245,7 +266,7 @@ func (h *mainHandler) item(path, key, value string, ctx *sectionCtx) error {
 func (h *mainHandler) totemItem(path, key, value string) error {
 	if path == "totem."+key {
 		switch {
-		case totemU32Keys[key]:
+		case isTotemU32Key(key):
 			return h.setTyped(path, value, tU32)
 		case key == "knet_compression_level":
 			return h.setTyped(path, value, tI32)
@@ -260,8 +281,8 @@ func (h *mainHandler) totemItem(path, key, value string) error {
 				return errString("Invalid ip_version type")
 			}
 		case key == "crypto_model":
-			if !oneOf(value, knetCryptoModels...) {
-				return errString("Invalid crypto model. Should be " + modelList(knetCryptoModels))
+			if !oneOf(value, knetCryptoModels()...) {
+				return errString("Invalid crypto model. Should be " + modelList(knetCryptoModels()))
 			}
 		case key == "crypto_cipher":
 			if !oneOf(value, "none", "aes256", "aes192", "aes128") {
@@ -272,8 +293,8 @@ func (h *mainHandler) totemItem(path, key, value string) error {
 				return errString("Invalid hash type. Should be none, md5, sha1, sha256, sha384 or sha512")
 			}
 		case key == "knet_compression_model":
-			if !oneOf(value, knetCompressModels...) {
-				return errString("Invalid compression model. Should be " + modelList(knetCompressModels))
+			if !oneOf(value, knetCompressModels()...) {
+				return errString("Invalid compression model. Should be " + modelList(knetCompressModels()))
 			}
 		}
 	}

@@ -136,7 +136,9 @@ func (r *totemReader) nodelistMembers() error {
 	}
 	for _, pos := range r.nodePositions() {
 		idKey := fmt.Sprintf("nodelist.node.%d.nodeid", pos)
-		for _, k := range m.KeysWithPrefix(fmt.Sprintf("nodelist.node.%d.", pos)) {
+		keys := m.KeysWithPrefix(fmt.Sprintf("nodelist.node.%d.", pos))
+		for i := 0; i < len(keys); i++ {
+			k := keys[i]
 			nodeid, _ := m.u32(idKey)
 			link, ok := scanRingKey(k)
 			if !ok {
@@ -154,6 +156,10 @@ func (r *totemReader) nodelistMembers() error {
 					nodeid = r.env.generateNodeID(ring0, t.ClearNodeHighBit)
 					if nodeid == noNodeID {
 						return configError("An IPV6 network requires that a node ID be specified for address '" + addr + "'.")
+					}
+					if _, exists := m[idKey]; !exists && splitsCurrentNode(m, k, idKey) {
+						// Corosync's trie iterator sees this key again.
+						keys = append(keys[:i+1], keys[i:]...)
 					}
 					m[idKey] = U32(nodeid)
 				}
@@ -262,4 +268,34 @@ func (r *totemReader) checkDuplicateNodeIDs() error {
 		}
 	}
 	return nil
+}
+
+// splitsCurrentNode reports whether inserting key into libqb's compressed
+// trie splits the node that holds cur. Corosync iterates the nodelist with
+// a trie iterator while it writes generated node ids back; when the insert
+// splits the iterator's current node, the iterator visits cur a second
+// time, so the address is added to the member list twice and the token
+// scales as if there were more nodes [verified: two nodes without nodeid
+// give runtime.config.totem.token 4300 and "adding new UDPU member" twice
+// each; a node that also has a name key is not doubled]. The node of cur
+// starts below its deepest branching point with any other key; the insert
+// splits it when key leaves cur's path below that point.
+func splitsCurrentNode(m Map, cur, key string) bool {
+	branch := 0
+	for other := range m {
+		if other != cur {
+			if n := commonPrefixLen(other, cur); n > branch {
+				branch = n
+			}
+		}
+	}
+	return commonPrefixLen(key, cur) > branch
+}
+
+func commonPrefixLen(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }

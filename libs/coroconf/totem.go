@@ -80,7 +80,10 @@ type Link struct {
 	KnetPingPrecision uint32
 	KnetPongCount     uint32
 	KnetTransport     string // udp or sctp
-	Members           []Member
+	// Members is corosync's member list of the link, quirks included: an
+	// address whose node id was generated may appear twice (see
+	// splitsCurrentNode); Totem.Nodes is the clean per-node list.
+	Members []Member
 }
 
 // Member is one address on a link.

@@ -9,14 +9,21 @@ func sortNodes(nodes []Node) {
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Pos < nodes[j].Pos })
 }
 
-// Validate checks a Totem read from m in the order of corosync's
-// totem_config_validate (config.md §6.7) and fills the netmtu default.
-func Validate(t *Totem, m Map, env Env) error {
-	r := &totemReader{m: m, env: env, t: t}
-	return r.validate()
+// ValidateOptions select deviations from corosync 3.1.7's rules.
+type ValidateOptions struct {
+	// Needle allows crypto on udp/udpu: needle seals every frame itself
+	// (design decision 2), while corosync 3.x only encrypts knet.
+	Needle bool
 }
 
-func (r *totemReader) validate() error {
+// Validate checks a Totem read from m in the order of corosync's
+// totem_config_validate (config.md §6.7) and fills the netmtu default.
+func Validate(t *Totem, m Map, env Env, opts ValidateOptions) error {
+	r := &totemReader{m: m, env: env, t: t}
+	return r.validate(opts)
+}
+
+func (r *totemReader) validate(opts ValidateOptions) error {
 	t, m := r.t, r.m
 	configured := 0
 	for _, l := range t.Links {
@@ -73,7 +80,7 @@ func (r *totemReader) validate() error {
 	if t.Transport != TransportKnet && configured > 1 {
 		return peError(fmt.Sprintf("%d is too many configured interfaces for non-Knet transport.", configured))
 	}
-	if t.Transport != TransportKnet && (t.CryptoCipher != "none" || t.CryptoHash != "none") {
+	if !opts.Needle && t.Transport != TransportKnet && (t.CryptoCipher != "none" || t.CryptoHash != "none") {
 		return peError("crypto_cipher & crypto_hash are only valid for the Knet transport.")
 	}
 	if t.NetMTU == 0 {

@@ -43,14 +43,13 @@ func logLine(level, msg string) string {
 
 // checkOptions builds the coroconf options for this machine, with the
 // overrides of the command line.
-func checkOptions(c *cli.Context) (coroconf.CheckOptions, error) {
+func checkOptions(hostname, envFile string) (coroconf.CheckOptions, error) {
 	opts := coroconf.CheckOptions{
 		ValidateLogging: func(keys map[string]string) error {
 			_, err := logsys.Parse(keys)
 			return err
 		},
 	}
-	hostname, envFile := c.String("hostname"), c.String("host-env")
 	var fileEnv *coroconf.Env
 	if envFile != "" {
 		data, err := os.ReadFile(envFile)
@@ -82,7 +81,7 @@ func checkOptions(c *cli.Context) (coroconf.CheckOptions, error) {
 // configuration is valid, corosync's messages on stderr and its exit code
 // otherwise.
 func runCheck(c *cli.Context, path string) error {
-	opts, err := checkOptions(c)
+	opts, err := checkOptions(c.String("hostname"), c.String("host-env"))
 	if err != nil {
 		return cli.Exit("totemd: "+err.Error(), 1)
 	}

@@ -1,6 +1,8 @@
-// Command totemd is needle's Totem daemon. Its check subcommand is the
-// equivalent of `corosync -t`: it parses and validates corosync.conf
-// exactly as corosync 3.1.7 does and prints the resulting cmap keys.
+// Command totemd is needle's Totem daemon. Run without a command it loads
+// corosync.conf and joins the ring (like `corosync -f`); its check command
+// (or -t) is the equivalent of `corosync -t`: it parses and validates
+// corosync.conf exactly as corosync 3.1.7 does and prints the resulting
+// cmap keys.
 package main
 
 import (
@@ -51,19 +53,21 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		// Errors are turned into exit codes by run, never by os.Exit here.
 		ExitErrHandler: func(*cli.Context, error) {},
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "c", Aliases: []string{"config"}, Value: defaultConfig, Usage: "corosync.conf `FILE`"},
 			&cli.BoolFlag{Name: "t", Usage: "test the configuration and exit (same as the check command)"},
-		},
+			&cli.BoolFlag{Name: "f", Usage: "run in the foreground (accepted for corosync habit; totemd never forks)"},
+			&cli.StringFlag{Name: "bus", Value: DefaultBusPath, Usage: "unix socket `PATH` of the service bus"},
+		}, hostFlags...),
 		Commands: []*cli.Command{checkCommand()},
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cli.Exit(fmt.Sprintf("totemd: unknown command %q", c.Args().First()), 1)
+			}
 			if c.Bool("t") {
 				return runCheck(c, c.String("c"))
 			}
-			if err := cli.ShowAppHelp(c); err != nil {
-				return err
-			}
-			return cli.Exit("", 1)
+			return runDaemon(c, c.String("c"))
 		},
 	}
 }

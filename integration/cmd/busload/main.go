@@ -1,0 +1,122 @@
+// Command busload is the integration tests' traffic client: it attaches to
+// totemd's bus as a service, multicasts a numbered stream of messages, and
+// writes every message it receives, in delivery order, to a file, so a
+// test can check that all nodes delivered the same messages in the same
+// order and that none was lost.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/needle-cluster/needle/libs/ipcproto"
+)
+
+// service is pload's id: a service no needle daemon uses.
+const service = 4
+
+func main() {
+	bus := flag.String("bus", "/run/needle/bus.sock", "totemd bus socket")
+	out := flag.String("out", "delivered.txt", "file receiving one line per delivered message")
+	count := flag.Int("count", 1000, "messages to send")
+	size := flag.Int("size", 64, "payload bytes per message (≥ 8)")
+	node := flag.Uint("node", 0, "this node's id, written into each message")
+	rate := flag.Duration("every", time.Millisecond, "pause between sends")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, *bus, *out, *count, *size, uint32(*node), *rate); err != nil {
+		fmt.Fprintln(os.Stderr, "busload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, bus, out string, count, size int, node uint32, every time.Duration) error {
+	if size < 8 {
+		size = 8
+	}
+	var c *ipcproto.Conn
+	var err error
+	for i := 0; ; i++ {
+		if c, err = ipcproto.Dial(ctx, bus); err == nil {
+			break
+		}
+		if i == 100 {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	defer c.Close()
+	if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindAttach, Service: service, Name: "busload"}); err != nil {
+		return err
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	defer w.Flush()
+
+	msgs := make(chan *ipcproto.Msg, 1024)
+	errs := make(chan error, 1)
+	go func() {
+		for {
+			m, err := c.Recv()
+			if err != nil {
+				errs <- err
+				return
+			}
+			msgs <- m
+		}
+	}()
+	next, inflight := 0, false
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errs:
+			return fmt.Errorf("bus: %w", err)
+		case <-tick.C:
+			if inflight || next >= count {
+				continue
+			}
+			body := make([]byte, 16+size)
+			binary.LittleEndian.PutUint32(body[0:], service<<16|1)
+			binary.LittleEndian.PutUint32(body[8:], uint32(len(body)))
+			binary.LittleEndian.PutUint32(body[16:], node)
+			binary.LittleEndian.PutUint32(body[20:], uint32(next))
+			if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: uint64(next + 1), Payload: body}); err != nil {
+				return err
+			}
+			inflight = true
+		case m := <-msgs:
+			switch m.Kind {
+			case ipcproto.KindMcastAck:
+				inflight = false
+				if m.Status == ipcproto.OK {
+					next++
+				}
+			case ipcproto.KindDeliver:
+				if len(m.Payload) >= 24 {
+					fmt.Fprintf(w, "%d %d\n", binary.LittleEndian.Uint32(m.Payload[16:]), binary.LittleEndian.Uint32(m.Payload[20:]))
+				}
+			case ipcproto.KindConfChg:
+				if m.Conf.Type == ipcproto.Regular {
+					fmt.Fprintf(w, "conf %s %v\n", m.Conf.Ring, m.Conf.Members)
+				}
+			case ipcproto.KindError:
+				return fmt.Errorf("totemd: %s", m.Text)
+			}
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/coroconf"
+	"github.com/needle-cluster/needle/libs/logsys"
+	"github.com/needle-cluster/needle/libs/nsscrypto"
+	"github.com/needle-cluster/needle/services/totemd/internal/node"
+	"github.com/needle-cluster/needle/services/totemd/internal/srp"
+	"github.com/needle-cluster/needle/services/totemd/internal/transport"
+	"github.com/urfave/cli/v2"
+)
+
+// DefaultBusPath is where service daemons find totemd.
+const DefaultBusPath = "/run/needle/bus.sock"
+
+// exitFatal is corosync's status when the totem layer cannot start.
+const exitFatal = 15
+
+// daemon is a configured, not yet running totemd.
+type daemon struct {
+	logs *logsys.Logsys
+	log  hclog.Logger
+	node *node.Node
+}
+
+// runDaemon loads the configuration the way `corosync -f -c FILE` does and
+// runs the node until SIGTERM or SIGINT, then leaves the ring cleanly.
+func runDaemon(c *cli.Context, path string) error {
+	opts, err := checkOptions(c.String("hostname"), c.String("host-env"))
+	if err != nil {
+		return cli.Exit(err.Error(), coroconf.ExitConfig)
+	}
+	opts.Needle = true
+	d, err := setupDaemon(path, c.String("bus"), opts)
+	if err != nil {
+		return err
+	}
+	defer d.logs.Close()
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	logsys.Notice(d.log, "Corosync Cluster Engine (needle totemd) starting up")
+	if err := d.node.Run(ctx); err != nil {
+		d.log.Error("totem failed", "error", err)
+		return cli.Exit("", exitFatal)
+	}
+	logsys.Notice(d.log, "Corosync Cluster Engine exiting normally")
+	return nil
+}
+
+func setupDaemon(path, busPath string, opts coroconf.CheckOptions) (*daemon, error) {
+	res, err := coroconf.Check(path, opts)
+	if err != nil {
+		var ce *coroconf.Error
+		if errors.As(err, &ce) {
+			return nil, cli.Exit(ce.Msg, ce.Exit)
+		}
+		return nil, cli.Exit(err.Error(), coroconf.ExitConfig)
+	}
+	lc, err := logsys.Parse(res.Map.Strings("logging."))
+	if err != nil {
+		return nil, cli.Exit("parse error in config: "+err.Error()+".", coroconf.ExitLogging)
+	}
+	logs, err := logsys.Open(lc, logsys.Options{Program: "totemd"})
+	if err != nil {
+		return nil, cli.Exit(err.Error(), coroconf.ExitLogging)
+	}
+	d := &daemon{logs: logs, log: logs.Logger("MAIN")}
+	for _, w := range res.Warnings {
+		d.log.Warn(w)
+	}
+	cfg, err := nodeConfig(res, busPath, logs)
+	if err != nil {
+		logs.Close()
+		return nil, cli.Exit(err.Error(), coroconf.ExitConfig)
+	}
+	if d.node, err = node.New(cfg); err != nil {
+		logs.Close()
+		return nil, cli.Exit(err.Error(), exitFatal)
+	}
+	return d, nil
+}
+
+// nodeConfig turns the validated configuration into the driver's.
+func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) (node.Config, error) {
+	t := res.Totem
+	var mode transport.Mode
+	switch t.Transport {
+	case "udpu":
+		mode = transport.UDPU
+	case "udp":
+		mode = transport.UDP
+	default:
+		return node.Config{}, fmt.Errorf("totem.transport %q is not available in needle: set transport: udpu or udp", t.Transport)
+	}
+	if t.LocalNodePos < 0 || t.LocalNodePos >= len(t.Nodes) {
+		return node.Config{}, errors.New("parse error in config: No valid name found for local host")
+	}
+	local := t.Nodes[t.LocalNodePos].Addrs[0]
+	if l := t.Links[0]; l.LocalAddr.IsValid() {
+		local = l.LocalAddr
+	}
+	ids := make([]srp.NodeID, 0, len(t.Nodes))
+	peers := make([]transport.Peer, 0, len(t.Nodes))
+	for _, n := range t.Nodes {
+		ids = append(ids, srp.NodeID(n.ID))
+		peers = append(peers, transport.Peer{ID: n.ID, Addr: n.Addrs[0]})
+	}
+	mtu := int(t.NetMTU)
+	var codec transport.FrameCodec
+	suite, err := nsscrypto.ResolveSuite(res.Map.Strings("totem.")["totem.secauth"], t.CryptoCipher, t.CryptoHash)
+	if err != nil {
+		return node.Config{}, err
+	}
+	if suite.Enabled() {
+		keys, err := nsscrypto.NewKeys(suite, t.Key)
+		if err != nil {
+			return node.Config{}, err
+		}
+		codec = newCryptoCodec(keys)
+		mtu -= keys.Overhead()
+	}
+	tm := t.Timers
+	stateDir := coroconf.StateDir(res.Map)
+	return node.Config{
+		SRP: srp.Config{
+			Self: srp.NodeID(t.NodeID), Nodes: ids,
+			Token: tm.Token, TokenRetransmit: tm.TokenRetransmit, Hold: tm.Hold, Join: tm.Join,
+			SendJoin: tm.SendJoin, Consensus: tm.Consensus, Merge: tm.Merge, Downcheck: tm.Downcheck,
+			FailRecvConst: tm.FailRecvConst, SeqnoUnchangedConst: tm.SeqnoUnchangedConst,
+			MissCountConst: tm.MissCountConst, WindowSize: tm.WindowSize, MaxMessages: tm.MaxMessages,
+			HeartbeatFailures: tm.HeartbeatFailuresAllowed, MaxNetworkDelay: tm.MaxNetworkDelay,
+			CancelHoldOnRetransmit: tm.CancelTokenHoldOnRetransmit, NetMTU: mtu,
+		},
+		Transport: transport.Config{
+			Mode: mode, Local: local, Port: t.Links[0].Port, Peers: peers,
+			Mcast: t.Links[0].McastAddr, TTL: int(t.Links[0].TTL),
+			BlockUnlisted: tm.BlockUnlistedIPs, Codec: codec, Logger: logs.Logger("TOTEM").Named("transport"),
+		},
+		StateDir: stateDir,
+		BusPath:  busPath,
+		Logger:   logs.Logger("MAIN"),
+		TotemLog: logs.Logger("TOTEM"),
+		SyncLog:  logs.Logger("SYNC"),
+	}, ensureDir(busPath)
+}
+
+func ensureDir(busPath string) error {
+	if busPath == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(busPath), 0o755); err != nil {
+		return fmt.Errorf("bus socket directory: %w", err)
+	}
+	return nil
+}
+
+// cryptoCodec adapts nsscrypto to the transport: one sealer (the node
+// goroutine sends) and openers shared by the receive loops under a lock.
+type cryptoCodec struct {
+	sealer *nsscrypto.Sealer
+	mu     sync.Mutex
+	opener *nsscrypto.Opener
+	smu    sync.Mutex
+}
+
+func newCryptoCodec(k *nsscrypto.Keys) *cryptoCodec {
+	return &cryptoCodec{sealer: k.NewSealer(rand.Reader), opener: k.NewOpener()}
+}
+
+func (c *cryptoCodec) Seal(frame []byte) ([]byte, error) {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	return c.sealer.Seal(nil, frame)
+}
+
+func (c *cryptoCodec) Open(d []byte) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.opener.Open(nil, d)
+}
