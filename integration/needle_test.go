@@ -18,6 +18,7 @@ var bins struct {
 	dir    string
 	totemd string
 	load   string
+	flood  string
 	err    error
 }
 
@@ -30,7 +31,8 @@ func TestMain(m *testing.M) {
 	bins.dir = dir
 	bins.totemd = filepath.Join(dir, "totemd")
 	bins.load = filepath.Join(dir, "busload")
-	for pkg, out := range map[string]string{"../services/totemd": bins.totemd, "./cmd/busload": bins.load} {
+	bins.flood = filepath.Join(dir, "udpflood")
+	for pkg, out := range map[string]string{"../services/totemd": bins.totemd, "./cmd/busload": bins.load, "./cmd/udpflood": bins.flood} {
 		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 			bins.err = fmt.Errorf("go build %s: %v: %s", pkg, err, b)
 		}

@@ -29,16 +29,17 @@ func main() {
 	size := flag.Int("size", 64, "payload bytes per message (≥ 8)")
 	node := flag.Uint("node", 0, "this node's id, written into each message")
 	rate := flag.Duration("every", time.Millisecond, "pause between sends")
+	start := flag.Int64("start", 0, "unix time in nanoseconds at which to start sending (so every node's client is attached first)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, *bus, *out, *count, *size, uint32(*node), *rate); err != nil {
+	if err := run(ctx, *bus, *out, *count, *size, uint32(*node), *rate, time.Unix(0, *start)); err != nil {
 		fmt.Fprintln(os.Stderr, "busload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, bus, out string, count, size int, node uint32, every time.Duration) error {
+func run(ctx context.Context, bus, out string, count, size int, node uint32, every time.Duration, start time.Time) error {
 	if size < 8 {
 		size = 8
 	}
@@ -80,14 +81,20 @@ func run(ctx context.Context, bus, out string, count, size int, node uint32, eve
 	next, inflight := 0, false
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	flush := time.NewTicker(100 * time.Millisecond)
+	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-flush.C:
+			if err := w.Flush(); err != nil {
+				return err
+			}
 		case err := <-errs:
 			return fmt.Errorf("bus: %w", err)
 		case <-tick.C:
-			if inflight || next >= count {
+			if inflight || next >= count || time.Now().Before(start) {
 				continue
 			}
 			body := make([]byte, 16+size)
