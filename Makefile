@@ -11,7 +11,7 @@ SEEDS ?= 2000
 NODES ?= 3-64
 SIM_FLAGS ?=
 
-.PHONY: all build test lint fuzz install sim bench clean
+.PHONY: all build test lint fuzz install sim bench clean cluster cluster-down
 
 all: build
 
@@ -48,6 +48,13 @@ sim:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# The main job: a local 3-node needle cluster in network namespaces.
+cluster: build
+	deploy/cluster.sh up $(or $(N),3)
+
+cluster-down:
+	deploy/cluster.sh down
 
 clean:
 	rm -rf $(BIN)
