@@ -66,9 +66,9 @@ const (
 	ErrExist        Status = 14
 	ErrNoSpace      Status = 15
 	ErrAccess       Status = 11
-	ErrNotSupported Status = 20
-	ErrMessageError Status = 21
-	ErrTooBig       Status = 31
+	ErrNotSupported Status = 19
+	ErrMessageError Status = 22
+	ErrTooBig       Status = 26
 )
 
 // Ring is a Totem ring id.

@@ -4,8 +4,12 @@
 //
 // The protocol cores live in sub-packages and are pure: cs (cs_error_t),
 // value (typed values as Corosync stores them), wire (client IPC
-// messages), ctlfmt (corosync-cmapctl output), internal/store (the maps,
-// iterators and trackers), internal/cfgver (the config_version ring
-// message and sync participation) and internal/load (initial map and
-// reload from corosync.conf).
+// messages), ctlfmt (corosync-cmapctl output and -s parsing),
+// internal/store (the maps, iterators and trackers), internal/dispatch
+// (one request's bytes in, reply and events out), internal/cfgver (the
+// config_version ring message and sync participation), internal/members
+// (runtime.members.* on configuration changes) and internal/load (initial
+// map and reload from corosync.conf). testdata/real holds what Debian's
+// corosync 3.1.7 did with the same inputs; testdata/probe/record.sh
+// records it again.
 package cmapd

@@ -10,36 +10,36 @@ type Error int32
 
 // The cs_error_t values of corosync 3.1.7 (corotypes.h).
 const (
-	OK                    Error = 1
-	ErrLibrary            Error = 2
-	ErrVersion            Error = 3
-	ErrInit               Error = 4
-	ErrTimeout            Error = 5
-	ErrTryAgain           Error = 6
-	ErrInvalidParam       Error = 7
-	ErrNoMemory           Error = 8
-	ErrBadHandle          Error = 9
-	ErrBusy               Error = 10
-	ErrAccess             Error = 11
-	ErrNotExist           Error = 12
-	ErrNameTooLong        Error = 13
-	ErrExist              Error = 14
-	ErrNoSpace            Error = 15
-	ErrInterrupt          Error = 16
-	ErrNameNotFound       Error = 17
-	ErrNoResources        Error = 18
-	ErrNotSupported       Error = 19
-	ErrBadOperation       Error = 20
-	ErrFailedOperation    Error = 21
-	ErrMessageError       Error = 22
-	ErrQueueFull          Error = 23
-	ErrQueueNotAvailable  Error = 24
-	ErrBadFlags           Error = 25
-	ErrTooBig             Error = 26
-	ErrNoSections         Error = 27
-	ErrContextNotFound    Error = 28
-	ErrTooManyGroups      Error = 30
-	ErrSecurity           Error = 100
+	OK                   Error = 1
+	ErrLibrary           Error = 2
+	ErrVersion           Error = 3
+	ErrInit              Error = 4
+	ErrTimeout           Error = 5
+	ErrTryAgain          Error = 6
+	ErrInvalidParam      Error = 7
+	ErrNoMemory          Error = 8
+	ErrBadHandle         Error = 9
+	ErrBusy              Error = 10
+	ErrAccess            Error = 11
+	ErrNotExist          Error = 12
+	ErrNameTooLong       Error = 13
+	ErrExist             Error = 14
+	ErrNoSpace           Error = 15
+	ErrInterrupt         Error = 16
+	ErrNameNotFound      Error = 17
+	ErrNoResources       Error = 18
+	ErrNotSupported      Error = 19
+	ErrBadOperation      Error = 20
+	ErrFailedOperation   Error = 21
+	ErrMessageError      Error = 22
+	ErrQueueFull         Error = 23
+	ErrQueueNotAvailable Error = 24
+	ErrBadFlags          Error = 25
+	ErrTooBig            Error = 26
+	ErrNoSections        Error = 27
+	ErrContextNotFound   Error = 28
+	ErrTooManyGroups     Error = 30
+	ErrSecurity          Error = 100
 )
 
 var names = map[Error]string{
