@@ -28,7 +28,7 @@ func main() {
 	count := flag.Int("count", 1000, "messages to send")
 	size := flag.Int("size", 64, "payload bytes per message (≥ 8)")
 	node := flag.Uint("node", 0, "this node's id, written into each message")
-	rate := flag.Duration("every", time.Millisecond, "pause between sends")
+	rate := flag.Duration("every", time.Millisecond, "pause between sends; 0 sends the next message as soon as the last is accepted")
 	start := flag.Int64("start", 0, "unix time in nanoseconds at which to start sending (so every node's client is attached first)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -79,6 +79,10 @@ func run(ctx context.Context, bus, out string, count, size int, node uint32, eve
 		}
 	}()
 	next, inflight := 0, false
+	fast := every <= 0 // pacing off: the ack of one send triggers the next
+	if fast {
+		every = time.Millisecond
+	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	flush := time.NewTicker(100 * time.Millisecond)
@@ -97,12 +101,7 @@ func run(ctx context.Context, bus, out string, count, size int, node uint32, eve
 			if inflight || next >= count || time.Now().Before(start) {
 				continue
 			}
-			body := make([]byte, 16+size)
-			binary.LittleEndian.PutUint32(body[0:], service<<16|1)
-			binary.LittleEndian.PutUint32(body[8:], uint32(len(body)))
-			binary.LittleEndian.PutUint32(body[16:], node)
-			binary.LittleEndian.PutUint32(body[20:], uint32(next))
-			if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: uint64(next + 1), Payload: body}); err != nil {
+			if err := send(c, next, node, size); err != nil {
 				return err
 			}
 			inflight = true
@@ -112,6 +111,12 @@ func run(ctx context.Context, bus, out string, count, size int, node uint32, eve
 				inflight = false
 				if m.Status == ipcproto.OK {
 					next++
+				}
+				if fast && next < count && !time.Now().Before(start) {
+					if err := send(c, next, node, size); err != nil {
+						return err
+					}
+					inflight = true
 				}
 			case ipcproto.KindDeliver:
 				if len(m.Payload) >= 24 {
@@ -126,4 +131,15 @@ func run(ctx context.Context, bus, out string, count, size int, node uint32, eve
 			}
 		}
 	}
+}
+
+// send multicasts message number seq: a pload exec header, the sender's
+// node id and the number, padded to size.
+func send(c *ipcproto.Conn, seq int, node uint32, size int) error {
+	body := make([]byte, 16+size)
+	binary.LittleEndian.PutUint32(body[0:], service<<16|1)
+	binary.LittleEndian.PutUint32(body[8:], uint32(len(body)))
+	binary.LittleEndian.PutUint32(body[16:], node)
+	binary.LittleEndian.PutUint32(body[20:], uint32(seq))
+	return c.Send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: uint64(seq + 1), Payload: body})
 }

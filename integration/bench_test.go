@@ -1,0 +1,183 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/needle-cluster/needle/integration/harness"
+)
+
+// emit prints one machine-readable figure as a JSON line on stdout.
+func emit(b *testing.B, fields map[string]any) {
+	b.Helper()
+	line, err := json.Marshal(fields)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Fprintln(os.Stdout, string(line))
+}
+
+func seq(n int) string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = fmt.Sprint(i + 1)
+	}
+	return strings.Join(s, " ")
+}
+
+// benchMembership measures, with corosync's default timers (token 3000 ms
+// plus 650 ms per node beyond two): cold formation, kill -9 → new ring,
+// restart → rejoin, clean stop → new ring.
+func benchMembership(b *testing.B, n int) {
+	if why := harness.Requirements(); why != "" {
+		b.Skip(why)
+	}
+	if bins.err != nil {
+		b.Fatal(bins.err)
+	}
+	for i := 0; i < b.N; i++ {
+		c := harness.New(b, n)
+		if err := c.WriteConf(harness.ConfOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		procs := make([]*harness.Proc, n)
+		t0 := time.Now()
+		for j, nd := range c.Nodes {
+			p, err := nd.Start("totemd", bins.totemd, "-f", "-c", "/etc/corosync/corosync.conf")
+			if err != nil {
+				b.Fatal(err)
+			}
+			procs[j] = p
+		}
+		cold := waitRingB(b, seq(n), 120*time.Second, procs...)
+		cold = time.Since(t0)
+
+		t0 = time.Now()
+		procs[n-1].Kill()
+		waitRingB(b, seq(n-1), 120*time.Second, procs[:n-1]...)
+		kill := time.Since(t0)
+
+		t0 = time.Now()
+		p, err := c.Nodes[n-1].Start("totemd", bins.totemd, "-f", "-c", "/etc/corosync/corosync.conf")
+		if err != nil {
+			b.Fatal(err)
+		}
+		procs[n-1] = p
+		waitRingB(b, seq(n), 120*time.Second, procs...)
+		rejoin := time.Since(t0)
+
+		t0 = time.Now()
+		procs[n-1].Stop(10 * time.Second)
+		waitRingB(b, seq(n-1), 120*time.Second, procs[:n-1]...)
+		stop := time.Since(t0)
+
+		for name, d := range map[string]time.Duration{"cold_formation": cold, "kill_to_new_ring": kill, "rejoin": rejoin, "clean_stop_to_new_ring": stop} {
+			emit(b, map[string]any{"bench": "membership", "nodes": n, "event": name, "ms": float64(d.Microseconds()) / 1000})
+			b.ReportMetric(float64(d.Milliseconds()), name+"_ms")
+		}
+	}
+}
+
+// waitRingB is waitRing for benchmarks, polling every 5 ms.
+func waitRingB(b *testing.B, members string, timeout time.Duration, procs ...*harness.Proc) time.Duration {
+	b.Helper()
+	start := time.Now()
+	for time.Since(start) < timeout {
+		ok := true
+		var first string
+		for i, p := range procs {
+			ring, m, synced := lastMembership(p)
+			if m != members || !synced || (i > 0 && ring != first) {
+				ok = false
+				break
+			}
+			first = ring
+		}
+		if ok {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.Fatalf("no common ring [%s] after %v", members, timeout)
+	return 0
+}
+
+func BenchmarkMembership3(b *testing.B)  { benchMembership(b, 3) }
+func BenchmarkMembership16(b *testing.B) { benchMembership(b, 16) }
+
+// BenchmarkRingThroughput multicasts through a 3-node ring with the bus
+// test client: one sender, then all senders, at several message sizes, and
+// reports delivered messages per second at the slowest node.
+func BenchmarkRingThroughput(b *testing.B) {
+	if why := harness.Requirements(); why != "" {
+		b.Skip(why)
+	}
+	if bins.err != nil {
+		b.Fatal(bins.err)
+	}
+	c := harness.New(b, 3)
+	if err := c.WriteConf(harness.ConfOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	var procs []*harness.Proc
+	for _, nd := range c.Nodes {
+		p, err := nd.Start("totemd", bins.totemd, "-f", "-c", "/etc/corosync/corosync.conf")
+		if err != nil {
+			b.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	waitRingB(b, "1 2 3", 60*time.Second, procs...)
+	for _, size := range []int{64, 1024, 16384, 65536} {
+		for _, senders := range []int{1, 3} {
+			count := map[int]int{64: 20000, 1024: 10000, 16384: 2000, 65536: 500}[size] / senders
+			out := fmt.Sprintf("tp-%d-%d.txt", size, senders)
+			start := time.Now().Add(time.Second)
+			var loads []*harness.Proc
+			for i, nd := range c.Nodes {
+				cnt := count
+				if i >= senders {
+					cnt = 0
+				}
+				p, err := nd.Start("busload-"+out, bins.load, "-bus", "/run/needle/bus.sock", "-out", "/run/"+out,
+					"-count", fmt.Sprint(cnt), "-node", fmt.Sprint(i+1), "-size", fmt.Sprint(size), "-every", "0",
+					"-start", fmt.Sprint(start.UnixNano()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				loads = append(loads, p)
+			}
+			want := count * senders
+			deadline := time.Now().Add(120 * time.Second)
+			var last time.Time
+			for time.Now().Before(deadline) {
+				done := true
+				for _, nd := range c.Nodes {
+					if len(deliveredMessages(nd, out)) < want {
+						done = false
+					}
+				}
+				if done {
+					last = time.Now()
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for _, p := range loads {
+				p.Stop(5 * time.Second)
+			}
+			if last.IsZero() {
+				b.Fatalf("size %d senders %d: not all %d messages delivered", size, senders, want)
+			}
+			secs := last.Sub(start).Seconds()
+			rate := float64(want) / secs
+			emit(b, map[string]any{"bench": "ring_throughput", "nodes": 3, "senders": senders, "size_bytes": size,
+				"messages": want, "msgs_per_s": int(rate), "mb_per_s": rate * float64(size) / 1e6})
+			b.ReportMetric(rate, fmt.Sprintf("msgs/s_%dB_%dsenders", size, senders))
+		}
+	}
+}
