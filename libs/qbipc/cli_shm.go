@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/needle-cluster/needle/libs/qbipc/internal/shmring"
 )
 
@@ -21,6 +19,8 @@ const waitSlice = 100 * time.Millisecond
 type shmClient struct {
 	c          *Client
 	rq, rs, ev *shmring.Ring
+	nbuf       [64]byte
+	credits    int // notification bytes taken whose events are not read yet
 }
 
 func openShmClient(c *Client, resp connResponse) (cliTransport, error) {
@@ -59,6 +59,9 @@ func (t *shmClient) send(ctx context.Context, msg []byte, fcMax int32) error {
 	stop := deadlineFromContext(ctx, t.c.setup, forWrite)
 	defer stop()
 	if _, err := t.c.setup.Write(msg[:1]); err != nil {
+		// The request sits in the ring without its byte: whenever the
+		// server takes it, requests and responses would be out of step.
+		t.c.broken.Store(true)
 		return fmt.Errorf("%w: notify server: %v", ErrDisconnected, ctxErr(ctx, err))
 	}
 	return nil
@@ -88,52 +91,39 @@ func (t *shmClient) recvResponse(ctx context.Context) ([]byte, error) {
 
 func (t *shmClient) recvEvent(ctx context.Context) ([]byte, error) {
 	for {
-		if err := t.waitNotification(ctx); err != nil {
-			return nil, err
+		if t.credits == 0 {
+			if err := t.readNotifications(ctx); err != nil {
+				return nil, err
+			}
 		}
+		// Each byte was sent after its event was committed, so there is a
+		// chunk for every credit (libqb reads one byte per event; taking
+		// several at once saves system calls and means the same).
+		t.credits--
 		msg, err := t.ev.Read(t.c.maxMsg)
-		if err != nil && !errors.Is(err, shmring.ErrEmpty) {
+		if errors.Is(err, shmring.ErrEmpty) {
+			continue
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: event ring: %v", ErrDisconnected, err)
 		}
-		// Exactly one byte per event, after the chunk (libqb's order).
-		var b [1]byte
-		if _, rerr := t.c.setup.Read(b[:]); rerr != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDisconnected, rerr)
-		}
-		if err == nil {
-			return msg, nil
-		}
+		return msg, nil
 	}
 }
 
-// waitNotification blocks until a notification byte is queued on the setup
-// socket (without consuming it) or the server hung up.
-func (t *shmClient) waitNotification(ctx context.Context) error {
-	rc, err := t.c.setup.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrDisconnected, err)
-	}
+// readNotifications blocks until notification bytes arrive on the setup
+// socket and takes them all, or reports the server's hang-up.
+func (t *shmClient) readNotifications(ctx context.Context) error {
 	stop := deadlineFromContext(ctx, t.c.setup, forRead)
 	defer stop()
-	var n int
-	var perr error
-	err = rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, perr = unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		return perr != unix.EAGAIN
-	})
+	n, err := t.c.setup.Read(t.nbuf[:])
 	if err != nil {
 		if cerr := ctxErr(ctx, err); cerr != err {
 			return cerr
 		}
 		return fmt.Errorf("%w: %v", ErrDisconnected, err)
 	}
-	if perr != nil {
-		return fmt.Errorf("%w: %v", ErrDisconnected, perr)
-	}
-	if n == 0 {
-		return ErrDisconnected
-	}
+	t.credits += n
 	return nil
 }
 

@@ -16,18 +16,17 @@ import (
 
 // sockClient is the client end of the socket transport.
 type sockClient struct {
-	c        *Client
-	ctl      *shmring.Control
-	req, ev  *net.UnixConn
-	buf      []byte // responses
-	evBuf    []byte // events (read by another goroutine)
-	dead     atomic.Bool
-	dir      string
-	watching chan struct{}
+	c       *Client
+	ctl     *shmring.Control
+	req, ev *net.UnixConn
+	buf     []byte // responses
+	evBuf   []byte // events (read by another goroutine)
+	dead    atomic.Bool
+	dir     string
 }
 
 func openSockClient(c *Client, resp connResponse) (_ cliTransport, err error) {
-	t := &sockClient{c: c, buf: make([]byte, c.maxMsg+1), evBuf: make([]byte, c.maxMsg+1), watching: make(chan struct{})}
+	t := &sockClient{c: c, buf: make([]byte, c.maxMsg+1), evBuf: make([]byte, c.maxMsg+1)}
 	defer func() {
 		if err != nil {
 			t.close()
@@ -66,7 +65,6 @@ func openSockClient(c *Client, resp connResponse) (_ cliTransport, err error) {
 // setup socket in this mode) and wakes every blocked read. This is better
 // than libqb, whose socket clients idle through a server crash.
 func (t *sockClient) watchSetup() {
-	defer close(t.watching)
 	var b [16]byte
 	for {
 		if _, err := t.c.setup.Read(b[:]); err != nil {

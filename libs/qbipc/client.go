@@ -54,6 +54,7 @@ type Client struct {
 	evMu    sync.Mutex
 	closeMu sync.Mutex
 	closed  atomic.Bool
+	broken  atomic.Bool // requests and responses can no longer be paired
 }
 
 // Dial connects to a libqb service by name ("cmap", "cpg", ...) and attaches
@@ -150,8 +151,21 @@ func deadlineFromContext(ctx context.Context, conn net.Conn, sides int) (stop fu
 	}
 	d, _ := ctx.Deadline()
 	set(d)
-	unregister := context.AfterFunc(ctx, func() { set(time.Unix(1, 0)) })
+	// The cancellation may fire concurrently with stop; once stop has run
+	// it must not touch the next operation's deadline.
+	var mu sync.Mutex
+	stopped := false
+	unregister := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			set(time.Unix(1, 0))
+		}
+	})
 	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
 		unregister()
 		set(time.Time{})
 	}
@@ -212,6 +226,9 @@ func (c *Client) Call(ctx context.Context, msg []byte, o CallOptions) ([]byte, e
 	defer c.reqMu.Unlock()
 	if c.closed.Load() {
 		return nil, ErrClosed
+	}
+	if c.broken.Load() {
+		return nil, fmt.Errorf("%w: an earlier request was half sent; reconnect", ErrDisconnected)
 	}
 	for c.skip > 0 {
 		if _, err := c.t.recvResponse(ctx); err != nil {
@@ -298,4 +315,26 @@ func (c *Client) setupHungUp() bool {
 // serverDead reports whether the server process no longer exists.
 func (c *Client) serverDead() bool {
 	return c.server.PID > 0 && unix.Kill(int(c.server.PID), 0) == unix.ESRCH
+}
+
+// Errno is the errno a libqb client would report for err, for callers that
+// map it to a cs_error_t like corosync's libraries (qb_to_cs_error):
+// refusals carry the server's errno, busy is EAGAIN, too big EMSGSIZE, a
+// timeout ETIMEDOUT, and a lost or closed connection ENOTCONN.
+func Errno(err error) syscall.Errno {
+	var re *RefusedError
+	var e syscall.Errno
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &re):
+		return re.Errno
+	case errors.Is(err, ErrDisconnected), errors.Is(err, ErrClosed):
+		return syscall.ENOTCONN
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return syscall.ETIMEDOUT
+	case errors.As(err, &e) && e != 0:
+		return e
+	}
+	return syscall.ENOTCONN
 }

@@ -20,8 +20,6 @@ const (
 	csOK       = 1
 	csNotExist = 12
 	csInvalid  = 7
-
-	marNameSize = 264
 )
 
 func putName(b []byte, key string) {
@@ -97,7 +95,27 @@ type fakeCmap struct {
 	key     string
 	value   uint32
 	allowed func(uid, gid uint32) bool
-	tracked chan *Conn
+	tracked chan tracker
+}
+
+// tracker is a TRACK_ADD seen by fakeCmap.
+type tracker struct {
+	c    *Conn
+	inst uint64
+}
+
+// cmapNotifyU32 encodes a NOTIFY_CALLBACK event (§5.11) for a u32 change.
+func cmapNotifyU32(inst uint64, key string, event int32, newV, oldV uint32) []byte {
+	r := NewResponse(cmapResNotify, csOK, 336+8-RespHeaderSize)
+	le.PutUint64(r[24:], inst)
+	putName(r[32:], key)
+	le.PutUint32(r[296:], uint32(event))
+	r[304], r[312] = cmapTypeU32, cmapTypeU32
+	le.PutUint64(r[320:], 4)
+	le.PutUint64(r[328:], 4)
+	le.PutUint32(r[336:], newV)
+	le.PutUint32(r[340:], oldV)
+	return r
 }
 
 func (f *fakeCmap) Connect(c *Conn) error { return Authorize(c.Creds(), f.allowed) }
@@ -111,8 +129,8 @@ func (f *fakeCmap) Request(c *Conn, msg []byte) ([]byte, error) {
 	case cmapReqTrackAdd:
 		r := NewResponse(cmapReqTrackAdd, csOK, 8)
 		le.PutUint64(r[24:], 1)
-		if f.tracked != nil {
-			f.tracked <- c
+		if f.tracked != nil && len(msg) >= 296 {
+			f.tracked <- tracker{c: c, inst: le.Uint64(msg[288:])}
 		}
 		return r, nil
 	case cmapReqGet:

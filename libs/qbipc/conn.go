@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // ErrClosed is returned for operations on a connection that has ended.
@@ -57,6 +56,7 @@ type Conn struct {
 	fc     int32
 	fcWake chan struct{}
 
+	stats     connCounters
 	value     atomic.Value
 	closeOnce sync.Once
 	graceful  atomic.Bool
@@ -148,6 +148,7 @@ func (c *Conn) requestLoop() {
 			c.log.Warn("dropping client: protocol violation", "err", err)
 			return
 		}
+		c.stats.requests.Add(1)
 		resp, err := c.srv.h.Request(c, msg)
 		if err != nil {
 			c.log.Warn("dropping client: request handler failed", "err", err)
@@ -165,19 +166,23 @@ func (c *Conn) requestLoop() {
 }
 
 // Respond sends a response. Handlers normally return it from Request; use
-// Respond only for a response produced later. Exactly one response per
-// request that expects one, in request order: the client does not match
-// them up. The size field is set from len(msg).
+// Respond only for a response produced later (never before Connect has
+// returned). Exactly one response per request that expects one, in request
+// order: the client does not match them up. The size field is set from
+// len(msg).
 func (c *Conn) Respond(msg []byte) error {
 	if err := c.checkOutgoing(msg); err != nil {
 		return err
 	}
 	c.respMu.Lock()
-	defer c.respMu.Unlock()
-	if c.ctx.Err() != nil {
+	if c.ctx.Err() != nil || c.t == nil {
+		c.respMu.Unlock()
 		return ErrClosed
 	}
-	if err := c.t.respond(msg); err != nil {
+	c.stats.responses.Add(1) // before the client can see it: the counter never lags
+	err := c.t.respond(msg)
+	c.respMu.Unlock()
+	if err != nil {
 		c.Close()
 		return fmt.Errorf("respond: %w", err)
 	}
@@ -195,106 +200,6 @@ func (c *Conn) checkOutgoing(msg []byte) error {
 	return nil
 }
 
-// SendEvent queues an event (24-byte header first; the size field is set
-// from len(msg)). Events are delivered in order and never dropped; a
-// client that stops reading them for too long is disconnected.
-func (c *Conn) SendEvent(msg []byte) error {
-	if err := c.checkOutgoing(msg); err != nil {
-		return err
-	}
-	c.evMu.Lock()
-	if c.ctx.Err() != nil {
-		c.evMu.Unlock()
-		return ErrClosed
-	}
-	if c.evBytes+len(msg) > c.srv.cfg.EventQueueBytes {
-		c.evMu.Unlock()
-		c.log.Warn("dropping client: event queue over its limit", "queued_bytes", c.evBytes)
-		c.Close()
-		return fmt.Errorf("event queue of %d bytes full: %w", c.evBytes, ErrClosed)
-	}
-	c.evQueue = append(c.evQueue, msg)
-	c.evBytes += len(msg)
-	c.evMu.Unlock()
-	select {
-	case c.evWake <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// eventLoop moves queued events into the transport, retrying while the
-// client's channel is full.
-func (c *Conn) eventLoop() {
-	const retry = 5 * time.Millisecond
-	lastProgress := time.Now()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		progressed, pending, err := c.pushEvents()
-		if err != nil {
-			if c.ctx.Err() == nil {
-				c.log.Warn("dropping client: event delivery failed", "err", err)
-				c.Close()
-			}
-			return
-		}
-		now := time.Now()
-		if progressed || !pending {
-			lastProgress = now
-		} else if now.Sub(lastProgress) > c.srv.cfg.EventStallTimeout {
-			c.log.Warn("dropping client: it has not read its events", "for", now.Sub(lastProgress))
-			c.Close()
-			return
-		}
-		var tc <-chan time.Time
-		if pending {
-			timer.Reset(retry)
-			tc = timer.C
-		}
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-c.evWake:
-		case <-tc:
-		}
-	}
-}
-
-// pushEvents hands queued events to the transport until it is full.
-func (c *Conn) pushEvents() (progressed, pending bool, err error) {
-	for {
-		c.evMu.Lock()
-		if len(c.evQueue) == 0 {
-			c.evMu.Unlock()
-			break
-		}
-		ev := c.evQueue[0]
-		c.evMu.Unlock()
-		if c.ctx.Err() != nil {
-			return progressed, false, ErrClosed
-		}
-		err := c.t.event(ev)
-		if errors.Is(err, errFull) {
-			pending = true
-			break
-		}
-		if err != nil {
-			return progressed, false, err
-		}
-		progressed = true
-		c.evMu.Lock()
-		if len(c.evQueue) > 0 { // else shutdown emptied it meanwhile
-			c.evQueue[0] = nil
-			c.evQueue = c.evQueue[1:]
-			c.evBytes -= len(ev)
-		}
-		c.evMu.Unlock()
-	}
-	owed, err := c.t.flush()
-	return progressed, pending || owed, err
-}
-
 // SetFlowControl sets libqb's per-connection flow-control flag (0 = open,
 // 1 = QB_IPCS_RATE_OFF, 2 = QB_IPCS_RATE_OFF_2; spec/ipc-libqb.md §7): the
 // client refuses to send while 0 < flag <= its limit, and this server does
@@ -304,15 +209,35 @@ func (c *Conn) SetFlowControl(level int32) error {
 		return fmt.Errorf("flow control level %d: want 0, 1 or 2", level)
 	}
 	c.fcMu.Lock()
+	if level != 0 && c.fc == 0 {
+		c.stats.fcCount.Add(1)
+	}
 	c.fc = level
+	t := c.t // nil while Connect runs; attach applies the level then
+	var err error
+	if t != nil {
+		err = t.setFlowControl(level)
+	}
 	c.fcMu.Unlock()
 	select {
 	case c.fcWake <- struct{}{}:
 	default:
 	}
-	if err := c.t.setFlowControl(level); err != nil {
+	if err != nil {
 		c.Close()
 		return fmt.Errorf("set flow control: %w", err)
+	}
+	return nil
+}
+
+// attach installs the transport once the handshake created it, carrying
+// over a flow-control level set during Connect.
+func (c *Conn) attach(t srvTransport) error {
+	c.fcMu.Lock()
+	defer c.fcMu.Unlock()
+	c.t = t
+	if c.fc != 0 {
+		return t.setFlowControl(c.fc)
 	}
 	return nil
 }

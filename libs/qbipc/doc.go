@@ -10,6 +10,19 @@
 // apart from their headers: a 16-byte request header and a 24-byte
 // response/event header (§4); the service bytes inside are the caller's.
 //
-// Server side: Listen + Server.Serve, with a Handler per service.
-// Client side: Dial, then Client.Request and Client.ReadEvent.
+// Server side: Listen a Config with a Handler, then Serve until the context
+// ends. The Handler authorizes each client in Connect (Authorize applies
+// corosync's root-or-uidgid rule), answers requests in order, and releases
+// per-client state in Disconnect. Events go out with Conn.SendEvent, queued
+// per connection; Conn.SetFlowControl sets libqb's flow-control flag. A
+// client that sends malformed messages, truncates its ring files or stops
+// reading its events is dropped; the process and other clients carry on.
+// The listening process should run as root: Pacemaker checks that the
+// server end of its fd belongs to uid 0 or gid 0.
+//
+// Client side: Dial a service name, then Request (or Call) and ReadEvent,
+// each bounded by a context. A server that dies is reported as an error
+// wrapping ErrDisconnected, at once while waiting for events in both
+// transports. Errno maps errors to the errno libqb reports, for
+// translation to cs_error_t.
 package qbipc

@@ -46,7 +46,21 @@ func (s *Server) handshake(uc *net.UnixConn) {
 		s.h.Disconnect(c)
 		return
 	}
-	c.t = t
+	if err := c.attach(t); err != nil {
+		log.Error("cannot set up connection", "err", err)
+		refuse(uc, syscall.ENOMEM)
+		t.close(false)
+		s.h.Disconnect(c)
+		return
+	}
+	// Registered before the client learns it is connected, so that
+	// Server.Conns and Server.Close always see it.
+	if !s.register(c) {
+		refuse(uc, syscall.ECONNREFUSED)
+		t.close(false)
+		s.h.Disconnect(c)
+		return
+	}
 	resp := connResponse{transport: s.cfg.Transport.wire(), maxMsgSize: uint32(maxMsg), connID: c.id,
 		request: names[0], response: names[1], event: names[2]}
 	b, err := resp.encode()
@@ -55,17 +69,12 @@ func (s *Server) handshake(uc *net.UnixConn) {
 	}
 	if err != nil {
 		log.Warn("sending connection response failed", "err", err)
-		t.close(false)
-		uc.Close()
+		s.unregister(c)
+		c.shutdown()
 		s.h.Disconnect(c)
 		return
 	}
 	uc.SetDeadline(time.Time{})
-	if !s.register(c) {
-		c.Close()
-		s.h.Disconnect(c)
-		return
-	}
 	log.Debug("client connected", "conn", c.id, "transport", s.cfg.Transport, "max_msg_size", maxMsg)
 	c.start()
 }
@@ -140,7 +149,9 @@ func (s *Server) newTransport(c *Conn, fd uintptr) (srvTransport, [3]string, err
 	if err != nil {
 		return nil, names, fmt.Errorf("connection directory: %w", err)
 	}
-	if err := os.Chmod(dir, 0o770); err == nil {
+	// 0770 and owned by the client: a non-root client must create nothing
+	// here, but it must reach its files.
+	if err = os.Chmod(dir, 0o770); err == nil {
 		err = os.Chown(dir, int(c.creds.UID), int(c.creds.GID))
 	}
 	if err != nil {

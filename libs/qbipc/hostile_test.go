@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,6 @@ func TestHostileClients(t *testing.T) {
 		tr   Transport
 		do   func(t *testing.T, c *Client) // afterwards the server must drop c
 	}
-	ctx := testCtx(t)
 	notify := func(t *testing.T, c *Client) {
 		if _, err := c.setup.Write([]byte{1}); err != nil {
 			t.Fatal(err)
@@ -65,7 +65,7 @@ func TestHostileClients(t *testing.T) {
 			notify(t, c)
 		}},
 		{"handler error", SHM, func(t *testing.T, c *Client) {
-			c.Call(ctx, NewRequest(opFail, 0), CallOptions{NoResponse: true})
+			c.Call(testCtx(t), NewRequest(opFail, 0), CallOptions{NoResponse: true})
 		}},
 		{"size field lies", Socket, func(t *testing.T, c *Client) {
 			b := NewRequest(0, 8)
@@ -80,11 +80,13 @@ func TestHostileClients(t *testing.T) {
 		}},
 		{"truncated control file", Socket, func(t *testing.T, c *Client) {
 			os.Truncate(c.t.(*sockClient).ctl.Path, 0)
-			c.Call(ctx, NewRequest(opFlowCtl, 4), CallOptions{NoResponse: true})
+			// Our client would fault on the flag itself; send directly.
+			c.t.(*sockClient).req.Write(NewRequest(opFlowCtl, 4))
 		}},
 	}
 	for _, a := range attacks {
 		t.Run(a.tr.String()+"/"+a.name, func(t *testing.T) {
+			ctx := testCtx(t)
 			h := newEchoHandler()
 			ts := startServer(t, a.tr, h, nil)
 			good := dial(t, ts.service)
@@ -242,3 +244,66 @@ func TestFilesystemSockets(t *testing.T) {
 }
 
 var _ = shmring.ErrFault
+
+// TestSpoofedRequests: in socket mode, datagrams to a connection's request
+// socket from anyone but its client are ignored.
+func TestSpoofedRequests(t *testing.T) {
+	h := newEchoHandler()
+	ts := startServer(t, Socket, h, nil)
+	c := dial(t, ts.service)
+	ctx := testCtx(t)
+	sc := c.t.(*sockClient)
+	// Go reports abstract names without their padding: pad again.
+	target, err := abstractAddr(strings.TrimPrefix(sc.req.RemoteAddr().String(), "@"), "unixgram")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spoof := func() error {
+		s, err := net.DialUnix("unixgram", nil, target)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, err = s.Write(echoReq([]byte("spoofed")))
+		return err
+	}
+	if err := spoof(); err != nil {
+		t.Fatalf("spoof before the first request: %v", err)
+	}
+	for i := 0; i < 3; i++ {
+		r, err := c.Request(ctx, echoReq([]byte("mine")))
+		if err != nil || !bytes.HasSuffix(r, []byte("mine")) {
+			t.Fatalf("round %d: %q %v", i, r, err)
+		}
+		if err := spoof(); err == nil {
+			t.Fatal("the kernel let a stranger write to a connected request socket")
+		}
+	}
+}
+
+// TestSlowEventReader: a client that never reads its events is dropped
+// after the stall timeout, or at once when its queue passes the limit.
+func TestSlowEventReader(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String()+"/stall", func(t *testing.T) {
+			h := newEchoHandler()
+			ts := startServer(t, tr, h, func(c *Config) { c.EventStallTimeout = 200 * time.Millisecond })
+			c := dial(t, ts.service)
+			// 8 MiB of events: more than the ring or socket buffers hold.
+			if _, err := c.Request(testCtx(t), eventsReq(4000, 2048)); err != nil {
+				t.Fatal(err)
+			}
+			if st := ts.Conns()[0].Stats(); st.EventsQueued == 0 || st.Events == 0 || st.Events+uint64(st.EventsQueued) != 4000 {
+				t.Errorf("stats while stalled: %+v", st)
+			}
+			waitDisconnect(t, h)
+		})
+		t.Run(tr.String()+"/queue limit", func(t *testing.T) {
+			h := newEchoHandler()
+			ts := startServer(t, tr, h, func(c *Config) { c.EventQueueBytes = 64 << 10 })
+			c := dial(t, ts.service)
+			c.Request(testCtx(t), eventsReq(20000, 2048))
+			waitDisconnect(t, h)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,7 +22,7 @@ const (
 
 // runCorosync starts a real one-node corosync 3.1.7 on loopback with the
 // given qb_ipc_type and stops it (by PID) when the test ends.
-func runCorosync(t *testing.T, ipcType string) *exec.Cmd {
+func runCorosync(t *testing.T, ipcType string) (*exec.Cmd, <-chan struct{}) {
 	t.Helper()
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
@@ -80,7 +81,7 @@ system {
 			t.Logf("corosync output:\n%s", out.String())
 		}
 	})
-	return cmd
+	return cmd, waited
 }
 
 // dialRetry connects while the daemon is starting (it refuses with EAGAIN,
@@ -118,7 +119,7 @@ func TestInteropRealCorosync(t *testing.T) {
 		want    Transport
 	}{{"native", SHM}, {"socket", Socket}} {
 		t.Run(tc.ipcType, func(t *testing.T) {
-			cs := runCorosync(t, tc.ipcType)
+			cs, exited := runCorosync(t, tc.ipcType)
 			c := dialRetry(t, "cmap")
 			if c.Transport() != tc.want {
 				t.Fatalf("corosync chose %v, want %v", c.Transport(), tc.want)
@@ -185,6 +186,17 @@ func TestInteropRealCorosync(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("ReadEvent did not notice corosync dying")
 			}
+			// Closing a client of a dead (and reaped) server removes the
+			// server's files, as libqb's client does.
+			<-exited
+			ents, _ := filepath.Glob("/dev/shm/qb-" + strconv.Itoa(cs.Process.Pid) + "-*/*")
+			if len(ents) == 0 && tc.want == SHM {
+				t.Fatal("no ring files of corosync found")
+			}
+			c.Close()
+			if left, _ := filepath.Glob("/dev/shm/qb-" + strconv.Itoa(cs.Process.Pid) + "-*/*"); len(left) != 0 {
+				t.Fatalf("left behind: %v", left)
+			}
 		})
 	}
 }
@@ -201,7 +213,7 @@ func TestInteropCmapctl(t *testing.T) {
 	}
 	for _, tr := range transports {
 		t.Run(tr.String(), func(t *testing.T) {
-			f := &fakeCmap{key: "needle.test", value: 4242, tracked: make(chan *Conn, 1),
+			f := &fakeCmap{key: "needle.test", value: 4242, tracked: make(chan tracker, 1),
 				allowed: func(uid, gid uint32) bool { return uid == 65533 }}
 			// Per-connection directories live in a directory non-root
 			// clients can traverse, as /dev/shm itself.
@@ -256,8 +268,9 @@ func TestInteropCmapctl(t *testing.T) {
 			// cmapctl -t idles in dispatch; closing the server ends it.
 			cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer ccancel()
-			var tout bytes.Buffer
-			cmd := exec.CommandContext(cctx, cmapctlBin, "-t", "needle.test")
+			var tout syncBuffer
+			// Line-buffered, so that the events show while it runs.
+			cmd := exec.CommandContext(cctx, "stdbuf", "-oL", cmapctlBin, "-t", "needle.test")
 			cmd.Stdout, cmd.Stderr = &tout, &tout
 			stdin, err := cmd.StdinPipe() // it quits on EOF of stdin
 			if err != nil {
@@ -267,20 +280,81 @@ func TestInteropCmapctl(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			var tr tracker
 			select {
-			case <-f.tracked:
+			case tr = <-f.tracked:
 			case <-cctx.Done():
 				t.Fatalf("cmapctl -t never tracked: %q", tout.String())
 			}
-			time.Sleep(100 * time.Millisecond) // let it reach its dispatch loop
+			// Events reach the C client's dispatch (its notify callback prints them).
+			for i := uint32(0); i < 3; i++ {
+				if err := tr.c.SendEvent(cmapNotifyU32(tr.inst, "needle.test", 2, 4243+i, 4242+i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for !strings.Contains(tout.String(), "4245") {
+				if cctx.Err() != nil {
+					t.Fatalf("cmapctl -t did not print the events: %q", tout.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 			cancel()
 			err = cmd.Wait()
-			if cctx.Err() != nil || !strings.Contains(tout.String(), "CS_ERR_LIBRARY") {
-				t.Fatalf("cmapctl -t after server close: %v: %q", err, tout.String())
+			want := "Type \"q\" to finish\n" +
+				"modify> needle.test (u32) = 4243\n" +
+				"modify> needle.test (u32) = 4244\n" +
+				"modify> needle.test (u32) = 4245\n" +
+				"Dispatch error CS_ERR_LIBRARY\n"
+			if cctx.Err() != nil || tout.String() != want {
+				t.Fatalf("cmapctl -t, then server close: %v: %q, want %q", err, tout.String(), want)
 			}
 			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 				t.Fatalf("left behind in %s: %v", dir, ents)
 			}
 		})
+	}
+}
+
+// TestInteropCmapctlServerKilled: kill -9 of our server while Debian's
+// corosync-cmapctl -t idles in dispatch; in shm mode the C client must
+// report the error at once (in socket mode libqb's client cannot notice a
+// crash until its next call: spec/ipc-libqb.md §0).
+func TestInteropCmapctlServerKilled(t *testing.T) {
+	if _, err := os.Stat(cmapctlBin); err != nil {
+		t.Skipf("corosync-cmapctl not installed (%s): %v", cmapctlBin, err)
+	}
+	if !inPrivateNamespaces(t) {
+		return
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "qbipc-interop-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	srv := startServerProcess(t, "cmap", SHM, dir, "cmap")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out syncBuffer
+	cmd := exec.CommandContext(ctx, "stdbuf", "-oL", cmapctlBin, "-t", "needle.test")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(out.String(), "to finish") { // printed after TRACK_ADD succeeded
+		if ctx.Err() != nil {
+			t.Fatalf("cmapctl -t did not start tracking: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // into its poll()
+	srv.Process.Kill()
+	err = cmd.Wait()
+	if ctx.Err() != nil || out.String() != "Type \"q\" to finish\nDispatch error CS_ERR_LIBRARY\n" {
+		t.Fatalf("cmapctl -t after kill -9 of the server: %v: %q", err, out.String())
 	}
 }

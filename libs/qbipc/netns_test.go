@@ -1,6 +1,8 @@
 package qbipc
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,7 +17,8 @@ const netnsEnv = "QBIPC_TEST_NETNS"
 // inPrivateNamespaces runs the calling top-level test again in a child
 // process with its own network and mount namespaces, so that it may serve
 // or use the real service names ("cmap") without meeting a corosync or a
-// daemon of another test on this host, and give corosync a private /run.
+// daemon of another test on this host (abstract socket names are per
+// network namespace).
 // It returns true in the child, where the test body runs; in the parent it
 // reports the child's result and returns false.
 func inPrivateNamespaces(t *testing.T) bool {
@@ -35,7 +38,7 @@ func inPrivateNamespaces(t *testing.T) bool {
 	out, err := cmd.CombinedOutput()
 	t.Logf("child in private namespaces:\n%s", out)
 	if err != nil {
-		if strings.Contains(string(out), "operation not permitted") {
+		if errors.Is(err, syscall.EPERM) || strings.Contains(string(out), "operation not permitted") {
 			t.Skipf("cannot create namespaces: %v", err)
 		}
 		t.Fatalf("child failed: %v", err)
@@ -46,7 +49,9 @@ func inPrivateNamespaces(t *testing.T) bool {
 	return false
 }
 
-// setupChildNamespaces brings up loopback and mounts a private /run.
+// setupChildNamespaces brings up loopback and mounts a private /run (for
+// corosync's pid file) and /dev/shm (so that whatever corosync leaves there,
+// its blackbox for one, vanishes with the namespace).
 func setupChildNamespaces() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -67,5 +72,10 @@ func setupChildNamespaces() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
-	return unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755")
+	for _, m := range []struct{ dir, opts string }{{"/run", "mode=0755"}, {"/dev/shm", "mode=1777"}} {
+		if err := unix.Mount("tmpfs", m.dir, "tmpfs", 0, m.opts); err != nil {
+			return fmt.Errorf("mount tmpfs on %s: %w", m.dir, err)
+		}
+	}
+	return nil
 }

@@ -17,8 +17,10 @@ import (
 // Handler is a service's side of the connections of one Server.
 //
 // Calls for one connection are sequential: Connect, then Request for each
-// request in arrival order, then Disconnect exactly once (also when the
-// client vanished or was dropped). Different connections call concurrently.
+// request in arrival order, then Disconnect exactly once if Connect
+// succeeded (also when the client vanished or was dropped). Calls for
+// different connections run concurrently, each connection on its own
+// goroutine; a Request may block (its client waits for the answer anyway).
 type Handler interface {
 	// Connect authorizes c (see c.Creds and Authorize) and creates its
 	// service state before the client learns it is connected. A non-nil
@@ -104,7 +106,7 @@ type Server struct {
 	log       *slog.Logger
 
 	mu     sync.Mutex
-	conns  map[*Conn]struct{}
+	conns  map[uint64]*Conn
 	nextID uint64
 	closed bool
 	wg     sync.WaitGroup
@@ -117,7 +119,7 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, h: h, conns: map[*Conn]struct{}{}, log: cfg.Logger.With("service", cfg.Service)}
+	s := &Server{cfg: cfg, h: h, conns: map[uint64]*Conn{}, log: cfg.Logger.With("service", cfg.Service)}
 	addr, err := abstractAddr(cfg.Service, "unix")
 	if err != nil {
 		return nil, err
@@ -151,7 +153,8 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 }
 
 // Serve accepts clients until ctx ends or Close is called, then closes every
-// connection (gracefully: clients see the hang-up at once) and returns.
+// connection (gracefully: clients see the hang-up at once) and returns once
+// every Handler.Disconnect has run.
 func (s *Server) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
@@ -205,7 +208,7 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	conns := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
+	for _, c := range s.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
@@ -226,10 +229,17 @@ func (s *Server) Conns() []*Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
+	for _, c := range s.conns {
 		out = append(out, c)
 	}
 	return out
+}
+
+// Conn returns the open connection with the given ID, or nil.
+func (s *Server) Conn(id uint64) *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[id]
 }
 
 // register adds c unless the server is closing.
@@ -239,13 +249,13 @@ func (s *Server) register(c *Conn) bool {
 	if s.closed {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	s.conns[c.id] = c
 	return true
 }
 
 func (s *Server) unregister(c *Conn) {
 	s.mu.Lock()
-	delete(s.conns, c)
+	delete(s.conns, c.id)
 	s.mu.Unlock()
 }
 

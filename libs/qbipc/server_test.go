@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,6 +24,13 @@ func TestRoundTrip(t *testing.T) {
 			}
 			if c.MaxMsgSize() != DefaultMaxMsgSize {
 				t.Fatalf("max_msg_size %d", c.MaxMsgSize())
+			}
+			// What Pacemaker checks on the client's fd: the server process.
+			if sc := c.ServerCreds(); sc.PID != int32(os.Getpid()) || sc.UID != uint32(os.Geteuid()) {
+				t.Fatalf("server credentials %v", sc)
+			}
+			if conn := ts.Conn(ts.Conns()[0].ID()); conn.Creds().PID != int32(os.Getpid()) || conn.Transport() != tr || conn.Service() != ts.service {
+				t.Fatalf("server side: %v %v %s", conn.Creds(), conn.Transport(), conn.Service())
 			}
 			ctx := testCtx(t)
 			// Responses are 8 bytes longer than requests: the largest
@@ -54,6 +63,10 @@ func TestRoundTrip(t *testing.T) {
 				if err != nil || !bytes.Equal(resp[RespHeaderSize:], body) {
 					t.Fatalf("round trip %d: %v", i, err)
 				}
+			}
+			st := ts.Conns()[0].Stats()
+			if st.Requests != 3000+8 || st.Responses != st.Requests || st.Events != 0 || st.FlowControl != 0 {
+				t.Fatalf("stats %+v", st)
 			}
 			c.Close()
 			waitDisconnect(t, h)
@@ -288,6 +301,84 @@ func TestFlowControl(t *testing.T) {
 			if err := conn.SetFlowControl(3); err == nil {
 				t.Fatal("level 3 accepted")
 			}
+			if st := conn.Stats(); st.FlowControlCount != 1 || st.FlowControl != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+func TestListenNameTaken(t *testing.T) {
+	ts := startServer(t, SHM, newEchoHandler(), nil)
+	_, err := Listen(Config{Service: ts.service}, newEchoHandler())
+	if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "name taken") {
+		t.Fatalf("second Listen: %v", err)
+	}
+	if _, err := Listen(Config{}, newEchoHandler()); err == nil {
+		t.Fatal("empty service name accepted")
+	}
+	if _, err := Listen(Config{Service: strings.Repeat("x", 108)}, newEchoHandler()); err == nil {
+		t.Fatal("108-byte service name accepted")
+	}
+}
+
+func TestNegotiation(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			ts := startServer(t, tr, newEchoHandler(), func(c *Config) { c.MaxMsgSize = 4 << 20 })
+			ctx := testCtx(t)
+			for _, tc := range []struct{ ask, want int }{
+				{12328, DefaultMaxMsgSize}, // below corosync's 1 MiB: raised
+				{3 << 20, 3 << 20},
+				{64 << 20, 4 << 20}, // above the server's cap: capped
+			} {
+				c, err := Dial(ctx, ts.service, DialOptions{MaxMsgSize: tc.ask})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.MaxMsgSize() != tc.want {
+					t.Fatalf("asked %d, got %d, want %d", tc.ask, c.MaxMsgSize(), tc.want)
+				}
+				body := make([]byte, tc.want-ReqHeaderSize-8)
+				body[len(body)-1] = 0x5a
+				r, err := c.Request(ctx, echoReq(body))
+				if err != nil || len(r) != tc.want || r[len(r)-1] != 0x5a {
+					t.Fatalf("max-size echo at %d: %v", tc.want, err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
+
+// TestClientClose: closing a client ends its own blocked calls at once and
+// the server sees the disconnect.
+func TestClientClose(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := newEchoHandler()
+			ts := startServer(t, tr, h, nil)
+			c := dial(t, ts.service)
+			got := make(chan error, 1)
+			go func() {
+				_, err := c.ReadEvent(context.Background())
+				got <- err
+			}()
+			time.Sleep(20 * time.Millisecond)
+			c.Close()
+			select {
+			case err := <-got:
+				if err == nil {
+					t.Fatal("ReadEvent returned an event after Close")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("ReadEvent still blocked after Close")
+			}
+			if _, err := c.Request(context.Background(), echoReq(nil)); !errors.Is(err, ErrClosed) {
+				t.Fatalf("Request after Close: %v", err)
+			}
+			waitDisconnect(t, h)
+			ts.waitEmpty(t)
 		})
 	}
 }

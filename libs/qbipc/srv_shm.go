@@ -27,6 +27,7 @@ type shmServer struct {
 	rbuf    [64]byte
 	credits int // notification bytes read whose chunks are not taken yet
 	owed    int // event notification bytes not yet written
+	zeros   []byte
 }
 
 func newShmServer(c *Conn, dir, base string) (srvTransport, [3]string, error) {
@@ -87,18 +88,11 @@ func (t *shmServer) respond(msg []byte) error {
 	return nil
 }
 
+// event writes the chunk; its notification byte goes out with the next
+// flush, which the caller does after a batch.
 func (t *shmServer) event(msg []byte) error {
 	t.mu.Lock()
-	err := t.writeEvent(msg)
-	t.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	_, err = t.flush()
-	return err
-}
-
-func (t *shmServer) writeEvent(msg []byte) error {
+	defer t.mu.Unlock()
 	if t.closed {
 		return ErrClosed
 	}
@@ -118,8 +112,11 @@ func (t *shmServer) flush() (bool, error) {
 	if t.owed == 0 {
 		return false, nil
 	}
+	if len(t.zeros) < t.owed {
+		t.zeros = make([]byte, max(t.owed, 64))
+	}
 	t.setup.SetWriteDeadline(time.Now().Add(time.Millisecond))
-	n, err := t.setup.Write(make([]byte, t.owed))
+	n, err := t.setup.Write(t.zeros[:t.owed])
 	t.owed -= n
 	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		return t.owed > 0, fmt.Errorf("event notification: %w", err)

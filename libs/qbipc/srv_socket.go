@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,10 +27,12 @@ type sockServer struct {
 
 	req      *net.UnixConn // bound to <base>-<svc>-request
 	respAddr *net.UnixAddr // client's <base>-<svc>-response
-	evFD     int           // bound to <base>-<svc>-event-tx, until connected
-	ev       *net.UnixConn // evFD connected to the client's event socket
-	evAddr   *net.UnixAddr
-	buf      []byte
+	// reqConnected: req is connected to respAddr (after the first request)
+	reqConnected bool
+	evFD         int           // bound to <base>-<svc>-event-tx, until connected
+	ev           *net.UnixConn // evFD connected to the client's event socket
+	evAddr       *net.UnixAddr
+	buf          []byte
 
 	mu     sync.Mutex
 	closed bool
@@ -132,14 +135,45 @@ func (t *sockServer) watchSetup() {
 }
 
 func (t *sockServer) next() ([]byte, error) {
-	n, _, flags, _, err := t.req.ReadMsgUnix(t.buf, nil)
+	for {
+		n, _, flags, from, err := t.req.ReadMsgUnix(t.buf, nil)
+		if err != nil {
+			return nil, fmt.Errorf("client gone or request socket failed: %w", err)
+		}
+		// The request socket is unconnected until the first request: anyone
+		// in the network namespace may send to it. Only the client's own
+		// socket counts (Go reports abstract names without their NUL
+		// padding), and once it has spoken we connect to it, after which
+		// the kernel refuses datagrams from anybody else.
+		if from == nil || from.Name != strings.TrimRight(t.respAddr.Name, "\x00") {
+			continue
+		}
+		if !t.reqConnected {
+			if err := t.connectRequests(); err != nil {
+				return nil, err
+			}
+		}
+		if n > t.maxMsg || flags&unix.MSG_TRUNC != 0 {
+			return nil, fmt.Errorf("request datagram larger than max_msg_size %d", t.maxMsg)
+		}
+		return append([]byte(nil), t.buf[:n]...), nil
+	}
+}
+
+func (t *sockServer) connectRequests() error {
+	rc, err := t.req.SyscallConn()
 	if err != nil {
-		return nil, fmt.Errorf("client gone or request socket failed: %w", err)
+		return err
 	}
-	if n > t.maxMsg || flags&unix.MSG_TRUNC != 0 {
-		return nil, fmt.Errorf("request datagram larger than max_msg_size %d", t.maxMsg)
+	var cerr error
+	rc.Control(func(fd uintptr) {
+		cerr = syscall.Connect(int(fd), &syscall.SockaddrUnix{Name: t.respAddr.Name})
+	})
+	if cerr != nil {
+		return fmt.Errorf("connect request socket to the client: %w", cerr)
 	}
-	return append([]byte(nil), t.buf[:n]...), nil
+	t.reqConnected = true
+	return nil
 }
 
 func (t *sockServer) respond(msg []byte) error {

@@ -2,8 +2,10 @@ package qbipc
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -157,5 +159,27 @@ func TestAuthorize(t *testing.T) {
 	}
 	if Authorize(Creds{UID: 5, GID: 5}, nil) == nil {
 		t.Error("nil callback let a user in")
+	}
+}
+
+func TestErrno(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want syscall.Errno
+	}{
+		{nil, 0},
+		{&RefusedError{Errno: syscall.EACCES}, syscall.EACCES},
+		{fmt.Errorf("dial: %w", &RefusedError{Errno: syscall.EAGAIN}), syscall.EAGAIN},
+		{ErrTryAgain, syscall.EAGAIN},
+		{ErrTooBig, syscall.EMSGSIZE},
+		{fmt.Errorf("%w: gone", ErrDisconnected), syscall.ENOTCONN},
+		{ErrClosed, syscall.ENOTCONN},
+		{context.DeadlineExceeded, syscall.ETIMEDOUT},
+		{fmt.Errorf("connect: %w", syscall.ECONNREFUSED), syscall.ECONNREFUSED},
+		{errors.New("something else"), syscall.ENOTCONN},
+	} {
+		if got := Errno(tc.err); got != tc.want {
+			t.Errorf("Errno(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

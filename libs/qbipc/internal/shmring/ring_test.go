@@ -130,11 +130,15 @@ func TestWaitRead(t *testing.T) {
 	if _, err := s.WaitRead(100, 10*time.Millisecond); !errors.Is(err, ErrEmpty) {
 		t.Fatalf("timeout: %v", err)
 	}
+	wrote := make(chan error, 1)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		c.Write([]byte("wake"))
+		wrote <- c.Write([]byte("wake"))
 	}()
 	got, err := s.WaitRead(100, 10*time.Second)
+	if werr := <-wrote; werr != nil {
+		t.Fatal(werr)
+	}
 	if err != nil || string(got) != "wake" {
 		t.Fatalf("%q %v", got, err)
 	}
