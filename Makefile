@@ -19,6 +19,7 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/totemd ./services/totemd
 	$(GO) build -o $(BIN)/keygen ./libs/nsscrypto/cmd/keygen
+	$(GO) build -o $(BIN)/cfgtool ./services/totemd/cmd/cfgtool
 
 test:
 	$(GO) vet $(PKGS)

@@ -4,16 +4,19 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/nsscrypto"
+	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/services/totemd/internal/node"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
 	"github.com/needle-cluster/needle/services/totemd/internal/transport"
@@ -31,6 +34,8 @@ type daemon struct {
 	logs *logsys.Logsys
 	log  hclog.Logger
 	node *node.Node
+	// cfgReload validates the file again for cfgtool -R.
+	cfgReload func() error
 }
 
 // runDaemon loads the configuration the way `corosync -f -c FILE` does and
@@ -45,11 +50,19 @@ func runDaemon(c *cli.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	d.cfgReload = func() error {
+		_, err := coroconf.Check(path, opts)
+		return err
+	}
 	defer d.logs.Close()
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	logsys.Notice(d.log, "Corosync Cluster Engine (needle totemd) starting up")
 	if err := d.node.Run(ctx); err != nil {
+		if errors.Is(err, node.ErrKilled) {
+			d.log.Error("Corosync Cluster Engine exiting with status -1: killed by cfg request")
+			return cli.Exit("", 255)
+		}
 		d.log.Error("totem failed", "error", err)
 		return cli.Exit("", exitFatal)
 	}
@@ -83,6 +96,17 @@ func setupDaemon(path, busPath string, opts coroconf.CheckOptions) (*daemon, err
 		logs.Close()
 		return nil, cli.Exit(err.Error(), coroconf.ExitConfig)
 	}
+	if cfg.Cfg, err = cfgConfig(res); err != nil {
+		logs.Close()
+		return nil, cli.Exit(err.Error(), coroconf.ExitConfig)
+	}
+	cfg.Cfg.Reload = func() error {
+		if d.cfgReload == nil {
+			return errors.New("reload is not available")
+		}
+		return d.cfgReload()
+	}
+	cfg.Cfg.ReopenLogs = func() error { return logs.Apply(lc) }
 	if d.node, err = node.New(cfg); err != nil {
 		logs.Close()
 		return nil, cli.Exit(err.Error(), exitFatal)
@@ -151,6 +175,7 @@ func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) 
 		Logger:   logs.Logger("MAIN"),
 		TotemLog: logs.Logger("TOTEM"),
 		SyncLog:  logs.Logger("SYNC"),
+		CfgLog:   logs.Logger("CFG"),
 	}, ensureDir(busPath)
 }
 
@@ -187,4 +212,46 @@ func (c *cryptoCodec) Open(d []byte) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.opener.Open(nil, d)
+}
+
+// cfgConfig prepares the cfg endpoint: IPC type, nodelist addresses,
+// shutdown timeout and the uidgid admission rules.
+func cfgConfig(res *coroconf.CheckResult) (node.CfgConfig, error) {
+	m := res.Map
+	ipcType := "native"
+	if v, ok := m["system.qb_ipc_type"]; ok {
+		ipcType = v.String()
+	}
+	tr, err := qbipc.ParseTransport(ipcType)
+	if err != nil {
+		return node.CfgConfig{}, fmt.Errorf("system.qb_ipc_type: %w", err)
+	}
+	cc := node.CfgConfig{Enabled: true, Transport: tr, Nodelist: map[uint32][]netip.Addr{}}
+	for _, n := range res.Totem.Nodes {
+		var addrs []netip.Addr
+		for _, a := range n.Addrs {
+			if a.IsValid() {
+				addrs = append(addrs, a)
+			}
+		}
+		cc.Nodelist[n.ID] = addrs
+	}
+	if v, ok := m["cfg.shutdown_timeout"]; ok {
+		if ms, ok := v.U32Value(); ok {
+			d := time.Duration(ms) * time.Millisecond
+			cc.ShutdownTimeout = &d
+		}
+	}
+	cc.Authorize = func(uid, gid uint32) bool {
+		for _, k := range []string{
+			fmt.Sprintf("uidgid.uid.%d", uid), fmt.Sprintf("uidgid.config.uid.%d", uid),
+			fmt.Sprintf("uidgid.gid.%d", gid), fmt.Sprintf("uidgid.config.gid.%d", gid),
+		} {
+			if v, ok := m[k]; ok && v.Type == coroconf.TypeU8 && v.Uint == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	return cc, nil
 }

@@ -33,3 +33,7 @@ require (
 )
 
 replace github.com/needle-cluster/needle/libs/ipcproto => ../../libs/ipcproto
+
+require github.com/needle-cluster/needle/libs/qbipc v0.0.0
+
+replace github.com/needle-cluster/needle/libs/qbipc => ../../libs/qbipc

@@ -33,6 +33,8 @@ type Config struct {
 	Logger    hclog.Logger     // MAIN
 	TotemLog  hclog.Logger     // TOTEM
 	SyncLog   hclog.Logger     // SYNC
+	CfgLog    hclog.Logger     // CFG
+	Cfg       CfgConfig        // the "cfg" client endpoint
 }
 
 // Membership is the ring as the node last installed it.
@@ -57,6 +59,9 @@ type Node struct {
 	bus    *bus.Server
 
 	outbox   [][]byte // sync messages waiting for room in the queue
+	outboxA  [][]byte // service-group messages of totemd's own services (cfg), likewise
+	cfgs     *cfgState
+	exit     error // set by cfg: leave the loop
 	ring     srp.RingID
 	members  []srp.NodeID
 	synced   bool
@@ -82,6 +87,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.SyncLog == nil {
 		cfg.SyncLog = cfg.Logger.Named("SYNC")
+	}
+	if cfg.CfgLog == nil {
+		cfg.CfgLog = cfg.Logger.Named("CFG")
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), calls: make(chan func(), 64), services: map[uint16]*bus.Service{}}
 
@@ -139,6 +147,11 @@ func (n *Node) Run(ctx context.Context) error {
 		busEvents = n.bus.Events()
 	}
 
+	if n.cfg.Cfg.Enabled {
+		if err := n.startCfg(ctx); err != nil {
+			return err
+		}
+	}
 	n.srp.Start(n.now())
 	n.flush()
 	timer := time.NewTimer(time.Hour)
@@ -162,6 +175,16 @@ func (n *Node) Run(ctx context.Context) error {
 			f()
 		}
 		n.flush()
+		switch n.exit {
+		case nil:
+		case errShutdown:
+			n.log.Info("shutdown requested through cfg: leaving the ring")
+			n.srp.Leave(n.now())
+			n.flush()
+			return nil
+		default:
+			return n.exit
+		}
 	}
 }
 
@@ -230,9 +253,15 @@ func (n *Node) onTokenSent() {
 func (n *Node) pushOutbox() {
 	for len(n.outbox) > 0 {
 		if err := n.packer.Send([]string{"sync"}, n.outbox[0]); err != nil {
-			return
+			break
 		}
 		n.outbox = n.outbox[1:]
+	}
+	for len(n.outboxA) > 0 {
+		if err := n.packer.Send([]string{"a"}, n.outboxA[0]); err != nil {
+			break
+		}
+		n.outboxA = n.outboxA[1:]
 	}
 }
 
@@ -248,6 +277,11 @@ func (n *Node) confChange(c *srp.ConfChange) {
 		return
 	}
 	n.ring, n.members, n.synced = c.Ring, slices.Clone(c.Members), false
+	if n.cfgs != nil {
+		for _, m := range c.Members {
+			n.cfgs.everSeen[uint32(m)] = true
+		}
+	}
 	n.publish()
 	n.log.Info("new membership", "ring", fmt.Sprintf("%x.%x", c.Ring.Rep, c.Ring.Seq), "members", c.Members,
 		"joined", c.Joined, "left", c.Left)
@@ -314,6 +348,10 @@ func (n *Node) deliverService(from uint32, body []byte, swapped bool) {
 	h, err := pg.DecodeExecHeader(body, swapped)
 	if err != nil {
 		n.log.Debug("service message dropped", "from", from, "error", err)
+		return
+	}
+	if h.Service == pg.ServiceCfg {
+		n.deliverCfg(from, body, swapped)
 		return
 	}
 	n.toService(h.Service, &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: from, Payload: slices.Clone(body), Swapped: swapped})
@@ -451,6 +489,8 @@ func (n *Node) TransportStats() transport.Stats {
 	}
 	return n.tr.Stats()
 }
+
+func srpID(id uint32) srp.NodeID { return srp.NodeID(id) }
 
 func toU32(ids []srp.NodeID) []uint32 {
 	out := make([]uint32, len(ids))

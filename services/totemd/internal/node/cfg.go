@@ -1,0 +1,204 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/needle-cluster/needle/libs/qbipc"
+	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
+	"github.com/needle-cluster/needle/services/totemd/internal/cfg/cfgipc"
+	"github.com/needle-cluster/needle/services/totemd/internal/pg"
+)
+
+// CfgConfig enables the libqb "cfg" endpoint (corosync-cfgtool's service).
+type CfgConfig struct {
+	Enabled   bool
+	Transport qbipc.Transport // system.qb_ipc_type
+	// Nodelist is every configured node's addresses by link (cfg answers
+	// from the nodelist, as corosync 3.1.7 does).
+	Nodelist map[uint32][]netip.Addr
+	// ShutdownTimeout is cfg.shutdown_timeout when configured.
+	ShutdownTimeout *time.Duration
+	// Authorize applies the uidgid rules to a non-root client.
+	Authorize func(uid, gid uint32) bool
+	// Reload re-reads and validates corosync.conf for `cfgtool -R`; nil
+	// means reload is not supported here.
+	Reload func() error
+	// ReopenLogs reopens the log files for `cfgtool -L`.
+	ReopenLogs func() error
+}
+
+// ErrKilled is returned by Run when cfg's KILLNODE ended this node: the
+// daemon exits with status 255 without leaving the ring, like corosync.
+var ErrKilled = errors.New("killed by cfg request")
+
+// cfgState is the driver side of the cfg service; loop goroutine only.
+type cfgState struct {
+	svc      *cfg.Service
+	ep       *cfgipc.Endpoint
+	timer    *time.Timer
+	timerGen uint64
+	everSeen map[uint32]bool
+}
+
+func (n *Node) startCfg(ctx context.Context) error {
+	cc := n.cfg.Cfg
+	n.cfgs = &cfgState{everSeen: map[uint32]bool{}}
+	n.cfgs.svc = cfg.New(cfgStatus{n})
+	n.cfgs.ep = cfgipc.New(cfgipc.Config{
+		Service: n.cfgs.svc,
+		Loop:    loopSubmitter{n, ctx},
+		Authorize: func(c qbipc.Creds) error {
+			return qbipc.Authorize(c, func(uid, gid uint32) bool { return cc.Authorize != nil && cc.Authorize(uid, gid) })
+		},
+		Other: n.cfgAction,
+	})
+	srv, err := qbipc.Listen(qbipc.Config{Service: cfg.IPCName, Transport: cc.Transport}, n.cfgs.ep)
+	if err != nil {
+		return fmt.Errorf("cfg endpoint: %w", err)
+	}
+	go func() {
+		if err := srv.Serve(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("cfg endpoint stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// loopSubmitter runs cfg core calls on the node goroutine.
+type loopSubmitter struct {
+	n   *Node
+	ctx context.Context
+}
+
+func (l loopSubmitter) Submit(f func()) { _ = l.n.Do(l.ctx, f) }
+
+// cfgAction carries out what the cfg core asks of the driver.
+func (n *Node) cfgAction(a cfg.Action) {
+	cs := n.cfgs
+	switch a := a.(type) {
+	case cfg.Multicast:
+		n.sendGroupA(a.Msg)
+	case cfg.StartTimer:
+		if cs.timer != nil {
+			cs.timer.Stop()
+		}
+		gen := a.Gen
+		cs.timerGen = gen
+		cs.timer = time.AfterFunc(a.After, func() {
+			n.calls <- func() { cs.ep.Carry(cs.svc.TimerExpired(gen)) }
+		})
+	case cfg.StopTimer:
+		if cs.timer != nil && cs.timerGen == a.Gen {
+			cs.timer.Stop()
+		}
+	case cfg.Reload:
+		result := cfg.CSError(1) // CS_OK
+		if n.cfg.Cfg.Reload == nil {
+			result = cfg.CSError(20) // CS_ERR_NOT_SUPPORTED
+		} else if err := n.cfg.Cfg.Reload(); err != nil {
+			n.log.Error("Unable to reload config file: " + err.Error())
+			result = cfg.CSError(7) // CS_ERR_INVALID_PARAM
+		}
+		acts, err := cs.svc.ReloadDone(a.Seq, result, false)
+		if err != nil {
+			n.log.Warn("reload completion refused", "error", err)
+		}
+		cs.ep.Carry(acts)
+	case cfg.ReopenLogs:
+		result := cfg.CSError(1)
+		if n.cfg.Cfg.ReopenLogs != nil {
+			if err := n.cfg.Cfg.ReopenLogs(); err != nil {
+				n.log.Error("cannot reopen log files", "error", err)
+				result = cfg.CSError(2) // CS_ERR_LIBRARY
+			}
+		}
+		cs.ep.Carry(cs.svc.ReopenLogsDone(a.Conn, result))
+	case cfg.CryptoPhase:
+		// Keys cannot change at runtime here; nothing to advance.
+	case cfg.Log:
+		switch a.Level {
+		case cfg.LevelDebug:
+			n.cfg.CfgLog.Debug(a.Msg)
+		case cfg.LevelError:
+			n.cfg.CfgLog.Error(a.Msg)
+		default:
+			n.cfg.CfgLog.Info(a.Msg)
+		}
+	case cfg.Exit:
+		n.exit = ErrKilled
+	case cfg.Shutdown:
+		n.exit = errShutdown
+	}
+}
+
+var errShutdown = errors.New("shutdown requested through cfg")
+
+// sendGroupA multicasts a service message, queueing it if the ring is
+// momentarily full so nothing accepted is lost.
+func (n *Node) sendGroupA(msg []byte) {
+	n.outboxA = append(n.outboxA, slices.Clone(msg))
+	n.pushOutbox()
+}
+
+// deliverCfg hands a cfg ring message to the core.
+func (n *Node) deliverCfg(from uint32, body []byte, swapped bool) {
+	if n.cfgs == nil {
+		return
+	}
+	acts, err := n.cfgs.svc.Deliver(from, body, swapped)
+	if err != nil {
+		n.log.Debug("cfg message dropped", "from", from, "error", err)
+	}
+	n.cfgs.ep.Carry(acts)
+}
+
+// cfgStatus answers the cfg core's questions from the driver's state.
+type cfgStatus struct{ n *Node }
+
+func (s cfgStatus) LocalNodeID() uint32 { return uint32(s.n.cfg.SRP.Self) }
+
+func (s cfgStatus) NodeLinks(id uint32) []cfg.LinkAddr {
+	addrs, ok := s.n.cfg.Cfg.Nodelist[id]
+	if !ok {
+		return nil
+	}
+	out := make([]cfg.LinkAddr, 0, len(addrs))
+	for i, a := range addrs {
+		if a.IsValid() {
+			out = append(out, cfg.LinkAddr{Link: uint8(i), Addr: a})
+		}
+	}
+	return out
+}
+
+func (s cfgStatus) Reachable(id uint32) bool {
+	return slices.Contains(s.n.members, srpID(id))
+}
+
+func (s cfgStatus) LinkEnabled() bool { return true }
+
+func (s cfgStatus) NetMTU() uint32 { return uint32(s.n.packer.PacketSize() + pg.FrameHeaderSize) }
+
+func (s cfgStatus) MemberStatus(id uint32) (string, bool) {
+	if s.Reachable(id) {
+		return "joined", true
+	}
+	if s.n.cfgs != nil && s.n.cfgs.everSeen[id] {
+		return "left", true
+	}
+	return "", false
+}
+
+func (s cfgStatus) ShutdownTimeoutMs() (uint32, bool) {
+	if d := s.n.cfg.Cfg.ShutdownTimeout; d != nil {
+		return uint32(d.Milliseconds()), true
+	}
+	return 0, false
+}
+
+func (s cfgStatus) SendingAllowed() bool { return s.n.synced && s.n.srp.Avail() > 0 }
