@@ -393,3 +393,12 @@ func run(args ...string) error {
 	}
 	return nil
 }
+
+// ExitCode is the process's exit status once it has ended (-1 before, or
+// when it died of a signal).
+func (p *Proc) ExitCode() int {
+	if !p.Exited() {
+		return -1
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
