@@ -93,7 +93,8 @@ func ctl(t testing.TB, nd *harness.Node, tool string, args ...string) ctlResult 
 
 const debianCmapctl = "/usr/sbin/corosync-cmapctl"
 
-// waitMembers waits until cmap on nd lists every node in ids as joined.
+// waitMembers waits until cmap on nd lists every node in ids as joined,
+// with the config_version it sent in the last sync round.
 func waitMembers(t testing.TB, nd *harness.Node, ids []int, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -106,6 +107,13 @@ func waitMembers(t testing.TB, nd *harness.Node, ids []int, timeout time.Duratio
 				ok = false
 				break
 			}
+			// Present once the node's cmap took part in a sync round
+			// with this member (cmapd may attach after the ring formed).
+			last = ctl(t, nd, debianCmapctl, "-g", fmt.Sprintf("runtime.members.%d.config_version", id))
+			if last.Code != 0 {
+				ok = false
+				break
+			}
 		}
 		if ok {
 			return
@@ -115,25 +123,33 @@ func waitMembers(t testing.TB, nd *harness.Node, ids []int, timeout time.Duratio
 	t.Fatalf("node %d: members %v not all joined in cmap after %v; last: %s", nd.Index+1, ids, timeout, last)
 }
 
-// Keys whose values legitimately differ between a needle node and a real
-// corosync node of the same configuration, or that only one of them has:
-//   - runtime.services.*.tx/rx: ring message counters, timing-dependent;
+// Keys that legitimately differ between a needle node and a real corosync
+// node of the same configuration:
+//   - runtime.services.<svc>.<n>.tx/rx: ring message counters, which
+//     depend on timing; their names and types are still compared;
 //   - runtime.votequorum.*: written by quorumd, which this test does not
-//     run;
-//   - runtime.members.*.config_version: cmapd writes it during its sync
-//     round like corosync, kept; but listed here when absent on one side
-//     would be a bug, so it is NOT excluded.
-var volatileKey = regexp.MustCompile(`^(runtime\.services\.[a-z]+\.[0-9]+\.(tx|rx)|runtime\.votequorum\.)`)
+//     run; dropped.
+//
+// Everything else, runtime.members.* included, must be identical.
+var (
+	counterKey = regexp.MustCompile(`^runtime\.services\.[a-z]+\.[0-9]+\.(tx|rx)$`)
+	quorumdKey = regexp.MustCompile(`^runtime\.votequorum\.`)
+)
 
-// comparableDump drops the volatile keys of a cmapctl listing.
+// comparableDump drops the values of counters and the quorumd keys of a
+// cmapctl listing.
 func comparableDump(s string) string {
 	var b strings.Builder
 	for _, l := range strings.SplitAfter(s, "\n") {
 		key, _, _ := strings.Cut(l, " (")
-		if l == "" || volatileKey.MatchString(key) {
-			continue
+		switch {
+		case l == "" || quorumdKey.MatchString(key):
+		case counterKey.MatchString(key):
+			head, _, _ := strings.Cut(l, " = ")
+			b.WriteString(head + "\n")
+		default:
+			b.WriteString(l)
 		}
-		b.WriteString(l)
 	}
 	return b.String()
 }
@@ -150,6 +166,14 @@ var cmapScript = [][]string{
 	{"-s", "it.bad", "foo", "1"},
 	{"-s", "a", "u8", "1"},
 	{"-g", "it.u8", "it.i32", "it.str", "it.dbl"},
+	{"-s", "it.bin", "bin", "/etc/corosync/it-bin"},
+	{"-s", "it.bin2", "bin", "/etc/corosync/no-such-file"},
+	{"it.bin"},
+	{"-b", "-g", "it.bin"},
+	{"-p", "/etc/corosync/it-load"},
+	{"-b", "it."},
+	{"-C", "all"},
+	{"-m", "stats", "-g", "stats.clear.all"},
 	{"-q", "-g", "it.str"},
 	{"it."},
 	{"-g", "it.nonexist"},
@@ -176,14 +200,19 @@ func runScript(t *testing.T, nd *harness.Node, tool string) []ctlResult {
 	return out
 }
 
-// trackRun tracks prefix with tool on node watch while changes are made
-// on the same node, and returns what the tracker printed.
-func trackRun(t *testing.T, nd *harness.Node, tool, prefix string) string {
+// trackRun tracks prefix (-T) or the key prefix+"a" (-t) with tool on
+// node nd while changes are made on the same node, and returns what the
+// tracker printed.
+func trackRun(t *testing.T, nd *harness.Node, tool, flag, prefix string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	target, last := prefix, "delete> "+prefix+"a (u32) = 2\n"
+	if flag == "-t" {
+		target = prefix + "a"
+	}
 	// stdbuf: the C tool buffers its piped stdout until it exits.
-	cmd := nodeCmd(ctx, nd, "stdbuf", "-oL", tool, "-T", prefix)
+	cmd := nodeCmd(ctx, nd, "stdbuf", "-oL", tool, flag, target)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -199,18 +228,18 @@ func trackRun(t *testing.T, nd *harness.Node, tool, prefix string) string {
 		{"-s", prefix + "a", "u32", "1"},
 		{"-s", prefix + "a", "u32", "2"},
 		{"-s", prefix + "b", "str", "x y"},
-		{"-d", prefix + "a"},
 		{"-d", prefix + "b"},
+		{"-d", prefix + "a"},
 	} {
 		if r := ctl(t, nd, debianCmapctl, args...); r.Code != 0 {
 			t.Fatalf("%v: %s", args, r)
 		}
 	}
-	waitOutput(t, &out, "delete> "+prefix+"b (str) = x y\n", 10*time.Second)
+	waitOutput(t, &out, last, 10*time.Second)
 	io.WriteString(stdin, "q\n")
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%s -T: %v: %s", tool, err, out.String())
+		t.Fatalf("%s %s: %v: %s", tool, flag, err, out.String())
 	}
 	return out.String()
 }
@@ -246,15 +275,22 @@ func waitOutput(t *testing.T, b *syncBuffer, suffix string, timeout time.Duratio
 
 // cmapConf is the harness configuration plus the IPC transport.
 func cmapConf(c *harness.Cluster, ipcType string, extra string) []byte {
-	conf := c.CorosyncConf(harness.ConfOptions{Token: 1000})
+	conf := c.CorosyncConf(harness.ConfOptions{Token: 1000, Logging: "to_stderr: yes\n\tto_syslog: no\n\ttimestamp: hires\n\tlogger_subsys {\n\t\tsubsys: CMAP\n\t\tdebug: on\n\t}"})
 	return append(conf, []byte(fmt.Sprintf("system {\n\tqb_ipc_type: %s\n}\n%s", ipcType, extra))...)
 }
 
+// writeConf writes corosync.conf and the input files of cmapScript to
+// every node.
 func writeConf(t *testing.T, c *harness.Cluster, conf []byte) {
 	t.Helper()
+	load := "it.p1 u8 1\n\t# comment\n\nit.p2 str x\nit.p3 u16 7\n^it.p1\n^it.none\n^^it.p2\n"
 	for _, nd := range c.Nodes {
-		if err := nd.WriteFile("etc/corosync.conf", conf, 0o644); err != nil {
-			t.Fatal(err)
+		for name, data := range map[string][]byte{
+			"etc/corosync.conf": conf, "etc/it-bin": []byte("ab\\\x01\xff\n"), "etc/it-load": []byte(load),
+		} {
+			if err := nd.WriteFile(name, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
@@ -265,8 +301,8 @@ func writeConf(t *testing.T, c *harness.Cluster, conf []byte) {
 type reference struct {
 	dump   string
 	script []ctlResult
-	track  string
-	ours   []ctlResult // our cmapctl against real corosync
+	track  map[string]string // by -T / -t
+	ours   []ctlResult       // our cmapctl against real corosync
 }
 
 func realReference(t *testing.T, ipcType string) reference {
@@ -287,7 +323,10 @@ func realReference(t *testing.T, ipcType string) reference {
 	ref := reference{dump: ctl(t, nd, debianCmapctl).Stdout}
 	ref.script = runScript(t, nd, debianCmapctl)
 	ref.ours = runScript(t, nd, cmapBins.cmapctl)
-	ref.track = trackRun(t, nd, debianCmapctl, "it.trk.")
+	ref.track = map[string]string{}
+	for _, flag := range []string{"-T", "-t"} {
+		ref.track[flag] = trackRun(t, nd, debianCmapctl, flag, "it.trk.")
+	}
 	for _, p := range procs {
 		_ = p.Stop(10 * time.Second)
 	}
@@ -304,6 +343,16 @@ func TestCmapdAgainstCorosync(t *testing.T) {
 	for _, ipcType := range []string{"shm", "socket"} {
 		t.Run(ipcType, func(t *testing.T) {
 			ref := realReference(t, ipcType)
+			// The reference must be a working cluster, or every comparison
+			// below would compare failures.
+			for _, want := range []string{"runtime.members.3.status (str) = joined\n", "totem.cluster_name (str) = needle-it\n"} {
+				if !strings.Contains(ref.dump, want) {
+					t.Fatalf("corosync's dump lacks %q:\n%s", want, ref.dump)
+				}
+			}
+			if r := ref.script[7]; r.Code != 0 || !strings.Contains(r.Stdout, "it.u8 (u8) = 200\n") {
+				t.Fatalf("corosync's -g: %s", r)
+			}
 			for i, want := range ref.script {
 				if got := ref.ours[i]; got != want {
 					t.Errorf("against corosync, cmapctl %v:\nours: %s\ndebian: %s", cmapScript[i], got, want)
@@ -336,6 +385,7 @@ func TestCmapdAgainstCorosync(t *testing.T) {
 			if a, b := comparableDump(dumpDebian.Stdout), comparableDump(dumpOurs.Stdout); a != b {
 				t.Errorf("cmapd dump: our cmapctl and Debian's differ:\n%s", lineDiff(b, a))
 			}
+			t.Logf("comparing dumps of %d keys (corosync has %d)", strings.Count(comparableDump(ref.dump), "\n"), strings.Count(ref.dump, "\n"))
 			if a, b := comparableDump(ref.dump), comparableDump(dumpDebian.Stdout); a != b {
 				t.Errorf("dump of cmapd differs from corosync's (-corosync +cmapd):\n%s", lineDiff(a, b))
 			}
@@ -346,8 +396,10 @@ func TestCmapdAgainstCorosync(t *testing.T) {
 						t.Errorf("cmapctl %v with %s on cmapd:\ngot: %s\ncorosync: %s", cmapScript[i], filepath.Base(tool), got[i], want)
 					}
 				}
-				if tr := trackRun(t, nd, tool, "it.trk."); tr != ref.track {
-					t.Errorf("track with %s on cmapd:\n%s\ncorosync:\n%s", filepath.Base(tool), tr, ref.track)
+				for flag, want := range ref.track {
+					if tr := trackRun(t, nd, tool, flag, "it.trk."); tr != want {
+						t.Errorf("track %s with %s on cmapd:\n%s\ncorosync:\n%s", flag, filepath.Base(tool), tr, want)
+					}
 				}
 			}
 
@@ -361,6 +413,28 @@ func TestCmapdAgainstCorosync(t *testing.T) {
 			waitValue(t, c.Nodes[2], "runtime.members.1.config_version", "7\n", 5*time.Second)
 
 			testReloadFromDisk(t, c, ipcType, procs)
+
+			if ipcType != "shm" {
+				return // the rest does not depend on the IPC transport
+			}
+			// totemd dies under a running cmapd: the others see the node
+			// leave; the restarted totemd gets the same cmapd back.
+			if err := totems[2].Kill(); err != nil {
+				t.Fatal(err)
+			}
+			waitValue(t, c.Nodes[0], "runtime.members.3.status", "left\n", 15*time.Second)
+			totems[2] = startTotemd(t, c.Nodes[2])
+			procs = append(procs, totems[2])
+			waitRing(t, "1 2 3", 30*time.Second, totems...)
+			for _, nd := range c.Nodes {
+				waitMembers(t, nd, []int{1, 2, 3}, 15*time.Second)
+			}
+			waitValue(t, c.Nodes[0], "runtime.members.3.join_count", "2\n", 5*time.Second)
+			for _, p := range procs {
+				if p.Name == "cmapd" && p.Exited() {
+					t.Errorf("cmapd on node %d exited:\n%s", p.Node.Index+1, p.Output())
+				}
+			}
 		})
 	}
 }
@@ -445,4 +519,3 @@ func lineDiff(a, b string) string {
 	}
 	return out.String()
 }
-

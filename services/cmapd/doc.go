@@ -1,4 +1,4 @@
-// Package cmapd is the CMAP service daemon of needle: Corosync's
+// Command cmapd is the CMAP service daemon of needle: Corosync's
 // configuration and runtime key/value map (spec/cmap.md), served to libqb
 // clients and fed by the other daemons over the bus.
 //
@@ -9,7 +9,9 @@
 // (one request's bytes in, reply and events out), internal/cfgver (the
 // config_version ring message and sync participation), internal/members
 // (runtime.members.* on configuration changes) and internal/load (initial
-// map and reload from corosync.conf). testdata/real holds what Debian's
-// corosync 3.1.7 did with the same inputs; testdata/probe/record.sh
-// records it again.
-package cmapd
+// map and reload from corosync.conf). internal/daemon drives them;
+// busreq is the format other daemons use to write into the map; client is
+// the Go cmap client and cmd/cmapctl the corosync-cmapctl work-alike.
+// testdata/real holds what Debian's corosync 3.1.7 did with the same
+// inputs; testdata/probe/record.sh records it again.
+package main
