@@ -20,6 +20,8 @@ build:
 	$(GO) build -o $(BIN)/totemd ./services/totemd
 	$(GO) build -o $(BIN)/keygen ./libs/nsscrypto/cmd/keygen
 	$(GO) build -o $(BIN)/cfgtool ./services/totemd/cmd/cfgtool
+	$(GO) build -o $(BIN)/cmapd ./services/cmapd
+	$(GO) build -o $(BIN)/cmapctl ./services/cmapd/cmd/cmapctl
 
 test:
 	$(GO) vet $(PKGS)

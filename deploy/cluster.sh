@@ -79,6 +79,10 @@ up() {
 		ip -n "needle-n$i" link set eth0 up
 		on_node "$i" setsid "$bin/totemd" -f -c /etc/corosync/corosync.conf >"$d/totemd.log" 2>&1 &
 		echo "$i $!" >>"$dir/pids"
+		if [ -x "$bin/cmapd" ]; then
+			on_node "$i" setsid "$bin/cmapd" -f -c /etc/corosync/corosync.conf >"$d/cmapd.log" 2>&1 &
+			echo "$i $!" >>"$dir/pids"
+		fi
 	done
 	echo "needle cluster: $n nodes, logs in $dir/n*/totemd.log"
 	for _ in $(seq 1 100); do
@@ -90,6 +94,13 @@ up() {
 		sleep 0.1
 	done
 	status
+	if [ -x "$bin/cfgtool" ] && [ -x "$bin/cmapd" ]; then
+		sleep 1
+		echo "node 1: cfgtool -s"
+		on_node 1 "$bin/cfgtool" -s || true
+		echo "node 1: cmapctl runtime.members"
+		on_node 1 "$bin/cmapctl" runtime.members || true
+	fi
 }
 
 status() {

@@ -37,6 +37,7 @@ type options struct {
 	trace    bool
 	parallel int
 	verbose  bool
+	maxEv    uint64
 	faults   srp.Faults
 }
 
@@ -53,6 +54,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.trace, "trace", false, "print one line per event (use with -seed)")
 	fs.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
 	fs.BoolVar(&o.verbose, "v", false, "print one line per seed")
+	fs.Uint64Var(&o.maxEv, "max-events", 0, "event budget per run (0 = the simulator's default)")
 	fs.StringVar(&broken, "broken", "", "deliberately broken core: skip-retransmit, reorder-delivery, skip-old-ring-flush (comma-separated)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -102,7 +104,7 @@ func replay(o options, stdout io.Writer) int {
 	w := bufio.NewWriterSize(stdout, 1<<16)
 	defer w.Flush()
 	seed := uint64(o.seed)
-	opts := sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults}
+	opts := sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults, MaxEvents: o.maxEv}
 	if o.trace {
 		opts.Trace = w
 	}
@@ -135,7 +137,7 @@ func printResult(w io.Writer, res sim.Result, verbose bool) {
 // and, last, the summary line.
 func soak(ctx context.Context, o options, stdout io.Writer) int {
 	var mu sync.Mutex
-	var next, finished, failed, events atomic.Uint64
+	var next, finished, failed, violations, events atomic.Uint64
 	start := time.Now()
 	total := uint64(o.seeds)
 	report := max(total/20, 1)
@@ -150,10 +152,11 @@ func soak(ctx context.Context, o options, stdout io.Writer) int {
 					return
 				}
 				seed := o.first + i
-				res := sim.Run(sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults})
+				res := sim.Run(sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults, MaxEvents: o.maxEv})
 				events.Add(res.Events)
 				if res.Total > 0 {
 					failed.Add(1)
+					violations.Add(uint64(res.Total))
 				}
 				done := finished.Add(1)
 				mu.Lock()
@@ -169,8 +172,8 @@ func soak(ctx context.Context, o options, stdout io.Writer) int {
 	wg.Wait()
 	done := finished.Load()
 	elapsed := time.Since(start)
-	fmt.Fprintf(stdout, "seeds=%d violations=%d seeds_per_min=%.0f events=%d wall=%s nodes=%s faults=%s\n",
-		done, failed.Load(), float64(done)/elapsed.Minutes(), events.Load(), elapsed.Round(time.Second), o.nodes, o.profile.Name)
+	fmt.Fprintf(stdout, "seeds=%d violations=%d failing_seeds=%d seeds_per_min=%.0f events=%d wall=%s nodes=%s faults=%s first=%d\n",
+		done, violations.Load(), failed.Load(), float64(done)/elapsed.Minutes(), events.Load(), elapsed.Round(time.Second), o.nodes, o.profile.Name, o.first)
 	if failed.Load() > 0 || done < total {
 		return 1
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/cfgipc"
@@ -97,18 +98,19 @@ func (n *Node) cfgAction(a cfg.Action) {
 			cs.timer.Stop()
 		}
 	case cfg.Reload:
-		result := cfg.CSError(1) // CS_OK
+		// cmapd owns the runtime map and applies the new file; without it,
+		// totemd can still validate the file and answer.
+		if n.askCmapReload(a.Seq) {
+			return
+		}
+		result := ipcproto.OK
 		if n.cfg.Cfg.Reload == nil {
-			result = cfg.CSError(20) // CS_ERR_NOT_SUPPORTED
+			result = ipcproto.ErrNotSupported
 		} else if err := n.cfg.Cfg.Reload(); err != nil {
 			n.log.Error("Unable to reload config file: " + err.Error())
-			result = cfg.CSError(7) // CS_ERR_INVALID_PARAM
+			result = ipcproto.ErrInvalidParam
 		}
-		acts, err := cs.svc.ReloadDone(a.Seq, result, false)
-		if err != nil {
-			n.log.Warn("reload completion refused", "error", err)
-		}
-		cs.ep.Carry(acts)
+		n.finishReload(a.Seq, result)
 	case cfg.ReopenLogs:
 		result := cfg.CSError(1)
 		if n.cfg.Cfg.ReopenLogs != nil {
@@ -137,6 +139,18 @@ func (n *Node) cfgAction(a cfg.Action) {
 }
 
 var errShutdown = errors.New("shutdown requested through cfg")
+
+// finishReload answers cfg's reload with its result.
+func (n *Node) finishReload(seq uint64, result ipcproto.Status) {
+	if n.cfgs == nil {
+		return
+	}
+	acts, err := n.cfgs.svc.ReloadDone(seq, cfg.CSError(result), false)
+	if err != nil {
+		n.log.Warn("reload completion refused", "error", err)
+	}
+	n.cfgs.ep.Carry(acts)
+}
 
 // sendGroupA multicasts a service message, queueing it if the ring is
 // momentarily full so nothing accepted is lost.

@@ -58,14 +58,17 @@ type Node struct {
 	tr     *transport.Transport
 	bus    *bus.Server
 
-	outbox   [][]byte // sync messages waiting for room in the queue
-	outboxA  [][]byte // service-group messages of totemd's own services (cfg), likewise
-	cfgs     *cfgState
-	exit     error // set by cfg: leave the loop
-	ring     srp.RingID
-	members  []srp.NodeID
-	synced   bool
-	services map[uint16]*bus.Service
+	outbox  [][]byte // sync messages waiting for room in the queue
+	outboxA [][]byte // service-group messages of totemd's own services (cfg), likewise
+	cfgs    *cfgState
+	exit    error // set by cfg: leave the loop
+
+	reqSeq        uint64            // ids of totemd's own bus requests
+	pendingReload map[uint64]uint64 // bus request id → cfg reload seq
+	ring          srp.RingID
+	members       []srp.NodeID
+	synced        bool
+	services      map[uint16]*bus.Service
 
 	calls chan func()
 	mu    sync.Mutex // guards view
@@ -91,7 +94,8 @@ func New(cfg Config) (*Node, error) {
 	if cfg.CfgLog == nil {
 		cfg.CfgLog = cfg.Logger.Named("CFG")
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), calls: make(chan func(), 64), services: map[uint16]*bus.Service{}}
+	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), calls: make(chan func(), 64),
+		services: map[uint16]*bus.Service{}, pendingReload: map[uint64]uint64{}}
 
 	seq, err := ringid.Load(cfg.StateDir, uint32(cfg.SRP.Self))
 	if err != nil {
@@ -156,6 +160,8 @@ func (n *Node) Run(ctx context.Context) error {
 	n.flush()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	stats := time.NewTicker(1500 * time.Millisecond) // cmapd polls its stats map at this period
+	defer stats.Stop()
 	for {
 		n.armTimer(timer)
 		select {
@@ -173,6 +179,8 @@ func (n *Node) Run(ctx context.Context) error {
 			n.handleBus(ev)
 		case f := <-n.calls:
 			f()
+		case <-stats.C:
+			n.publishStats()
 		}
 		n.flush()
 		switch n.exit {
@@ -408,6 +416,10 @@ func (n *Node) handleBus(ev bus.Event) {
 // route forwards a local request or response between services: Service
 // names the destination on the way in and the other end on the way out.
 func (n *Node) route(src *bus.Service, m *ipcproto.Msg) {
+	if m.Kind == ipcproto.KindResponse && m.Service == selfService {
+		n.ownResponse(m)
+		return
+	}
 	dst, ok := n.services[m.Service]
 	if !ok {
 		if m.Kind == ipcproto.KindRequest {

@@ -106,7 +106,7 @@ func (r NodeRange) Pick(seed uint64) int {
 	bands := []struct {
 		upTo   float64
 		lo, hi int
-	}{{0.60, 3, 8}, {0.86, 9, 16}, {0.96, 17, 32}, {1, 33, 64}}
+	}{{0.65, 3, 8}, {0.90, 9, 16}, {0.975, 17, 32}, {1, 33, 64}}
 	u := rng.Float64()
 	for _, b := range bands {
 		if u >= b.upTo {

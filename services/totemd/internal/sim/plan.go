@@ -38,7 +38,11 @@ func (s *Sim) plan() {
 		s.at(time.Duration(r.Int64N(int64(spread)+1)), func() { s.start(n) })
 	}
 
-	heal := s.tokens(p.PhaseMin, p.PhaseMax)
+	// Large rings get a shorter fault phase (in token timeouts, which grow
+	// with the ring): their runs cost more per virtual second.
+	scale := min(1, max(0.4, 16/float64(len(s.nodes))))
+	heal := s.tokens(p.PhaseMin*scale, p.PhaseMax*scale)
+	s.healAt = heal // the time it is due; set again when it happens
 	s.tracePlan(heal)
 	faults := 0
 	if p.FaultsMax > 0 {
@@ -52,14 +56,15 @@ func (s *Sim) plan() {
 		if weightSum == 0 {
 			break
 		}
-		t := spread + time.Duration(r.Int64N(int64(heal-spread)+1))
+		t := spread + time.Duration(r.Int64N(int64(max(heal-spread, 0))+1))
 		k, w := faultKind(0), r.IntN(weightSum)
 		for ; w >= p.Weights[k]; k++ {
 			w -= p.Weights[k]
 		}
 		s.scheduleFault(t, k, heal)
 	}
-	s.at(heal, s.heal)
+	s.fault(heal, s.heal)
+	s.q.push(event{at: probeEvery, kind: evProbe})
 }
 
 func (s *Sim) tracePlan(heal srp.Time) {
@@ -92,7 +97,7 @@ func (s *Sim) scheduleFault(t srp.Time, k faultKind, heal srp.Time) {
 		}
 		s.gens[k]++
 		gen := s.gens[k]
-		s.at(end, func() {
+		s.fault(end, func() {
 			if s.gens[k] == gen && !s.healed {
 				fn()
 			}
@@ -107,7 +112,7 @@ func (s *Sim) scheduleFault(t srp.Time, k faultKind, heal srp.Time) {
 		for i := range assign {
 			assign[i] = r.IntN(groups)
 		}
-		s.at(t, func() {
+		s.fault(t, func() {
 			copy(nw.group, assign)
 			s.tracef(nil, "fault partition %v", assign)
 		})
@@ -116,7 +121,7 @@ func (s *Sim) scheduleFault(t srp.Time, k faultKind, heal srp.Time) {
 			s.tracef(nil, "heal partition")
 		})
 	case faultIsolate:
-		s.at(t, func() {
+		s.fault(t, func() {
 			nw.group[victim.idx] = -1 - int(victim.idx)
 			s.tracef(nil, "fault isolate n%d", victim.id)
 		})
@@ -140,7 +145,7 @@ func (s *Sim) scheduleFault(t srp.Time, k faultKind, heal srp.Time) {
 				links = append(links, r.IntN(len(s.nodes)*len(s.nodes)))
 			}
 		}
-		s.at(t, func() {
+		s.fault(t, func() {
 			for _, l := range links {
 				nw.cut[l] = true
 			}
@@ -156,19 +161,19 @@ func (s *Sim) scheduleFault(t srp.Time, k faultKind, heal srp.Time) {
 	case faultDup:
 		dup := 0.1 + 0.4*r.Float64()
 		base := nw.dup
-		s.at(t, func() { nw.dup = dup; s.tracef(nil, "fault dup=%.2f", dup) })
+		s.fault(t, func() { nw.dup = dup; s.tracef(nil, "fault dup=%.2f", dup) })
 		undo(func() { nw.dup = base; s.tracef(nil, "heal dup") })
 	case faultJitter:
 		jitter := time.Duration(1+r.IntN(20)) * time.Millisecond
 		base := nw.jitter
-		s.at(t, func() { nw.jitter = jitter; s.tracef(nil, "fault jitter=%v", jitter) })
+		s.fault(t, func() { nw.jitter = jitter; s.tracef(nil, "fault jitter=%v", jitter) })
 		undo(func() { nw.jitter = base; s.tracef(nil, "heal jitter") })
 	case faultSlow:
 		extra := s.tokens(0.01, 0.4)
-		s.at(t, func() { nw.slow[victim.idx] = extra; s.tracef(nil, "fault n%d slow +%v", victim.id, extra) })
+		s.fault(t, func() { nw.slow[victim.idx] = extra; s.tracef(nil, "fault n%d slow +%v", victim.id, extra) })
 		undo(func() { clear(nw.slow); s.tracef(nil, "heal slow") })
 	case faultCrash, faultLeave:
-		s.at(t, func() {
+		s.fault(t, func() {
 			if victim.core == nil {
 				return
 			}
@@ -181,7 +186,7 @@ func (s *Sim) scheduleFault(t srp.Time, k faultKind, heal srp.Time) {
 			gen := victim.gen
 			if r.IntN(3) > 0 {
 				if back := s.now + s.tokens(0.1, 4); back < heal {
-					s.at(back, func() {
+					s.fault(back, func() {
 						if victim.gen == gen {
 							s.start(victim)
 						}
@@ -191,7 +196,7 @@ func (s *Sim) scheduleFault(t srp.Time, k faultKind, heal srp.Time) {
 		})
 	case faultBurst:
 		count := 20 + r.IntN(300)
-		s.at(t, func() {
+		s.fault(t, func() {
 			if victim.core == nil {
 				return
 			}
@@ -211,8 +216,16 @@ func (s *Sim) scheduleFault(t srp.Time, k faultKind, heal srp.Time) {
 func (s *Sim) lossFault(t srp.Time, loss float64, undo func(func())) {
 	nw := s.net
 	base := nw.loss
-	s.at(t, func() { nw.loss = loss; s.tracef(nil, "fault loss=%.2f", loss) })
+	s.fault(t, func() { nw.loss = loss; s.tracef(nil, "fault loss=%.2f", loss) })
 	undo(func() { nw.loss = base; s.tracef(nil, "heal loss") })
+}
+
+// fault schedules a change of the network or of a node's life at t.
+func (s *Sim) fault(t srp.Time, fn func()) {
+	s.at(t, func() {
+		s.lastChange = s.now
+		fn()
+	})
 }
 
 // heal ends every fault: the network becomes whole and lossless (delay,
@@ -226,13 +239,12 @@ func (s *Sim) heal() {
 	for _, n := range s.nodes {
 		if n.core == nil && s.rng.IntN(5) > 0 {
 			restart = max(restart, s.now+s.tokens(0, 0.5))
-			s.at(restart, func() { s.start(n) })
+			s.fault(restart, func() { s.start(n) })
 		}
 	}
 	cfg := CoreConfig(1, s.ids, 1)
 	s.restartBy = restart
-	s.formBy = restart + 8*(cfg.Token+cfg.Consensus) + time.Second
-	s.q.push(event{at: s.now + probeEvery, kind: evProbe})
+	s.formBy = max(restart, s.faultFramesUntil) + 20*(cfg.Token+cfg.Consensus) + time.Second
 }
 
 // live lists the nodes that are up.
@@ -274,12 +286,19 @@ func (s *Sim) oneRing(live []*node) (srp.RingID, bool) {
 // message sent on it delivered everywhere within drainBy.
 func (s *Sim) probe() {
 	live := s.live()
+	if s.stormed(len(live)) {
+		return
+	}
+	if !s.healed {
+		s.q.push(event{at: s.now + probeEvery, kind: evProbe})
+		return
+	}
 	ring, one := s.oneRing(live)
 	switch {
-	case !s.formed && one && s.now > s.restartBy:
+	case !s.formed && one && s.now > s.restartBy && s.now > s.faultFramesUntil:
 		s.formed, s.formedAt, s.ring = true, s.now, ring
 		s.sendStop = s.now + max(time.Second, 2*s.token)
-		s.drainBy = s.sendStop + 4*s.token + 2*time.Second
+		s.drainBy = s.sendStop + 20*s.token + 30*time.Second
 		s.tracef(nil, "all %d live nodes on ring %s", len(live), fmtRing(ring))
 	case !s.formed:
 		if s.now > s.formBy {
@@ -289,6 +308,14 @@ func (s *Sim) probe() {
 			return
 		}
 	case !one || ring != s.ring:
+		// Timers armed before the heal (token loss after a lossy spell,
+		// say) may still break the first ring: wait again, within bounds.
+		cfg := CoreConfig(1, s.ids, 1)
+		if s.now < s.healAt+2*(cfg.Token+cfg.Consensus) {
+			s.formed, s.sending = false, true
+			s.tracef(nil, "ring %s broke up in the heal's aftermath; waiting for the next", fmtRing(s.ring))
+			break
+		}
 		s.chk.report(KindLiveness, s.now, 0, "ring %s broke up after it formed at %s with no fault: %s",
 			fmtRing(s.ring), fmtTime(s.formedAt), s.describeNodes(live))
 		s.done = true
@@ -304,15 +331,54 @@ func (s *Sim) probe() {
 				s.quiescent, s.done = true, true
 				return
 			}
-			if s.now > s.drainBy {
-				s.chk.report(KindLiveness, s.now, 0, "messages not delivered %s after sends stopped: %s",
-					fmtTime(s.now-s.sendStop), missing)
+			// The backlog drains at the flow-control rate, which may take
+			// long after a long outage; what must not happen is a stall.
+			if s.delivered != s.progressCount {
+				s.progressCount, s.progressAt = s.delivered, s.now
+			}
+			cfg := CoreConfig(1, s.ids, 1)
+			stalled := s.now-max(s.progressAt, s.sendStop) > 2*(cfg.Token+cfg.Consensus)
+			if stalled || s.now > s.drainBy {
+				why := "no delivery anywhere for " + fmtTime(s.now-max(s.progressAt, s.sendStop))
+				if !stalled {
+					why = "still draining at the bound"
+				}
+				s.chk.report(KindLiveness, s.now, 0, "messages not delivered %s after sends stopped (%s): %s",
+					fmtTime(s.now-s.sendStop), why, missing)
 				s.done = true
 				return
 			}
 		}
 	}
 	s.q.push(event{at: s.now + probeEvery, kind: evProbe})
+}
+
+// stormed detects a join storm: joins arriving at half the rate the live
+// nodes can take in, for one and a half consensus timeouts with no fault or
+// heal in between. Healthy GATHER phases send a join per node every join
+// period (50 ms), orders of magnitude less. A storm sustains itself (each
+// join with news makes its receivers re-enter GATHER, send a join and
+// restart their consensus timer), so no ring forms although the network
+// stands still: a liveness failure.
+func (s *Sim) stormed(live int) bool {
+	busy := uint64(float64(live) * float64(probeEvery) / float64(rxService) / 2)
+	n := s.joins - s.probeJoins
+	s.probeJoins = s.joins
+	if live == 0 || n < busy {
+		s.saturated = 0
+		return false
+	}
+	if s.saturated == 0 {
+		s.saturated = s.now
+	}
+	cfg := CoreConfig(1, s.ids, 1)
+	if s.now-max(s.saturated, s.lastChange) < 3*cfg.Consensus/2 {
+		return false
+	}
+	s.chk.report(KindLiveness, s.now, 0, "join storm: %d joins in %s, saturated since %s, no fault since %s: %s",
+		n, probeEvery, fmtTime(s.saturated), fmtTime(s.lastChange), s.describeNodes(s.live()))
+	s.done = true
+	return true
 }
 
 // undelivered describes the first live node still missing a message it must

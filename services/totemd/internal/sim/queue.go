@@ -5,11 +5,12 @@ import "github.com/needle-cluster/needle/services/totemd/internal/srp"
 type eventKind uint8
 
 const (
-	evArrive eventKind = iota // a frame reaches node
-	evTimer                   // node's NextDeadline is due
-	evSend                    // node's application wants to send
-	evAction                  // a scheduled fault, heal, start or restart
-	evProbe                   // liveness probe after healing
+	evArrive  eventKind = iota // a frame reaches node
+	evReceive                  // node takes a frame out of its socket buffer
+	evTimer                    // node's NextDeadline is due
+	evSend                     // node's application wants to send
+	evAction                   // a scheduled fault, heal, start or restart
+	evProbe                    // liveness probe after healing
 )
 
 // event is one entry of the virtual-time queue. Events at the same time run

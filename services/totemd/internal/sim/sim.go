@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
 )
 
@@ -29,19 +31,22 @@ type Options struct {
 	CoreFaults srp.Faults
 	// Trace, when set, receives one line per event.
 	Trace io.Writer
-	// MaxEvents bounds the run; 0 means DefaultMaxEvents.
+	// MaxEvents bounds the run; 0 means DefaultMaxEvents(Nodes).
 	MaxEvents uint64
 }
 
-// DefaultMaxEvents bounds a run so that a livelocked core cannot hang the
-// simulator; no healthy run comes close.
-const DefaultMaxEvents = 30_000_000
+// DefaultMaxEvents bounds a run of n nodes so that a livelocked core cannot
+// hang the simulator; healthy runs stay well below it (the largest seen is
+// about 3 million on 41 nodes). A run that hits it is reported with how
+// long the nodes had been saturated and when the network last changed.
+func DefaultMaxEvents(n int) uint64 { return 3_000_000 + 30_000*uint64(n) }
 
 // Result is the outcome of one run.
 type Result struct {
 	Seed       uint64
 	Nodes      int
 	Profile    string
+	CoreFaults srp.Faults
 	Violations []Violation // the first DefaultViolationLimit of them
 	Total      int         // number of violations
 	Events     uint64
@@ -58,6 +63,19 @@ func (r Result) ReplayCommand() string {
 	s := fmt.Sprintf("go run ./services/totemd/cmd/sim -seed %d -nodes %d", r.Seed, r.Nodes)
 	if r.Profile != "mixed" {
 		s += " -faults " + r.Profile
+	}
+	var broken []string
+	if r.CoreFaults.SkipRetransmit {
+		broken = append(broken, "skip-retransmit")
+	}
+	if r.CoreFaults.ReorderDelivery {
+		broken = append(broken, "reorder-delivery")
+	}
+	if r.CoreFaults.SkipOldRingFlush {
+		broken = append(broken, "skip-old-ring-flush")
+	}
+	if len(broken) > 0 {
+		s += " -broken " + strings.Join(broken, ",")
 	}
 	return s + " -trace"
 }
@@ -76,7 +94,22 @@ type node struct {
 	next      uint32
 	pending   []byte // a payload Mcast refused, retried later
 	rate      float64
+	rxFree    srp.Time // when the node can take the next frame off its socket
+	rxQueued  int      // frames waiting in its socket buffer
 }
+
+// frameJoin is the W3 message type of MEMB_JOIN (spec/totem.md §3.3).
+const frameJoin = 3
+
+// Each node spends rxService on every frame it receives and its socket
+// buffer holds rxBuffer frames; more are dropped, as a full UDP receive
+// buffer does. This is what bounds join storms (every join with news makes
+// its receiver multicast a join), which a network without it would let grow
+// without limit in zero time.
+const (
+	rxService = 40 * time.Microsecond
+	rxBuffer  = 256
+)
 
 // Sim is one run in progress. It is single-threaded and owns everything.
 type Sim struct {
@@ -101,14 +134,27 @@ type Sim struct {
 	healAt    srp.Time
 	healed    bool
 	restartBy srp.Time
-	formBy    srp.Time
-	formed    bool
-	formedAt  srp.Time
-	ring      srp.RingID
-	sendStop  srp.Time
-	drainBy   srp.Time
-	done      bool
-	quiescent bool
+	// faultFramesUntil is when the last frame sent before the heal
+	// arrives: until then the faults (slow links, say) still act.
+	faultFramesUntil srp.Time
+	formBy           srp.Time
+	formed           bool
+	formedAt         srp.Time
+	ring             srp.RingID
+	sendStop         srp.Time
+	drainBy          srp.Time
+	delivered        uint64   // message deliveries so far, all nodes
+	progressCount    uint64   // delivered at the last probe that saw progress
+	progressAt       srp.Time // when that was
+	done             bool
+	quiescent        bool
+
+	// storm detection after the heal: events seen at the last probe and
+	// how long the event rate has stayed at saturation.
+	joins      uint64   // join frames that reached a live node
+	probeJoins uint64   // joins at the last probe
+	saturated  srp.Time // start of the current saturation, 0 if none
+	lastChange srp.Time // last fault, heal or restart
 }
 
 // probeEvery is how often liveness is checked after healing.
@@ -123,7 +169,8 @@ func Run(opts Options) Result {
 	res := Result{
 		Seed:       opts.Seed,
 		Nodes:      opts.Nodes,
-		Profile:    opts.Profile.Name,
+		Profile:    s.opts.Profile.Name,
+		CoreFaults: opts.CoreFaults,
 		Violations: s.chk.Violations(),
 		Total:      s.chk.Total(),
 		Events:     s.events,
@@ -158,7 +205,7 @@ func newSim(opts Options) *Sim {
 		sending: true,
 	}
 	if s.max == 0 {
-		s.max = DefaultMaxEvents
+		s.max = DefaultMaxEvents(opts.Nodes)
 	}
 	s.fill = make([]byte, MaxPayload)
 	for i := range s.fill {
@@ -179,12 +226,19 @@ func (s *Sim) loop() {
 		s.now = e.at
 		s.events++
 		if s.events > s.max {
-			s.chk.report(KindLiveness, s.now, 0, "event budget of %d exhausted (livelock?)", s.max)
+			sat := "not saturated"
+			if s.saturated > 0 {
+				sat = "saturated since " + fmtTime(s.saturated)
+			}
+			s.chk.report(KindLiveness, s.now, 0, "event budget of %d exhausted (livelock?): heal due at %s, last fault change %s, nodes %s",
+				s.max, fmtTime(s.healAt), fmtTime(s.lastChange), sat)
 			return
 		}
 		switch e.kind {
 		case evArrive:
 			s.arrive(e)
+		case evReceive:
+			s.queued(e)
 		case evTimer:
 			s.timer(e)
 		case evSend:
@@ -234,6 +288,13 @@ func (s *Sim) start(n *node) {
 		}
 		return s.rng.Int64N(k)
 	}
+	if s.trace != nil {
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{
+			Output:      &traceLog{s: s, n: n},
+			Level:       hclog.Debug,
+			DisableTime: true,
+		})
+	}
 	core, err := s.opts.Factory(cfg)
 	if err != nil {
 		s.chk.report(KindCore, s.now, n.id, "cannot build node: %v", err)
@@ -254,14 +315,48 @@ func (s *Sim) stop(n *node, why string) {
 	}
 	s.tracef(n, "%s", why)
 	n.core, n.gen, n.timerSet, n.pending = nil, n.gen+1, false, nil
+	n.rxFree, n.rxQueued = 0, 0
 	s.chk.Stop(n.inc)
 }
 
+// arrive puts a frame that reached n into its socket buffer, or takes it
+// straight in if n is idle.
 func (s *Sim) arrive(e event) {
 	n := s.nodes[e.node]
 	if n.core == nil {
 		return
 	}
+	if len(e.frame) > 3 && e.frame[3] == frameJoin {
+		s.joins++
+	}
+	if n.rxFree > s.now {
+		if n.rxQueued >= rxBuffer {
+			if s.trace != nil {
+				s.tracef(n, "overflow drops %s", describeFrame(e.frame))
+			}
+			return
+		}
+		n.rxQueued++
+		e.kind, e.at, e.gen = evReceive, n.rxFree, n.gen
+		n.rxFree += rxService
+		s.q.push(e)
+		return
+	}
+	n.rxFree = s.now + rxService
+	s.receive(n, e)
+}
+
+// queued takes a frame out of n's socket buffer.
+func (s *Sim) queued(e event) {
+	n := s.nodes[e.node]
+	if n.core == nil || e.gen != n.gen {
+		return // the buffer died with the process
+	}
+	n.rxQueued--
+	s.receive(n, e)
+}
+
+func (s *Sim) receive(n *node, e event) {
 	if err := n.core.Receive(s.now, e.frame); err != nil {
 		s.chk.report(KindCore, s.now, n.id, "rejected a frame from n%d (%s): %v", e.from+1, describeFrame(e.frame), err)
 	}
@@ -310,6 +405,9 @@ func (s *Sim) after(n *node) {
 				s.tracef(n, "deliver undecodable message from n%d", d.From)
 			}
 		}
+		if d.Conf == nil {
+			s.delivered++
+		}
 		s.chk.Deliver(n.inc, s.now, d)
 	}
 	s.arm(n)
@@ -345,6 +443,9 @@ func (s *Sim) transmit(n *node, snd srp.Send) {
 		if copies == 2 {
 			dup = append(dup, srp.NodeID(to+1))
 			s.q.push(event{at: s.now + d2, kind: evArrive, node: int32(to), from: n.idx, frame: frame})
+		}
+		if !s.healed {
+			s.faultFramesUntil = max(s.faultFramesUntil, s.now+max(d1, d2))
 		}
 	}
 	dest := "all"
@@ -445,4 +546,18 @@ func (s *Sim) mcast(n *node) bool {
 	}
 	s.after(n)
 	return ok
+}
+
+// traceLog puts the core's log lines into the trace, stamped with virtual
+// time and node (the core logs only through cfg.Logger).
+type traceLog struct {
+	s *Sim
+	n *node
+}
+
+func (w *traceLog) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		fmt.Fprintf(w.s.trace, "%s n%-2d log %s\n", fmtTime(w.s.now), w.n.id, line)
+	}
+	return len(p), nil
 }

@@ -56,8 +56,17 @@ func describeFrame(f []byte) string {
 		}
 		return fmt.Sprintf("%s n%d ringseq=%x proc=%s failed=%s", name, u32(13), ring, idList(f, bo, 33, p), idList(f, bo, 33+4*int(p), fl))
 	case 4:
-		return fmt.Sprintf("COMMIT via n%d ring=%s tseq=%d idx=%d/%d members=%s",
-			from, ring(17), u32(13), u32(33), u32(37), idList(f, bo, 41, u32(37)))
+		n := u32(37)
+		var entries strings.Builder
+		for i := 0; i < int(n) && i < 384; i++ {
+			off := 41 + 4*int(n) + 24*i
+			if off+24 > len(f) {
+				break
+			}
+			fmt.Fprintf(&entries, " {%s aru=%d hd=%d rf=%d}", ring(off), u32(off+12), u32(off+16), u32(off+20))
+		}
+		return fmt.Sprintf("COMMIT via n%d ring=%s tseq=%d idx=%d/%d members=%s%s",
+			from, ring(17), u32(13), u32(33), n, idList(f, bo, 41, n), entries.String())
 	case 5:
 		return fmt.Sprintf("HOLDCANCEL n%d ring=%s", from, ring(13))
 	}

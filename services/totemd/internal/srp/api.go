@@ -194,7 +194,9 @@ type Interface interface {
 	// Start brings the interface up: load the ring id and enter GATHER.
 	Start(now Time)
 	// Receive handles one Totem frame from the network (crypto removed).
-	// Malformed frames are counted and dropped; the error says why.
+	// Malformed frames are counted and dropped; the error says why. The
+	// node may keep frame (MCAST frames stay queued for retransmission and
+	// their payloads are delivered in place): do not modify it afterwards.
 	Receive(now Time, frame []byte) error
 	// Tick fires every timer whose deadline is ≤ now.
 	Tick(now Time)

@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// minHold is corosync's smallest hold period (MINIMUM_TIMEOUT_HOLD).
+const minHold = 14 * time.Millisecond
+
 // DefaultConfig returns corosync 3.1.7's effective defaults for a nodelist
 // (token 3000 ms plus 650 ms per node beyond two, and the values derived
 // from it), for tests and the simulator; totemd takes its values from
@@ -16,7 +19,7 @@ func DefaultConfig(self NodeID, nodes []NodeID) Config {
 		token += time.Duration(len(nodes)-2) * 650 * time.Millisecond
 	}
 	retransmit := time.Duration(float64(token) / 4.2).Truncate(time.Millisecond)
-	hold := time.Duration(float64(retransmit)*0.8).Truncate(time.Millisecond) - 10*time.Millisecond
+	hold := max(time.Duration(float64(retransmit)*0.8).Truncate(time.Millisecond)-10*time.Millisecond, minHold)
 	return Config{
 		Self:                self,
 		Nodes:               slices.Clone(nodes),

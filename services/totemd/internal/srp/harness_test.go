@@ -10,6 +10,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+// maxSteps bounds the events of one harness: a protocol storm fails the
+// test instead of hanging it.
+const maxSteps = 20_000_000
+
 // harness wires a few nodes through an in-memory network with virtual
 // time: every frame arrives after a fixed latency, in send order, unless
 // the drop filter says otherwise or the destination is down. udpu
@@ -22,13 +26,20 @@ type harness struct {
 	nodes   []*hnode
 	net     packetHeap
 	cur     packet // the packet being delivered
+	steps   int
 	seq     uint64
 	// drop, when set, is asked about every packet before delivery.
 	drop func(p *packet) bool
 	// mutate, when set, may adjust each node's config before New.
 	mutate func(*Config)
+	// jitter, when set, adds a per-packet delay (reordering); dup, when
+	// set, says whether to deliver a packet twice.
+	jitter func() Time
+	dup    func() bool
 	// noLog turns off recording deliveries (benchmark).
 	noLog bool
+	// trace prints every delivery (SRP_LOG set).
+	trace bool
 }
 
 type hnode struct {
@@ -48,7 +59,7 @@ type packet struct {
 }
 
 func newHarness(tb testing.TB, count int) *harness {
-	h := &harness{tb: tb, latency: 100 * time.Microsecond}
+	h := &harness{tb: tb, latency: 100 * time.Microsecond, trace: os.Getenv("SRP_LOG") != ""}
 	for i := 1; i <= count; i++ {
 		h.ids = append(h.ids, NodeID(i))
 	}
@@ -105,8 +116,16 @@ func (h *harness) drain(hn *hnode) {
 		}
 	}
 	for i := range r.Deliveries {
-		if r.Deliveries[i].Conf == nil {
+		d := &r.Deliveries[i]
+		if d.Conf == nil {
 			hn.msgCount++
+		}
+		if h.trace {
+			if d.Conf != nil {
+				fmt.Printf("%v node%d conf %d ring %x.%x members %v left %v joined %v\n", h.now, hn.id, d.Conf.Type, d.Conf.Ring.Rep, d.Conf.Ring.Seq, d.Conf.Members, d.Conf.Left, d.Conf.Joined)
+			} else {
+				fmt.Printf("%v node%d deliver %d:%s\n", h.now, hn.id, d.From, d.Payload)
+			}
 		}
 	}
 	if !h.noLog {
@@ -115,13 +134,39 @@ func (h *harness) drain(hn *hnode) {
 }
 
 func (h *harness) send(from, to NodeID, frame []byte) {
-	h.seq++
-	h.net.push(packet{at: h.now + h.latency, seq: h.seq, from: from, to: to, frame: frame})
+	copies := 1
+	if h.dup != nil && h.dup() {
+		copies = 2
+	}
+	for range copies {
+		at := h.now + h.latency
+		if h.jitter != nil {
+			at += h.jitter()
+		}
+		h.seq++
+		h.net.push(packet{at: at, seq: h.seq, from: from, to: to, frame: frame})
+	}
 }
 
 // step runs the next event (packet arrival or timer) at or before limit;
 // it returns false when nothing is left before limit.
 func (h *harness) step(limit Time) bool {
+	h.steps++
+	if h.steps > maxSteps {
+		h.tb.Fatalf("event storm: %d events by t=%v, %d packets in flight", h.steps, h.now, len(h.net))
+	}
+	if h.steps%2000000 == 0 && os.Getenv("SRP_PROGRESS") != "" {
+		var hist [8]int
+		for _, p := range h.net {
+			hist[p.frame[3]]++
+		}
+		fmt.Printf("step %d at %v, %d packets in flight by type %v\n", h.steps, h.now, len(h.net), hist)
+		for _, hn := range h.nodes {
+			if hn.up {
+				fmt.Printf("  node %d state %d ring %v proc %v failed %v\n", hn.id, hn.n.state, hn.n.ring, hn.n.proc, hn.n.failed)
+			}
+		}
+	}
 	var tn *hnode
 	var tat Time
 	for _, hn := range h.nodes {

@@ -31,6 +31,7 @@ type Node struct {
 	now  Time
 
 	state   State
+	started bool // Start was called: frames are accepted
 	stopped bool // after Leave
 
 	ring, oldRing  RingID
@@ -123,10 +124,11 @@ func (n *Node) MaxPayload() int { return n.packetSize() }
 // Start brings the interface up: the ring id {self, cfg.RingSeq}, then
 // GATHER ("interface change").
 func (n *Node) Start(now Time) {
-	if n.stopped {
+	if n.stopped || n.started {
 		return
 	}
 	n.now = now
+	n.started = true
 	n.pauseStamp = now
 	n.tm.start(timerPause, now+n.cfg.Token/5)
 	n.ring = RingID{Rep: n.self, Seq: n.cfg.RingSeq}
@@ -138,7 +140,7 @@ func (n *Node) Start(now Time) {
 
 // Receive handles one frame from the network.
 func (n *Node) Receive(now Time, frame []byte) error {
-	if n.stopped {
+	if n.stopped || !n.started {
 		return nil
 	}
 	n.now = now

@@ -1,6 +1,7 @@
 package srp
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -186,10 +187,17 @@ func TestLostMessagesAreRetransmitted(t *testing.T) {
 	h.startAll()
 	formRing(t, h, 1, 2, 3)
 	seen := map[string]bool{}
+	original := map[string][]byte{} // ring id + seq → first copy on the wire
 	n := 0
 	h.drop = func(p *packet) bool {
 		if p.frame[3] != byte(typeMcast) || p.from == p.to {
 			return false
+		}
+		id := string(p.frame[17:21]) + string(p.frame[25:37])
+		if o, ok := original[id]; !ok {
+			original[id] = p.frame
+		} else if !bytes.Equal(o, p.frame) {
+			t.Errorf("retransmitted frame differs from the original:\n%x\n%x", o, p.frame)
 		}
 		key := fmt.Sprintf("%d>%d:%x", p.from, p.to, p.frame[17:21])
 		if seen[key] {

@@ -29,15 +29,23 @@ func (n *Node) handleToken(t *orfToken) {
 	forward := !(rep && n.tokenHeld)
 
 	if n.state != Commit {
-		if n.state == Operational {
-			n.messagesFree(t.aru)
-		}
 		if t.ring != n.ring {
 			n.heartbeat(forward)
 			return
 		}
 		if seqLTE(t.tokenSeq, n.tokenSeq) {
 			return // a retransmitted duplicate
+		}
+		// Deviation: corosync frees before the two checks above. A
+		// duplicate of an older token (retransmitted, or duplicated by
+		// the network) then pairs its stale aru — possibly raised by its
+		// aru_addr before a lagging member lowered it again — with
+		// my_last_aru from that same token's first arrival, and frees
+		// messages a member still lacks: recovery can no longer supply
+		// them (an EVS violation; in corosync the laggard ends up
+		// "FAILED TO RECEIVE"). Only tokens accepted in order free here.
+		if n.state == Operational {
+			n.messagesFree(t.aru)
 		}
 		n.inToken = true
 		n.processToken(t, &forward)

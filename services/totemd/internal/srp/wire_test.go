@@ -263,7 +263,7 @@ func TestSeqCompareRollover(t *testing.T) {
 		{1, 2, true}, {2, 1, false}, {5, 5, false},
 		{0xFFFFFFF0, 0x00000005, true}, // across the wrap
 		{0x00000005, 0xFFFFFFF0, false},
-		{0xFFFFFFFF, 0, true},  // the token_seq before 0
+		{0xFFFFFFFF, 0, true}, // the token_seq before 0
 	}
 	for _, tc := range tests {
 		if got := seqLT(tc.a, tc.b); got != tc.lt {

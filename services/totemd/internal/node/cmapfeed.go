@@ -1,0 +1,78 @@
+package node
+
+import (
+	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/services/cmapd/busreq"
+	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/services/totemd/internal/pg"
+)
+
+// selfService is the id totemd uses as the sender of its own bus requests
+// to cmapd (it hosts cfg, service 1); responses carrying it are totemd's.
+const selfService = pg.ServiceCfg
+
+// publishStats writes the stats.srp.* and stats.pg.* statistics into
+// cmapd's stats map (corosync-cmapctl -m stats shows them).
+func (n *Node) publishStats() {
+	svc, ok := n.services[pg.ServiceCmap]
+	if !ok {
+		return
+	}
+	st := n.srp.Status()
+	c := st.Counters
+	u64 := map[string]uint64{
+		"orf_token_tx": c.OrfTokenTx, "orf_token_rx": c.OrfTokenRx,
+		"memb_merge_detect_tx": c.MembMergeDetectTx, "memb_merge_detect_rx": c.MembMergeRx,
+		"memb_join_tx": c.MembJoinTx, "memb_join_rx": c.MembJoinRx,
+		"mcast_tx": c.MemoMcastTx, "mcast_retx": c.RxRetransmits, "mcast_rx": c.MemoMcastRx,
+		"memb_commit_token_tx": c.MembCommitTokenTx, "memb_commit_token_rx": c.MembCommitRx,
+		"token_hold_cancel_tx": c.TokenHoldCancelTx, "token_hold_cancel_rx": c.TokenHoldRx,
+		"operational_entered": c.OperationalEntered, "operational_token_lost": c.TokenLost,
+		"gather_entered": c.GatherEntered, "commit_entered": c.CommitEntered,
+		"recovery_entered": c.RecoveryEntered, "consensus_timeouts": c.ConsensusTimeouts,
+		"rx_msg_dropped": c.DecodeErrors,
+	}
+	vals := map[string]value.Value{}
+	for _, s := range busreq.TotemStats() {
+		switch s.Type {
+		case value.Uint64:
+			vals[s.Key] = value.U64(u64[s.Key[len("stats.srp."):]])
+		case value.Uint32:
+			v := uint32(0)
+			if s.Key == "stats.pg.msg_queue_avail" {
+				v = uint32(n.srp.Avail())
+			}
+			vals[s.Key] = value.U32(v)
+		case value.Uint8:
+			vals[s.Key] = value.U8(0)
+		}
+	}
+	n.reqSeq++
+	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: busreq.PutStats(vals)})
+}
+
+// askCmapReload has cmapd re-read corosync.conf for cfg's reload; the
+// answer arrives as a response to selfService and completes the reload.
+func (n *Node) askCmapReload(seq uint64) bool {
+	svc, ok := n.services[pg.ServiceCmap]
+	if !ok {
+		return false
+	}
+	n.reqSeq++
+	n.pendingReload[n.reqSeq] = seq
+	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: busreq.Reload()})
+	return true
+}
+
+// ownResponse handles a response addressed to totemd itself.
+func (n *Node) ownResponse(m *ipcproto.Msg) {
+	seq, ok := n.pendingReload[m.ID]
+	if !ok {
+		if m.Status != ipcproto.OK {
+			n.log.Debug("cmapd refused a statistics update", "status", m.Status)
+		}
+		return
+	}
+	delete(n.pendingReload, m.ID)
+	n.finishReload(seq, m.Status)
+}

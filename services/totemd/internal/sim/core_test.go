@@ -1,0 +1,89 @@
+package sim
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/needle-cluster/needle/services/totemd/internal/srp"
+)
+
+// TestBrokenCoresAreCaught runs the real core with each deliberate protocol
+// bug and requires the checker to name the invariant it breaks within a few
+// seeds.
+func TestBrokenCoresAreCaught(t *testing.T) {
+	tests := []struct {
+		name    string
+		faults  srp.Faults
+		profile string
+		want    Kind
+	}{
+		{"ReorderDelivery", srp.Faults{ReorderDelivery: true}, "net", KindOrder},
+		{"SkipRetransmit", srp.Faults{SkipRetransmit: true}, "net", KindLiveness},
+		{"SkipOldRingFlush", srp.Faults{SkipOldRingFlush: true}, "net", KindSynchrony},
+	}
+	const maxSeeds = 12
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			prof, err := LookupProfile(tc.profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for seed := uint64(1); seed <= maxSeeds; seed++ {
+				res := Run(Options{Seed: seed, Nodes: 3 + int(seed%3), Profile: prof, CoreFaults: tc.faults})
+				if slices.ContainsFunc(res.Violations, func(v Violation) bool { return v.Kind == tc.want }) {
+					t.Logf("seed %d: %v", seed, res.Violations[0])
+					return
+				}
+			}
+			t.Errorf("no %s violation in %d seeds with Faults %+v", tc.want, maxSeeds, tc.faults)
+		})
+	}
+}
+
+// TestRealCoreSeeds runs the real core over a fixed set of seeds with mixed
+// faults and small to medium rings; every seed must pass. A failure prints
+// the command that replays the seed with a trace.
+func TestRealCoreSeeds(t *testing.T) {
+	seeds := uint64(120)
+	if testing.Short() {
+		seeds = 30
+	}
+	prof, err := LookupProfile("mixed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := NodeRange{3, 12}
+	failed := 0
+	for seed := uint64(1); seed <= seeds; seed++ {
+		res := Run(Options{Seed: seed, Nodes: nodes.Pick(seed), Profile: prof})
+		if res.Total == 0 {
+			continue
+		}
+		failed++
+		t.Errorf("seed %d, %d nodes: %d violation(s), first: %v\n\treplay: %s",
+			seed, res.Nodes, res.Total, res.Violations[0], res.ReplayCommand())
+	}
+	if failed > 0 {
+		t.Logf("%d of %d seeds failed", failed, seeds)
+	}
+}
+
+// TestRealCoreTraceDoesNotChangeTheRun: the replay command adds -trace (and
+// the core's debug log), which must not change the schedule it replays.
+func TestRealCoreTraceDoesNotChangeTheRun(t *testing.T) {
+	prof, err := LookupProfile("mixed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trace strings.Builder
+	plain := Run(Options{Seed: 11, Nodes: 5, Profile: prof})
+	traced := Run(Options{Seed: 11, Nodes: 5, Profile: prof, Trace: &trace})
+	if plain.Events != traced.Events || plain.End != traced.End || plain.Delivered != traced.Delivered {
+		t.Fatalf("traced run differs: %d events to %v, %d deliveries; untraced %d to %v, %d",
+			traced.Events, traced.End, traced.Delivered, plain.Events, plain.End, plain.Delivered)
+	}
+	if !strings.Contains(trace.String(), "CONF regular") {
+		t.Fatal("trace has no configuration lines")
+	}
+}

@@ -1,0 +1,32 @@
+// Package sim is a deterministic simulator for the Totem core (package srp)
+// and a checker of extended virtual synchrony over what the nodes deliver.
+//
+// One run is a function of (seed, ring size, fault profile) only: a single
+// PCG stream drives a virtual-time event queue (frame arrivals, node timers
+// from NextDeadline, application sends, scheduled faults). There are no
+// goroutines and no wall clock, so any failing run replays exactly, with a
+// trace of one line per event:
+//
+//	<virtual s.µs> <node> <state> <ring rep.seq> a=<my_aru>/<high_seq> <event>
+//
+// plus the core's own log lines ("nX log ...") when tracing.
+//
+// The virtual network is udpu: a multicast is one datagram per nodelist
+// entry, the sender included. Each directed link can be cut (partitions,
+// isolation, one-way cuts); all links share seeded loss, duplication and a
+// delay of base plus jitter (which reorders). Every node spends rxService
+// per received frame and holds at most rxBuffer frames, like a UDP socket
+// buffer, which is what keeps join storms finite. Nodes crash and restart
+// (a new srp.Node with the persisted ring seq plus one, as corosync 3.x
+// does) or leave gracefully. Application payloads carry their id, length
+// and an FNV-64a checksum, so the checker can tell corrupted, invented and
+// duplicated messages apart.
+//
+// A run has a fault phase, then a heal: the network becomes whole and
+// lossless and most crashed nodes restart. From then on the checker also
+// demands liveness: all live nodes on one ring within 20 × (token +
+// consensus), and every message sent on it delivered everywhere.
+//
+// The Checker is independent of the simulator: it consumes accepted sends
+// and deliveries (tests build histories by hand) and reports Violations.
+package sim

@@ -1,0 +1,309 @@
+package srp
+
+import (
+	"slices"
+	"time"
+)
+
+// gatherFrom is the reason code corosync 3.x logs when entering GATHER.
+type gatherFrom int
+
+const (
+	gsConsensusTimeout gatherFrom = iota
+	gsMissing1
+	gsTokenLostOperational
+	gsConsensusExpired
+	gsTokenLostCommit
+	gsTokenLostRecovery
+	gsFailedToReceive
+	gsForeignOperational
+	gsForeignGather
+	gsMergeOperational
+	gsMergeGather
+	gsMergeDuringJoin
+	gsJoinOperational
+	gsJoinCommit
+	gsJoinRecovery
+	gsInterfaceChange
+)
+
+var gatherFromDesc = [...]string{
+	"consensus timeout",
+	"MISSING",
+	"The token was lost in the OPERATIONAL state.",
+	"The consensus timeout expired.",
+	"The token was lost in the COMMIT state.",
+	"The token was lost in the RECOVERY state.",
+	"failed to receive",
+	"foreign message in operational state",
+	"foreign message in gather state",
+	"merge during operational state",
+	"merge during gather state",
+	"merge during join",
+	"join during operational state",
+	"join during commit state",
+	"join during recovery",
+	"interface change",
+}
+
+// gatherEnter is memb_state_gather_enter: every way into GATHER.
+func (n *Node) gatherEnter(from gatherFrom) {
+	n.tokenDiscard = true
+	n.originatedToken = false
+	n.proc = addNode(n.proc, n.self)
+	n.sendJoin()
+	n.tm.start(timerJoin, n.now+n.cfg.Join)
+	n.tm.start(timerConsensus, n.now+n.cfg.Consensus)
+	n.tm.stop(timerTokenRetransmit)
+	n.tm.stop(timerTokenLoss)
+	n.tm.stop(timerMerge)
+	n.consensus = append(n.consensus[:0], n.self)
+	n.debugf("entering GATHER state from %d(%s).", int(from), gatherFromDesc[from])
+	n.state = Gather
+	n.counters.GatherEntered++
+}
+
+// sendJoin multicasts our proposal, after the send_join random delay.
+func (n *Node) sendJoin() {
+	j := joinMsg{hdr: header{nodeID: n.self}, from: n.self, proc: n.proc, failed: n.failed, ringSeq: n.ring.Seq}
+	frame := j.appendTo(make([]byte, 0, joinSize+4*(len(n.proc)+len(n.failed))))
+	n.counters.MembJoinTx++
+	if n.cfg.SendJoin > 0 && n.cfg.Rand != nil {
+		delay := time.Duration(n.cfg.Rand(int64(n.cfg.SendJoin/time.Microsecond))) * time.Microsecond
+		at := n.now + delay
+		i, _ := slices.BinarySearchFunc(n.delayed, at, func(d delayedSend, t Time) int {
+			if d.at <= t { // equal deadlines keep queueing order
+				return -1
+			}
+			return 1
+		})
+		n.delayed = slices.Insert(n.delayed, i, delayedSend{at: at, frame: frame})
+		return
+	}
+	n.emit(0, frame)
+}
+
+func (n *Node) sendMergeDetect() {
+	m := mergeDetect{hdr: header{nodeID: n.self}, from: n.self, ring: n.ring}
+	n.counters.MembMergeDetectTx++
+	n.emit(0, m.appendTo(make([]byte, 0, mergeSize)))
+}
+
+// consensusAgreed: every processor of proc − failed sent a join equal to ours.
+func (n *Node) consensusAgreed() bool {
+	for _, p := range n.proc {
+		if !slices.Contains(n.failed, p) && !slices.Contains(n.consensus, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowestInConfig: self is the smallest nodeid of proc − failed.
+func (n *Node) lowestInConfig() bool {
+	lowest, any := NodeID(0), false
+	for _, p := range n.proc {
+		if slices.Contains(n.failed, p) {
+			continue
+		}
+		if !any || p < lowest {
+			lowest, any = p, true
+		}
+	}
+	return any && lowest == n.self
+}
+
+func (n *Node) consensusExpired() {
+	n.counters.ConsensusTimeouts++
+	if n.consensusAgreed() {
+		n.consensus = append(n.consensus[:0], n.self)
+		n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+		return
+	}
+	for _, p := range n.proc {
+		if !slices.Contains(n.consensus, p) {
+			n.failed = addNode(n.failed, p)
+		}
+	}
+	n.gatherEnter(gsConsensusTimeout)
+}
+
+// tokenTimeout is the token-loss (and heartbeat) timer.
+func (n *Node) tokenTimeout() {
+	switch n.state {
+	case Operational:
+		n.debugf("The token was lost in the OPERATIONAL state.")
+		n.infof("A processor failed, forming new configuration: token timed out (%dms), waiting %dms for consensus.",
+			n.cfg.Token.Milliseconds(), n.cfg.Consensus.Milliseconds())
+		n.gatherEnter(gsTokenLostOperational)
+		n.counters.TokenLost++
+	case Gather:
+		n.debugf("The consensus timeout expired (%dms).", n.cfg.Consensus.Milliseconds())
+		n.consensusExpired()
+		n.gatherEnter(gsConsensusExpired)
+	case Commit:
+		n.debugf("The token was lost in the COMMIT state.")
+		n.gatherEnter(gsTokenLostCommit)
+		n.counters.TokenLost++
+	case Recovery:
+		n.debugf("The token was lost in the RECOVERY state.")
+		n.recoveryTokenLoss()
+		n.tokenDiscard = true
+	}
+}
+
+func (n *Node) recoveryTokenLoss() {
+	n.oldRingStateRestore()
+	n.gatherEnter(gsTokenLostRecovery)
+	n.counters.TokenLost++
+}
+
+func (n *Node) oldRingStateSave() {
+	if n.oldSaved {
+		return
+	}
+	n.oldSaved = true
+	n.oldRing = n.ring
+	n.oldAru = n.myAru
+	n.oldHighSeq = n.highSeqReceived
+	n.debugf("Saving state aru %x high seq received %x", n.myAru, n.highSeqReceived)
+}
+
+func (n *Node) oldRingStateRestore() {
+	n.myAru = n.oldAru
+	n.highSeqReceived = n.oldHighSeq
+	n.debugf("Restoring instance->my_aru %x my high seq received %x", n.myAru, n.highSeqReceived)
+}
+
+// ---- joins ----
+
+func (n *Node) handleJoin(j *joinMsg) {
+	if paused := n.now - n.pauseStamp; paused > n.cfg.Token/2 {
+		n.infof("Process pause detected for %d ms, flushing membership messages.", paused.Milliseconds())
+		return
+	}
+	if n.tokenRingIDSeq < j.ringSeq {
+		n.tokenRingIDSeq = j.ringSeq
+	}
+	switch n.state {
+	case Operational:
+		if !n.ignoreJoinUnderOperational(j) {
+			n.joinProcess(j)
+		}
+	case Gather:
+		n.joinProcess(j)
+	case Commit:
+		if slices.Contains(n.newMemb, j.from) && j.ringSeq >= n.ring.Seq {
+			n.joinProcess(j)
+			n.gatherEnter(gsJoinCommit)
+		}
+	case Recovery:
+		if slices.Contains(n.newMemb, j.from) && j.ringSeq >= n.ring.Seq {
+			n.joinProcess(j)
+			n.recoveryTokenLoss()
+			n.gatherEnter(gsJoinRecovery)
+		}
+	}
+}
+
+// ignoreJoinUnderOperational is the 3.x stale-join filter.
+func (n *Node) ignoreJoinUnderOperational(j *joinMsg) bool {
+	if slices.Contains(j.failed, n.self) {
+		return true
+	}
+	return slices.Contains(n.memb, j.from) && j.ringSeq < n.ring.Seq
+}
+
+// joinProcess applies the consensus rules of spec §6.4.
+func (n *Node) joinProcess(j *joinMsg) {
+	if j.hdr.nodeID == 0 && len(j.failed) > 0 {
+		left := j.failed[len(j.failed)-1]
+		n.debugf("Received LEAVE message from %d", left)
+		n.leaves = addNode(n.leaves, left)
+	}
+	entered := false
+	switch {
+	case setEqual(j.proc, n.proc) && setEqual(j.failed, n.failed):
+		if j.hdr.nodeID != 0 {
+			n.consensus = addNode(n.consensus, j.from)
+		}
+		if n.consensusAgreed() && n.failedToRecv {
+			n.failedToRecv = false
+			n.proc = append(n.proc[:0], n.self)
+			n.failed = n.failed[:0]
+			n.commitCreate()
+			n.commitEnter()
+			return
+		}
+		if n.consensusAgreed() && n.lowestInConfig() {
+			n.commitCreate()
+			n.commitEnter()
+		}
+	case subset(j.proc, n.proc) && subset(j.failed, n.failed):
+		// the sender is behind; our joins will teach it
+	case slices.Contains(n.failed, j.from):
+		// ignore processors we consider failed
+	default:
+		before := len(n.proc) + len(n.failed) // both only grow here
+		n.proc = addNode(n.proc, j.proc...)
+		if slices.Contains(j.failed, n.self) {
+			n.failed = addNode(n.failed, j.from)
+		} else if slices.Contains(n.memb, j.from) {
+			n.failed = addNode(n.failed, j.failed...)
+		}
+		// Deviation: corosync re-enters GATHER here even when the join
+		// changed nothing (its failed list names processors we may not
+		// adopt because the sender was not in our ring). Two such nodes
+		// then answer each other's joins forever, each restart pushing
+		// the consensus timeout away: a livelock, and with three or more
+		// nodes a join storm. Re-entering only on a real change keeps the
+		// consensus timeout running, which resolves the disagreement.
+		if len(n.proc)+len(n.failed) != before {
+			n.gatherEnter(gsMergeDuringJoin)
+			entered = true
+		}
+	}
+	if !entered && n.state == Operational {
+		n.gatherEnter(gsJoinOperational)
+	}
+}
+
+// ---- merge detect and hold cancel ----
+
+func (n *Node) handleMerge(m *mergeDetect) {
+	if m.ring == n.ring {
+		return
+	}
+	switch n.state {
+	case Operational:
+		n.proc = addNode(n.proc, m.from)
+		n.gatherEnter(gsMergeOperational)
+	case Gather:
+		if !slices.Contains(n.proc, m.from) {
+			n.proc = addNode(n.proc, m.from)
+			n.gatherEnter(gsMergeGather)
+		}
+	}
+}
+
+func (n *Node) handleHoldCancel(h *holdCancel) {
+	// corosync compares the ring id unconverted, so a cancel from a peer
+	// of the other byte order never matches.
+	if h.hdr.swapped || h.ring != n.ring {
+		return
+	}
+	n.seqUnchanged = 0
+	if n.ring.Rep == n.self {
+		n.tokenRetransmitTimeout()
+	}
+}
+
+func (n *Node) tokenHoldCancelSend() {
+	if !n.tokenHeld {
+		return
+	}
+	n.tokenHeld = false
+	h := holdCancel{hdr: header{nodeID: n.self}, ring: n.ring}
+	n.counters.TokenHoldCancelTx++
+	n.emit(0, h.appendTo(make([]byte, 0, holdCancelSize)))
+}
