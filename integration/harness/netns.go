@@ -234,12 +234,7 @@ exec "$@"`
 func (nd *Node) command(ctx context.Context, args ...string) *exec.Cmd {
 	full := append([]string{"netns", "exec", nd.NS, "unshare", "-m", "--propagation", "private",
 		"sh", "-c", mountScript, "sh", nd.Dir}, args...)
-	var cmd *exec.Cmd
-	if ctx != nil {
-		cmd = exec.CommandContext(ctx, "ip", full...)
-	} else {
-		cmd = exec.Command("ip", full...)
-	}
+	cmd := exec.CommandContext(ctx, "ip", full...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
@@ -282,7 +277,7 @@ func (nd *Node) Start(name string, args ...string) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := nd.command(nil, args...)
+	cmd := nd.command(context.Background(), args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()
