@@ -149,15 +149,15 @@ type Sim struct {
 	done             bool
 	quiescent        bool
 
-	// storm detection after the heal: events seen at the last probe and
-	// how long the event rate has stayed at saturation.
+	// join-storm detection (see stormed), at every probe of the run.
 	joins      uint64   // join frames that reached a live node
 	probeJoins uint64   // joins at the last probe
 	saturated  srp.Time // start of the current saturation, 0 if none
 	lastChange srp.Time // last fault, heal or restart
 }
 
-// probeEvery is how often liveness is checked after healing.
+// probeEvery is how often the probe runs: storm detection all along,
+// liveness after the heal.
 const probeEvery = 25 * time.Millisecond
 
 // Run executes one seeded run and checks it.
