@@ -53,12 +53,12 @@ func benchMembership(b *testing.B, n int) {
 			}
 			procs[j] = p
 		}
-		waitRingB(b, seq(n), 120*time.Second, procs...)
+		waitRing(b, seq(n), 120*time.Second, procs...)
 		cold := time.Since(t0)
 
 		t0 = time.Now()
 		procs[n-1].Kill()
-		waitRingB(b, seq(n-1), 120*time.Second, procs[:n-1]...)
+		waitRing(b, seq(n-1), 120*time.Second, procs[:n-1]...)
 		kill := time.Since(t0)
 
 		t0 = time.Now()
@@ -67,12 +67,12 @@ func benchMembership(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 		procs[n-1] = p
-		waitRingB(b, seq(n), 120*time.Second, procs...)
+		waitRing(b, seq(n), 120*time.Second, procs...)
 		rejoin := time.Since(t0)
 
 		t0 = time.Now()
 		procs[n-1].Stop(10 * time.Second)
-		waitRingB(b, seq(n-1), 120*time.Second, procs[:n-1]...)
+		waitRing(b, seq(n-1), 120*time.Second, procs[:n-1]...)
 		stop := time.Since(t0)
 
 		for name, d := range map[string]time.Duration{"cold_formation": cold, "kill_to_new_ring": kill, "rejoin": rejoin, "clean_stop_to_new_ring": stop} {
@@ -80,30 +80,6 @@ func benchMembership(b *testing.B, n int) {
 			b.ReportMetric(float64(d.Milliseconds()), name+"_ms")
 		}
 	}
-}
-
-// waitRingB is waitRing for benchmarks, polling every 5 ms.
-func waitRingB(b *testing.B, members string, timeout time.Duration, procs ...*harness.Proc) time.Duration {
-	b.Helper()
-	start := time.Now()
-	for time.Since(start) < timeout {
-		ok := true
-		var first string
-		for i, p := range procs {
-			ring, m, synced := lastMembership(p)
-			if m != members || !synced || (i > 0 && ring != first) {
-				ok = false
-				break
-			}
-			first = ring
-		}
-		if ok {
-			return time.Since(start)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	b.Fatalf("no common ring [%s] after %v", members, timeout)
-	return 0
 }
 
 func BenchmarkMembership3(b *testing.B)  { benchMembership(b, 3) }
@@ -131,7 +107,7 @@ func BenchmarkRingThroughput(b *testing.B) {
 		}
 		procs = append(procs, p)
 	}
-	waitRingB(b, "1 2 3", 60*time.Second, procs...)
+	waitRing(b, "1 2 3", 60*time.Second, procs...)
 	for _, size := range []int{64, 1024, 16384, 65536} {
 		for _, senders := range []int{1, 3} {
 			count := map[int]int{64: 20000, 1024: 10000, 16384: 2000, 65536: 500}[size] / senders

@@ -80,7 +80,7 @@ func lastMembership(p *harness.Proc) (ring, members string, synced bool) {
 
 // waitRing waits until every process reports the same synced ring with
 // exactly the given members (e.g. "1 2 3").
-func waitRing(t *testing.T, members string, timeout time.Duration, procs ...*harness.Proc) time.Duration {
+func waitRing(t testing.TB, members string, timeout time.Duration, procs ...*harness.Proc) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for time.Since(start) < timeout {
@@ -97,7 +97,7 @@ func waitRing(t *testing.T, members string, timeout time.Duration, procs ...*har
 		if ok {
 			return time.Since(start)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	for _, p := range procs {
 		ring, m, synced := lastMembership(p)
