@@ -182,3 +182,44 @@ func TestNeedlePartitionAndHeal(t *testing.T) {
 	d := waitRing(t, "1 2 3 4 5", 30*time.Second, procs...)
 	t.Logf("heal → one ring in %v", d)
 }
+
+// TestNeedleIPv6Ring forms a ring over IPv6 (udpu) and checks a kill -9.
+func TestNeedleIPv6Ring(t *testing.T) {
+	needNamespaces(t)
+	c := harness.New(t, 3)
+	if err := c.WriteConf(harness.ConfOptions{Token: 1000, IPv6: true}); err != nil {
+		t.Fatal(err)
+	}
+	var procs []*harness.Proc
+	dumpOnFailure(t, &procs)
+	for _, nd := range c.Nodes {
+		procs = append(procs, startTotemd(t, nd))
+	}
+	waitRing(t, "1 2 3", 20*time.Second, procs...)
+	if err := procs[0].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitRing(t, "2 3", 20*time.Second, procs[1], procs[2])
+}
+
+// TestNeedleMulticastRing forms a ring with transport udp (IP multicast,
+// group address derived from the cluster name) and survives a kill -9.
+func TestNeedleMulticastRing(t *testing.T) {
+	needNamespaces(t)
+	c := harness.New(t, 3)
+	if err := c.WriteConf(harness.ConfOptions{Token: 1000, Transport: "udp"}); err != nil {
+		t.Fatal(err)
+	}
+	var procs []*harness.Proc
+	dumpOnFailure(t, &procs)
+	for _, nd := range c.Nodes {
+		procs = append(procs, startTotemd(t, nd))
+	}
+	waitRing(t, "1 2 3", 20*time.Second, procs...)
+	if err := procs[2].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitRing(t, "1 2", 20*time.Second, procs[0], procs[1])
+	procs[2] = startTotemd(t, c.Nodes[2])
+	waitRing(t, "1 2 3", 20*time.Second, procs...)
+}

@@ -14,6 +14,7 @@ type ConfOptions struct {
 	Extra       string // appended verbatim inside totem { }
 	Quorum      string // body of quorum { }; default votequorum provider
 	Logging     string // body of logging { }; default stderr only, no syslog
+	IPv6        bool   // ring0_addr = the nodes' IPv6 addresses
 }
 
 // CorosyncConf renders one corosync.conf for every node of the cluster; the
@@ -42,7 +43,11 @@ func (c *Cluster) CorosyncConf(o ConfOptions) []byte {
 	}
 	b.WriteString("}\n\nnodelist {\n")
 	for _, nd := range c.Nodes {
-		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tname: node%d\n\t\tnodeid: %d\n\t}\n", nd.Addr, nd.Index+1, nd.Index+1)
+		addr := nd.Addr
+		if o.IPv6 {
+			addr = nd.Addr6
+		}
+		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tname: node%d\n\t\tnodeid: %d\n\t}\n", addr, nd.Index+1, nd.Index+1)
 	}
 	fmt.Fprintf(&b, "}\n\nquorum {\n\t%s\n}\n\nlogging {\n\t%s\n}\n", o.Quorum, o.Logging)
 	return []byte(b.String())

@@ -60,6 +60,7 @@ type Node struct {
 	Index int
 	NS    string     // network namespace name
 	Addr  netip.Addr // address on the cluster LAN
+	Addr6 netip.Addr // IPv6 address on the cluster LAN
 	Dir   string     // node root: run/, shm/, etc/, state/, log/
 	port  string     // veth end in the hub namespace
 }
@@ -138,6 +139,7 @@ func (c *Cluster) AddNode() (*Node, error) {
 		Index: i,
 		NS:    fmt.Sprintf("%s-n%d", c.name, i+1),
 		Addr:  netip.AddrFrom4([4]byte{10, 231, 0, byte(i + 1)}),
+		Addr6: netip.AddrFrom16([16]byte{0: 0xfd, 1: 0x31, 2: 0x02, 3: 0x31, 15: byte(i + 1)}),
 		Dir:   filepath.Join(c.Dir, fmt.Sprintf("n%d", i+1)),
 		port:  fmt.Sprintf("p%d", i+1),
 	}
@@ -155,6 +157,7 @@ func (c *Cluster) AddNode() (*Node, error) {
 		{"ip", "link", "add", nd.port, "netns", c.hub, "type", "veth", "peer", "name", "eth0", "netns", nd.NS},
 		{"ip", "-n", c.hub, "link", "set", nd.port, "master", "br0", "up"},
 		{"ip", "-n", nd.NS, "addr", "add", nd.Addr.String() + "/24", "dev", "eth0"},
+		{"ip", "-n", nd.NS, "addr", "add", nd.Addr6.String() + "/64", "dev", "eth0", "nodad"},
 		{"ip", "-n", nd.NS, "link", "set", "eth0", "up"},
 	}
 	for _, s := range steps {
