@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
@@ -147,6 +148,14 @@ func TestServiceMessagesFlowInOneOrder(t *testing.T) {
 		}
 		conns[i] = c
 	}
+	// Every client must be attached before anyone sends, or a node whose
+	// client attaches late rightly never sees the first messages.
+	for i, c := range conns {
+		m, err := c.Recv()
+		if err != nil || m.Kind != ipcproto.KindAttached {
+			t.Fatalf("node %d: attach answer %+v %v", i+1, m, err)
+		}
+	}
 	const perNode = 200
 	got := make([][]string, 3)
 	errs := make(chan error, 3)
@@ -171,7 +180,7 @@ func TestServiceMessagesFlowInOneOrder(t *testing.T) {
 				}
 				switch m.Kind {
 				case ipcproto.KindMcastAck:
-					if m.Status == ipcproto.OK {
+					if m.Status == cs.OK {
 						acked++
 					} else {
 						sent-- // refused: send the same message again

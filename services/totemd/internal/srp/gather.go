@@ -48,6 +48,8 @@ var gatherFromDesc = [...]string{
 
 // gatherEnter is memb_state_gather_enter: every way into GATHER.
 func (n *Node) gatherEnter(from gatherFrom) {
+	n.proc = addNode(n.proc, n.deferred...)
+	n.deferred = n.deferred[:0]
 	n.tokenDiscard = true
 	n.originatedToken = false
 	n.proc = addNode(n.proc, n.self)
@@ -187,6 +189,10 @@ func (n *Node) handleJoin(j *joinMsg) {
 	}
 	switch n.state {
 	case Operational:
+		if n.settling() && !slices.Contains(n.memb, j.from) {
+			n.deferGather(j.from, gsJoinOperational)
+			return
+		}
 		if !n.ignoreJoinUnderOperational(j) {
 			n.joinProcess(j)
 		}
@@ -276,6 +282,10 @@ func (n *Node) handleMerge(m *mergeDetect) {
 	}
 	switch n.state {
 	case Operational:
+		if n.settling() {
+			n.deferGather(m.from, gsMergeOperational)
+			return
+		}
 		n.proc = addNode(n.proc, m.from)
 		n.gatherEnter(gsMergeOperational)
 	case Gather:
@@ -306,4 +316,31 @@ func (n *Node) tokenHoldCancelSend() {
 	h := holdCancel{hdr: header{nodeID: n.self}, ring: n.ring}
 	n.counters.TokenHoldCancelTx++
 	n.emit(0, h.appendTo(make([]byte, 0, holdCancelSize)))
+}
+
+// settling is true during the first two token visits after a new ring was
+// installed. Deviation from corosync, timing only: members leave RECOVERY
+// up to a rotation apart, and the failed lists of those still recovering
+// are only cleared when they reach OPERATIONAL. A member that re-gathers
+// at once on news from outside the ring (a foreign MCAST, a merge detect,
+// a join from a non-member) drags the others out of RECOVERY with their
+// old failed lists, which exclude the very processors that caused the
+// merge; under steady foreign traffic that repeats forever. So such news
+// is held until every member is operational.
+func (n *Node) settling() bool { return n.state == Operational && n.settleVisits < 2 }
+
+// deferGather remembers a processor from outside the ring for settleDone.
+func (n *Node) deferGather(from NodeID, why gatherFrom) {
+	if len(n.deferred) == 0 {
+		n.deferredWhy = why
+	}
+	n.deferred = addNode(n.deferred, from)
+}
+
+// settleDone acts on news held back while settling.
+func (n *Node) settleDone() {
+	if n.state != Operational || n.settleVisits < 2 || len(n.deferred) == 0 {
+		return
+	}
+	n.gatherEnter(n.deferredWhy) // adds the deferred processors to proc
 }

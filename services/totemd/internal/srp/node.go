@@ -30,6 +30,9 @@ type Node struct {
 	log  hclog.Logger
 	now  Time
 
+	known     map[NodeID]bool // the configured nodelist (see known.go)
+	idScratch []NodeID
+
 	state   State
 	started bool // Start was called: frames are accepted
 	stopped bool // after Leave
@@ -57,6 +60,9 @@ type Node struct {
 	tokenHeld                             bool
 	inToken                               bool
 	globalSeqno                           uint32
+	settleVisits                          uint32 // token visits since operationalEnter
+	deferred                              []NodeID
+	deferredWhy                           gatherFrom
 	waitingTransAck                       bool
 	heartbeatTimeout                      time.Duration
 
@@ -98,6 +104,10 @@ func New(cfg Config) (*Node, error) {
 		regular:         newSortQueue(),
 		recovery:        newSortQueue(),
 		rtrBuf:          make([]rtrItem, 0, maxRtrEntries),
+		known:           make(map[NodeID]bool, len(cfg.Nodes)),
+	}
+	for _, id := range cfg.Nodes {
+		n.known[id] = true
 	}
 	if n.log == nil {
 		n.log = hclog.NewNullLogger()
@@ -146,6 +156,13 @@ func (n *Node) Receive(now Time, frame []byte) error {
 	n.now = now
 	d, err := decodeFrame(frame, n.rtrBuf)
 	if err != nil {
+		n.counters.DecodeErrors++
+		if n.log.IsDebug() {
+			n.log.Debug("dropping frame", "error", err)
+		}
+		return fmt.Errorf("srp: receive: %w", err)
+	}
+	if err := n.checkKnown(&d); err != nil {
 		n.counters.DecodeErrors++
 		if n.log.IsDebug() {
 			n.log.Debug("dropping frame", "error", err)

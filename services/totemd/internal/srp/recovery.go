@@ -140,6 +140,10 @@ func (n *Node) recoveryEnter(c *commitToken) {
 	}
 	originated := 0
 	if originate {
+		// highAru and keeper: the highest old-ring aru among the
+		// deliver-members and the lowest of them that has it.
+		var highAru uint32
+		var keeper NodeID
 		for i, a := range c.addrs {
 			e := c.entries[i]
 			if slices.Contains(n.deliverMemb, a) && e.ring == n.oldRing {
@@ -149,7 +153,21 @@ func (n *Node) recoveryEnter(c *commitToken) {
 				if seqLT(n.highRingDelivered, e.highDelivered) {
 					n.highRingDelivered = e.highDelivered
 				}
+				if keeper == 0 || seqLT(highAru, e.aru) || (e.aru == highAru && a < keeper) {
+					highAru, keeper = e.aru, a
+				}
 			}
+		}
+		// Deviation, wire-compatible: corosync has every member resend
+		// every old-ring message it holds above low_ring_aru, so recovery
+		// carries each message once per member (thousands of frames on
+		// big rings, at window_size per rotation). Messages up to highAru
+		// are all held by the keeper, so only the keeper resends those;
+		// everyone still resends what it holds above highAru. The union
+		// delivered is the same.
+		skipTo := lowRingAru
+		if keeper != n.self {
+			skipTo = highAru
 		}
 		span := n.oldHighSeq - lowRingAru
 		if span >= sortQueueSize {
@@ -158,6 +176,9 @@ func (n *Node) recoveryEnter(c *commitToken) {
 		if span > 0 && !n.cfg.Faults.SkipOldRingFlush {
 			n.debugf("copying all old ring messages from %x-%x.", lowRingAru+1, n.oldHighSeq)
 			for i := uint32(1); i <= span; i++ {
+				if seqLTE(lowRingAru+i, skipTo) {
+					continue
+				}
 				old := n.regular.get(lowRingAru + i)
 				if old == nil {
 					continue
@@ -266,6 +287,7 @@ func (n *Node) operationalEnter() {
 	}
 	n.leaves = n.leaves[:0]
 	n.state = Operational
+	n.settleVisits = 0
 	n.counters.OperationalEntered++
 	n.receivedFlg = true
 	n.tm.start(timerPause, n.now+n.cfg.Token/5)

@@ -64,6 +64,9 @@ func (n *Node) heartbeat(forward bool) {
 
 // processToken runs steps 8–22 of spec §7 on a token for our ring.
 func (n *Node) processToken(t *orfToken, forward *bool) {
+	if n.state == Operational {
+		n.settleVisits++
+	}
 	if n.cfg.OnTokenReceived != nil {
 		n.cfg.OnTokenReceived()
 	}
@@ -118,6 +121,7 @@ func (n *Node) processToken(t *orfToken, forward *bool) {
 	if n.cfg.OnTokenSent != nil {
 		n.cfg.OnTokenSent()
 	}
+	n.settleDone()
 }
 
 // recoveryTokenSteps is the retrans-flag bookkeeping of spec §6.6 that
@@ -370,6 +374,10 @@ func (n *Node) handleMcast(frame []byte, m *mcastHeader) {
 	if m.ring != n.ring {
 		switch n.state {
 		case Operational:
+			if n.settling() {
+				n.deferGather(m.from, gsForeignOperational)
+				return
+			}
 			n.proc = addNode(n.proc, m.from)
 			n.gatherEnter(gsForeignOperational)
 		case Gather:

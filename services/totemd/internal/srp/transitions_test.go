@@ -153,7 +153,7 @@ func TestJoinProcessRules(t *testing.T) {
 }
 
 func TestJoinFromFailedProcessorIgnored(t *testing.T) {
-	u := newUnit(t, 1, []NodeID{1, 2, 3}, nil)
+	u := newUnit(t, 1, []NodeID{1, 2, 3, 4}, nil)
 	u.recv(joinFrame(3, []NodeID{3, 1}, []NodeID{2}, 5)) // news: proc {1,3}; 3 is no member, failed unchanged
 	u.n.failed = []NodeID{3}
 	u.take()
@@ -524,12 +524,12 @@ func TestTokenHooksMayMcast(t *testing.T) {
 }
 
 func TestBigEndianPeerMessage(t *testing.T) {
-	h := newHarness(t, 1)
+	h := newHarness(t, 2)
 	h.start(1)
 	formRing(t, h, 1)
 	n := h.node(1).n
 	ring := n.ring
-	frame := be8().hdr(typeMcast, encapNormal, 7).u32(7, n.highSeqReceived+1, 0).ring(uint32(ring.Rep), ring.Seq).u32(0, 0).u8('b', 'e').b
+	frame := be8().hdr(typeMcast, encapNormal, 2).u32(2, n.highSeqReceived+1, 0).ring(uint32(ring.Rep), ring.Seq).u32(0, 0).u8('b', 'e').b
 	if err := n.Receive(h.now, frame); err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +538,34 @@ func TestBigEndianPeerMessage(t *testing.T) {
 		t.Fatalf("deliveries %+v", r.Deliveries)
 	}
 	d := r.Deliveries[0]
-	if d.From != 7 || !d.Swapped || string(d.Payload) != "be" {
-		t.Errorf("delivery %+v, want from 7 swapped payload \"be\"", d)
+	if d.From != 2 || !d.Swapped || string(d.Payload) != "be" {
+		t.Errorf("delivery %+v, want from 2 swapped payload \"be\"", d)
 	}
+}
+
+// TestForeignNewsDeferredWhileSettling: right after a ring is installed,
+// news from outside it waits two token visits before starting GATHER.
+func TestForeignNewsDeferredWhileSettling(t *testing.T) {
+	h := newHarness(t, 3) // node 3 never starts
+	h.start(1)
+	h.start(2)
+	formRing(t, h, 1, 2)
+	n := h.node(1).n
+	n.settleVisits = 0
+	m := mergeDetect{hdr: header{nodeID: 3}, from: 3, ring: RingID{3, 99}}
+	if err := n.Receive(h.now, m.appendTo(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n.state != Operational || !slices.Equal(n.deferred, []NodeID{3}) {
+		t.Fatalf("state %d deferred %v, want OPERATIONAL with [3] deferred", n.state, n.deferred)
+	}
+	before := n.counters.GatherEntered
+	h.runUntil(5*time.Second, func() bool { return n.counters.GatherEntered > before })
+	if n.counters.GatherEntered == before || len(n.deferred) != 0 {
+		t.Fatal("deferred merge never started GATHER")
+	}
+	if n.settleVisits < 2 {
+		t.Errorf("GATHER after %d token visits, want 2", n.settleVisits)
+	}
+	formRing(t, h, 1, 2)
 }
