@@ -13,6 +13,7 @@ package ipcproto
 import (
 	"fmt"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -50,27 +51,6 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Status carries Corosync's cs_error_t values, so a service can hand them to
-// its libqb clients unchanged.
-type Status int32
-
-// The cs_error_t codes the bus uses.
-const (
-	OK              Status = 1
-	ErrLibrary      Status = 2
-	ErrTimeout      Status = 5
-	ErrTryAgain     Status = 6
-	ErrInvalidParam Status = 7
-	ErrNoMemory     Status = 8
-	ErrNotExist     Status = 12
-	ErrExist        Status = 14
-	ErrNoSpace      Status = 15
-	ErrAccess       Status = 11
-	ErrNotSupported Status = 19
-	ErrMessageError Status = 22
-	ErrTooBig       Status = 26
-)
-
 // Ring is a Totem ring id.
 type Ring struct {
 	Rep uint32 `msgpack:"r"`
@@ -98,7 +78,8 @@ type Conf struct {
 	Joined  []uint32 `msgpack:"j,omitempty"`
 }
 
-// Msg is one bus message.
+// Msg is one bus message. Status is a cs_error_t, so a service can hand it
+// to its libqb clients unchanged.
 type Msg struct {
 	Kind    Kind     `msgpack:"k"`
 	Service uint16   `msgpack:"sv,omitempty"`
@@ -108,7 +89,7 @@ type Msg struct {
 	From    uint32   `msgpack:"f,omitempty"`
 	Payload []byte   `msgpack:"p,omitempty"`
 	Swapped bool     `msgpack:"sw,omitempty"`
-	Status  Status   `msgpack:"st,omitempty"`
+	Status  cs.Error `msgpack:"st,omitempty"`
 	Ring    *Ring    `msgpack:"r,omitempty"`
 	Conf    *Conf    `msgpack:"c,omitempty"`
 	Trans   []uint32 `msgpack:"tr,omitempty"`

@@ -3,12 +3,15 @@ package ipcproto
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -17,13 +20,13 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindAttach, Service: 0, Name: "cmap"},
 		{Kind: KindAttached, NodeID: 3, Ring: ring},
 		{Kind: KindMcast, ID: 7, Payload: bytes.Repeat([]byte{0xab}, 1<<20)},
-		{Kind: KindMcastAck, ID: 7, Status: ErrTryAgain},
+		{Kind: KindMcastAck, ID: 7, Status: cs.ErrTryAgain},
 		{Kind: KindDeliver, From: 2, Payload: []byte("x"), Swapped: true},
 		{Kind: KindConfChg, Conf: &Conf{Type: Regular, Ring: *ring, Members: []uint32{1, 2, 3}, Joined: []uint32{3}}},
 		{Kind: KindSyncInit, Ring: ring, Trans: []uint32{1, 2}, Members: []uint32{1, 2, 3}},
 		{Kind: KindSyncDone, Ring: ring},
 		{Kind: KindRequest, ID: 9, Service: 0, Payload: []byte("set")},
-		{Kind: KindResponse, ID: 9, Status: OK},
+		{Kind: KindResponse, ID: 9, Status: cs.OK},
 		{Kind: KindError, Text: "service 2 already attached"},
 	}
 	a, b := net.Pipe()
@@ -108,4 +111,25 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded message does not re-encode: %v", err)
 		}
 	})
+}
+
+// TestStatusEncoding pins the bytes of the status field: a cs_error_t
+// goes on the bus as a msgpack int32, as it did before cs.Error was shared.
+func TestStatusEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		msg  *Msg
+		want string
+	}{
+		{&Msg{Kind: KindMcastAck, ID: 7, Status: cs.ErrTryAgain}, "83a16bcc05a169cf0000000000000007a27374d200000006"},
+		{&Msg{Kind: KindResponse, ID: 9, Service: 3, Status: cs.OK, Payload: []byte{1}}, "85a16bcc0ea27376cd0003a169cf0000000000000009a170c40101a27374d200000001"},
+		{&Msg{Kind: KindResponse, ID: 9, Status: cs.ErrSecurity}, "83a16bcc0ea169cf0000000000000009a27374d200000064"},
+	} {
+		b, err := Encode(tc.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(b); got != tc.want {
+			t.Errorf("%s status %d: %s, want %s", tc.msg.Kind, tc.msg.Status, got, tc.want)
+		}
+	}
 }

@@ -15,14 +15,18 @@ require (
 
 require (
 	github.com/needle-cluster/needle/libs/coroconf v0.0.0
+	github.com/needle-cluster/needle/libs/corotypes v0.0.0
 	github.com/needle-cluster/needle/libs/logsys v0.0.0
 	github.com/needle-cluster/needle/libs/nsscrypto v0.0.0
+	github.com/needle-cluster/needle/libs/nstest v0.0.0
 )
 
 replace (
 	github.com/needle-cluster/needle/libs/coroconf => ../../libs/coroconf
+	github.com/needle-cluster/needle/libs/corotypes => ../../libs/corotypes
 	github.com/needle-cluster/needle/libs/logsys => ../../libs/logsys
 	github.com/needle-cluster/needle/libs/nsscrypto => ../../libs/nsscrypto
+	github.com/needle-cluster/needle/libs/nstest => ../../libs/nstest
 )
 
 require (

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 )
 
@@ -109,7 +110,7 @@ func run(ctx context.Context, bus, out string, count, size int, node uint32, eve
 			switch m.Kind {
 			case ipcproto.KindMcastAck:
 				inflight = false
-				if m.Status == ipcproto.OK {
+				if m.Status == cs.OK {
 					next++
 				}
 				if fast && next < count && !time.Now().Before(start) {

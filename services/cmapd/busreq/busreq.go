@@ -33,7 +33,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
 	"github.com/needle-cluster/needle/services/cmapd/value"
 	"github.com/needle-cluster/needle/services/cmapd/wire"

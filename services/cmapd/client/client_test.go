@@ -6,8 +6,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/qbipc"
-	"github.com/needle-cluster/needle/services/cmapd/cs"
 )
 
 func TestCode(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 

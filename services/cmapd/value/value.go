@@ -9,7 +9,7 @@ import (
 	"encoding/binary"
 	"math"
 
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 // MaxLen is the longest value a set accepts (ICMAP_MAX_VALUE_LEN).

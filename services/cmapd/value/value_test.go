@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 func TestNew(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 var ne = binary.NativeEndian

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/client"
-	"github.com/needle-cluster/needle/services/cmapd/cs"
 	"github.com/needle-cluster/needle/services/cmapd/ctlfmt"
 	"github.com/needle-cluster/needle/services/cmapd/value"
 )

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
-	"github.com/needle-cluster/needle/services/cmapd/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/cfgver"
 	"github.com/needle-cluster/needle/services/cmapd/internal/members"
 	"github.com/needle-cluster/needle/services/cmapd/value"
@@ -150,7 +150,7 @@ func (d *Daemon) onBus(s *busSession, m *ipcproto.Msg) {
 		d.mcastAck(m)
 	case ipcproto.KindRequest:
 		st, payload := d.execBatch(m.Payload)
-		d.busSend(&ipcproto.Msg{Kind: ipcproto.KindResponse, ID: m.ID, Service: m.Service, Status: ipcproto.Status(st), Payload: payload})
+		d.busSend(&ipcproto.Msg{Kind: ipcproto.KindResponse, ID: m.ID, Service: m.Service, Status: st, Payload: payload})
 	case ipcproto.KindResponse:
 		// cmapd sends no requests of its own.
 	}
@@ -293,7 +293,7 @@ func (d *Daemon) mcastAck(m *ipcproto.Msg) {
 	}
 	d.inflight = false
 	switch m.Status {
-	case ipcproto.OK:
+	case cs.OK:
 		it := d.mq[0]
 		d.mq = d.mq[1:]
 		d.deliver(d.st.FastAdjust("runtime.services.cmap.0.tx", 1).Events)
@@ -301,7 +301,7 @@ func (d *Daemon) mcastAck(m *ipcproto.Msg) {
 			it.done()
 		}
 		d.pump()
-	case ipcproto.ErrTryAgain:
+	case cs.ErrTryAgain:
 		s := d.bus
 		time.AfterFunc(mcastRetry, func() {
 			d.post(context.Background(), func() {
@@ -311,7 +311,7 @@ func (d *Daemon) mcastAck(m *ipcproto.Msg) {
 			})
 		})
 	default:
-		d.log.Error("ring refused a cmap message", "status", cs.Error(m.Status))
+		d.log.Error("ring refused a cmap message", "status", m.Status)
 		d.mq = d.mq[1:]
 		d.pump()
 	}

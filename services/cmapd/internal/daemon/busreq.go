@@ -3,8 +3,8 @@ package daemon
 import (
 	"encoding/binary"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/busreq"
-	"github.com/needle-cluster/needle/services/cmapd/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
 	"github.com/needle-cluster/needle/services/cmapd/value"
 	"github.com/needle-cluster/needle/services/cmapd/wire"

@@ -14,9 +14,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/coroconf"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/qbipc"
-	"github.com/needle-cluster/needle/services/cmapd/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/cfgver"
 	"github.com/needle-cluster/needle/services/cmapd/internal/dispatch"
 	"github.com/needle-cluster/needle/services/cmapd/internal/load"

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/services/cmapd/busreq"
 	"github.com/needle-cluster/needle/services/cmapd/client"
-	"github.com/needle-cluster/needle/services/cmapd/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/cfgver"
 	"github.com/needle-cluster/needle/services/cmapd/value"
 	"github.com/needle-cluster/needle/services/cmapd/wire"
@@ -291,12 +291,12 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The ring is busy once: cmapd retries the same message.
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: ipcproto.ErrTryAgain})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.ErrTryAgain})
 	m2 := p.recv()
 	if m2.Kind != ipcproto.KindMcast || !bytes.Equal(m2.Payload, m.Payload) {
 		t.Fatalf("retry: got %+v", m2)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m2.ID, Status: ipcproto.OK})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m2.ID, Status: cs.OK})
 	if done := p.recv(); done.Kind != ipcproto.KindSyncDone || done.ID != 9 {
 		t.Fatalf("got %+v, want sync-done of round 9", done)
 	}
@@ -316,7 +316,7 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 	if err != nil || msg.Reason != cfgver.ReasonNewConfigVersion || msg.Version() != 3 {
 		t.Fatalf("announcement %+v %v", msg, err)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: ipcproto.OK})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.OK})
 
 	// Node 2 leaves.
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindConfChg, Conf: &ipcproto.Conf{Type: ipcproto.Transitional, Ring: *ring, Members: []uint32{1}, Left: []uint32{2}}})
@@ -331,7 +331,7 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 	)
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: 5, Service: 3, Payload: batch})
 	r := p.recv()
-	if r.Kind != ipcproto.KindResponse || r.ID != 5 || r.Service != 3 || r.Status != ipcproto.ErrNotExist {
+	if r.Kind != ipcproto.KindResponse || r.ID != 5 || r.Service != 3 || r.Status != cs.ErrNotExist {
 		t.Fatalf("response %+v", r)
 	}
 	replies, err := busreq.Split(r.Payload, wire.RespHeaderSize)
@@ -358,9 +358,9 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 	if msg, err := cfgver.Decode(m.Payload, false); m.Kind != ipcproto.KindMcast || err != nil || msg.Version() != 0 {
 		t.Fatalf("got %+v (%v), want the config_version announcement", m, err)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: ipcproto.OK})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.OK})
 	r = p.recv()
-	if r.Kind != ipcproto.KindResponse || r.Status != ipcproto.OK {
+	if r.Kind != ipcproto.KindResponse || r.Status != cs.OK {
 		t.Fatalf("reload response %+v", r)
 	}
 	if v, err := c.Get(ctx, "config.reload_status"); err != nil || !v.Equal(value.I32(int32(cs.OK))) {
@@ -471,7 +471,7 @@ func TestConfigVersionMismatchExits(t *testing.T) {
 	if err != nil || own.Version() != 2 {
 		t.Fatalf("own sync message %+v %v", own, err)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: ipcproto.OK})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.OK})
 	p.recv() // sync-done
 	other, err := cfgver.Message{Reason: cfgver.ReasonSync, Items: []cfgver.Item{{Key: cfgver.Key, Value: value.U64(3)}}}.Encode()
 	if err != nil {

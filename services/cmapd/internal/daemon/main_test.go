@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/needle-cluster/needle/libs/nstest"
 )
 
 const nsEnv = "CMAPD_TEST_IN_NETNS"
@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	if os.Getenv(nsEnv) != "" {
-		if err := privateNamespaces(); err != nil {
+		if err := nstest.Setup(nstest.Tmpfs{Dir: "/run", Opts: "mode=0755"}, nstest.Tmpfs{Dir: "/dev/shm", Opts: "mode=1777"}); err != nil {
 			fmt.Fprintln(os.Stderr, "namespace setup:", err)
 			os.Exit(1)
 		}
@@ -53,34 +53,4 @@ func inNamespaces(tb testing.TB) {
 	if os.Getenv(nsEnv) == "" {
 		tb.Skip("needs root for private network namespaces")
 	}
-}
-
-// privateNamespaces brings up loopback and mounts tmpfs on /run and
-// /dev/shm.
-func privateNamespaces() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return err
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return err
-	}
-	for _, m := range []struct{ dir, opts string }{{"/run", "mode=0755"}, {"/dev/shm", "mode=1777"}} {
-		if err := unix.Mount("tmpfs", m.dir, "tmpfs", 0, m.opts); err != nil {
-			return fmt.Errorf("mount tmpfs on %s: %w", m.dir, err)
-		}
-	}
-	return nil
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/needle-cluster/needle/libs/coroconf"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/logsys"
-	"github.com/needle-cluster/needle/services/cmapd/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/load"
 )
 

@@ -7,7 +7,7 @@
 package dispatch
 
 import (
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
 	"github.com/needle-cluster/needle/services/cmapd/wire"
 )

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
 	"github.com/needle-cluster/needle/services/cmapd/value"
 	"github.com/needle-cluster/needle/services/cmapd/wire"

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/needle-cluster/needle/libs/coroconf"
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
 	"github.com/needle-cluster/needle/services/cmapd/value"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/needle-cluster/needle/libs/coroconf"
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/ctlfmt"
 	"github.com/needle-cluster/needle/services/cmapd/internal/cfgver"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 

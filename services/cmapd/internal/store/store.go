@@ -3,7 +3,7 @@ package store
 import (
 	"fmt"
 
-	"github.com/needle-cluster/needle/services/cmapd/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 

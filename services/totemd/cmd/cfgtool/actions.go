@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/client"
 )
@@ -68,7 +69,7 @@ func shutdownDo(ctx context.Context, force bool, stdout, stderr io.Writer) int {
 	fmt.Fprint(stdout, "Shutting down corosync\n")
 	var err error
 	for try := 0; try < 30; try++ {
-		if err = c.TryShutdown(ctx, flags); client.Code(err) != cfg.ErrTryAgain {
+		if err = c.TryShutdown(ctx, flags); client.Code(err) != cs.ErrTryAgain {
 			break
 		}
 		select {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/totemd/cmd/cfgtool/internal/cmapread"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/client"
@@ -213,9 +214,9 @@ func scanUnsigned(s string) int {
 }
 
 // cmapCode is the cs_error_t of a cmap failure.
-func cmapCode(err error) cfg.CSError {
-	if cs, ok := err.(cfg.CSError); ok {
-		return cs
+func cmapCode(err error) cs.Error {
+	if code, ok := err.(cs.Error); ok {
+		return code
 	}
 	return client.CSErrorOf(err)
 }

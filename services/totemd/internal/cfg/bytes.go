@@ -3,6 +3,8 @@ package cfg
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 var le = binary.LittleEndian
@@ -23,7 +25,7 @@ func newReq(id ReqID, n int) []byte {
 
 // newResp allocates a response or event of total size n with its header
 // filled in; padding and unused bytes stay zero.
-func newResp(id RespID, e CSError, n int) []byte {
+func newResp(id RespID, e cs.Error, n int) []byte {
 	b := make([]byte, n)
 	le.PutUint32(b[0:], uint32(id))
 	le.PutUint32(b[8:], uint32(n))
@@ -55,7 +57,7 @@ func cString(b []byte) string {
 type RespHeader struct {
 	ID    RespID
 	Size  int32
-	Error CSError
+	Error cs.Error
 }
 
 // DecodeRespHeader reads the header at the start of a response or event
@@ -64,7 +66,7 @@ func DecodeRespHeader(b []byte) (RespHeader, error) {
 	if len(b) < RespHeaderSize {
 		return RespHeader{}, fmt.Errorf("cfg response: %d bytes, shorter than the %d-byte header", len(b), RespHeaderSize)
 	}
-	h := RespHeader{ID: RespID(le.Uint32(b[0:])), Size: int32(le.Uint32(b[8:])), Error: CSError(le.Uint32(b[16:]))}
+	h := RespHeader{ID: RespID(le.Uint32(b[0:])), Size: int32(le.Uint32(b[8:])), Error: cs.Error(le.Uint32(b[16:]))}
 	if int64(h.Size) != int64(len(b)) {
 		return h, fmt.Errorf("cfg response id %d: header size %d but %d bytes received", h.ID, h.Size, len(b))
 	}
@@ -74,4 +76,4 @@ func DecodeRespHeader(b []byte) (RespHeader, error) {
 // GenericError is the bare reply corosync's dispatch layer sends for a
 // request it refuses before any handler runs (unknown id, bad size, flow
 // control): id 0, 24 bytes, the error.
-func GenericError(e CSError) []byte { return newResp(0, e, RespHeaderSize) }
+func GenericError(e cs.Error) []byte { return newResp(0, e, RespHeaderSize) }

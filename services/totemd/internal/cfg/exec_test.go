@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 // hx builds bytes from hex with spaces for readability.
@@ -120,7 +122,7 @@ func TestRequestLayouts(t *testing.T) {
 }
 
 func TestResponseDecodeErrors(t *testing.T) {
-	generic := GenericError(ErrTryAgain)
+	generic := GenericError(cs.ErrTryAgain)
 	for name, dec := range map[string]func([]byte) error{
 		"ring":  func(b []byte) error { _, err := DecodeRingStatusResponse(b); return err },
 		"local": func(b []byte) error { _, err := DecodeLocalGetResponse(b); return err },
@@ -133,27 +135,19 @@ func TestResponseDecodeErrors(t *testing.T) {
 			t.Errorf("%s: generic error reply rejected: %v", name, err)
 		}
 		// A successful reply with the wrong id or missing body is not.
-		if err := dec(newResp(99, OK, 24)); err == nil {
+		if err := dec(newResp(99, cs.OK, 24)); err == nil {
 			t.Errorf("%s: wrong id accepted", name)
 		}
 		if err := dec([]byte{1, 2, 3}); err == nil {
 			t.Errorf("%s: 3 bytes accepted", name)
 		}
 	}
-	b := NodeAddrsResponse{Error: OK, Family: 2, Addrs: [][16]byte{{1}}}.Encode()
+	b := NodeAddrsResponse{Error: cs.OK, Family: 2, Addrs: [][16]byte{{1}}}.Encode()
 	le.PutUint32(b[28:], 5)
 	if _, err := DecodeNodeAddrsResponse(b); err == nil {
 		t.Error("num_addrs beyond the message accepted")
 	}
-	if _, err := DecodeTestShutdownEvent(BareResponse{RespKillNode, OK}.Encode()); err == nil {
+	if _, err := DecodeTestShutdownEvent(BareResponse{RespKillNode, cs.OK}.Encode()); err == nil {
 		t.Error("non-testshutdown event accepted")
-	}
-}
-
-func TestStrerror(t *testing.T) {
-	for e, want := range map[CSError]string{OK: "success", ErrNotExist: "CS_ERR_NOT_EXIST", ErrInvalidParam: "CS_ERR_INVALID_PARAM", 29: "unknown error", 0: "unknown error"} {
-		if got := e.Strerror(); got != want {
-			t.Errorf("%d: %q, want %q", e, got, want)
-		}
 	}
 }

@@ -1,6 +1,10 @@
 package cfg
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
+)
 
 // seedCaptures seeds a fuzz target with every recorded real message.
 func seedCaptures(f *testing.F) {
@@ -57,7 +61,7 @@ func FuzzDecodeExec(f *testing.F) {
 // from a server without panicking.
 func FuzzDecodeResponses(f *testing.F) {
 	seedCaptures(f)
-	f.Add(NodeStatusResponse{Error: OK, Status: NodeStatus{Version: 1}}.Encode())
+	f.Add(NodeStatusResponse{Error: cs.OK, Status: NodeStatus{Version: 1}}.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		DecodeRespHeader(b)
 		DecodeBareResponse(b, RespTryShutdown)
@@ -101,7 +105,7 @@ func FuzzService(f *testing.F) {
 				s.Disconnect(c)
 				s.Connect(c)
 			case 4:
-				s.ReloadDone(uint64(c), OK, c == 2)
+				s.ReloadDone(uint64(c), cs.OK, c == 2)
 			case 5:
 				for _, r := range []Request{TrackStartRequest{}, TryShutdownRequest{ShutdownFlags(c - 1)}, ReplyToShutdownRequest{uint32(c) & 1}, BareRequest{ReqTrackStop}} {
 					acts, _ := s.Request(c, r.Encode())

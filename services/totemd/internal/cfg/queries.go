@@ -1,6 +1,10 @@
 package cfg
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
+)
 
 // ringStatus answers RINGSTATUSGET from the local node's configured
 // links: name "<link> <address>", status "OK" (udp/udpu have no link
@@ -8,14 +12,14 @@ import "fmt"
 // CS_ERR_NAME_TOO_LONG, keeping the count, as corosync does.
 func (s *Service) ringStatus() RingStatusResponse {
 	links := s.st.NodeLinks(s.st.LocalNodeID())
-	r := RingStatusResponse{Error: OK, Count: uint32(min(len(links), MaxInterfaces))}
+	r := RingStatusResponse{Error: cs.OK, Count: uint32(min(len(links), MaxInterfaces))}
 	for i, l := range links {
 		if i == MaxInterfaces {
 			break
 		}
 		text := l.Addr.String()
 		if len(text) >= InterfaceNameLen-3 {
-			r.Error = ErrNameTooLong
+			r.Error = cs.ErrNameTooLong
 			break
 		}
 		r.Interfaces = append(r.Interfaces, Interface{Name: fmt.Sprintf("%d %s", l.Link, text), Status: "OK"})
@@ -33,9 +37,9 @@ func (s *Service) nodeAddrs(nodeid uint32) NodeAddrsResponse {
 	}
 	links := s.st.NodeLinks(nodeid)
 	if len(links) == 0 {
-		return NodeAddrsResponse{Error: ErrNotExist}
+		return NodeAddrsResponse{Error: cs.ErrNotExist}
 	}
-	r := NodeAddrsResponse{Error: OK, Slots: len(links)}
+	r := NodeAddrsResponse{Error: cs.OK, Slots: len(links)}
 	r.Family, _ = rawAddr(links[0].Addr)
 	for _, l := range links {
 		_, raw := rawAddr(l.Addr)
@@ -53,7 +57,7 @@ func (s *Service) nodeAddrs(nodeid uint32) NodeAddrsResponse {
 // node's address. Unknown nodes get an all-zero status with their id.
 func (s *Service) nodeStatus(r NodeStatusRequest) NodeStatusResponse {
 	if r.Version != NodeStatusV1 {
-		return NodeStatusResponse{Error: ErrNotSupported}
+		return NodeStatusResponse{Error: cs.ErrNotSupported}
 	}
 	ns := NodeStatus{Version: NodeStatusV1, NodeID: r.NodeID}
 	if s.st.Reachable(r.NodeID) {
@@ -71,5 +75,5 @@ func (s *Service) nodeStatus(r NodeStatusRequest) NodeStatusResponse {
 		link.MTU = s.st.NetMTU()
 		link.SrcAddr = l.Addr.String()
 	}
-	return NodeStatusResponse{Error: OK, Status: ns}
+	return NodeStatusResponse{Error: cs.OK, Status: ns}
 }

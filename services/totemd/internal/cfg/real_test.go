@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 // captured is one message recorded from real corosync 3.1.7 and libcfg
@@ -177,12 +179,12 @@ func TestRealResponses(t *testing.T) {
 				t.Errorf("%s: node addrs: %v", c.file, err)
 			}
 			enc = r.Encode()
-			if r.Error != OK {
+			if r.Error != cs.OK {
 				enc = NodeAddrsResponse{Error: r.Error}.Encode() // family/num unspecified on errors
 			}
 		case RespTestShutdown:
 			ev, err := DecodeTestShutdownEvent(c.msg)
-			if err != nil || ev != (TestShutdownEvent{OK, ShutdownRequest}) {
+			if err != nil || ev != (TestShutdownEvent{cs.OK, ShutdownRequest}) {
 				t.Errorf("%s: event %+v, %v", c.file, ev, err)
 			}
 			enc = ev.Encode()

@@ -1,6 +1,10 @@
 package cfg
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
+)
 
 // Sizes of the 3.1.7 response structs.
 const (
@@ -25,7 +29,7 @@ const (
 // TRACKSTART, TRACKSTOP (and the generic error reply, id 0).
 type BareResponse struct {
 	Resp  RespID
-	Error CSError
+	Error cs.Error
 }
 
 // Encode gives the 24-byte response.
@@ -46,7 +50,7 @@ func checkResp(b []byte, want RespID, size int) (RespHeader, error) {
 	if err != nil {
 		return h, err
 	}
-	if h.Error != OK {
+	if h.Error != cs.OK {
 		return h, nil
 	}
 	if h.ID != want {
@@ -72,7 +76,7 @@ type Interface struct {
 // Interfaces holds the entries filled in (fewer than Count when the
 // daemon stopped at a name that was too long).
 type RingStatusResponse struct {
-	Error      CSError
+	Error      cs.Error
 	Count      uint32
 	Interfaces []Interface
 }
@@ -110,7 +114,7 @@ func DecodeRingStatusResponse(b []byte) (RingStatusResponse, error) {
 
 // LocalGetResponse answers LOCAL_GET.
 type LocalGetResponse struct {
-	Error  CSError
+	Error  cs.Error
 	NodeID uint32
 }
 
@@ -136,7 +140,7 @@ func DecodeLocalGetResponse(b []byte) (LocalGetResponse, error) {
 // message is sized for: corosync sizes it by the node's configured links
 // but copies (and counts in num_addrs) only the live ones.
 type NodeAddrsResponse struct {
-	Error  CSError
+	Error  cs.Error
 	Family uint32
 	Addrs  [][AddrLen]byte
 	Slots  int
@@ -164,7 +168,7 @@ func DecodeNodeAddrsResponse(b []byte) (NodeAddrsResponse, error) {
 	r.Family = le.Uint32(b[24:])
 	num := le.Uint32(b[28:])
 	r.Slots = (len(b) - nodeAddrsRespSize) / AddrLen
-	if h.Error != OK {
+	if h.Error != cs.OK {
 		return r, nil // num_addrs is unspecified on errors
 	}
 	if uint64(num) > uint64(r.Slots) {
@@ -204,13 +208,13 @@ type NodeStatus struct {
 // NodeStatusResponse answers NODESTATUSGET: the 4200-byte v1 form when
 // Error is OK, otherwise the 32-byte "version" form (Status.Version only).
 type NodeStatusResponse struct {
-	Error  CSError
+	Error  cs.Error
 	Status NodeStatus
 }
 
 // Encode gives the response in the form its Error selects.
 func (r NodeStatusResponse) Encode() []byte {
-	if r.Error != OK {
+	if r.Error != cs.OK {
 		b := newResp(RespNodeStatusGet, r.Error, versionRespSize)
 		le.PutUint32(b[24:], r.Status.Version)
 		return b
@@ -264,7 +268,7 @@ func DecodeNodeStatusResponse(b []byte) (NodeStatusResponse, error) {
 // TestShutdownEvent asks a tracker whether this node may shut down
 // (Error OK), or tells it the vote timed out (Error CS_ERR_TIMEOUT).
 type TestShutdownEvent struct {
-	Error CSError
+	Error cs.Error
 	Flags ShutdownFlags
 }
 

@@ -3,6 +3,8 @@ package cfg
 import (
 	"fmt"
 	"time"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 // Service is the cfg service of one node: client connections, the
@@ -80,10 +82,10 @@ func (s *Service) Request(c ConnID, msg []byte) ([]Action, error) {
 	}
 	req, err := DecodeRequest(msg)
 	if err != nil {
-		return []Action{Respond{c, GenericError(ErrInvalidParam)}}, err
+		return []Action{Respond{c, GenericError(cs.ErrInvalidParam)}}, err
 	}
 	if FlowControlRequired(req.ID()) && !s.st.SendingAllowed() {
-		return []Action{Respond{c, GenericError(ErrTryAgain)}}, nil
+		return []Action{Respond{c, GenericError(cs.ErrTryAgain)}}, nil
 	}
 	var out []Action
 	switch r := req.(type) {
@@ -111,9 +113,9 @@ func (s *Service) bare(c ConnID, id ReqID) []Action {
 		return []Action{Respond{c, s.ringStatus().Encode()}}
 	case ReqRingReenable:
 		// knet heals links itself; 3.x refuses (spec/cfg.md §2.6).
-		return []Action{Respond{c, BareResponse{RespRingReenable, ErrNotSupported}.Encode()}}
+		return []Action{Respond{c, BareResponse{RespRingReenable, cs.ErrNotSupported}.Encode()}}
 	case ReqLocalGet:
-		return []Action{Respond{c, LocalGetResponse{Error: OK, NodeID: s.st.LocalNodeID()}.Encode()}}
+		return []Action{Respond{c, LocalGetResponse{Error: cs.OK, NodeID: s.st.LocalNodeID()}.Encode()}}
 	case ReqReloadConfig:
 		// Answered when our own copy is delivered and applied.
 		src := Source{NodeID: s.st.LocalNodeID(), Conn: uint64(c)}
@@ -123,13 +125,13 @@ func (s *Service) bare(c ConnID, id ReqID) []Action {
 	case ReqTrackStop:
 		var out []Action
 		s.leaveShutdown(c, &out)
-		return append(out, Respond{c, BareResponse{RespTrackStop, OK}.Encode()})
+		return append(out, Respond{c, BareResponse{RespTrackStop, cs.OK}.Encode()})
 	}
-	return []Action{Respond{c, GenericError(ErrInvalidParam)}}
+	return []Action{Respond{c, GenericError(cs.ErrInvalidParam)}}
 }
 
 // ReopenLogsDone answers the REOPEN_LOG_FILES request of c with result.
-func (s *Service) ReopenLogsDone(c ConnID, result CSError) []Action {
+func (s *Service) ReopenLogsDone(c ConnID, result cs.Error) []Action {
 	if _, ok := s.conns[c]; !ok {
 		return nil
 	}
@@ -137,12 +139,12 @@ func (s *Service) ReopenLogsDone(c ConnID, result CSError) []Action {
 }
 
 func (s *Service) killNode(c ConnID, r KillNodeRequest) []Action {
-	res := OK
+	res := cs.OK
 	if status, ok := s.st.MemberStatus(r.NodeID); !ok || status != "joined" {
-		res = ErrNotExist
+		res = cs.ErrNotExist
 	}
 	var out []Action
-	if res == OK {
+	if res == cs.OK {
 		m := KillNodeExec{NodeID: r.NodeID, ReasonLen: r.ReasonLen, Reason: r.Reason}
 		out = append(out, Multicast{m.Encode()})
 	}
@@ -205,7 +207,7 @@ func (s *Service) Deliver(sender uint32, msg []byte, swapped bool) ([]Action, er
 // cryptoChanged starts a crypto key change. The requesting client, if it
 // is ours and still connected, gets the result; the next queued reload
 // starts.
-func (s *Service) ReloadDone(seq uint64, result CSError, cryptoChanged bool) ([]Action, error) {
+func (s *Service) ReloadDone(seq uint64, result cs.Error, cryptoChanged bool) ([]Action, error) {
 	if len(s.reloads) == 0 || s.reloads[0].seq != seq {
 		return nil, fmt.Errorf("cfg reload done: reload %d is not the one in progress", seq)
 	}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 func respOf(t *testing.T, acts []Action) []byte {
@@ -23,7 +25,7 @@ func TestLocalGet(t *testing.T) {
 	st.local = 7
 	s := svc(t, st, 1)
 	r, err := DecodeLocalGetResponse(respOf(t, req(t, s, 1, BareRequest{ReqLocalGet})))
-	if err != nil || r != (LocalGetResponse{Error: OK, NodeID: 7}) {
+	if err != nil || r != (LocalGetResponse{Error: cs.OK, NodeID: 7}) {
 		t.Fatalf("got %+v, %v", r, err)
 	}
 }
@@ -36,13 +38,13 @@ func TestRingStatus(t *testing.T) {
 		want  RingStatusResponse
 	}{
 		{"udpu", []LinkAddr{{0, netip.MustParseAddr("127.0.0.1")}},
-			RingStatusResponse{Error: OK, Count: 1, Interfaces: []Interface{{"0 127.0.0.1", "OK"}}}},
+			RingStatusResponse{Error: cs.OK, Count: 1, Interfaces: []Interface{{"0 127.0.0.1", "OK"}}}},
 		{"ipv6", []LinkAddr{{0, netip.MustParseAddr("fd00::5")}},
-			RingStatusResponse{Error: OK, Count: 1, Interfaces: []Interface{{"0 fd00::5", "OK"}}}},
-		{"not in nodelist", nil, RingStatusResponse{Error: OK}},
+			RingStatusResponse{Error: cs.OK, Count: 1, Interfaces: []Interface{{"0 fd00::5", "OK"}}}},
+		{"not in nodelist", nil, RingStatusResponse{Error: cs.OK}},
 		{"name too long", []LinkAddr{{0, netip.MustParseAddr("10.0.0.1")}, {1, long}},
 			// The client sees count 2 and an empty second entry, as libcfg does.
-			RingStatusResponse{Error: ErrNameTooLong, Count: 2, Interfaces: []Interface{{"0 10.0.0.1", "OK"}, {}}}},
+			RingStatusResponse{Error: cs.ErrNameTooLong, Count: 2, Interfaces: []Interface{{"0 10.0.0.1", "OK"}, {}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,13 +72,13 @@ func TestNodeAddrs(t *testing.T) {
 		want   NodeAddrsResponse
 		size   int
 	}{
-		{"configured", 2, nil, NodeAddrsResponse{Error: OK, Family: 2, Addrs: [][16]byte{v4}, Slots: 1}, 48},
-		{"local via 0", 0, nil, NodeAddrsResponse{Error: OK, Family: 2, Addrs: [][16]byte{{127, 0, 0, 1}}, Slots: 1}, 48},
-		{"down but configured", 3, nil, NodeAddrsResponse{Error: OK, Family: 2, Addrs: [][16]byte{{127, 0, 0, 3}}, Slots: 1}, 48},
-		{"unknown", 9, nil, NodeAddrsResponse{Error: ErrNotExist}, 32},
+		{"configured", 2, nil, NodeAddrsResponse{Error: cs.OK, Family: 2, Addrs: [][16]byte{v4}, Slots: 1}, 48},
+		{"local via 0", 0, nil, NodeAddrsResponse{Error: cs.OK, Family: 2, Addrs: [][16]byte{{127, 0, 0, 1}}, Slots: 1}, 48},
+		{"down but configured", 3, nil, NodeAddrsResponse{Error: cs.OK, Family: 2, Addrs: [][16]byte{{127, 0, 0, 3}}, Slots: 1}, 48},
+		{"unknown", 9, nil, NodeAddrsResponse{Error: cs.ErrNotExist}, 32},
 		{"ipv6 with zero first bytes is skipped", 4,
 			[]LinkAddr{{0, netip.MustParseAddr("::1")}, {1, netip.MustParseAddr("fd00::4")}},
-			NodeAddrsResponse{Error: OK, Family: 10, Addrs: [][16]byte{netip.MustParseAddr("fd00::4").As16()}, Slots: 2}, 64},
+			NodeAddrsResponse{Error: cs.OK, Family: 10, Addrs: [][16]byte{netip.MustParseAddr("fd00::4").As16()}, Slots: 2}, 64},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,14 +113,14 @@ func TestNodeStatus(t *testing.T) {
 		size    int
 	}{
 		{"member", NodeStatusRequest{2, 1}, false,
-			NodeStatusResponse{OK, NodeStatus{Version: 1, NodeID: 2, Reachable: 1, Links: link(1, 1, "127.0.0.2")}}, 4200},
+			NodeStatusResponse{cs.OK, NodeStatus{Version: 1, NodeID: 2, Reachable: 1, Links: link(1, 1, "127.0.0.2")}}, 4200},
 		{"configured, down", NodeStatusRequest{3, 1}, false,
-			NodeStatusResponse{OK, NodeStatus{Version: 1, NodeID: 3, Links: link(1, 0, "127.0.0.3")}}, 4200},
+			NodeStatusResponse{cs.OK, NodeStatus{Version: 1, NodeID: 3, Links: link(1, 0, "127.0.0.3")}}, 4200},
 		{"socket unbound", NodeStatusRequest{1, 1}, true,
-			NodeStatusResponse{OK, NodeStatus{Version: 1, NodeID: 1, Reachable: 1, Links: link(0, 1, "127.0.0.1")}}, 4200},
+			NodeStatusResponse{cs.OK, NodeStatus{Version: 1, NodeID: 1, Reachable: 1, Links: link(0, 1, "127.0.0.1")}}, 4200},
 		{"unknown node", NodeStatusRequest{99, 1}, false,
-			NodeStatusResponse{OK, NodeStatus{Version: 1, NodeID: 99}}, 4200},
-		{"version 2", NodeStatusRequest{1, 2}, false, NodeStatusResponse{Error: ErrNotSupported}, 32},
+			NodeStatusResponse{cs.OK, NodeStatus{Version: 1, NodeID: 99}}, 4200},
+		{"version 2", NodeStatusRequest{1, 2}, false, NodeStatusResponse{Error: cs.ErrNotSupported}, 32},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,18 +182,18 @@ func TestReload(t *testing.T) {
 		"log notice Config reload requested by node 1", "reload seq=1 from=1")
 	expectTrace(t, "peer's queued behind", must(t)(s.Deliver(5, peer, false)),
 		"log notice Config reload requested by node 5")
-	if _, err := s.ReloadDone(2, OK, false); err == nil {
+	if _, err := s.ReloadDone(2, cs.OK, false); err == nil {
 		t.Fatal("ReloadDone for a reload not in progress succeeded")
 	}
-	expectTrace(t, "own done", must(t)(s.ReloadDone(1, ErrInvalidParam, false)),
+	expectTrace(t, "own done", must(t)(s.ReloadDone(1, cs.ErrInvalidParam, false)),
 		"respond c2 id=14 CS_ERR_INVALID_PARAM size=24", "reload seq=2 from=5")
-	expectTrace(t, "peer's done with crypto change", must(t)(s.ReloadDone(2, OK, true)),
+	expectTrace(t, "peer's done with crypto change", must(t)(s.ReloadDone(2, cs.OK, true)),
 		"mcast cfg.CryptoReconfigExec{Phase:0x0}")
 	// A requester that went away gets nothing.
 	req(t, s, 1, BareRequest{ReqReloadConfig})
 	s.Disconnect(1)
 	must(t)(s.Deliver(1, ReloadConfigExec{Source{1, 1}}.Encode(), false))
-	expectTrace(t, "gone requester", must(t)(s.ReloadDone(3, OK, false)))
+	expectTrace(t, "gone requester", must(t)(s.ReloadDone(3, cs.OK, false)))
 }
 
 func TestCryptoReconfigPhases(t *testing.T) {
@@ -207,7 +209,7 @@ func TestReopenLogs(t *testing.T) {
 	s := svc(t, newFakeNode(), 1)
 	expectTrace(t, "request", req(t, s, 1, BareRequest{ReqReopenLogFiles}),
 		"log debug Reopening logging files", "reopen logs c1")
-	expectTrace(t, "done", s.ReopenLogsDone(1, OK), "respond c1 id=15 success size=24")
+	expectTrace(t, "done", s.ReopenLogsDone(1, cs.OK), "respond c1 id=15 success size=24")
 }
 
 func TestRingReenableNotSupported(t *testing.T) {

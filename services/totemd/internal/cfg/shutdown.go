@@ -1,6 +1,10 @@
 package cfg
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
+)
 
 // vote is a running shutdown request (corosync's shutdown_con and
 // counters). Trackers other than the requester are asked; the requester's
@@ -22,11 +26,11 @@ func (s *Service) tryShutdown(c ConnID, flags ShutdownFlags) []Action {
 	if flags == ShutdownImmediate {
 		return []Action{
 			Multicast{ShutdownExec{}.Encode()},
-			Respond{c, BareResponse{RespTryShutdown, OK}.Encode()},
+			Respond{c, BareResponse{RespTryShutdown, cs.OK}.Encode()},
 		}
 	}
 	if s.vote != nil {
-		return []Action{Respond{c, BareResponse{RespTryShutdown, ErrExist}.Encode()}}
+		return []Action{Respond{c, BareResponse{RespTryShutdown, cs.ErrExist}.Encode()}}
 	}
 	s.conns[c].requested = true
 	v := &vote{requester: c, flags: flags}
@@ -40,14 +44,14 @@ func (s *Service) tryShutdown(c ConnID, flags ShutdownFlags) []Action {
 	if v.expected == 0 {
 		v.decided = true
 		return []Action{
-			Respond{c, BareResponse{RespTryShutdown, OK}.Encode()},
+			Respond{c, BareResponse{RespTryShutdown, cs.OK}.Encode()},
 			Multicast{ShutdownExec{}.Encode()},
 		}
 	}
 	s.timerGen++
 	v.timerGen = s.timerGen
 	out := []Action{StartTimer{Gen: v.timerGen, After: s.shutdownTimeout()}}
-	ev := TestShutdownEvent{Error: OK, Flags: flags}.Encode()
+	ev := TestShutdownEvent{Error: cs.OK, Flags: flags}.Encode()
 	for _, t := range s.trackers {
 		if t != c {
 			out = append(out, SendEvent{t, ev})
@@ -59,7 +63,7 @@ func (s *Service) tryShutdown(c ConnID, flags ShutdownFlags) []Action {
 func (s *Service) replyToShutdown(c ConnID, response uint32) []Action {
 	v := s.vote
 	if v == nil {
-		return []Action{Respond{c, BareResponse{RespReplyToShutdown, ErrAccess}.Encode()}}
+		return []Action{Respond{c, BareResponse{RespReplyToShutdown, cs.ErrAccess}.Encode()}}
 	}
 	var out []Action
 	if !v.decided {
@@ -72,7 +76,7 @@ func (s *Service) replyToShutdown(c ConnID, response uint32) []Action {
 		}
 		s.decide(&out)
 	}
-	return append(out, Respond{c, BareResponse{RespReplyToShutdown, OK}.Encode()})
+	return append(out, Respond{c, BareResponse{RespReplyToShutdown, cs.OK}.Encode()})
 }
 
 // decide ends the vote once every expected tracker counted: the
@@ -89,10 +93,10 @@ func (s *Service) decide(out *[]Action) {
 	s.vote = nil
 	if v.yes >= v.expected || v.flags == ShutdownRegardless {
 		*out = append(*out,
-			Respond{v.requester, BareResponse{RespTryShutdown, OK}.Encode()},
+			Respond{v.requester, BareResponse{RespTryShutdown, cs.OK}.Encode()},
 			Multicast{ShutdownExec{}.Encode()})
 	} else {
-		*out = append(*out, Respond{v.requester, BareResponse{RespTryShutdown, ErrBusy}.Encode()})
+		*out = append(*out, Respond{v.requester, BareResponse{RespTryShutdown, cs.ErrBusy}.Encode()})
 	}
 	*out = append(*out, Log{LevelDebug, fmt.Sprintf("shutdown decision is: (yes count: %d, no count: %d) flags=%x", v.yes, v.no, uint32(v.flags))})
 }
@@ -110,7 +114,7 @@ func (s *Service) TimerExpired(gen uint64) []Action {
 	v.no = v.expected
 	var out []Action
 	s.decide(&out)
-	ev := TestShutdownEvent{Error: ErrTimeout, Flags: v.flags}.Encode()
+	ev := TestShutdownEvent{Error: cs.ErrTimeout, Flags: v.flags}.Encode()
 	for _, t := range s.trackers {
 		if s.conns[t].requested {
 			out = append(out, SendEvent{t, ev})
@@ -128,10 +132,10 @@ func (s *Service) trackStart(c ConnID) []Action {
 		if v := s.vote; v != nil && !v.decided {
 			ci.reply = replyUnknown
 			v.expected++
-			out = append(out, SendEvent{c, TestShutdownEvent{Error: OK, Flags: v.flags}.Encode()})
+			out = append(out, SendEvent{c, TestShutdownEvent{Error: cs.OK, Flags: v.flags}.Encode()})
 		}
 	}
-	return append(out, Respond{c, BareResponse{RespTrackStart, OK}.Encode()})
+	return append(out, Respond{c, BareResponse{RespTrackStart, cs.OK}.Encode()})
 }
 
 // leaveShutdown is TRACKSTOP and disconnect: a leaving requester cancels

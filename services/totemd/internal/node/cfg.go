@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/cfgipc"
@@ -80,22 +80,22 @@ func (l loopSubmitter) Submit(f func()) { _ = l.n.Do(l.ctx, f) }
 
 // cfgAction carries out what the cfg core asks of the driver.
 func (n *Node) cfgAction(a cfg.Action) {
-	cs := n.cfgs
+	st := n.cfgs
 	switch a := a.(type) {
 	case cfg.Multicast:
 		n.sendGroupA(a.Msg)
 	case cfg.StartTimer:
-		if cs.timer != nil {
-			cs.timer.Stop()
+		if st.timer != nil {
+			st.timer.Stop()
 		}
 		gen := a.Gen
-		cs.timerGen = gen
-		cs.timer = time.AfterFunc(a.After, func() {
-			n.calls <- func() { cs.ep.Carry(cs.svc.TimerExpired(gen)) }
+		st.timerGen = gen
+		st.timer = time.AfterFunc(a.After, func() {
+			n.calls <- func() { st.ep.Carry(st.svc.TimerExpired(gen)) }
 		})
 	case cfg.StopTimer:
-		if cs.timer != nil && cs.timerGen == a.Gen {
-			cs.timer.Stop()
+		if st.timer != nil && st.timerGen == a.Gen {
+			st.timer.Stop()
 		}
 	case cfg.Reload:
 		// cmapd owns the runtime map and applies the new file; without it,
@@ -103,23 +103,23 @@ func (n *Node) cfgAction(a cfg.Action) {
 		if n.askCmapReload(a.Seq) {
 			return
 		}
-		result := ipcproto.OK
+		result := cs.OK
 		if n.cfg.Cfg.Reload == nil {
-			result = ipcproto.ErrNotSupported
+			result = cs.ErrNotSupported
 		} else if err := n.cfg.Cfg.Reload(); err != nil {
 			n.log.Error("Unable to reload config file: " + err.Error())
-			result = ipcproto.ErrInvalidParam
+			result = cs.ErrInvalidParam
 		}
 		n.finishReload(a.Seq, result)
 	case cfg.ReopenLogs:
-		result := cfg.CSError(1)
+		result := cs.OK
 		if n.cfg.Cfg.ReopenLogs != nil {
 			if err := n.cfg.Cfg.ReopenLogs(); err != nil {
 				n.log.Error("cannot reopen log files", "error", err)
-				result = cfg.CSError(2) // CS_ERR_LIBRARY
+				result = cs.ErrLibrary
 			}
 		}
-		cs.ep.Carry(cs.svc.ReopenLogsDone(a.Conn, result))
+		st.ep.Carry(st.svc.ReopenLogsDone(a.Conn, result))
 	case cfg.CryptoPhase:
 		// Keys cannot change at runtime here; nothing to advance.
 	case cfg.Log:
@@ -141,11 +141,11 @@ func (n *Node) cfgAction(a cfg.Action) {
 var errShutdown = errors.New("shutdown requested through cfg")
 
 // finishReload answers cfg's reload with its result.
-func (n *Node) finishReload(seq uint64, result ipcproto.Status) {
+func (n *Node) finishReload(seq uint64, result cs.Error) {
 	if n.cfgs == nil {
 		return
 	}
-	acts, err := n.cfgs.svc.ReloadDone(seq, cfg.CSError(result), false)
+	acts, err := n.cfgs.svc.ReloadDone(seq, result, false)
 	if err != nil {
 		n.log.Warn("reload completion refused", "error", err)
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/services/cmapd/busreq"
 	"github.com/needle-cluster/needle/services/cmapd/value"
@@ -68,8 +69,8 @@ func (n *Node) askCmapReload(seq uint64) bool {
 func (n *Node) ownResponse(m *ipcproto.Msg) {
 	seq, ok := n.pendingReload[m.ID]
 	if !ok {
-		if m.Status != ipcproto.OK {
-			n.log.Debug("cmapd refused a statistics update", "status", m.Status)
+		if m.Status != cs.OK {
+			n.log.Debug("cmapd refused a statistics update", "status", int32(m.Status))
 		}
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/services/totemd/internal/bus"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
@@ -396,11 +397,11 @@ func (n *Node) handleBus(ev bus.Event) {
 		n.logErr("service attach", err)
 		n.apply(acts)
 	case ipcproto.KindMcast:
-		st := ipcproto.OK
+		st := cs.OK
 		if err := n.packer.Send([]string{"a"}, m.Payload); err != nil {
-			st = ipcproto.ErrTryAgain
+			st = cs.ErrTryAgain
 			if errors.Is(err, pg.ErrTooLarge) {
-				st = ipcproto.ErrTooBig
+				st = cs.ErrTooBig
 			}
 		}
 		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: st})
@@ -423,7 +424,7 @@ func (n *Node) route(src *bus.Service, m *ipcproto.Msg) {
 	dst, ok := n.services[m.Service]
 	if !ok {
 		if m.Kind == ipcproto.KindRequest {
-			n.sendSvc(src, &ipcproto.Msg{Kind: ipcproto.KindResponse, ID: m.ID, Service: m.Service, Status: ipcproto.ErrNotExist,
+			n.sendSvc(src, &ipcproto.Msg{Kind: ipcproto.KindResponse, ID: m.ID, Service: m.Service, Status: cs.ErrNotExist,
 				Text: fmt.Sprintf("service %d is not attached on this node", m.Service)})
 		}
 		return

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/client"
@@ -108,14 +109,14 @@ func (n *loopNode) other(a cfg.Action) {
 		}
 	case cfg.Reload:
 		n.ring <- func() {
-			acts, err := n.svc.ReloadDone(a.Seq, cfg.OK, false)
+			acts, err := n.svc.ReloadDone(a.Seq, cs.OK, false)
 			if err != nil {
 				panic(err)
 			}
 			n.ep.Carry(acts)
 		}
 	case cfg.ReopenLogs:
-		n.ring <- func() { n.ep.Carry(n.svc.ReopenLogsDone(a.Conn, cfg.OK)) }
+		n.ring <- func() { n.ep.Carry(n.svc.ReopenLogsDone(a.Conn, cs.OK)) }
 	case cfg.Log:
 		n.mu.Lock()
 		n.logs = append(n.logs, a.Level.String()+" "+a.Msg)

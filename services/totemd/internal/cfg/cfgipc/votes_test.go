@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/client"
@@ -24,7 +25,7 @@ func dial(t *testing.T) *client.Client {
 	return c
 }
 
-func wantCode(t *testing.T, what string, err error, want cfg.CSError) {
+func wantCode(t *testing.T, what string, err error, want cs.Error) {
 	t.Helper()
 	if got := client.Code(err); got != want {
 		t.Fatalf("%s: %s (%v), want %s", what, got.Strerror(), err, want.Strerror())
@@ -33,7 +34,7 @@ func wantCode(t *testing.T, what string, err error, want cfg.CSError) {
 
 // wantCodeOrGone is wantCode for an answer the server sent just before
 // hanging up: libs/qbipc's socket client can lose it (libqb does not).
-func wantCodeOrGone(t *testing.T, what string, err error, want cfg.CSError) {
+func wantCodeOrGone(t *testing.T, what string, err error, want cs.Error) {
 	t.Helper()
 	if errors.Is(err, qbipc.ErrDisconnected) {
 		t.Logf("%s: %v (answer lost to the hang-up: libs/qbipc socket-mode race)", what, err)
@@ -48,40 +49,40 @@ func wantCodeOrGone(t *testing.T, what string, err error, want cfg.CSError) {
 func voteScript(t *testing.T, down func() bool) {
 	ctx := context.Background()
 	c, tracker, other, t1 := dial(t), dial(t), dial(t), dial(t)
-	wantCode(t, "vote without a request", c.ReplyToShutdown(ctx, true), cfg.ErrAccess)
+	wantCode(t, "vote without a request", c.ReplyToShutdown(ctx, true), cs.ErrAccess)
 
 	// A tracker that says no vetoes a REQUEST; a second request meanwhile
 	// is refused.
-	wantCode(t, "trackstart", tracker.TrackStart(ctx), cfg.OK)
+	wantCode(t, "trackstart", tracker.TrackStart(ctx), cs.OK)
 	res := make(chan error, 1)
 	go func() { res <- c.TryShutdown(ctx, cfg.ShutdownRequest) }()
-	if ev, err := tracker.NextEvent(ctx); err != nil || ev != (cfg.TestShutdownEvent{Error: cfg.OK, Flags: cfg.ShutdownRequest}) {
+	if ev, err := tracker.NextEvent(ctx); err != nil || ev != (cfg.TestShutdownEvent{Error: cs.OK, Flags: cfg.ShutdownRequest}) {
 		t.Fatalf("event %+v, %v", ev, err)
 	}
-	wantCode(t, "second request", other.TryShutdown(ctx, cfg.ShutdownRequest), cfg.ErrExist)
-	wantCode(t, "vote no", tracker.ReplyToShutdown(ctx, false), cfg.OK)
-	wantCode(t, "vetoed request", <-res, cfg.ErrBusy)
+	wantCode(t, "second request", other.TryShutdown(ctx, cfg.ShutdownRequest), cs.ErrExist)
+	wantCode(t, "vote no", tracker.ReplyToShutdown(ctx, false), cs.OK)
+	wantCode(t, "vetoed request", <-res, cs.ErrBusy)
 
 	// A tracker that once requested a shutdown itself is the only one
 	// told about a timeout (3.1.7 quirk, spec/cfg.md §3.3).
-	wantCode(t, "trackstart t1", t1.TrackStart(ctx), cfg.OK)
+	wantCode(t, "trackstart t1", t1.TrackStart(ctx), cs.OK)
 	go func() { res <- t1.TryShutdown(ctx, cfg.ShutdownRequest) }()
-	if ev, err := tracker.NextEvent(ctx); err != nil || ev.Error != cfg.OK {
+	if ev, err := tracker.NextEvent(ctx); err != nil || ev.Error != cs.OK {
 		t.Fatalf("question from t1: %+v, %v", ev, err)
 	}
-	wantCode(t, "veto t1", tracker.ReplyToShutdown(ctx, false), cfg.OK)
-	wantCode(t, "t1's request", <-res, cfg.ErrBusy)
+	wantCode(t, "veto t1", tracker.ReplyToShutdown(ctx, false), cs.OK)
+	wantCode(t, "t1's request", <-res, cs.ErrBusy)
 	start := time.Now()
-	wantCode(t, "request nobody answers", c.TryShutdown(ctx, cfg.ShutdownRequest), cfg.ErrBusy)
+	wantCode(t, "request nobody answers", c.TryShutdown(ctx, cfg.ShutdownRequest), cs.ErrBusy)
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Fatalf("vote ended after %v, before cfg.shutdown_timeout", d)
 	}
-	for _, want := range []cfg.CSError{cfg.OK, cfg.ErrTimeout} {
+	for _, want := range []cs.Error{cs.OK, cs.ErrTimeout} {
 		if ev, err := t1.NextEvent(ctx); err != nil || ev.Error != want {
 			t.Fatalf("t1 event %+v, %v; want %s", ev, err, want.Strerror())
 		}
 	}
-	if ev, err := tracker.NextEvent(ctx); err != nil || ev.Error != cfg.OK {
+	if ev, err := tracker.NextEvent(ctx); err != nil || ev.Error != cs.OK {
 		t.Fatalf("question to the plain tracker %+v, %v", ev, err)
 	}
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -93,22 +94,22 @@ func voteScript(t *testing.T, down func() bool) {
 
 	// A tracker joining a running vote is asked at once; trackers that
 	// leave count as yes, so the request is granted.
-	wantCode(t, "trackstop t1", t1.TrackStop(ctx), cfg.OK)
+	wantCode(t, "trackstop t1", t1.TrackStop(ctx), cs.OK)
 	go func() { res <- c.TryShutdown(ctx, cfg.ShutdownRequest) }()
-	if ev, err := tracker.NextEvent(ctx); err != nil || ev.Error != cfg.OK {
+	if ev, err := tracker.NextEvent(ctx); err != nil || ev.Error != cs.OK {
 		t.Fatalf("question %+v, %v", ev, err)
 	}
-	wantCode(t, "late trackstart", other.TrackStart(ctx), cfg.OK)
-	if ev, err := other.NextEvent(ctx); err != nil || ev.Error != cfg.OK {
+	wantCode(t, "late trackstart", other.TrackStart(ctx), cs.OK)
+	if ev, err := other.NextEvent(ctx); err != nil || ev.Error != cs.OK {
 		t.Fatalf("question to the late tracker %+v, %v", ev, err)
 	}
-	wantCode(t, "yes", other.ReplyToShutdown(ctx, true), cfg.OK)
+	wantCode(t, "yes", other.ReplyToShutdown(ctx, true), cs.OK)
 	if down() {
 		t.Fatal("shutdown before every tracker answered")
 	}
 	// The last answer decides: the daemon answers both and shuts down.
-	wantCodeOrGone(t, "trackstop", tracker.TrackStop(ctx), cfg.OK)
-	wantCodeOrGone(t, "granted request", <-res, cfg.OK)
+	wantCodeOrGone(t, "trackstop", tracker.TrackStop(ctx), cs.OK)
+	wantCodeOrGone(t, "granted request", <-res, cs.OK)
 	deadline := time.Now().Add(15 * time.Second)
 	for !down() {
 		if time.Now().After(deadline) {

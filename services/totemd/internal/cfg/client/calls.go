@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 )
 
@@ -35,8 +36,8 @@ func (c *Client) NodeStatus(ctx context.Context, nodeid uint32) (cfg.NodeStatus,
 		return cfg.NodeStatus{}, err
 	}
 	r, err := cfg.DecodeNodeStatusResponse(b)
-	if err == nil && r.Error == cfg.OK && r.Status.Version != cfg.NodeStatusV1 {
-		r.Error = cfg.ErrNotSupported
+	if err == nil && r.Error == cs.OK && r.Status.Version != cfg.NodeStatusV1 {
+		r.Error = cs.ErrNotSupported
 	}
 	return r.Status, result("node_status_get", r.Error, err)
 }
@@ -76,7 +77,7 @@ func (c *Client) NodeAddrs(ctx context.Context, nodeid uint32) ([]netip.Addr, er
 // before anything is sent, as libcfg does.
 func (c *Client) KillNode(ctx context.Context, nodeid uint32, reason string) error {
 	if len(reason) >= cfg.MaxNameLen {
-		return &Error{Op: "kill_node", Code: cfg.ErrNameTooLong, Err: cfg.ErrNameTooLong}
+		return &Error{Op: "kill_node", Code: cs.ErrNameTooLong, Err: cs.ErrNameTooLong}
 	}
 	return c.bare(ctx, "kill_node", cfg.KillNodeRequest{NodeID: nodeid, Reason: reason}, cfg.RespKillNode)
 }
@@ -139,7 +140,7 @@ func (c *Client) NextEvent(ctx context.Context) (cfg.TestShutdownEvent, error) {
 	}
 	ev, err := cfg.DecodeTestShutdownEvent(b)
 	if err != nil {
-		return ev, &Error{Op: "dispatch", Code: cfg.ErrLibrary, Err: err}
+		return ev, &Error{Op: "dispatch", Code: cs.ErrLibrary, Err: err}
 	}
 	return ev, nil
 }

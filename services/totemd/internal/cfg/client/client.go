@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 )
@@ -19,7 +20,7 @@ type Client struct {
 	c *qbipc.Client
 }
 
-// Dial connects to the local cfg service. Failures carry a cfg.CSError
+// Dial connects to the local cfg service. Failures carry a cs.Error
 // as libcfg's corosync_cfg_initialize would report it (errors.As).
 func Dial(ctx context.Context) (*Client, error) {
 	c, err := qbipc.Dial(ctx, cfg.IPCName, qbipc.DialOptions{})
@@ -36,7 +37,7 @@ func (c *Client) Close() error { return c.c.Close() }
 // returned, Err the underlying cause (transport error or Code itself).
 type Error struct {
 	Op   string
-	Code cfg.CSError
+	Code cs.Error
 	Err  error
 }
 
@@ -50,65 +51,65 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Code returns the cs_error_t of err: CS_OK for nil, the code of an
-// *Error or cfg.CSError, CS_ERR_LIBRARY otherwise.
-func Code(err error) cfg.CSError {
+// *Error or cs.Error, CS_ERR_LIBRARY otherwise.
+func Code(err error) cs.Error {
 	if err == nil {
-		return cfg.OK
+		return cs.OK
 	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
 	}
-	var cs cfg.CSError
-	if errors.As(err, &cs) {
-		return cs
+	var code cs.Error
+	if errors.As(err, &code) {
+		return code
 	}
-	return cfg.ErrLibrary
+	return cs.ErrLibrary
 }
 
 // CSErrorOf maps a transport error to the cs_error_t libcfg reports for
 // it (qb_to_cs_error: the errno behind it decides).
-func CSErrorOf(err error) cfg.CSError {
+func CSErrorOf(err error) cs.Error {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		if errors.Is(err, qbipc.ErrTryAgain) || errors.Is(err, context.DeadlineExceeded) {
-			return cfg.ErrTryAgain
+			return cs.ErrTryAgain
 		}
-		return cfg.ErrLibrary
+		return cs.ErrLibrary
 	}
 	switch errno {
 	case syscall.EAGAIN, syscall.ENOBUFS, syscall.ENOMSG, syscall.ETIMEDOUT:
-		return cfg.ErrTryAgain
+		return cs.ErrTryAgain
 	case syscall.EBADF:
-		return cfg.ErrBadHandle
+		return cs.ErrBadHandle
 	case syscall.EINVAL:
-		return cfg.ErrInvalidParam
+		return cs.ErrInvalidParam
 	case syscall.EACCES:
-		return cfg.ErrAccess
+		return cs.ErrAccess
 	case syscall.ENOENT, syscall.ENODEV:
-		return cfg.ErrNotExist
+		return cs.ErrNotExist
 	case syscall.EEXIST:
-		return cfg.ErrExist
+		return cs.ErrExist
 	case syscall.EBUSY:
-		return cfg.ErrBusy
+		return cs.ErrBusy
 	case syscall.ENOMEM:
-		return cfg.ErrNoMemory
+		return cs.ErrNoMemory
 	case syscall.EMSGSIZE, syscall.E2BIG:
-		return cfg.ErrTooBig
+		return cs.ErrTooBig
 	case syscall.ENOSYS, syscall.ENOTSUP:
-		return cfg.ErrNotSupported
+		return cs.ErrNotSupported
 	case syscall.EBADMSG:
-		return cfg.ErrMessageError
+		return cs.ErrMessageError
 	case syscall.EINTR:
-		return cfg.ErrInterrupt
+		return cs.ErrInterrupt
 	case syscall.ENOSPC:
-		return cfg.ErrNoSpace
+		return cs.ErrNoSpace
 	case syscall.EOVERFLOW:
-		return cfg.ErrNameTooLong
+		return cs.ErrNameTooLong
 	case syscall.ETIME:
-		return cfg.ErrTimeout
+		return cs.ErrTimeout
 	}
-	return cfg.ErrLibrary
+	return cs.ErrLibrary
 }
 
 // call sends r and returns the raw response, or an *Error for transport
@@ -122,11 +123,11 @@ func (c *Client) call(ctx context.Context, op string, r cfg.Request) ([]byte, er
 }
 
 // result turns a decoded status into the call's error.
-func result(op string, code cfg.CSError, decodeErr error) error {
+func result(op string, code cs.Error, decodeErr error) error {
 	if decodeErr != nil {
-		return &Error{Op: op, Code: cfg.ErrLibrary, Err: decodeErr}
+		return &Error{Op: op, Code: cs.ErrLibrary, Err: decodeErr}
 	}
-	if code != cfg.OK {
+	if code != cs.OK {
 		return &Error{Op: op, Code: code, Err: code}
 	}
 	return nil

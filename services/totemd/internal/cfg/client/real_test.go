@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/corotest"
@@ -25,7 +26,7 @@ func dial(t *testing.T) *Client {
 	return c
 }
 
-func wantCode(t *testing.T, what string, err error, want cfg.CSError) {
+func wantCode(t *testing.T, what string, err error, want cs.Error) {
 	t.Helper()
 	if got := Code(err); got != want {
 		t.Fatalf("%s: %s (%v), want %s", what, got.Strerror(), err, want.Strerror())
@@ -65,12 +66,12 @@ func TestRealCorosync(t *testing.T) {
 				t.Fatalf("node 2 addresses %v, %v", addrs, err)
 			}
 			_, err = c.NodeAddrs(ctx, 3)
-			wantCode(t, "addresses of node 3", err, cfg.ErrNotExist)
-			wantCode(t, "kill node 2 (configured, not joined)", c.KillNode(ctx, 2, "test"), cfg.ErrNotExist)
-			wantCode(t, "ring reenable", c.RingReenable(ctx), cfg.ErrNotSupported)
-			wantCode(t, "reopen logs", c.ReopenLogFiles(ctx), cfg.OK)
-			wantCode(t, "reload", c.ReloadConfig(ctx), cfg.OK)
-			wantCode(t, "vote without a request", c.ReplyToShutdown(ctx, true), cfg.ErrAccess)
+			wantCode(t, "addresses of node 3", err, cs.ErrNotExist)
+			wantCode(t, "kill node 2 (configured, not joined)", c.KillNode(ctx, 2, "test"), cs.ErrNotExist)
+			wantCode(t, "ring reenable", c.RingReenable(ctx), cs.ErrNotSupported)
+			wantCode(t, "reopen logs", c.ReopenLogFiles(ctx), cs.OK)
+			wantCode(t, "reload", c.ReloadConfig(ctx), cs.OK)
+			wantCode(t, "vote without a request", c.ReplyToShutdown(ctx, true), cs.ErrAccess)
 
 			// Shutdown votes are compared with the needle core in cfgipc's
 			// TestShutdownVotes. With no tracker a REQUEST is granted.
@@ -81,7 +82,7 @@ func TestRealCorosync(t *testing.T) {
 				// daemon answered CS_OK first, as its log shows.
 				t.Logf("granted request: %v (known libs/qbipc socket-mode race)", err)
 			} else {
-				wantCode(t, "granted request", err, cfg.OK)
+				wantCode(t, "granted request", err, cs.OK)
 			}
 			select {
 			case <-co.Done():

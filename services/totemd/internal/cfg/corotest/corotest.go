@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/needle-cluster/needle/libs/nstest"
 )
 
 // Binaries of Debian's corosync packages.
@@ -26,66 +26,14 @@ const (
 	CfgtoolBin  = "/usr/sbin/corosync-cfgtool"
 )
 
-const netnsEnv = "NEEDLE_CFG_TEST_NETNS"
-
-// InPrivateNamespaces runs the calling top-level test again in a child
-// process with its own network and mount namespaces and returns true
-// there; in the parent it reports the child's result and returns false.
-// Tests that cannot have namespaces (not root) are skipped.
+// InPrivateNamespaces runs the calling top-level test again in private
+// network and mount namespaces (nstest.Run) with a private /run, where
+// corosync's pid lock lives, and returns true there; in the parent it
+// reports the child's result and returns false. Tests that cannot have
+// namespaces (not root) are skipped.
 func InPrivateNamespaces(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv(netnsEnv) == t.Name() {
-		if err := setupChild(); err != nil {
-			t.Fatalf("namespace setup: %v", err)
-		}
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network and mount namespaces")
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsEnv+"="+t.Name())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.CombinedOutput()
-	t.Logf("child in private namespaces:\n%s", out)
-	if err != nil {
-		if strings.Contains(string(out), "operation not permitted") {
-			t.Skipf("cannot create namespaces: %v", err)
-		}
-		t.Fatalf("child failed: %v", err)
-	}
-	if strings.Contains(string(out), "--- SKIP: "+t.Name()) {
-		t.Skip("skipped in the child (see its output)")
-	}
-	return false
-}
-
-// setupChild brings up loopback and gives the child a private /run
-// (corosync's pid lock lives there).
-func setupChild() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("get lo flags: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("bring lo up: %w", err)
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
-	}
-	if err := unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"); err != nil {
-		return fmt.Errorf("mount /run: %w", err)
-	}
-	return nil
+	return nstest.Run(t, nstest.Tmpfs{Dir: "/run", Opts: "mode=0755"})
 }
 
 // Node is one nodelist entry.

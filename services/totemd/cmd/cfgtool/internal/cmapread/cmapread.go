@@ -8,8 +8,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/qbipc"
-	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 )
 
 // Client is a connection to the cmap service.
@@ -48,7 +48,7 @@ func (c *Client) GetUint32(ctx context.Context, key string) (uint32, error) {
 		return 0, err
 	}
 	if r.typ != typeUint32 || len(r.value) < 4 {
-		return 0, cfg.ErrInvalidParam
+		return 0, cs.ErrInvalidParam
 	}
 	return le.Uint32(r.value), nil
 }
@@ -60,7 +60,7 @@ func (c *Client) GetString(ctx context.Context, key string) (string, error) {
 		return "", err
 	}
 	if probe.typ != typeString || probe.stored > 1<<20 {
-		return "", cfg.ErrInvalidParam
+		return "", cs.ErrInvalidParam
 	}
 	r, err := c.get(ctx, key, int(probe.stored))
 	if err != nil {

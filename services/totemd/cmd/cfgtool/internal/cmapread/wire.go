@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/qbipc"
-	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 )
 
 var le = binary.LittleEndian
@@ -35,7 +35,7 @@ const (
 // putName writes a mar_name_t at b.
 func putName(b []byte, s string) error {
 	if len(s) > keyMaxLen {
-		return fmt.Errorf("cmap key %q: %w", s, cfg.ErrNameTooLong)
+		return fmt.Errorf("cmap key %q: %w", s, cs.ErrNameTooLong)
 	}
 	le.PutUint16(b, uint16(len(s)))
 	copy(b[8:8+256], s)
@@ -76,14 +76,14 @@ func encodeIterHandle(id int32, handle uint64) []byte {
 	return msg
 }
 
-// status checks a response: a cfg.CSError for a daemon error, another
+// status checks a response: a cs.Error for a daemon error, another
 // error for a malformed message.
 func status(b []byte, want int32, size int) error {
 	if len(b) < qbipc.RespHeaderSize {
 		return fmt.Errorf("cmap response of %d bytes", len(b))
 	}
-	id, code := int32(le.Uint32(b)), cfg.CSError(le.Uint32(b[16:]))
-	if code != cfg.OK {
+	id, code := int32(le.Uint32(b)), cs.Error(le.Uint32(b[16:]))
+	if code != cs.OK {
 		return code
 	}
 	if id != want || len(b) < size {
@@ -117,7 +117,7 @@ func decodeIterInit(b []byte) (uint64, error) {
 	return le.Uint64(b[24:]), nil
 }
 
-// decodeIterNext returns the next key; cfg.ErrNoSections ends the listing.
+// decodeIterNext returns the next key; cs.ErrNoSections ends the listing.
 func decodeIterNext(b []byte) (string, error) {
 	if err := status(b, respIterNext, iterNextSize); err != nil {
 		return "", err

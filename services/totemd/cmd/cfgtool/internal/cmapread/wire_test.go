@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
 
 // loadExchange reads testdata/cmap-cfgtool-s.txt: the cmap requests libcmap
@@ -79,7 +79,7 @@ func TestRealExchange(t *testing.T) {
 			_, end = decodeIterNext(b)
 		}
 	}
-	if !errors.Is(end, cfg.ErrNoSections) {
+	if !errors.Is(end, cs.ErrNoSections) {
 		t.Fatalf("last iter next: %v", end)
 	}
 }
@@ -95,7 +95,7 @@ func TestDecodeErrors(t *testing.T) {
 			t.Errorf("%s: decoded", name)
 		}
 	}
-	if _, err := encodeGet(strings.Repeat("k", 256), 0); !errors.Is(err, cfg.ErrNameTooLong) {
+	if _, err := encodeGet(strings.Repeat("k", 256), 0); !errors.Is(err, cs.ErrNameTooLong) {
 		t.Errorf("long key: %v", err)
 	}
 }

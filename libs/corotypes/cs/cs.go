@@ -1,5 +1,6 @@
-// Package cs holds Corosync's cs_error_t codes, the status every cmap
-// request, response and internal operation carries (spec/client-api.md §3).
+// Package cs holds Corosync's cs_error_t codes (corotypes.h), the one
+// status type every service, client library and the daemon bus share, so
+// a code reaches libqb clients unchanged (spec/client-api.md §3).
 package cs
 
 import "strconv"

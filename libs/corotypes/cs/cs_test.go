@@ -7,7 +7,7 @@ func TestStrerror(t *testing.T) {
 		e    Error
 		want string
 	}{
-		{OK, "success"}, {ErrNotExist, "CS_ERR_NOT_EXIST"}, {ErrNameTooLong, "CS_ERR_NAME_TOO_LONG"},
+		{OK, "success"}, {ErrNotExist, "CS_ERR_NOT_EXIST"}, {ErrInvalidParam, "CS_ERR_INVALID_PARAM"}, {ErrNameTooLong, "CS_ERR_NAME_TOO_LONG"},
 		{ErrNotSupported, "CS_ERR_NOT_SUPPORTED"}, {ErrNoSections, "CS_ERR_NO_SECTIONS"},
 		{ErrTooBig, "CS_ERR_TOO_BIG"}, {ErrSecurity, "CS_ERR_SECURITY"}, {29, "unknown error"}, {0, "unknown error"},
 	} {
