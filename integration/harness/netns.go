@@ -400,3 +400,21 @@ func (p *Proc) ExitCode() int {
 	}
 	return p.cmd.ProcessState.ExitCode()
 }
+
+// SetDelay adds a fixed delay (with jitter) to everything node i sends,
+// with tc netem. Kernels built without sch_netem (this workplace's is one)
+// cannot delay packets at all; then the error says so and the caller
+// should skip. A zero delay removes the qdisc.
+func (c *Cluster) SetDelay(i int, delay, jitter time.Duration) error {
+	nd := c.Nodes[i]
+	_ = run("ip", "netns", "exec", nd.NS, "tc", "qdisc", "del", "dev", "eth0", "root")
+	if delay <= 0 {
+		return nil
+	}
+	err := run("ip", "netns", "exec", nd.NS, "tc", "qdisc", "add", "dev", "eth0", "root", "netem",
+		"delay", fmt.Sprintf("%dus", delay.Microseconds()), fmt.Sprintf("%dus", jitter.Microseconds()))
+	if err != nil {
+		return fmt.Errorf("delay on node %d needs tc netem (kernel sch_netem): %w", i+1, err)
+	}
+	return nil
+}
