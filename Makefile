@@ -25,8 +25,8 @@ build:
 
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 18m $(PKGS)
 	$(MAKE) sim SEEDS=300 NODES=3-24 SIM_FLAGS="-first 900001"
+	$(GO) test -count=1 -timeout 18m $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $(MODULES) integration 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
