@@ -252,9 +252,17 @@ func (n *Node) joinProcess(j *joinMsg) {
 	default:
 		before := len(n.proc) + len(n.failed) // both only grow here
 		n.proc = addNode(n.proc, j.proc...)
-		if slices.Contains(j.failed, n.self) {
-			n.failed = addNode(n.failed, j.from)
-		} else if slices.Contains(n.memb, j.from) {
+		// Deviation: corosync (and spec §6.4) fails the sender of a join
+		// that names us failed, "we can't both be in the ring". But the
+		// verdict may be a round old: two groups that once timed each
+		// other out keep re-forming apart, because each group's merge
+		// join meets the other's joins still naming it failed, adopts
+		// the verdict in mirror and hands it back one round later,
+		// forever. Such a join never equals ours, so its sender gets no
+		// consensus from us anyway; if it really cannot hear us, the
+		// consensus timeout fails it. Its failed list (naming us) is
+		// never adopted.
+		if !slices.Contains(j.failed, n.self) && slices.Contains(n.memb, j.from) {
 			n.failed = addNode(n.failed, j.failed...)
 		}
 		// Deviation: corosync re-enters GATHER here even when the join

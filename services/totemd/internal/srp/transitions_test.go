@@ -118,9 +118,15 @@ func TestJoinProcessRules(t *testing.T) {
 		self: 2, join: joinFrame(3, []NodeID{3, 1}, nil, 5),
 		wantState: Gather, wantProc: []NodeID{2, 3, 1}, wantJoins: 1,
 	}, {
-		name: "sender lists us failed: sender becomes failed",
+		// corosync fails the sender too; needle does not adopt a verdict
+		// that may be a round old (it only learns the sender's proc)
+		name: "sender lists us failed: proc grows, sender not failed",
 		self: 2, join: joinFrame(3, []NodeID{3}, []NodeID{2}, 5),
-		wantState: Gather, wantProc: []NodeID{2, 3}, wantFailed: []NodeID{3}, wantJoins: 1,
+		wantState: Gather, wantProc: []NodeID{2, 3}, wantJoins: 1,
+	}, {
+		name: "sender lists us failed, nothing else new: nothing",
+		self: 2, join: joinFrame(3, []NodeID{2}, []NodeID{2}, 5),
+		wantState: Gather, wantProc: []NodeID{2},
 	}, {
 		name: "subset (sender behind): nothing",
 		self: 2, join: joinFrame(3, nil, nil, 5),
@@ -275,6 +281,30 @@ func TestConsensusTimeoutFailsSilentProcessors(t *testing.T) {
 	j := sent(t, u.take(), typeJoin)
 	if len(j) == 0 || !slices.Equal(j[len(j)-1].join.failed, []NodeID{2}) {
 		t.Fatalf("join after timeout %+v", j)
+	}
+	u.recv(j[len(j)-1].frameFor(t))
+	if u.n.state != Commit || !slices.Equal(u.n.newMemb, []NodeID{1}) {
+		t.Fatalf("state %d new members %v, want a singleton COMMIT", u.n.state, u.n.newMemb)
+	}
+}
+
+// TestJoinNamingUsFailedLeftToConsensus: a sender that names us failed is
+// not failed at once (its verdict may be a round old), gets no consensus
+// from us, and is failed by the consensus timeout if it keeps saying so.
+func TestJoinNamingUsFailedLeftToConsensus(t *testing.T) {
+	u := newUnit(t, 1, []NodeID{1, 2}, nil)
+	u.recv(joinFrame(2, []NodeID{2, 1}, []NodeID{1}, 5))
+	if len(u.n.failed) != 0 || u.n.state != Gather || slices.Contains(u.n.consensus, 2) {
+		t.Fatalf("failed=%v consensus=%v state %d", u.n.failed, u.n.consensus, u.n.state)
+	}
+	u.take()
+	u.tick(DefaultConfig(1, []NodeID{1, 2}).Consensus)
+	if !slices.Equal(u.n.failed, []NodeID{2}) {
+		t.Fatalf("after consensus timeout failed=%v", u.n.failed)
+	}
+	j := sent(t, u.take(), typeJoin)
+	if len(j) == 0 {
+		t.Fatal("no join after the consensus timeout")
 	}
 	u.recv(j[len(j)-1].frameFor(t))
 	if u.n.state != Commit || !slices.Equal(u.n.newMemb, []NodeID{1}) {
