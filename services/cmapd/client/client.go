@@ -71,46 +71,8 @@ func (e *ConnectError) Unwrap() error { return e.Code }
 func connectCode(err error) cs.Error { return errnoCode(qbipc.Errno(err)) }
 
 // errnoCode maps a libqb errno to the cs_error_t corosync's libraries
-// return for it (their qb_to_cs_error table).
-func errnoCode(e syscall.Errno) cs.Error {
-	switch e {
-	case 0:
-		return cs.OK
-	case syscall.EBADF:
-		return cs.ErrBadHandle
-	case syscall.ENOMEM:
-		return cs.ErrNoMemory
-	case syscall.ENOMSG, syscall.ENOBUFS, syscall.ETIMEDOUT, syscall.EAGAIN:
-		return cs.ErrTryAgain
-	case syscall.EBADE:
-		return cs.ErrFailedOperation
-	case syscall.ETIME:
-		return cs.ErrTimeout
-	case syscall.EINVAL:
-		return cs.ErrInvalidParam
-	case syscall.EBUSY:
-		return cs.ErrBusy
-	case syscall.EACCES:
-		return cs.ErrAccess
-	case syscall.EOVERFLOW:
-		return cs.ErrNameTooLong
-	case syscall.EEXIST:
-		return cs.ErrExist
-	case syscall.ENOSPC:
-		return cs.ErrNoSpace
-	case syscall.EINTR:
-		return cs.ErrInterrupt
-	case syscall.ENOENT, syscall.ENODEV:
-		return cs.ErrNotExist
-	case syscall.ENOSYS, syscall.ENOTSUP:
-		return cs.ErrNotSupported
-	case syscall.EBADMSG:
-		return cs.ErrMessageError
-	case syscall.EMSGSIZE, syscall.E2BIG:
-		return cs.ErrTooBig
-	}
-	return cs.ErrLibrary
-}
+// return for it.
+func errnoCode(e syscall.Errno) cs.Error { return cs.FromErrno(e) }
 
 // Code returns the cs_error_t carried by err: OK for nil, the code of a
 // cs.Error or ConnectError, and for a transport failure the code libcmap

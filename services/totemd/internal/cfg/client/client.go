@@ -77,39 +77,7 @@ func CSErrorOf(err error) cs.Error {
 		}
 		return cs.ErrLibrary
 	}
-	switch errno {
-	case syscall.EAGAIN, syscall.ENOBUFS, syscall.ENOMSG, syscall.ETIMEDOUT:
-		return cs.ErrTryAgain
-	case syscall.EBADF:
-		return cs.ErrBadHandle
-	case syscall.EINVAL:
-		return cs.ErrInvalidParam
-	case syscall.EACCES:
-		return cs.ErrAccess
-	case syscall.ENOENT, syscall.ENODEV:
-		return cs.ErrNotExist
-	case syscall.EEXIST:
-		return cs.ErrExist
-	case syscall.EBUSY:
-		return cs.ErrBusy
-	case syscall.ENOMEM:
-		return cs.ErrNoMemory
-	case syscall.EMSGSIZE, syscall.E2BIG:
-		return cs.ErrTooBig
-	case syscall.ENOSYS, syscall.ENOTSUP:
-		return cs.ErrNotSupported
-	case syscall.EBADMSG:
-		return cs.ErrMessageError
-	case syscall.EINTR:
-		return cs.ErrInterrupt
-	case syscall.ENOSPC:
-		return cs.ErrNoSpace
-	case syscall.EOVERFLOW:
-		return cs.ErrNameTooLong
-	case syscall.ETIME:
-		return cs.ErrTimeout
-	}
-	return cs.ErrLibrary
+	return cs.FromErrno(errno)
 }
 
 // call sends r and returns the raw response, or an *Error for transport
