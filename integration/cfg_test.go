@@ -21,16 +21,7 @@ func TestNeedleCfgtool(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", ours, "../services/totemd/cmd/cfgtool").CombinedOutput(); err != nil {
 		t.Fatalf("build cfgtool: %v: %s", err, out)
 	}
-	c := harness.New(t, 3)
-	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	var procs []*harness.Proc
-	dumpOnFailure(t, &procs)
-	for _, nd := range c.Nodes {
-		procs = append(procs, startTotemd(t, nd))
-	}
-	waitRing(t, "1 2 3", 20*time.Second, procs...)
+	c, procs := needleCluster(t, 3, harness.ConfOptions{Token: 1000})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, tool := range []string{"corosync-cfgtool", ours} {

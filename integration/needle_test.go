@@ -124,23 +124,13 @@ func dumpOnFailure(t *testing.T, procs *[]*harness.Proc) {
 
 func TestNeedleRingFormsSurvivesKillAndRejoins(t *testing.T) {
 	needNamespaces(t)
-	c := harness.New(t, 3)
-	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	var procs []*harness.Proc
-	dumpOnFailure(t, &procs)
-	for _, nd := range c.Nodes {
-		procs = append(procs, startTotemd(t, nd))
-	}
-	d := waitRing(t, "1 2 3", 20*time.Second, procs...)
-	t.Logf("3-node ring formed in %v", d)
+	c, procs := needleCluster(t, 3, harness.ConfOptions{Token: 1000})
 
 	killed := time.Now()
 	if err := procs[2].Kill(); err != nil {
 		t.Fatal(err)
 	}
-	d = waitRing(t, "1 2", 20*time.Second, procs[0], procs[1])
+	d := waitRing(t, "1 2", 20*time.Second, procs[0], procs[1])
 	// token 1000 + 650 for the third node = 1650 ms, consensus 1.2× = 1980 ms.
 	t.Logf("kill -9 → new ring in %v (token+consensus = 3.63s)", time.Since(killed))
 	if d < 1500*time.Millisecond {
@@ -161,16 +151,7 @@ func TestNeedleRingFormsSurvivesKillAndRejoins(t *testing.T) {
 
 func TestNeedlePartitionAndHeal(t *testing.T) {
 	needNamespaces(t)
-	c := harness.New(t, 5)
-	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	var procs []*harness.Proc
-	dumpOnFailure(t, &procs)
-	for _, nd := range c.Nodes {
-		procs = append(procs, startTotemd(t, nd))
-	}
-	waitRing(t, "1 2 3 4 5", 30*time.Second, procs...)
+	c, procs := needleCluster(t, 5, harness.ConfOptions{Token: 1000})
 	if err := c.Partition([]int{0, 1}, []int{2, 3, 4}); err != nil {
 		t.Fatal(err)
 	}
@@ -183,19 +164,27 @@ func TestNeedlePartitionAndHeal(t *testing.T) {
 	t.Logf("heal → one ring in %v", d)
 }
 
+// needleCluster builds n nodes with the given corosync.conf options, starts
+// totemd on each (logs dumped if the test fails) and waits for one ring.
+func needleCluster(t *testing.T, n int, o harness.ConfOptions) (*harness.Cluster, []*harness.Proc) {
+	t.Helper()
+	c := harness.New(t, n)
+	if err := c.WriteConf(o); err != nil {
+		t.Fatal(err)
+	}
+	procs := make([]*harness.Proc, n)
+	dumpOnFailure(t, &procs)
+	for i, nd := range c.Nodes {
+		procs[i] = startTotemd(t, nd)
+	}
+	waitRing(t, seq(n), 20*time.Second, procs...)
+	return c, procs
+}
+
 // TestNeedleIPv6Ring forms a ring over IPv6 (udpu) and checks a kill -9.
 func TestNeedleIPv6Ring(t *testing.T) {
 	needNamespaces(t)
-	c := harness.New(t, 3)
-	if err := c.WriteConf(harness.ConfOptions{Token: 1000, IPv6: true}); err != nil {
-		t.Fatal(err)
-	}
-	var procs []*harness.Proc
-	dumpOnFailure(t, &procs)
-	for _, nd := range c.Nodes {
-		procs = append(procs, startTotemd(t, nd))
-	}
-	waitRing(t, "1 2 3", 20*time.Second, procs...)
+	_, procs := needleCluster(t, 3, harness.ConfOptions{Token: 1000, IPv6: true})
 	if err := procs[0].Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -206,16 +195,7 @@ func TestNeedleIPv6Ring(t *testing.T) {
 // group address derived from the cluster name) and survives a kill -9.
 func TestNeedleMulticastRing(t *testing.T) {
 	needNamespaces(t)
-	c := harness.New(t, 3)
-	if err := c.WriteConf(harness.ConfOptions{Token: 1000, Transport: "udp"}); err != nil {
-		t.Fatal(err)
-	}
-	var procs []*harness.Proc
-	dumpOnFailure(t, &procs)
-	for _, nd := range c.Nodes {
-		procs = append(procs, startTotemd(t, nd))
-	}
-	waitRing(t, "1 2 3", 20*time.Second, procs...)
+	c, procs := needleCluster(t, 3, harness.ConfOptions{Token: 1000, Transport: "udp"})
 	if err := procs[2].Kill(); err != nil {
 		t.Fatal(err)
 	}

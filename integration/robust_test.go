@@ -211,16 +211,7 @@ func TestNeedleGarbageFloodChangesNothing(t *testing.T) {
 // node's link; it skips where the kernel has no netem.
 func TestNeedleTrafficUnderDelay(t *testing.T) {
 	needNamespaces(t)
-	c := harness.New(t, 3)
-	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	var procs []*harness.Proc
-	dumpOnFailure(t, &procs)
-	for _, nd := range c.Nodes {
-		procs = append(procs, startTotemd(t, nd))
-	}
-	waitRing(t, "1 2 3", 20*time.Second, procs...)
+	c, _ := needleCluster(t, 3, harness.ConfOptions{Token: 1000})
 	if err := c.SetDelay(1, 20*time.Millisecond, 5*time.Millisecond); err != nil {
 		t.Skip(err)
 	}
