@@ -45,7 +45,7 @@ fuzz:
 install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSTEMD_DIR)
 	install -m 0755 $(BIN)/* $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 deploy/systemd/*.service deploy/systemd/*.target $(DESTDIR)$(SYSTEMD_DIR)/ 2>/dev/null || true
+	install -m 0644 deploy/systemd/*.service deploy/systemd/*.target $(DESTDIR)$(SYSTEMD_DIR)/
 
 sim:
 	$(GO) run ./services/totemd/cmd/sim -seeds $(SEEDS) -nodes $(NODES) $(SIM_FLAGS)
