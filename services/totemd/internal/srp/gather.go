@@ -264,6 +264,8 @@ func (n *Node) joinProcess(j *joinMsg) {
 		// never adopted.
 		if !slices.Contains(j.failed, n.self) && slices.Contains(n.memb, j.from) {
 			n.failed = addNode(n.failed, j.failed...)
+		} else {
+			n.adoptSilentFailed(j.failed)
 		}
 		// Deviation: corosync re-enters GATHER here even when the join
 		// changed nothing (its failed list names processors we may not
@@ -351,4 +353,26 @@ func (n *Node) settleDone() {
 		return
 	}
 	n.gatherEnter(n.deferredWhy) // adds the deferred processors to proc
+}
+
+// adoptSilentFailed takes from a join we may not fully adopt (its sender
+// is not of our ring, or it names us failed) the verdicts on processors
+// we have heard nothing from for a consensus period. Deviation: corosync
+// ignores such a failed list. But a dead processor then stays in every
+// group's proc after a merge: each group fails it on its own consensus
+// timeout, at a different time, and the group that times out first
+// changes its join while the others cannot follow, so their timeouts fail
+// each other as well and the groups re-form apart, merge, and repeat
+// forever. Our own consensus timeout would fail such a silent processor
+// anyway; adopting the verdict early only lets the groups agree.
+func (n *Node) adoptSilentFailed(failed []NodeID) {
+	for _, p := range failed {
+		if p == n.self || slices.Contains(n.failed, p) {
+			continue
+		}
+		if at, ok := n.heard[p]; ok && n.now-at < n.cfg.Consensus {
+			continue
+		}
+		n.failed = addNode(n.failed, p)
+	}
 }

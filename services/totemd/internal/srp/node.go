@@ -31,6 +31,7 @@ type Node struct {
 	now  Time
 
 	known     map[NodeID]bool // the configured nodelist (see known.go)
+	heard     map[NodeID]Time // when a valid frame last came from each sender
 	idScratch []NodeID
 
 	state   State
@@ -105,6 +106,7 @@ func New(cfg Config) (*Node, error) {
 		recovery:        newSortQueue(),
 		rtrBuf:          make([]rtrItem, 0, maxRtrEntries),
 		known:           make(map[NodeID]bool, len(cfg.Nodes)),
+		heard:           make(map[NodeID]Time, len(cfg.Nodes)),
 	}
 	for _, id := range cfg.Nodes {
 		n.known[id] = true
@@ -168,6 +170,9 @@ func (n *Node) Receive(now Time, frame []byte) error {
 			n.log.Debug("dropping frame", "error", err)
 		}
 		return fmt.Errorf("srp: receive: %w", err)
+	}
+	if d.hdr.nodeID != 0 {
+		n.heard[d.hdr.nodeID] = now // checkKnown bounds the keys
 	}
 	switch d.hdr.typ {
 	case typeOrfToken:

@@ -132,11 +132,11 @@ func TestJoinProcessRules(t *testing.T) {
 		self: 2, join: joinFrame(3, nil, nil, 5),
 		wantState: Gather, wantProc: []NodeID{2},
 	}, {
-		// corosync would re-enter GATHER and restart its consensus timer
-		// (a livelock when two nodes do it to each other)
-		name: "news we may not adopt (sender not in our ring): nothing",
+		// corosync ignores this failed list; needle adopts the verdict on
+		// a processor it has never heard from (see adoptSilentFailed)
+		name: "sender not in our ring fails a silent processor: adopted",
 		self: 2, join: joinFrame(3, []NodeID{2}, []NodeID{1}, 5),
-		wantState: Gather, wantProc: []NodeID{2},
+		wantState: Gather, wantProc: []NodeID{2}, wantFailed: []NodeID{1}, wantJoins: 1,
 	}, {
 		name: "equal sets from self, lowest: commit",
 		self: 2, join: joinFrame(2, []NodeID{2}, nil, 5),
@@ -153,6 +153,43 @@ func TestJoinProcessRules(t *testing.T) {
 			}
 			if got := len(sent(t, r, typeJoin)); got != tc.wantJoins {
 				t.Errorf("sent %d joins, want %d", got, tc.wantJoins)
+			}
+		})
+	}
+}
+
+// TestForeignFailedOnlyForSilent: a failed list from outside our ring is
+// adopted only for processors silent for a consensus period; otherwise it
+// changes nothing and does not restart GATHER (that would be a livelock
+// when two nodes do it to each other, as corosync does).
+func TestForeignFailedOnlyForSilent(t *testing.T) {
+	cons := DefaultConfig(2, []NodeID{1, 2, 3}).Consensus
+	tests := []struct {
+		name       string
+		heardAgo   time.Duration // last frame from 1 before the join; 0: never
+		wantFailed []NodeID
+		wantJoins  int
+	}{
+		{name: "heard just now: nothing", heardAgo: time.Millisecond},
+		{name: "heard a consensus period ago: adopted", heardAgo: cons, wantFailed: []NodeID{1}, wantJoins: 1},
+		{name: "never heard: adopted", wantFailed: []NodeID{1}, wantJoins: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newUnit(t, 2, []NodeID{1, 2, 3}, nil)
+			if tc.heardAgo > 0 {
+				u.recv(joinFrame(1, []NodeID{1}, nil, 5)) // 1 is news: proc {2,1}
+				u.tick(tc.heardAgo - time.Millisecond)    // recv adds the last ms
+			}
+			u.take()
+			failedBefore := slices.Clone(u.n.failed)
+			u.recv(joinFrame(3, u.n.proc, []NodeID{1}, 5))
+			got := slices.DeleteFunc(slices.Clone(u.n.failed), func(p NodeID) bool { return slices.Contains(failedBefore, p) })
+			if !slices.Equal(got, tc.wantFailed) {
+				t.Errorf("failed grew by %v, want %v", got, tc.wantFailed)
+			}
+			if n := len(sent(t, u.take(), typeJoin)); n != tc.wantJoins {
+				t.Errorf("sent %d joins, want %d", n, tc.wantJoins)
 			}
 		})
 	}
