@@ -56,6 +56,15 @@ on_node() {
 		exec "$@"' sh "$d" "$@"
 }
 
+# start_daemon I NAME: run bin/NAME on node I in its own session; the
+# daemon itself writes its PID (the launch chain execs, $$ is the daemon).
+start_daemon() {
+	local i=$1 name=$2
+	: >>"$dir/pids"
+	on_node "$i" setsid sh -c 'echo "$1 $$" >>"$2"; shift 2; exec "$@"' sh "$i" "$dir/pids" \
+		"$bin/$name" -f -c /etc/corosync/corosync.conf >"$dir/n$i/$name.log" 2>&1 &
+}
+
 up() {
 	local n=${1:-3}
 	[ "$(id -u)" = 0 ] || { echo "cluster: needs root (network namespaces)" >&2; exit 1; }
@@ -77,12 +86,8 @@ up() {
 		ip -n $hub link set "p$i" master br0 up
 		ip -n "needle-n$i" addr add "10.231.0.$i/24" dev eth0
 		ip -n "needle-n$i" link set eth0 up
-		on_node "$i" setsid "$bin/totemd" -f -c /etc/corosync/corosync.conf >"$d/totemd.log" 2>&1 &
-		echo "$i $!" >>"$dir/pids"
-		if [ -x "$bin/cmapd" ]; then
-			on_node "$i" setsid "$bin/cmapd" -f -c /etc/corosync/corosync.conf >"$d/cmapd.log" 2>&1 &
-			echo "$i $!" >>"$dir/pids"
-		fi
+		start_daemon "$i" totemd
+		[ -x "$bin/cmapd" ] && start_daemon "$i" cmapd
 	done
 	echo "needle cluster: $n nodes, logs in $dir/n*/totemd.log"
 	for _ in $(seq 1 100); do
