@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/needle-cluster/needle/libs/qbipc"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
@@ -56,19 +57,12 @@ type RespHeader struct {
 	Error cs.Error
 }
 
-func newRequest(id int32, size int) []byte {
-	b := make([]byte, size)
-	ne.PutUint32(b[0:], uint32(id))
-	ne.PutUint32(b[8:], uint32(size))
-	return b
-}
+// newRequest and newResponse take the total size; libqb's header layout
+// itself lives in qbipc.
+func newRequest(id int32, size int) []byte { return qbipc.NewRequest(id, size-qbipc.ReqHeaderSize) }
 
 func newResponse(id int32, err cs.Error, size int) []byte {
-	b := make([]byte, size)
-	ne.PutUint32(b[0:], uint32(id))
-	ne.PutUint32(b[8:], uint32(size))
-	ne.PutUint32(b[16:], uint32(err))
-	return b
+	return qbipc.NewResponse(id, int32(err), size-qbipc.RespHeaderSize)
 }
 
 // GenericError is the bare reply corosync's dispatcher sends for a request

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/qbipc"
 )
 
 var le = binary.LittleEndian
@@ -16,21 +17,12 @@ const (
 )
 
 // newReq allocates a request of total size n with its header filled in.
-func newReq(id ReqID, n int) []byte {
-	b := make([]byte, n)
-	le.PutUint32(b[0:], uint32(id))
-	le.PutUint32(b[8:], uint32(n))
-	return b
-}
+func newReq(id ReqID, n int) []byte { return qbipc.NewRequest(int32(id), n-qbipc.ReqHeaderSize) }
 
 // newResp allocates a response or event of total size n with its header
 // filled in; padding and unused bytes stay zero.
 func newResp(id RespID, e cs.Error, n int) []byte {
-	b := make([]byte, n)
-	le.PutUint32(b[0:], uint32(id))
-	le.PutUint32(b[8:], uint32(n))
-	le.PutUint32(b[16:], uint32(e))
-	return b
+	return qbipc.NewResponse(int32(id), int32(e), n-qbipc.RespHeaderSize)
 }
 
 // putCString writes s into the fixed C array dst, truncated so that a NUL
