@@ -162,18 +162,8 @@ func (s *Store) ClientSet(c ConnID, key string, t value.Type, data []byte) Resul
 
 // ClientDelete is a DELETE from an IPC client.
 func (s *Store) ClientDelete(c ConnID, key string) Result {
-	cn, ok := s.conns[c]
-	if !ok {
-		return Result{Err: cs.ErrBadHandle}
-	}
-	if cn.sel == MapStats {
-		if statsKeyRO(key) {
-			return Result{Err: cs.ErrAccess}
-		}
-		return Result{Err: cs.ErrNotSupported}
-	}
-	if s.ro.is(key) {
-		return Result{Err: cs.ErrAccess}
+	if e := s.icmapWritable(c, key); e != cs.OK {
+		return Result{Err: e}
 	}
 	err, evs := s.icmap.del(key)
 	return Result{Err: err, Events: evs}
@@ -181,21 +171,30 @@ func (s *Store) ClientDelete(c ConnID, key string) Result {
 
 // ClientAdjust is ADJUST_INT (cmap_inc/cmap_dec) from an IPC client.
 func (s *Store) ClientAdjust(c ConnID, key string, step int32) Result {
-	cn, ok := s.conns[c]
-	if !ok {
-		return Result{Err: cs.ErrBadHandle}
-	}
-	if cn.sel == MapStats {
-		if statsKeyRO(key) {
-			return Result{Err: cs.ErrAccess}
-		}
-		return Result{Err: cs.ErrNotSupported}
-	}
-	if s.ro.is(key) {
-		return Result{Err: cs.ErrAccess}
+	if e := s.icmapWritable(c, key); e != cs.OK {
+		return Result{Err: e}
 	}
 	err, evs := s.icmap.adjust(key, step)
 	return Result{Err: err, Events: evs}
+}
+
+// icmapWritable is the access check of DELETE and ADJUST_INT: an unknown
+// connection is a bad handle; on the stats map read-only keys are
+// CS_ERR_ACCESS and everything else is not supported; on the icmap the
+// read-only rules decide.
+func (s *Store) icmapWritable(c ConnID, key string) cs.Error {
+	cn, ok := s.conns[c]
+	switch {
+	case !ok:
+		return cs.ErrBadHandle
+	case cn.sel == MapStats && statsKeyRO(key):
+		return cs.ErrAccess
+	case cn.sel == MapStats:
+		return cs.ErrNotSupported
+	case s.ro.is(key):
+		return cs.ErrAccess
+	}
+	return cs.OK
 }
 
 // ClientGet is GET from an IPC client on its selected map. The caller
