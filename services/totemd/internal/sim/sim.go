@@ -31,15 +31,23 @@ type Options struct {
 	CoreFaults srp.Faults
 	// Trace, when set, receives one line per event.
 	Trace io.Writer
-	// MaxEvents bounds the run; 0 means DefaultMaxEvents(Nodes).
+	// MaxEvents bounds the run; 0 means DefaultMaxEvents of the plan.
 	MaxEvents uint64
 }
 
-// DefaultMaxEvents bounds a run of n nodes so that a livelocked core cannot
-// hang the simulator; healthy runs stay well below it (the largest seen is
-// about 3 million on 41 nodes). A run that hits it is reported with how
-// long the nodes had been saturated and when the network last changed.
-func DefaultMaxEvents(n int) uint64 { return 3_000_000 + 30_000*uint64(n) }
+// DefaultMaxEvents bounds a run of n nodes whose ring must form within
+// formBy of virtual time, so that a livelocked core cannot hang the
+// simulator. The budget must not end a run before the liveness bound
+// does: a healthy ring of n nodes costs about 13·n² events per virtual
+// second (every frame reaches n-1 receivers, the token goes round n
+// hops), and a 64-node ring with a 2 s token may take 90 s of virtual
+// time to merge after the last fault and still be within the bound. So
+// the budget is a fixed part plus 16·n² per second up to formBy. A run
+// that hits it is reported with how long the nodes had been saturated and
+// when the network last changed.
+func DefaultMaxEvents(n int, formBy time.Duration) uint64 {
+	return 3_000_000 + 30_000*uint64(n) + 16*uint64(n*n)*uint64(formBy/time.Second)
+}
 
 // Result is the outcome of one run.
 type Result struct {
@@ -164,6 +172,9 @@ const probeEvery = 25 * time.Millisecond
 func Run(opts Options) Result {
 	s := newSim(opts)
 	s.plan()
+	if s.max == 0 {
+		s.max = DefaultMaxEvents(opts.Nodes, s.formBy)
+	}
 	s.loop()
 	s.chk.Finish(s.now, s.quiescent)
 	res := Result{
@@ -203,9 +214,6 @@ func newSim(opts Options) *Sim {
 		max:     opts.MaxEvents,
 		trace:   opts.Trace,
 		sending: true,
-	}
-	if s.max == 0 {
-		s.max = DefaultMaxEvents(opts.Nodes)
 	}
 	s.fill = make([]byte, MaxPayload)
 	for i := range s.fill {

@@ -124,7 +124,7 @@ func (n *Node) consensusExpired() {
 	}
 	for _, p := range n.proc {
 		if !slices.Contains(n.consensus, p) {
-			n.failed = addNode(n.failed, p)
+			n.fail(p)
 		}
 	}
 	n.gatherEnter(gsConsensusTimeout)
@@ -187,6 +187,9 @@ func (n *Node) handleJoin(j *joinMsg) {
 	if n.tokenRingIDSeq < j.ringSeq {
 		n.tokenRingIDSeq = j.ringSeq
 	}
+	if j.hdr.nodeID != 0 {
+		n.noteRing(j.from, j.ringSeq)
+	}
 	switch n.state {
 	case Operational:
 		if n.settling() && !slices.Contains(n.memb, j.from) {
@@ -228,6 +231,7 @@ func (n *Node) joinProcess(j *joinMsg) {
 		n.leaves = addNode(n.leaves, left)
 	}
 	entered := false
+	unfailed := j.hdr.nodeID != 0 && n.unfail(j.from, j.ringSeq, slices.Contains(j.failed, n.self))
 	switch {
 	case setEqual(j.proc, n.proc) && setEqual(j.failed, n.failed):
 		if j.hdr.nodeID != 0 {
@@ -263,7 +267,7 @@ func (n *Node) joinProcess(j *joinMsg) {
 		// consensus timeout fails it. Its failed list (naming us) is
 		// never adopted.
 		if !slices.Contains(j.failed, n.self) && slices.Contains(n.memb, j.from) {
-			n.failed = addNode(n.failed, j.failed...)
+			n.adoptFailed(j)
 		} else {
 			n.adoptSilentFailed(j.failed)
 		}
@@ -279,8 +283,12 @@ func (n *Node) joinProcess(j *joinMsg) {
 			entered = true
 		}
 	}
-	if !entered && n.state == Operational {
+	switch {
+	case entered:
+	case n.state == Operational:
 		n.gatherEnter(gsJoinOperational)
+	case unfailed && n.state == Gather:
+		n.gatherEnter(gsMergeDuringJoin) // our join changed
 	}
 }
 
@@ -290,6 +298,8 @@ func (n *Node) handleMerge(m *mergeDetect) {
 	if m.ring == n.ring {
 		return
 	}
+	n.noteRing(m.from, m.ring.Seq)
+	n.noteInstalled(m.ring.Seq)
 	switch n.state {
 	case Operational:
 		if n.settling() {
@@ -301,6 +311,8 @@ func (n *Node) handleMerge(m *mergeDetect) {
 	case Gather:
 		if !slices.Contains(n.proc, m.from) {
 			n.proc = addNode(n.proc, m.from)
+			n.gatherEnter(gsMergeGather)
+		} else if n.unfail(m.from, m.ring.Seq, false) {
 			n.gatherEnter(gsMergeGather)
 		}
 	}
@@ -373,6 +385,18 @@ func (n *Node) adoptSilentFailed(failed []NodeID) {
 		if at, ok := n.heard[p]; ok && n.now-at < n.cfg.Consensus {
 			continue
 		}
-		n.failed = addNode(n.failed, p)
+		n.fail(p)
+	}
+}
+
+// adoptFailed takes the failed list of a join from a member of our ring,
+// except verdicts on other processors that recently moved to a ring newer
+// than the sender's (verdict.go).
+func (n *Node) adoptFailed(j *joinMsg) {
+	for _, p := range j.failed {
+		if p != j.from && n.seenSeq[p] > j.ringSeq && n.movedRecently(p) {
+			continue
+		}
+		n.fail(p)
 	}
 }

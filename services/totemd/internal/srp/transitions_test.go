@@ -198,7 +198,7 @@ func TestForeignFailedOnlyForSilent(t *testing.T) {
 func TestJoinFromFailedProcessorIgnored(t *testing.T) {
 	u := newUnit(t, 1, []NodeID{1, 2, 3, 4}, nil)
 	u.recv(joinFrame(3, []NodeID{3, 1}, []NodeID{2}, 5)) // news: proc {1,3}; 3 is no member, failed unchanged
-	u.n.failed = []NodeID{3}
+	u.n.fail(3)                                          // in ring seq 5, the seq of its join
 	u.take()
 	u.recv(joinFrame(3, []NodeID{3, 1, 4}, nil, 5))
 	if slices.Contains(u.n.proc, 4) || len(sent(t, u.take(), typeJoin)) != 0 {
