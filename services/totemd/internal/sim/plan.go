@@ -245,6 +245,9 @@ func (s *Sim) heal() {
 	cfg := CoreConfig(1, s.ids, 1)
 	s.restartBy = restart
 	s.formBy = max(restart, s.faultFramesUntil) + 20*(cfg.Token+cfg.Consensus) + time.Second
+	if s.opts.MaxEvents == 0 {
+		s.max = DefaultMaxEvents(len(s.nodes), s.formBy)
+	}
 }
 
 // live lists the nodes that are up.

@@ -171,10 +171,10 @@ const probeEvery = 25 * time.Millisecond
 // Run executes one seeded run and checks it.
 func Run(opts Options) Result {
 	s := newSim(opts)
-	s.plan()
 	if s.max == 0 {
-		s.max = DefaultMaxEvents(opts.Nodes, s.formBy)
+		s.max = DefaultMaxEvents(opts.Nodes, 0) // heal raises it
 	}
+	s.plan()
 	s.loop()
 	s.chk.Finish(s.now, s.quiescent)
 	res := Result{

@@ -124,7 +124,7 @@ func (n *Node) consensusExpired() {
 	}
 	for _, p := range n.proc {
 		if !slices.Contains(n.consensus, p) {
-			n.fail(p)
+			n.failed = addNode(n.failed, p)
 		}
 	}
 	n.gatherEnter(gsConsensusTimeout)
@@ -187,9 +187,6 @@ func (n *Node) handleJoin(j *joinMsg) {
 	if n.tokenRingIDSeq < j.ringSeq {
 		n.tokenRingIDSeq = j.ringSeq
 	}
-	if j.hdr.nodeID != 0 {
-		n.noteRing(j.from, j.ringSeq)
-	}
 	switch n.state {
 	case Operational:
 		if n.settling() && !slices.Contains(n.memb, j.from) {
@@ -231,7 +228,6 @@ func (n *Node) joinProcess(j *joinMsg) {
 		n.leaves = addNode(n.leaves, left)
 	}
 	entered := false
-	unfailed := j.hdr.nodeID != 0 && n.unfail(j.from, j.ringSeq, slices.Contains(j.failed, n.self))
 	switch {
 	case setEqual(j.proc, n.proc) && setEqual(j.failed, n.failed):
 		if j.hdr.nodeID != 0 {
@@ -266,9 +262,14 @@ func (n *Node) joinProcess(j *joinMsg) {
 		// consensus from us anyway; if it really cannot hear us, the
 		// consensus timeout fails it. Its failed list (naming us) is
 		// never adopted.
-		if !slices.Contains(j.failed, n.self) && slices.Contains(n.memb, j.from) {
-			n.adoptFailed(j)
-		} else {
+		switch {
+		case slices.Contains(j.failed, n.self):
+			n.adoptSilentFailed(j.failed)
+		case slices.Contains(n.memb, j.from):
+			n.failed = addNode(n.failed, j.failed...)
+		case slices.Contains(n.consensus, j.from):
+			n.adoptAgreedFailed(j.failed)
+		default:
 			n.adoptSilentFailed(j.failed)
 		}
 		// Deviation: corosync re-enters GATHER here even when the join
@@ -283,12 +284,8 @@ func (n *Node) joinProcess(j *joinMsg) {
 			entered = true
 		}
 	}
-	switch {
-	case entered:
-	case n.state == Operational:
+	if !entered && n.state == Operational {
 		n.gatherEnter(gsJoinOperational)
-	case unfailed && n.state == Gather:
-		n.gatherEnter(gsMergeDuringJoin) // our join changed
 	}
 }
 
@@ -298,8 +295,6 @@ func (n *Node) handleMerge(m *mergeDetect) {
 	if m.ring == n.ring {
 		return
 	}
-	n.noteRing(m.from, m.ring.Seq)
-	n.noteInstalled(m.ring.Seq)
 	switch n.state {
 	case Operational:
 		if n.settling() {
@@ -311,8 +306,6 @@ func (n *Node) handleMerge(m *mergeDetect) {
 	case Gather:
 		if !slices.Contains(n.proc, m.from) {
 			n.proc = addNode(n.proc, m.from)
-			n.gatherEnter(gsMergeGather)
-		} else if n.unfail(m.from, m.ring.Seq, false) {
 			n.gatherEnter(gsMergeGather)
 		}
 	}
@@ -385,18 +378,27 @@ func (n *Node) adoptSilentFailed(failed []NodeID) {
 		if at, ok := n.heard[p]; ok && n.now-at < n.cfg.Consensus {
 			continue
 		}
-		n.fail(p)
+		n.failed = addNode(n.failed, p)
 	}
 }
 
-// adoptFailed takes the failed list of a join from a member of our ring,
-// except verdicts on other processors that recently moved to a ring newer
-// than the sender's (verdict.go).
-func (n *Node) adoptFailed(j *joinMsg) {
-	for _, p := range j.failed {
-		if p != j.from && n.seenSeq[p] > j.ringSeq && n.movedRecently(p) {
-			continue
+// adoptAgreedFailed takes the verdicts of a processor from another ring
+// that had agreed with our join in this round: its consensus timeout
+// fired first and failed whoever had not agreed with it, which is whoever
+// has not agreed with us either, and ours would fail them a moment later.
+// Deviation: corosync adopts a failed list only from members of its own
+// old ring. But groups that met in one round then time out one after the
+// other: the first to fire changes its join, the others cannot follow and
+// fail it in turn, and groups from different rings re-form apart, round
+// after round, out of phase (the simulator found four groups of an 8-node
+// ring doing so forever after every fault had healed). A processor that
+// agreed with us is following the same round, so its verdicts are as good
+// as ours, except on processors that agreed with us (its copy of their
+// join may have been lost): those we keep.
+func (n *Node) adoptAgreedFailed(failed []NodeID) {
+	for _, p := range failed {
+		if p != n.self && !slices.Contains(n.consensus, p) {
+			n.failed = addNode(n.failed, p)
 		}
-		n.fail(p)
 	}
 }

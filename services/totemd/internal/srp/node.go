@@ -30,12 +30,8 @@ type Node struct {
 	log  hclog.Logger
 	now  Time
 
-	known     map[NodeID]bool   // the configured nodelist (see known.go)
-	heard     map[NodeID]Time   // when a valid frame last came from each sender
-	seenSeq   map[NodeID]uint64 // newest ring seq each processor claimed (verdict.go)
-	seenSeqAt map[NodeID]Time   // when that claim first arrived
-	failedSeq map[NodeID]uint64 // seenSeq of each failed entry when it was failed
-	installed []uint64          // ring seqs recently seen operating (verdict.go)
+	known     map[NodeID]bool // the configured nodelist (see known.go)
+	heard     map[NodeID]Time // when a valid frame last came from each sender
 	idScratch []NodeID
 
 	state   State
@@ -111,9 +107,6 @@ func New(cfg Config) (*Node, error) {
 		rtrBuf:          make([]rtrItem, 0, maxRtrEntries),
 		known:           make(map[NodeID]bool, len(cfg.Nodes)),
 		heard:           make(map[NodeID]Time, len(cfg.Nodes)),
-		seenSeq:         make(map[NodeID]uint64, len(cfg.Nodes)),
-		seenSeqAt:       make(map[NodeID]Time, len(cfg.Nodes)),
-		failedSeq:       make(map[NodeID]uint64, len(cfg.Nodes)),
 	}
 	for _, id := range cfg.Nodes {
 		n.known[id] = true

@@ -287,7 +287,6 @@ func (n *Node) operationalEnter() {
 	}
 	n.leaves = n.leaves[:0]
 	n.state = Operational
-	n.noteInstalled(n.ring.Seq)
 	n.settleVisits = 0
 	n.counters.OperationalEntered++
 	n.receivedFlg = true

@@ -371,9 +371,6 @@ func (n *Node) deliver(d Delivery) {
 
 // handleMcast stores a message of our ring (raw) or reacts to a foreign one.
 func (n *Node) handleMcast(frame []byte, m *mcastHeader) {
-	if m.hdr.encap != encapRecovery {
-		n.noteInstalled(m.ring.Seq) // only an operational ring originates these
-	}
 	if m.ring != n.ring {
 		switch n.state {
 		case Operational:

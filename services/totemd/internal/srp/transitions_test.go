@@ -198,7 +198,7 @@ func TestForeignFailedOnlyForSilent(t *testing.T) {
 func TestJoinFromFailedProcessorIgnored(t *testing.T) {
 	u := newUnit(t, 1, []NodeID{1, 2, 3, 4}, nil)
 	u.recv(joinFrame(3, []NodeID{3, 1}, []NodeID{2}, 5)) // news: proc {1,3}; 3 is no member, failed unchanged
-	u.n.fail(3)                                          // in ring seq 5, the seq of its join
+	u.n.failed = []NodeID{3}
 	u.take()
 	u.recv(joinFrame(3, []NodeID{3, 1, 4}, nil, 5))
 	if slices.Contains(u.n.proc, 4) || len(sent(t, u.take(), typeJoin)) != 0 {
@@ -635,4 +635,36 @@ func TestForeignNewsDeferredWhileSettling(t *testing.T) {
 		t.Errorf("GATHER after %d token visits, want 2", n.settleVisits)
 	}
 	formRing(t, h, 1, 2)
+}
+
+// A processor from another ring that agreed with our join hands over the
+// verdicts of its consensus timeout, except on processors that agreed
+// with us too.
+func TestAgreedProcessorsVerdictsAdopted(t *testing.T) {
+	all := []NodeID{1, 2, 3, 4, 5}
+	u := newUnit(t, 2, all, nil)
+	u.n.memb = []NodeID{2}            // 3 and 4 are of other rings
+	u.recv(joinFrame(3, all, nil, 5)) // news: proc = all
+	u.recv(joinFrame(3, all, nil, 5)) // 3 agrees
+	u.recv(joinFrame(4, all, nil, 5)) // 4 agrees
+	if !slices.Equal(u.n.consensus, []NodeID{2, 3, 4}) {
+		t.Fatalf("consensus %v, want [2 3 4]", u.n.consensus)
+	}
+	u.take()
+	// 3's consensus timeout failed 1 and 5, and 4 whose join it missed.
+	u.recv(joinFrame(3, all, []NodeID{1, 5, 4}, 5))
+	if !slices.Equal(u.n.failed, []NodeID{1, 5}) {
+		t.Errorf("failed %v, want [1 5]", u.n.failed)
+	}
+	if len(sent(t, u.take(), typeJoin)) != 1 {
+		t.Error("no join sent with the adopted verdicts")
+	}
+	// A processor that has not agreed with us hands over nothing.
+	v := newUnit(t, 2, all, nil)
+	v.n.memb = []NodeID{2}
+	v.recv(joinFrame(3, all, nil, 5)) // news: proc = all
+	v.recv(joinFrame(5, all, []NodeID{3}, 5))
+	if len(v.n.failed) != 0 {
+		t.Errorf("failed %v after a join from a processor that never agreed, want none", v.n.failed)
+	}
 }
