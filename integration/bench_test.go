@@ -86,7 +86,8 @@ func BenchmarkMembership3(b *testing.B)  { benchMembership(b, 3) }
 func BenchmarkMembership16(b *testing.B) { benchMembership(b, 16) }
 
 // BenchmarkRingThroughput multicasts through a 3-node ring with the bus
-// test client: one sender, then all senders, at several message sizes, and
+// test client: one sender, then all senders, at several message sizes,
+// with one multicast in flight per sender and with a window of 64, and
 // reports delivered messages per second at the slowest node.
 func BenchmarkRingThroughput(b *testing.B) {
 	if why := harness.Requirements(); why != "" {
@@ -108,10 +109,16 @@ func BenchmarkRingThroughput(b *testing.B) {
 		procs = append(procs, p)
 	}
 	waitRing(b, "1 2 3", 60*time.Second, procs...)
+	for _, window := range []int{1, 64} {
+		benchThroughput(b, c, window)
+	}
+}
+
+func benchThroughput(b *testing.B, c *harness.Cluster, window int) {
 	for _, size := range []int{64, 1024, 16384, 65536} {
 		for _, senders := range []int{1, 3} {
 			count := map[int]int{64: 20000, 1024: 10000, 16384: 2000, 65536: 500}[size] / senders
-			out := fmt.Sprintf("tp-%d-%d.txt", size, senders)
+			out := fmt.Sprintf("tp-%d-%d-%d.txt", size, senders, window)
 			start := time.Now().Add(time.Second)
 			var loads []*harness.Proc
 			for i, nd := range c.Nodes {
@@ -121,7 +128,7 @@ func BenchmarkRingThroughput(b *testing.B) {
 				}
 				p, err := nd.Start("busload-"+out, bins.load, "-bus", "/run/needle/bus.sock", "-out", "/run/"+out,
 					"-count", fmt.Sprint(cnt), "-node", fmt.Sprint(i+1), "-size", fmt.Sprint(size), "-every", "0",
-					"-start", fmt.Sprint(start.UnixNano()))
+					"-window", fmt.Sprint(window), "-start", fmt.Sprint(start.UnixNano()))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -147,13 +154,13 @@ func BenchmarkRingThroughput(b *testing.B) {
 				p.Stop(5 * time.Second)
 			}
 			if last.IsZero() {
-				b.Fatalf("size %d senders %d: not all %d messages delivered", size, senders, want)
+				b.Fatalf("size %d senders %d window %d: not all %d messages delivered", size, senders, window, want)
 			}
 			secs := last.Sub(start).Seconds()
 			rate := float64(want) / secs
 			emit(b, map[string]any{"bench": "ring_throughput", "nodes": 3, "senders": senders, "size_bytes": size,
-				"messages": want, "msgs_per_s": int(rate), "mb_per_s": rate * float64(size) / 1e6})
-			b.ReportMetric(rate, fmt.Sprintf("msgs/s_%dB_%dsenders", size, senders))
+				"window": window, "messages": want, "msgs_per_s": int(rate), "mb_per_s": rate * float64(size) / 1e6})
+			b.ReportMetric(rate, fmt.Sprintf("msgs/s_%dB_%dsenders_w%d", size, senders, window))
 		}
 	}
 }

@@ -21,12 +21,18 @@ import (
 type Kind uint8
 
 // Message kinds. "svc→" goes from a service to totemd, "→svc" the other way.
+//
+// Multicasts may be pipelined: a service may send many KindMcast before the
+// acks come back, and totemd answers each in order. Once one is refused
+// with TryAgain, every later one is refused too, until the refused one is
+// sent again under the same ID; so a service that resends from its first
+// refused message on keeps its messages in the order it made them.
 const (
 	KindAttach       Kind = iota + 1 // svc→: Service, Name
 	KindAttached                     // →svc: NodeID, Ring (current ring)
 	KindDetach                       // svc→: clean detach
 	KindMcast                        // svc→: ID, Payload (agreed-order multicast)
-	KindMcastAck                     // →svc: ID, Status (OK, or TryAgain when the ring queue is full)
+	KindMcastAck                     // →svc: ID, Status (OK, TooBig, or TryAgain when the ring queue is full: see below)
 	KindDeliver                      // →svc: From, Payload, Swapped
 	KindConfChg                      // →svc: Conf
 	KindSyncInit                     // →svc: Ring, Trans, Members

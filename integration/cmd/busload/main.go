@@ -29,20 +29,24 @@ func main() {
 	count := flag.Int("count", 1000, "messages to send")
 	size := flag.Int("size", 64, "payload bytes per message (≥ 8)")
 	node := flag.Uint("node", 0, "this node's id, written into each message")
-	rate := flag.Duration("every", time.Millisecond, "pause between sends; 0 sends the next message as soon as the last is accepted")
+	rate := flag.Duration("every", time.Millisecond, "pause between sends; 0 sends as fast as the window allows")
+	window := flag.Int("window", 1, "multicasts in flight at most (with -every 0)")
 	start := flag.Int64("start", 0, "unix time in nanoseconds at which to start sending (so every node's client is attached first)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, *bus, *out, *count, *size, uint32(*node), *rate, time.Unix(0, *start)); err != nil {
+	if err := run(ctx, *bus, *out, *count, *size, *window, uint32(*node), *rate, time.Unix(0, *start)); err != nil {
 		fmt.Fprintln(os.Stderr, "busload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, bus, out string, count, size int, node uint32, every time.Duration, start time.Time) error {
+func run(ctx context.Context, bus, out string, count, size, window int, node uint32, every time.Duration, start time.Time) error {
 	if size < 8 {
 		size = 8
+	}
+	if window < 1 || every > 0 {
+		window = 1
 	}
 	var c *ipcproto.Conn
 	var err error
@@ -79,10 +83,24 @@ func run(ctx context.Context, bus, out string, count, size int, node uint32, eve
 			msgs <- m
 		}
 	}()
-	next, inflight := 0, false
-	fast := every <= 0 // pacing off: the ack of one send triggers the next
+	// okN messages are accepted, next is the next to send, pending acks
+	// are outstanding. After a TryAgain totemd refuses everything after
+	// the refused message until it comes again (ipcproto's contract), so
+	// the client waits for every outstanding ack and resends from okN.
+	okN, next, pending, stalled := 0, 0, 0, false
+	fast := every <= 0
 	if fast {
 		every = time.Millisecond
+	}
+	fill := func(limit int) error {
+		for n := 0; n < limit && !stalled && next < count && pending < window && !time.Now().Before(start); n++ {
+			if err := send(c, next, node, size); err != nil {
+				return err
+			}
+			next++
+			pending++
+		}
+		return nil
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -99,25 +117,34 @@ func run(ctx context.Context, bus, out string, count, size int, node uint32, eve
 		case err := <-errs:
 			return fmt.Errorf("bus: %w", err)
 		case <-tick.C:
-			if inflight || next >= count || time.Now().Before(start) {
-				continue
+			n := 1
+			if fast {
+				n = window
 			}
-			if err := send(c, next, node, size); err != nil {
+			if err := fill(n); err != nil {
 				return err
 			}
-			inflight = true
 		case m := <-msgs:
 			switch m.Kind {
 			case ipcproto.KindMcastAck:
-				inflight = false
-				if m.Status == cs.OK {
-					next++
+				pending--
+				switch m.Status {
+				case cs.OK:
+					if int(m.ID) != okN+1 {
+						return fmt.Errorf("message %d accepted while %d was not", m.ID, okN+1)
+					}
+					okN++
+				case cs.ErrTryAgain:
+					stalled = true
+				default:
+					return fmt.Errorf("message %d refused: %v", m.ID, m.Status)
 				}
-				if fast && next < count && !time.Now().Before(start) {
-					if err := send(c, next, node, size); err != nil {
+				if stalled && pending == 0 {
+					stalled, next = false, okN // resume on the next tick
+				} else if fast {
+					if err := fill(window); err != nil {
 						return err
 					}
-					inflight = true
 				}
 			case ipcproto.KindDeliver:
 				if len(m.Payload) >= 24 {

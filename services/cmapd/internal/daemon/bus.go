@@ -32,6 +32,7 @@ type busSession struct {
 type mcastItem struct {
 	payload []byte
 	done    func()
+	id      uint64 // bus mcast id, given at the first send
 }
 
 // Reattach backoff bounds.
@@ -282,13 +283,17 @@ func (d *Daemon) pump() {
 	if d.bus == nil || d.inflight || len(d.mq) == 0 {
 		return
 	}
-	d.mcastID++
+	it := &d.mq[0]
+	if it.id == 0 { // a refused message goes again under its own id (ipcproto's contract)
+		d.mcastID++
+		it.id = d.mcastID
+	}
 	d.inflight = true
-	d.busSend(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: d.mcastID, Payload: d.mq[0].payload})
+	d.busSend(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: it.id, Payload: it.payload})
 }
 
 func (d *Daemon) mcastAck(m *ipcproto.Msg) {
-	if !d.inflight || m.ID != d.mcastID {
+	if !d.inflight || len(d.mq) == 0 || m.ID != d.mq[0].id {
 		return
 	}
 	d.inflight = false

@@ -70,6 +70,7 @@ type Node struct {
 	members       []srp.NodeID
 	synced        bool
 	services      map[uint16]*bus.Service
+	refused       map[uint16]uint64 // per service: ID of the mcast refused with TryAgain, until it is sent again
 
 	calls chan func()
 	mu    sync.Mutex // guards view
@@ -96,7 +97,7 @@ func New(cfg Config) (*Node, error) {
 		cfg.CfgLog = cfg.Logger.Named("CFG")
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), calls: make(chan func(), 64),
-		services: map[uint16]*bus.Service{}, pendingReload: map[uint64]uint64{}}
+		services: map[uint16]*bus.Service{}, refused: map[uint16]uint64{}, pendingReload: map[uint64]uint64{}}
 
 	seq, err := ringid.Load(cfg.StateDir, uint32(cfg.SRP.Self))
 	if err != nil {
@@ -379,6 +380,7 @@ func (n *Node) handleBus(ev bus.Event) {
 	if ev.Msg == nil {
 		if n.services[svc.ID] == svc {
 			delete(n.services, svc.ID)
+			delete(n.refused, svc.ID)
 			n.log.Info("service detached", "service", svc.Name, "id", svc.ID, "error", ev.Err)
 			acts, err := n.sync.ServiceDetached(syncengine.ServiceID(svc.ID))
 			n.logErr("service detach", err)
@@ -390,6 +392,7 @@ func (n *Node) handleBus(ev bus.Event) {
 	switch m.Kind {
 	case ipcproto.KindAttach:
 		n.services[svc.ID] = svc
+		delete(n.refused, svc.ID)
 		n.log.Info("service attached", "service", svc.Name, "id", svc.ID)
 		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: uint32(n.cfg.SRP.Self),
 			Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}, Members: toU32(n.members)})
@@ -397,14 +400,7 @@ func (n *Node) handleBus(ev bus.Event) {
 		n.logErr("service attach", err)
 		n.apply(acts)
 	case ipcproto.KindMcast:
-		st := cs.OK
-		if err := n.packer.Send([]string{"a"}, m.Payload); err != nil {
-			st = cs.ErrTryAgain
-			if errors.Is(err, pg.ErrTooLarge) {
-				st = cs.ErrTooBig
-			}
-		}
-		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: st})
+		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: n.mcast(svc.ID, m)})
 	case ipcproto.KindSyncDone:
 		n.apply(n.sync.ServiceDone(syncengine.ServiceID(svc.ID), m.ID))
 	case ipcproto.KindRequest, ipcproto.KindResponse:
@@ -412,6 +408,25 @@ func (n *Node) handleBus(ev bus.Event) {
 	default:
 		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("unexpected %s from a service", m.Kind)})
 	}
+}
+
+// mcast queues a service's multicast for the ring. A service may have many
+// multicasts in flight; so that none overtakes one the full queue refused,
+// every later one is refused too until the refused one comes again (the
+// bus contract in ipcproto: resend from the first refused message on).
+func (n *Node) mcast(svc uint16, m *ipcproto.Msg) cs.Error {
+	if id, ok := n.refused[svc]; ok && m.ID != id {
+		return cs.ErrTryAgain
+	}
+	if err := n.packer.Send([]string{"a"}, m.Payload); err != nil {
+		if errors.Is(err, pg.ErrTooLarge) {
+			return cs.ErrTooBig // never fits: not to be resent
+		}
+		n.refused[svc] = m.ID
+		return cs.ErrTryAgain
+	}
+	delete(n.refused, svc)
+	return cs.OK
 }
 
 // route forwards a local request or response between services: Service

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -207,5 +208,111 @@ func TestServiceMessagesFlowInOneOrder(t *testing.T) {
 		if !slices.Equal(got[0], got[i]) {
 			t.Fatalf("node %d delivered a different order than node 1", i+1)
 		}
+	}
+}
+
+// TestPipelinedMcastKeepsSenderOrder: a service with many multicasts in
+// flight fills the ring queue; totemd refuses the first message that does
+// not fit and everything after it until that one comes again, so a client
+// that resends from its first refused message on gets its messages
+// delivered once each, in the order it made them.
+func TestPipelinedMcastKeepsSenderOrder(t *testing.T) {
+	tc := startCluster(t, 2)
+	tc.waitMembers(t, []srp.NodeID{1, 2}, 0, 1)
+	conns := make([]*ipcproto.Conn, 2)
+	for i := range conns {
+		c, err := ipcproto.Dial(context.Background(), tc.cfgs[i].BusPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindAttach, Service: 4, Name: "pload"}); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := c.Recv(); err != nil || m.Kind != ipcproto.KindAttached {
+			t.Fatalf("node %d: attach answer %+v %v", i+1, m, err)
+		}
+		conns[i] = c
+	}
+	const count, size, window = 400, 16 << 10, 400 // far more than the ring queue holds
+	body := func(seq int) []byte {
+		b := pg.AppendExecHeader(nil, pg.ExecHeader{Service: 4, Fn: 1, Size: 16 + size})
+		b = binary.BigEndian.AppendUint32(b, uint32(seq))
+		return append(b, make([]byte, size-4)...)
+	}
+	// Receiver: node 2 records node 1's sequence numbers in delivery order.
+	got := make(chan []int, 1)
+	go func() {
+		var seqs []int
+		for len(seqs) < count {
+			m, err := conns[1].Recv()
+			if err != nil {
+				break
+			}
+			if m.Kind == ipcproto.KindDeliver && len(m.Payload) >= 20 {
+				seqs = append(seqs, int(binary.BigEndian.Uint32(m.Payload[16:])))
+			}
+		}
+		got <- seqs
+	}()
+	// Sender: up to window in flight; after a TryAgain, wait for every
+	// outstanding ack, then resend from the first unaccepted message.
+	c := conns[0]
+	okN, next, pending, refusals := 0, 0, 0, 0
+	stalled := false
+	deadline := time.Now().Add(60 * time.Second)
+	for okN < count && time.Now().Before(deadline) {
+		for !stalled && next < count && pending < window {
+			if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: uint64(next + 1), Payload: body(next)}); err != nil {
+				t.Fatal(err)
+			}
+			next++
+			pending++
+		}
+		m, err := c.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind != ipcproto.KindMcastAck {
+			continue
+		}
+		pending--
+		switch {
+		case m.Status == cs.OK && int(m.ID) == okN+1:
+			okN++
+		case m.Status == cs.OK:
+			t.Fatalf("message %d accepted while %d was not", m.ID, okN+1)
+		case m.Status == cs.ErrTryAgain:
+			if !stalled {
+				refusals++
+			}
+			stalled = true
+		default:
+			t.Fatalf("message %d: status %v", m.ID, m.Status)
+		}
+		if stalled && pending == 0 {
+			stalled, next = false, okN
+			time.Sleep(5 * time.Millisecond) // let the ring drain a little
+		}
+	}
+	if okN < count {
+		t.Fatalf("only %d of %d messages accepted", okN, count)
+	}
+	if refusals == 0 {
+		t.Fatalf("the ring queue never refused a message: the test did not exercise the gate")
+	}
+	select {
+	case seqs := <-got:
+		for i, s := range seqs {
+			if s != i {
+				t.Fatalf("node 2 delivered message %d at position %d (%d refusals): sender order broken", s, i, refusals)
+			}
+		}
+		if len(seqs) != count {
+			t.Fatalf("node 2 delivered %d of %d messages", len(seqs), count)
+		}
+		t.Logf("%d messages in order after %d refusals", count, refusals)
+	case <-time.After(60 * time.Second):
+		t.Fatal("node 2 did not deliver every message")
 	}
 }
