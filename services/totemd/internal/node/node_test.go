@@ -131,32 +131,38 @@ func TestThreeNodesFormRingAndSurviveAStop(t *testing.T) {
 	tc.waitMembers(t, []srp.NodeID{1, 2, 3}, 0, 1, 2)
 }
 
+// attachPload attaches a test service (pload's id) on the first n nodes.
+// Every client is attached before any sends, or a node whose client
+// attaches late rightly never sees the first messages.
+func attachPload(t *testing.T, tc *testCluster, n int) []*ipcproto.Conn {
+	t.Helper()
+	conns := make([]*ipcproto.Conn, n)
+	for i := range conns {
+		c, err := ipcproto.Dial(context.Background(), tc.cfgs[i].BusPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindAttach, Service: 4, Name: "pload"}); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	for i, c := range conns {
+		if m, err := c.Recv(); err != nil || m.Kind != ipcproto.KindAttached {
+			t.Fatalf("node %d: attach answer %+v %v", i+1, m, err)
+		}
+	}
+	return conns
+}
+
 // TestServiceMessagesFlowInOneOrder attaches a service daemon on every node
 // over the bus and checks that messages multicast by all of them arrive
 // everywhere in the same order.
 func TestServiceMessagesFlowInOneOrder(t *testing.T) {
 	tc := startCluster(t, 3)
 	tc.waitMembers(t, []srp.NodeID{1, 2, 3}, 0, 1, 2)
-	conns := make([]*ipcproto.Conn, 3)
-	for i := range conns {
-		c, err := ipcproto.Dial(context.Background(), tc.cfgs[i].BusPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindAttach, Service: 4, Name: "pload"}); err != nil {
-			t.Fatal(err)
-		}
-		conns[i] = c
-	}
-	// Every client must be attached before anyone sends, or a node whose
-	// client attaches late rightly never sees the first messages.
-	for i, c := range conns {
-		m, err := c.Recv()
-		if err != nil || m.Kind != ipcproto.KindAttached {
-			t.Fatalf("node %d: attach answer %+v %v", i+1, m, err)
-		}
-	}
+	conns := attachPload(t, tc, 3)
 	const perNode = 200
 	got := make([][]string, 3)
 	errs := make(chan error, 3)
@@ -219,21 +225,7 @@ func TestServiceMessagesFlowInOneOrder(t *testing.T) {
 func TestPipelinedMcastKeepsSenderOrder(t *testing.T) {
 	tc := startCluster(t, 2)
 	tc.waitMembers(t, []srp.NodeID{1, 2}, 0, 1)
-	conns := make([]*ipcproto.Conn, 2)
-	for i := range conns {
-		c, err := ipcproto.Dial(context.Background(), tc.cfgs[i].BusPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindAttach, Service: 4, Name: "pload"}); err != nil {
-			t.Fatal(err)
-		}
-		if m, err := c.Recv(); err != nil || m.Kind != ipcproto.KindAttached {
-			t.Fatalf("node %d: attach answer %+v %v", i+1, m, err)
-		}
-		conns[i] = c
-	}
+	conns := attachPload(t, tc, 2)
 	const count, size, window = 400, 16 << 10, 400 // far more than the ring queue holds
 	body := func(seq int) []byte {
 		b := pg.AppendExecHeader(nil, pg.ExecHeader{Service: 4, Fn: 1, Size: 16 + size})
