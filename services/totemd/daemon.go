@@ -158,7 +158,8 @@ func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) 
 	return node.Config{
 		SRP: srp.Config{
 			Self: srp.NodeID(t.NodeID), Nodes: ids,
-			Token: tm.Token, TokenRetransmit: tm.TokenRetransmit, Hold: tm.Hold, Join: tm.Join,
+			Token: tm.Token, TokenWarning: tm.Token * time.Duration(tm.TokenWarningPercent) / 100,
+			TokenRetransmit: tm.TokenRetransmit, Hold: tm.Hold, Join: tm.Join,
 			SendJoin: tm.SendJoin, Consensus: tm.Consensus, Merge: tm.Merge, Downcheck: tm.Downcheck,
 			FailRecvConst: tm.FailRecvConst, SeqnoUnchangedConst: tm.SeqnoUnchangedConst,
 			MissCountConst: tm.MissCountConst, WindowSize: tm.WindowSize, MaxMessages: tm.MaxMessages,

@@ -56,6 +56,7 @@ type Config struct {
 	Nodes []NodeID
 
 	Token                  time.Duration // token loss timeout
+	TokenWarning           time.Duration // log when no token came for this long; 0 = off (not defaulted)
 	TokenRetransmit        time.Duration // resend the last token if nothing heard
 	Hold                   time.Duration // representative's hold on an idle ring
 	Join                   time.Duration // join resend period

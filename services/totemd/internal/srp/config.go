@@ -24,6 +24,7 @@ func DefaultConfig(self NodeID, nodes []NodeID) Config {
 		Self:                self,
 		Nodes:               slices.Clone(nodes),
 		Token:               token,
+		TokenWarning:        token * 3 / 4, // totem.token_warning 75 %
 		TokenRetransmit:     retransmit,
 		Hold:                hold,
 		Join:                50 * time.Millisecond,

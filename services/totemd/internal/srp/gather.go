@@ -57,7 +57,7 @@ func (n *Node) gatherEnter(from gatherFrom) {
 	n.tm.start(timerJoin, n.now+n.cfg.Join)
 	n.tm.start(timerConsensus, n.now+n.cfg.Consensus)
 	n.tm.stop(timerTokenRetransmit)
-	n.tm.stop(timerTokenLoss)
+	n.cancelTokenTimeout()
 	n.tm.stop(timerMerge)
 	n.consensus = append(n.consensus[:0], n.self)
 	n.debugf("entering GATHER state from %d(%s).", int(from), gatherFromDesc[from])
@@ -119,7 +119,7 @@ func (n *Node) consensusExpired() {
 	n.counters.ConsensusTimeouts++
 	if n.consensusAgreed() {
 		n.consensus = append(n.consensus[:0], n.self)
-		n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+		n.resetTokenTimeout()
 		return
 	}
 	for _, p := range n.proc {

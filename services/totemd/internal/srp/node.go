@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/logsys"
 )
 
 // seqnoStartToken − 1: the token_seq a node accepts any token after.
@@ -32,6 +33,7 @@ type Node struct {
 
 	known     map[NodeID]bool // the configured nodelist (see known.go)
 	heard     map[NodeID]Time // when a valid frame last came from each sender
+	tokenRxAt Time            // when a token was last processed (token warning)
 	idScratch []NodeID
 
 	state   State
@@ -116,6 +118,16 @@ func New(cfg Config) (*Node, error) {
 	}
 	qsize := 4 * messageSizeMax / n.packetSize()
 	n.newQ, n.newQTrans = newFIFO(qsize), newFIFO(qsize)
+	if w := cfg.TokenWarning; w > 0 {
+		n.log.Debug(fmt.Sprintf("Token warning every %d ms (%d%% of Token Timeout)", w.Milliseconds(), w*100/cfg.Token))
+		if w < cfg.TokenRetransmit {
+			n.log.Debug(fmt.Sprintf("The token warning interval (%d ms) is less than the token retransmit timeout (%d ms) "+
+				"which can lead to spurious token warnings. Consider increasing the token_warning parameter.",
+				w.Milliseconds(), cfg.TokenRetransmit.Milliseconds()))
+		}
+	} else {
+		n.log.Debug("Token warnings disabled")
+	}
 	if cfg.HeartbeatFailures > 0 {
 		hb := time.Duration(cfg.HeartbeatFailures)*cfg.TokenRetransmit + cfg.MaxNetworkDelay
 		if hb < cfg.Token {
@@ -142,6 +154,7 @@ func (n *Node) Start(now Time) {
 	n.now = now
 	n.started = true
 	n.pauseStamp = now
+	n.tokenRxAt = now
 	n.tm.start(timerPause, now+n.cfg.Token/5)
 	n.ring = RingID{Rep: n.self, Seq: n.cfg.RingSeq}
 	n.regularRing = n.ring
@@ -258,6 +271,9 @@ func (n *Node) fire(id timerID) {
 	case timerPause:
 		n.pauseStamp = n.now
 		n.tm.start(timerPause, n.now+n.cfg.Token/5)
+	case timerTokenWarning:
+		n.noticef("Token has not been received in %d ms ", (n.now - n.tokenRxAt).Milliseconds())
+		n.tm.start(timerTokenWarning, n.now+n.cfg.TokenWarning)
 	}
 }
 
@@ -381,6 +397,12 @@ func (n *Node) emit(to NodeID, frame []byte) {
 func (n *Node) debugf(format string, args ...any) {
 	if n.log.IsDebug() {
 		n.log.Debug(fmt.Sprintf(format, args...))
+	}
+}
+
+func (n *Node) noticef(format string, args ...any) {
+	if n.log.IsInfo() {
+		logsys.Notice(n.log, fmt.Sprintf(format, args...))
 	}
 }
 

@@ -34,7 +34,7 @@ func (n *Node) commitEnter() {
 	n.debugf("entering COMMIT state.")
 	n.state = Commit
 	n.tm.start(timerTokenRetransmit, n.now+n.cfg.TokenRetransmit)
-	n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+	n.resetTokenTimeout()
 	n.counters.CommitEntered++
 	n.trc, n.pbl, n.cbl = 0, 0, 0
 	n.sendCommit(c)
@@ -98,7 +98,7 @@ func (n *Node) handleCommit(c *commitToken) {
 			n.originatedToken = true
 			n.debugf("Sending initial ORF token")
 			n.sendInitialToken()
-			n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+			n.resetTokenTimeout()
 			n.tm.start(timerTokenRetransmit, n.now+n.cfg.TokenRetransmit)
 		}
 	}
@@ -210,7 +210,7 @@ func (n *Node) recoveryEnter(c *commitToken) {
 	// the ring stays in RECOVERY for good. Every recovery starts afresh.
 	n.retransFlgCount = 0
 	n.rotationCounter = 0
-	n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+	n.resetTokenTimeout()
 	n.tm.start(timerTokenRetransmit, n.now+n.cfg.TokenRetransmit)
 	n.state = Recovery
 	n.counters.RecoveryEntered++

@@ -13,8 +13,23 @@ const (
 	timerConsensus
 	timerHeartbeat
 	timerPause
+	timerTokenWarning
 	numTimers
 )
+
+// resetTokenTimeout arms the token-loss timer and, when configured, the
+// token warning that fires at a fraction of it.
+func (n *Node) resetTokenTimeout() {
+	n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+	if n.cfg.TokenWarning > 0 {
+		n.tm.start(timerTokenWarning, n.now+n.cfg.TokenWarning)
+	}
+}
+
+func (n *Node) cancelTokenTimeout() {
+	n.tm.stop(timerTokenLoss)
+	n.tm.stop(timerTokenWarning)
+}
 
 // timers holds one optional deadline per timerID.
 type timers struct {

@@ -113,7 +113,8 @@ func (n *Node) processToken(t *orfToken, forward *bool) {
 	if n.state == Operational {
 		n.deliverMessages(false, n.highSeqReceived)
 	}
-	n.tm.start(timerTokenLoss, n.now+n.cfg.Token)
+	n.tokenRxAt = n.now
+	n.resetTokenTimeout()
 	n.tm.start(timerTokenRetransmit, n.now+n.cfg.TokenRetransmit)
 	if n.ring.Rep == n.self && n.tokenHeld {
 		n.tm.start(timerHold, n.now+n.cfg.Hold)
