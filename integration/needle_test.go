@@ -136,6 +136,12 @@ func TestNeedleRingFormsSurvivesKillAndRejoins(t *testing.T) {
 	if d < 1500*time.Millisecond {
 		t.Fatalf("new ring after %v: faster than the token timeout, so the failure was not detected by the protocol", d)
 	}
+	// token_warning (75 % by default): 1237 ms after the last token.
+	for _, p := range procs[:2] {
+		if out := p.Output(); !strings.Contains(out, "Token has not been received in 1237 ms") {
+			t.Errorf("no token warning logged by a survivor:\n%s", out)
+		}
+	}
 
 	procs[2] = startTotemd(t, c.Nodes[2])
 	d = waitRing(t, "1 2 3", 20*time.Second, procs...)
