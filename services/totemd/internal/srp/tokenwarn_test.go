@@ -4,30 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
-
-// lockedBuffer collects log output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The token warning says, every TokenWarning while no token arrives, how
 // long it has been; a token rearms it, a formed ring never logs it.
@@ -41,7 +22,7 @@ func TestTokenWarning(t *testing.T) {
 		{"off", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs lockedBuffer
+			var logs bytes.Buffer // the harness runs every node in this goroutine
 			h := newHarness(t, 3)
 			h.mutate = func(c *Config) {
 				c.TokenWarning = c.Token * tc.percent / 100
