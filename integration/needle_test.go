@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,16 @@ func dumpOnFailure(t *testing.T, procs *[]*harness.Proc) {
 	})
 }
 
+var tokenWarning = regexp.MustCompile(`Token has not been received in (\d+) ms`)
+
+// safeIndex is m[i], or "" when m is too short (no match).
+func safeIndex(m []string, i int) string {
+	if i < len(m) {
+		return m[i]
+	}
+	return ""
+}
+
 func TestNeedleRingFormsSurvivesKillAndRejoins(t *testing.T) {
 	needNamespaces(t)
 	c, procs := needleCluster(t, 3, harness.ConfOptions{Token: 1000})
@@ -136,10 +147,12 @@ func TestNeedleRingFormsSurvivesKillAndRejoins(t *testing.T) {
 	if d < 1500*time.Millisecond {
 		t.Fatalf("new ring after %v: faster than the token timeout, so the failure was not detected by the protocol", d)
 	}
-	// token_warning (75 % by default): 1237 ms after the last token.
+	// token_warning (75 % by default): 1237 ms after the last token, a
+	// little later on a busy machine, and before the token timeout.
 	for _, p := range procs[:2] {
-		if out := p.Output(); !strings.Contains(out, "Token has not been received in 1237 ms") {
-			t.Errorf("no token warning logged by a survivor:\n%s", out)
+		m := tokenWarning.FindStringSubmatch(p.Output())
+		if ms, _ := strconv.Atoi(safeIndex(m, 1)); ms < 1237 || ms >= 1650 {
+			t.Errorf("want a token warning at 1237-1649 ms from a survivor:\n%s", p.Output())
 		}
 	}
 
