@@ -292,21 +292,27 @@ func (n *Node) joinProcess(j *joinMsg) {
 // ---- merge detect and hold cancel ----
 
 func (n *Node) handleMerge(m *mergeDetect) {
-	if m.ring == n.ring {
-		return
+	if m.ring != n.ring {
+		n.foreignRing(m.from, gsMergeOperational, gsMergeGather)
 	}
+}
+
+// foreignRing reacts to a frame from another ring (a merge detect or a
+// message): an operational node gathers with its sender (unless settling),
+// a gathering node adds a sender it did not know of.
+func (n *Node) foreignRing(from NodeID, inOperational, inGather gatherFrom) {
 	switch n.state {
 	case Operational:
 		if n.settling() {
-			n.deferGather(m.from, gsMergeOperational)
+			n.deferGather(from, inOperational)
 			return
 		}
-		n.proc = addNode(n.proc, m.from)
-		n.gatherEnter(gsMergeOperational)
+		n.proc = addNode(n.proc, from)
+		n.gatherEnter(inOperational)
 	case Gather:
-		if !slices.Contains(n.proc, m.from) {
-			n.proc = addNode(n.proc, m.from)
-			n.gatherEnter(gsMergeGather)
+		if !slices.Contains(n.proc, from) {
+			n.proc = addNode(n.proc, from)
+			n.gatherEnter(inGather)
 		}
 	}
 }

@@ -373,20 +373,7 @@ func (n *Node) deliver(d Delivery) {
 // handleMcast stores a message of our ring (raw) or reacts to a foreign one.
 func (n *Node) handleMcast(frame []byte, m *mcastHeader) {
 	if m.ring != n.ring {
-		switch n.state {
-		case Operational:
-			if n.settling() {
-				n.deferGather(m.from, gsForeignOperational)
-				return
-			}
-			n.proc = addNode(n.proc, m.from)
-			n.gatherEnter(gsForeignOperational)
-		case Gather:
-			if !slices.Contains(n.proc, m.from) {
-				n.proc = addNode(n.proc, m.from)
-				n.gatherEnter(gsForeignGather)
-			}
-		}
+		n.foreignRing(m.from, gsForeignOperational, gsForeignGather)
 		return
 	}
 	var q *sortQueue
