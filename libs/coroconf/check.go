@@ -49,7 +49,7 @@ func Check(path string, opts CheckOptions) (*CheckResult, error) {
 		statDir = checkDir
 	}
 	if err := statDir(dir); err != nil {
-		return res, &Error{Exit: ExitStateDir, Msg: "Cannot chdir to state directory " + dir + ". " + strerror(err), Logged: true}
+		return res, &Error{Exit: ExitStateDir, Msg: "Cannot chdir to state directory " + dir + ". " + Strerror(err), Logged: true}
 	}
 	env := SystemEnv(dir)
 	if opts.Env != nil {

@@ -32,7 +32,7 @@ func Parse(name string, data []byte, opts LoadOptions) (Map, error) {
 func Load(path string, opts LoadOptions) (Map, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, configError("Can't read file " + path + ": " + strerror(err))
+		return nil, configError("Can't read file " + path + ": " + Strerror(err))
 	}
 	// A read error ends the input like fgets returning NULL: a directory
 	// given as the config file parses as an empty file [verified].
@@ -77,9 +77,9 @@ func loadUIDGIDDir(m Map, dir string, opts LoadOptions) error {
 	return nil
 }
 
-// strerror renders an OS error as glibc's strerror text ("No such file or
+// Strerror renders an OS error as glibc's strerror text ("No such file or
 // directory"), which Corosync embeds in its messages.
-func strerror(err error) string {
+func Strerror(err error) string {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		s := errno.Error()

@@ -360,9 +360,9 @@ func (r *totemReader) readKeyFile(path string) error {
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) && pe.Op == "read" {
-			return configError("Could not read " + path + ": " + strerror(err))
+			return configError("Could not read " + path + ": " + Strerror(err))
 		}
-		return configError("Could not open " + path + ": " + strerror(err))
+		return configError("Could not open " + path + ": " + Strerror(err))
 	}
 	if len(key) > maxKeyLen {
 		key = key[:maxKeyLen]

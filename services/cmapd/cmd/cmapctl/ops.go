@@ -3,13 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/client"
 	"github.com/needle-cluster/needle/services/cmapd/ctlfmt"
@@ -135,7 +134,7 @@ func (t *tool) set(key, typeName, text string) int {
 	if typ == value.Binary {
 		contents, rerr := readInput(text, t.stdin)
 		if rerr != nil {
-			fmt.Fprintf(t.stderr, "Can't open input file: %s\n", strerror(rerr))
+			fmt.Fprintf(t.stderr, "Can't open input file: %s\n", coroconf.Strerror(rerr))
 			return 1
 		}
 		data, err = ctlfmt.BinaryValue(contents)
@@ -157,26 +156,13 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-// strerror is perror's text for an OS error ("No such file or directory").
-func strerror(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		s := errno.Error()
-		if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-			s = string(s[0]-'a'+'A') + s[1:]
-		}
-		return s
-	}
-	return err.Error()
-}
-
 // load is read_in_config_file: "[^[^]]key[ type value]" lines, read in
 // fgets chunks of 1023 bytes, '#' comments and blank lines skipped,
 // fields split at spaces and newlines only.
 func (t *tool) load(name string) int {
 	f, err := os.Open(name)
 	if err != nil {
-		fmt.Fprintf(t.stderr, "Couldn't open file.: %s\n", strerror(err))
+		fmt.Fprintf(t.stderr, "Couldn't open file.: %s\n", coroconf.Strerror(err))
 		return 0
 	}
 	defer f.Close()
