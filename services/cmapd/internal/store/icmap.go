@@ -93,26 +93,27 @@ func (m *icmap) del(key string) (cs.Error, []Event) {
 }
 
 func (m *icmap) adjust(key string, step int32) (cs.Error, []Event) {
-	old, ok := m.data.get(key)
-	if !ok {
-		return cs.ErrNotExist, nil
-	}
-	v, err := old.Adjust(step)
+	v, err := m.adjusted(key, step)
 	if err != cs.OK {
 		return err, nil
 	}
 	return m.setValue(key, v)
 }
 
+// adjusted is key's value plus step, for the two adjust operations.
+func (m *icmap) adjusted(key string, step int32) (value.Value, cs.Error) {
+	old, ok := m.data.get(key)
+	if !ok {
+		return value.Value{}, cs.ErrNotExist
+	}
+	return old.Adjust(step)
+}
+
 // fastAdjust is icmap_fast_adjust_int: the counter changes in place and
 // trackers see MODIFY with no old value. Corosync uses it for its own
 // per-message counters.
 func (m *icmap) fastAdjust(key string, step int32) (cs.Error, []Event) {
-	old, ok := m.data.get(key)
-	if !ok {
-		return cs.ErrNotExist, nil
-	}
-	v, err := old.Adjust(step)
+	v, err := m.adjusted(key, step)
 	if err != cs.OK {
 		return err, nil
 	}
@@ -121,9 +122,17 @@ func (m *icmap) fastAdjust(key string, step int32) (cs.Error, []Event) {
 }
 
 func (m *icmap) notify(kind int32, key string, nv, ov value.Value) []Event {
+	return trackEvents(m.tracks, kind, key, nv, ov)
+}
+
+// base gives the tracker of both maps' tracker types (statsTracker embeds it).
+func (t *tracker) base() *tracker { return t }
+
+// trackEvents is one event for every tracker of key that wants kind.
+func trackEvents[T interface{ base() *tracker }](tracks []T, kind int32, key string, nv, ov value.Value) []Event {
 	var evs []Event
-	for _, t := range m.tracks {
-		if t.matches(key, kind) {
+	for _, tr := range tracks {
+		if t := tr.base(); t.matches(key, kind) {
 			evs = append(evs, Event{Conn: t.conn, Track: t.handle, Cookie: t.cookie,
 				Kind: kind, Key: key, New: nv, Old: ov})
 		}

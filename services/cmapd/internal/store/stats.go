@@ -68,14 +68,7 @@ func (m *statsMap) notify(kind int32, key string, v value.Value) []Event {
 	if strings.HasPrefix(key, schedmissPrefix) {
 		return nil
 	}
-	var evs []Event
-	for _, t := range m.tracks {
-		if t.matches(key, kind) {
-			evs = append(evs, Event{Conn: t.conn, Track: t.handle, Cookie: t.cookie,
-				Kind: kind, Key: key, New: v, Old: v})
-		}
-	}
-	return evs
+	return trackEvents(m.tracks, kind, key, v, v)
 }
 
 // poll is stats_trigger_trackers: every exact-key tracker (whatever its
