@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 )
 
@@ -83,22 +82,22 @@ func run(ctx context.Context, bus, out string, count, size, window int, node uin
 			msgs <- m
 		}
 	}()
-	// okN messages are accepted, next is the next to send, pending acks
-	// are outstanding. After a TryAgain totemd refuses everything after
-	// the refused message until it comes again (ipcproto's contract), so
-	// the client waits for every outstanding ack and resends from okN.
-	okN, next, pending, stalled := 0, 0, 0, false
+	// Up to window multicasts in flight; after a TryAgain the window
+	// resends from the refused message on (ipcproto's contract).
+	win := ipcproto.Window{Size: window, Total: count}
 	fast := every <= 0
 	if fast {
 		every = time.Millisecond
 	}
 	fill := func(limit int) error {
-		for n := 0; n < limit && !stalled && next < count && pending < window && !time.Now().Before(start); n++ {
-			if err := send(c, next, node, size); err != nil {
+		for n := 0; n < limit && !time.Now().Before(start); n++ {
+			seq, ok := win.Next()
+			if !ok {
+				break
+			}
+			if err := send(c, win.ID(seq), seq, node, size); err != nil {
 				return err
 			}
-			next++
-			pending++
 		}
 		return nil
 	}
@@ -127,21 +126,11 @@ func run(ctx context.Context, bus, out string, count, size, window int, node uin
 		case m := <-msgs:
 			switch m.Kind {
 			case ipcproto.KindMcastAck:
-				pending--
-				switch m.Status {
-				case cs.OK:
-					if int(m.ID) != okN+1 {
-						return fmt.Errorf("message %d accepted while %d was not", m.ID, okN+1)
-					}
-					okN++
-				case cs.ErrTryAgain:
-					stalled = true
-				default:
-					return fmt.Errorf("message %d refused: %v", m.ID, m.Status)
+				rewound, err := win.Ack(m)
+				if err != nil {
+					return err
 				}
-				if stalled && pending == 0 {
-					stalled, next = false, okN // resume on the next tick
-				} else if fast {
+				if fast && !rewound { // after a refusal, resume on the next tick
 					if err := fill(window); err != nil {
 						return err
 					}
@@ -161,13 +150,13 @@ func run(ctx context.Context, bus, out string, count, size, window int, node uin
 	}
 }
 
-// send multicasts message number seq: a pload exec header, the sender's
-// node id and the number, padded to size.
-func send(c *ipcproto.Conn, seq int, node uint32, size int) error {
+// send multicasts message number seq under bus ID id: a pload exec
+// header, the sender's node id and the number, padded to size.
+func send(c *ipcproto.Conn, id uint64, seq int, node uint32, size int) error {
 	body := make([]byte, 16+size)
 	binary.LittleEndian.PutUint32(body[0:], service<<16|1)
 	binary.LittleEndian.PutUint32(body[8:], uint32(len(body)))
 	binary.LittleEndian.PutUint32(body[16:], node)
 	binary.LittleEndian.PutUint32(body[20:], uint32(seq))
-	return c.Send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: uint64(seq + 1), Payload: body})
+	return c.Send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: id, Payload: body})
 }
