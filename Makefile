@@ -1,7 +1,7 @@
 # needle — build, test and tooling entry points. See README.md.
 SHELL := /bin/bash
 GO ?= go
-MODULES := libs/coroconf libs/corotypes libs/ipcproto libs/logsys libs/nsscrypto libs/nstest libs/qbipc services/totemd services/cmapd integration
+MODULES := libs/coroconf libs/corotypes libs/ipcproto libs/logsys libs/nsscrypto libs/nstest libs/qbipc libs/svchost services/totemd services/cmapd integration
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 BIN := bin
 PREFIX ?= /usr/local

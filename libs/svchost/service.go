@@ -1,0 +1,206 @@
+// Package svchost runs one Corosync service engine as a needle service
+// daemon. A daemon (cmapd, quorumd, cpgd) is its pure core, its wire
+// codec, its client package and a small adapter implementing Service; the
+// host supplies everything else: the urfave command line (-f, -c FILE,
+// --bus PATH, exit codes as corosync), logsys from logging {}, signals and
+// an orderly drain, the owner goroutine, the bus attachment to totemd with
+// reconnect and backoff, the pipelined multicast window with the TryAgain
+// rewind, the sync callbacks, the libqb endpoints (immediate or deferred
+// responses, per-connection stats, live uidgid rules) and a mirror of
+// tracked cmap prefixes.
+//
+// Threading: every Service method, every Host method and every Client
+// method is called on the host's single owner goroutine. A Service never
+// starts goroutines and never blocks; what it must do later it asks the
+// host for (Host.After, the done callbacks).
+//
+// The interface keeps Corosync's engine shape (exec/service.h): confchg,
+// deliver, sync init/process/activate/abort, client
+// connect/request/disconnect, plus a tick.
+package svchost
+
+import (
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/libs/qbipc"
+)
+
+// Service is one Corosync service engine hosted by a daemon.
+type Service interface {
+	// Attached is called each time the daemon (re)attaches to totemd:
+	// h stays valid until Detached. a carries the node id, the current
+	// ring and the current service membership. A service that lost
+	// totemd must rebuild its view from here and from the sync round
+	// that follows.
+	Attached(h Host, a Attachment)
+	// Detached: the bus connection to totemd is gone. Multicasts not yet
+	// accepted by the ring were failed (their done got ErrLibrary).
+	Detached()
+
+	// ConfChg is a configuration change: Transitional then Regular, as in
+	// extended virtual synchrony. Members is the service membership (ring
+	// members whose daemon for this service is attached; real corosync
+	// nodes always count as attached); RingMembers is the whole ring.
+	ConfChg(c ipcproto.Conf)
+	// Deliver is one message of this service in agreed order (its
+	// payload begins with corosync's 8-byte exec header).
+	Deliver(from uint32, payload []byte, swapped bool)
+
+	// SyncInit starts a sync round (corosync's sync_init).
+	SyncInit(r SyncRound)
+	// SyncProcess asks the service to multicast its sync messages. It
+	// returns true when it is done now; false means it will call
+	// Host.SyncDone(r) later (e.g. after its multicasts were accepted).
+	// The host only reports done after every multicast the service queued
+	// before it was accepted by the ring.
+	SyncProcess(r SyncRound) bool
+	// SyncActivate ends the round on every member at once.
+	SyncActivate(r SyncRound)
+	// SyncAbort cancels the round in progress (a new ring interrupted it).
+	SyncAbort()
+
+	// Connect is a new libqb client of one of the service's endpoints,
+	// already authorised by the live uidgid rules. A non-nil error refuses
+	// it (wrap a syscall.Errno to choose the client's error).
+	Connect(c *Client) error
+	// Request is one libqb request (msg begins with the 16-byte libqb
+	// header). Answer with c.Respond now or later; a non-nil error drops
+	// the client.
+	Request(c *Client, msg []byte) error
+	// Disconnect: the client is gone; exactly once per accepted Connect.
+	Disconnect(c *Client)
+
+	// Tick is called every Options.TickPeriod (if set).
+	Tick(now time.Time)
+}
+
+// Attachment describes the bus session that just started.
+type Attachment struct {
+	NodeID uint32
+	// Ring is the current ring (zero before the first ring formed).
+	Ring ipcproto.Ring
+	// RingMembers are the ring's members; ServiceMembers those with this
+	// service attached.
+	RingMembers, ServiceMembers []uint32
+}
+
+// SyncKind says why a sync round runs.
+type SyncKind uint8
+
+const (
+	// FullSync follows a ring change (corosync's sync).
+	FullSync SyncKind = iota
+	// ServiceSync follows this service's daemon attaching or detaching on
+	// some node; only needle nodes take part.
+	ServiceSync
+)
+
+// SyncRound identifies one sync round in the callbacks.
+type SyncRound struct {
+	ID   uint64
+	Kind SyncKind
+	Ring ipcproto.Ring
+	// Members is the membership being synced (ring members for FullSync,
+	// the new service membership for ServiceSync); Trans the members that
+	// were already in the previous configuration.
+	Members, Trans []uint32
+}
+
+// Host is what a Service may ask of its daemon. Valid between Attached and
+// Detached; every call is on the owner goroutine.
+type Host interface {
+	// NodeID is this node's Totem node id.
+	NodeID() uint32
+	// Mcast queues payload (beginning with the exec header) for the ring
+	// in agreed order. Multicasts leave in the order queued; done (may be
+	// nil) runs once with cs.OK when the ring accepted it, or with the
+	// refusal (ErrTooBig, or ErrLibrary when the bus went away). A
+	// TryAgain from totemd is retried by the host, never surfaced here.
+	Mcast(payload []byte, done func(cs.Error))
+	// Backlog is the number of queued multicasts not yet accepted: the
+	// service answers its clients CS_ERR_TRY_AGAIN where corosync would
+	// (Options.MaxBacklog is the host's bound).
+	Backlog() int
+	// SyncDone reports that the service finished SyncProcess for r.
+	SyncDone(r SyncRound)
+	// Request sends a request to another service on this node through
+	// totemd (e.g. a cmap write); done gets the status and payload.
+	Request(service uint16, payload []byte, done func(cs.Error, []byte))
+	// Cmap is the mirror of the cmap prefixes named in Options.CmapPrefixes.
+	Cmap() CmapMirror
+	// After runs f on the owner goroutine after d, unless cancelled.
+	After(d time.Duration, f func()) (cancel func())
+	// Logger returns the daemon's logger for a subsystem (logsys names).
+	Logger(subsys string) hclog.Logger
+}
+
+// Client is one libqb connection to one of the service's endpoints.
+type Client struct {
+	// Endpoint is the libqb service name the client connected to.
+	Endpoint string
+	// Conn is the underlying connection (credentials, stats, flow control).
+	Conn *qbipc.Conn
+	// Value is the service's per-client state.
+	Value any
+}
+
+// Respond sends the response to the client's current request.
+func (c *Client) Respond(msg []byte) error { return c.Conn.Respond(msg) }
+
+// SendEvent queues an event (dispatch message) for the client.
+func (c *Client) SendEvent(msg []byte) error { return c.Conn.SendEvent(msg) }
+
+// CmapMirror is a local copy of tracked cmap prefixes, kept current by
+// cmapd's change events.
+type CmapMirror interface {
+	// Get returns the current value of key, if present.
+	Get(key string) (CmapValue, bool)
+	// Keys lists the present keys below prefix, sorted.
+	Keys(prefix string) []string
+	// Watch calls f on the owner goroutine after every change below
+	// prefix (one call per committed change of cmapd, with every key
+	// that changed in it), including the initial load.
+	Watch(prefix string, f func(changed []string))
+	// Set writes key through cmapd; done may be nil.
+	Set(key string, v CmapValue, done func(cs.Error))
+	// Delete removes key through cmapd; done may be nil.
+	Delete(key string, done func(cs.Error))
+}
+
+// CmapValue is a typed cmap value (the shared value model of
+// libs/corotypes).
+type CmapValue = any
+
+// Options configure a daemon.
+type Options struct {
+	// Program is the daemon's name (cli, logs, errors), e.g. "quorumd".
+	Program string
+	// Usage is the one-line cli usage text.
+	Usage string
+	// Service is the Corosync service id the daemon attaches as.
+	Service uint16
+	// Endpoints are the libqb service names served, e.g. {"quorum",
+	// "votequorum"}.
+	Endpoints []string
+	// CmapPrefixes are mirrored from cmapd (e.g. "quorum.", "nodelist.").
+	CmapPrefixes []string
+	// TickPeriod is the Tick interval; 0 means no ticks.
+	TickPeriod time.Duration
+	// MaxBacklog bounds Host.Backlog; 0 means the host default.
+	MaxBacklog int
+	// New builds the service once the configuration is loaded.
+	New func(cfg Config) (Service, error)
+}
+
+// Config is what the host loaded before New.
+type Config struct {
+	// Path is the corosync.conf in use.
+	Path string
+	// Keys are the flat cmap keys of the file (coroconf's map).
+	Keys map[string]string
+	// Log is the daemon's main logger.
+	Log hclog.Logger
+}
