@@ -87,7 +87,9 @@ up() {
 		ip -n "needle-n$i" addr add "10.231.0.$i/24" dev eth0
 		ip -n "needle-n$i" link set eth0 up
 		start_daemon "$i" totemd
-		[ -x "$bin/cmapd" ] && start_daemon "$i" cmapd
+		for svc in cmapd quorumd cpgd; do
+			if [ -x "$bin/$svc" ]; then start_daemon "$i" "$svc"; fi
+		done
 	done
 	echo "needle cluster: $n nodes, logs in $dir/n*/totemd.log"
 	for _ in $(seq 1 100); do
@@ -105,6 +107,14 @@ up() {
 		on_node 1 "$bin/cfgtool" -s || true
 		echo "node 1: cmapctl runtime.members"
 		on_node 1 "$bin/cmapctl" runtime.members || true
+	fi
+	if [ -x "$bin/quorumtool" ] && [ -x "$bin/quorumd" ]; then
+		echo "node 1: quorumtool -s"
+		on_node 1 "$bin/quorumtool" -s || true
+	fi
+	if [ -x "$bin/cpgtool" ] && [ -x "$bin/cpgd" ]; then
+		echo "node 1: cpgtool"
+		on_node 1 "$bin/cpgtool" || true
 	fi
 }
 
