@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -93,19 +92,12 @@ type Server struct {
 	attached map[uint16]*Service
 }
 
-// Listen creates the bus socket at path (mode 0600: only root's daemons
-// attach) and starts accepting; it stops when ctx ends.
+// Listen creates the bus socket at path (mode 0600, never reachable by
+// anyone but root: listen.go) and starts accepting; it stops when ctx ends.
 func Listen(ctx context.Context, path string, log hclog.Logger) (*Server, error) {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("bus: remove stale socket %s: %w", path, err)
-	}
-	ln, err := net.Listen("unix", path)
+	ln, err := listenPrivate(path)
 	if err != nil {
-		return nil, fmt.Errorf("bus: listen %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("bus: chmod %s: %w", path, err)
+		return nil, err
 	}
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -132,7 +124,11 @@ func (s *Server) accept() {
 		if err != nil {
 			return
 		}
-		go s.serve(ipcproto.NewConn(c))
+		go func() {
+			if admit(c, s.log) { // root only (listen.go)
+				s.serve(ipcproto.NewConn(c))
+			}
+		}()
 	}
 }
 
