@@ -1,0 +1,57 @@
+// Package cpg is the pure core of cpgd: corosync 3.1.7's closed process
+// groups (exec/cpg.c, spec/cpg.md corrected by spec/addendum-317.md §3) for
+// one node, as a deterministic state machine.
+//
+// The core owns no goroutine, socket or clock. The adapter (cpgd's svchost
+// Service) feeds it events and carries out what Ready returns:
+//
+//   - ring input: ConfChg, Deliver (cpg ring messages in agreed order),
+//     SyncInit / SyncProcess / SyncActivate / SyncAbort;
+//   - client input, keyed by a ConnID the adapter chooses: Connect, Join,
+//     Leave, Mcast, PartialMcast, MembershipGet, LocalGet, IterationInit /
+//     IterationNext / IterationFinalize, Finalize, Disconnect. Requests that
+//     corosync answers return their reply's data and status directly;
+//   - output (Ready): ring multicasts, encoded, to hand to Host.Mcast in
+//     order, and per-connection events (Deliver, PartialDeliver, ConfChg,
+//     TotemConfChg) to encode for the client.
+//
+// Flow control is the adapter's: it answers CS_ERR_TRY_AGAIN from
+// Host.Backlog and InSync where corosync would (addendum §5). The core never
+// drops a multicast it accepted: everything it wants on the ring while a
+// sync round runs (from ConfChg or SyncInit to SyncActivate) is held and
+// released, in order, right after the activation's events (addendum §3.5:
+// 3.1.7 drops such messages with a log line).
+//
+// Where needle deliberately differs from 3.1.7 (each also noted where it
+// is implemented):
+//   - a sync abort in any phase discards the stored JOINLISTs (addendum
+//     §3.1; 3.1.7 keeps them when the abort hits the barrier phase and
+//     leaves a ghost member). Config.Keep317AbortBug restores 3.1.7's
+//     behaviour for the checker's tests only;
+//   - per-group confchgs of one sync step are ordered by strcmp of the name
+//     up to its first NUL like 3.1.7's skiplist (addendum §3.2), but two
+//     groups equal up to their first NUL are not merged: each gets its own
+//     confchg (3.1.7 merges them and the second group's members never hear
+//     of the change);
+//   - a connection's own LEAVE resets it to UNJOINED (2.0.0 behaviour,
+//     spec/cpg.md §4.3; 3.1.7's reset loop never runs);
+//   - a connection joined to the zero-length name leaves it with
+//     PROCLEAVE(PROCDOWN) on disconnect (addendum §3.4: 3.1.7 skips it and
+//     the entry stays until its node leaves);
+//   - LEAVE uses the connection's own group and pid, not the request's;
+//   - a PROCLEAVE for a process not in the list emits no confchg (3.1.7
+//     emits one listing a process that was never a member);
+//   - JOINLIST contents are robust to cpg messages delivered inside a sync
+//     round (possible in needle when a multicast reaches totemd just after
+//     its configuration change): a node's JOINLIST also counts its own
+//     PROCJOIN/PROCLEAVE sent but not yet delivered, a PROCJOIN/PROCLEAVE
+//     delivered after its sender's JOINLIST updates the stored JOINLIST, and
+//     the activation applies the sender's own JOINLIST to its own entries
+//     too, so every member ends the round with the same process list.
+//   - fragments of a partial multicast reach a connection only in a
+//     consistent sequence (FIRST, CONTINUED…, LAST adding up to msglen):
+//     3.1.7's libcpg copies fragments without bounds checks (addendum §3.7).
+//
+// Invariants are asserted: a broken one panics (a bug, not bad input); bad
+// ring input is rejected with an error from Deliver.
+package cpg

@@ -1,0 +1,295 @@
+package cpg
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+
+	"github.com/needle-cluster/needle/libs/corotypes/ring"
+	"github.com/needle-cluster/needle/services/cpgd/internal/cpgmsg"
+)
+
+// round is the sync round in progress.
+type round struct {
+	r         Round
+	downlist  []uint32 // our old members that did not come along
+	processed bool     // SyncProcess ran: the barrier phase
+	// joinlists are the JOINLISTs delivered in this round, the last one
+	// per sender, kept current by that sender's later PROCJOIN/PROCLEAVE.
+	joinlists map[uint32]*joinlist
+}
+
+// joinlist is one sender's stored JOINLIST.
+type joinlist struct {
+	entries []storedEntry
+}
+
+type storedEntry struct {
+	group string
+	pid   uint32
+	stamp uint64
+}
+
+func (j *joinlist) find(group string, pid uint32) int {
+	for i, e := range j.entries {
+		if e.group == group && e.pid == pid {
+			return i
+		}
+	}
+	return -1
+}
+
+// ConfChg is a configuration change of the service membership. cpg has no
+// confchg handler in 3.1.7; the core only starts holding its ring
+// messages, because a sync round follows.
+func (c *Core) ConfChg(_ ring.ConfType) { c.hold = true }
+
+// SyncInit is cpg_sync_init: remember the round's members and ring,
+// compute our downlist (members of the last activated configuration not in
+// Trans), discard any earlier round's JOINLISTs.
+func (c *Core) SyncInit(r Round) {
+	c.hold = true
+	c.lastSyncRing = r.Ring
+	var down []uint32
+	for _, n := range c.oldMembers {
+		if !slices.Contains(r.Trans, n) {
+			down = append(down, n)
+		}
+	}
+	c.round = &round{r: r, downlist: down, joinlists: map[uint32]*joinlist{}}
+	if c.kept317 != nil {
+		c.round.joinlists, c.kept317 = c.kept317, nil
+	}
+}
+
+// SyncProcess is cpg_sync_process: multicast DOWNLIST and JOINLIST. It is
+// always done at once (the host's queue never refuses). Needle sends a
+// JOINLIST even with no local process (3.1.7 sends none): an empty one
+// supersedes a stale JOINLIST of an aborted round that totemd may still
+// deliver in this one. The JOINLIST lists this node's processes as they
+// will be once its own PROCJOIN/PROCLEAVE still in flight are delivered.
+func (c *Core) SyncProcess(r Round) bool {
+	if c.round == nil || c.round.r.ID != r.ID {
+		c.warn("sync process for round %d without its sync init", r.ID)
+		return true
+	}
+	c.sendNow(cpgmsg.Downlist{OldMembers: uint32(len(c.oldMembers)), Left: c.round.downlist})
+	var entries []cpgmsg.JoinEntry
+	for _, p := range c.procs {
+		if p.node == c.self {
+			entries = append(entries, cpgmsg.JoinEntry{PID: p.pid, Group: p.group})
+		}
+	}
+	for _, op := range c.pendingOwn {
+		i := slices.IndexFunc(entries, func(e cpgmsg.JoinEntry) bool { return e.PID == op.pid && e.Group == op.group })
+		switch {
+		case op.join && i < 0:
+			entries = append(entries, cpgmsg.JoinEntry{PID: op.pid, Group: op.group})
+		case !op.join && i >= 0:
+			entries = slices.Delete(entries, i, i+1)
+		}
+	}
+	c.sendNow(cpgmsg.JoinList{Entries: entries})
+	c.round.processed = true
+	return true
+}
+
+// SyncAbort is cpg_sync_abort: a new configuration interrupted the round.
+// The stored JOINLISTs are discarded in any phase (addendum §3.1; 3.1.7
+// keeps them in the barrier phase — Config.Keep317AbortBug).
+func (c *Core) SyncAbort() {
+	if c.round == nil {
+		return
+	}
+	if c.cfg.Keep317AbortBug && c.round.processed {
+		// 3.1.7's sync engine does not call abort in the barrier phase.
+		c.kept317 = c.round.joinlists
+	}
+	c.round = nil
+}
+
+// joinList stores a delivered JOINLIST (the sender's last one wins).
+func (c *Core) joinList(from uint32, m cpgmsg.JoinList) {
+	if c.round == nil {
+		c.stats.OutOfRound++
+		return
+	}
+	j := &joinlist{}
+	if c.cfg.Keep317AbortBug {
+		// 3.1.7 appends every entry it receives.
+		if old := c.round.joinlists[from]; old != nil {
+			j = old
+		}
+	}
+	for _, e := range m.Entries {
+		c.stamp++
+		j.entries = append(j.entries, storedEntry{group: e.Group, pid: e.PID, stamp: c.stamp})
+	}
+	c.round.joinlists[from] = j
+}
+
+// roundProc keeps a stored JOINLIST current when its sender's PROCJOIN or
+// PROCLEAVE is delivered after it in the same round (needle only).
+func (c *Core) roundProc(from uint32, join bool, group string, pid uint32) {
+	if c.round == nil || c.cfg.Keep317AbortBug {
+		return
+	}
+	j := c.round.joinlists[from]
+	if j == nil {
+		return
+	}
+	i := j.find(group, pid)
+	switch {
+	case join && i < 0:
+		c.stamp++
+		j.entries = append(j.entries, storedEntry{group: group, pid: pid, stamp: c.stamp})
+	case !join && i >= 0:
+		j.entries = slices.Delete(j.entries, i, i+1)
+	}
+}
+
+// SyncActivate is cpg_sync_activate: NODEDOWN confchgs for our downlist,
+// NODEUP confchgs for the members' JOINLISTs, PROCDOWN confchgs for
+// processes no JOINLIST mentions, the totem confchg to every connection,
+// then the held ring messages go out.
+func (c *Core) SyncActivate(r Round) {
+	rd := c.round
+	if rd == nil {
+		c.warn("sync activate for round %d without its sync init", r.ID)
+		rd = &round{r: r, joinlists: map[uint32]*joinlist{}}
+	}
+	c.round = nil
+	c.oldMembers = slices.Clone(r.Members)
+	c.synced = true
+
+	// 1. Down list.
+	left := map[string][]Address{}
+	kept := c.procs[:0:0]
+	for _, p := range c.procs {
+		if slices.Contains(rd.downlist, p.node) {
+			left[p.group] = append(left[p.group], Address{NodeID: p.node, PID: p.pid, Reason: ReasonNodeDown})
+			continue
+		}
+		kept = append(kept, p)
+	}
+	for _, g := range groupOrder(left) {
+		// notify computes members from the list still holding the left
+		// entries, so put them back for the call.
+		c.notify(g, nil, left[g])
+	}
+	c.procs = kept
+
+	// The JOINLISTs that count: the last one of each round member (3.1.7:
+	// every stored one, its own excepted).
+	var stored []struct {
+		from uint32
+		e    storedEntry
+	}
+	for from, j := range rd.joinlists {
+		if c.cfg.Keep317AbortBug {
+			if from == c.self {
+				continue
+			}
+		} else if !slices.Contains(r.Members, from) {
+			continue
+		}
+		for _, e := range j.entries {
+			stored = append(stored, struct {
+				from uint32
+				e    storedEntry
+			}{from, e})
+		}
+	}
+	// Newest first, as 3.1.7's list.
+	slices.SortFunc(stored, func(a, b struct {
+		from uint32
+		e    storedEntry
+	}) int {
+		return -cmpU64(a.e.stamp, b.e.stamp)
+	})
+
+	// 2. Join list.
+	joined := map[string][]Address{}
+	for _, s := range stored {
+		if c.findProc(s.e.group, s.from, s.e.pid) >= 0 {
+			continue
+		}
+		c.insertProc(proc{group: s.e.group, node: s.from, pid: s.e.pid})
+		joined[s.e.group] = append(joined[s.e.group], Address{NodeID: s.from, PID: s.e.pid, Reason: ReasonNodeUp})
+	}
+	for _, g := range groupOrder(joined) {
+		c.notify(g, joined[g], nil)
+	}
+
+	// 3. Zombies: entries no counted JOINLIST mentions. 3.1.7 spares its
+	// own node's entries; needle counts its own JOINLIST too (it reflects
+	// every own PROCJOIN/PROCLEAVE sent), so all members end alike.
+	_, haveOwn := rd.joinlists[c.self]
+	for i := 0; i < len(c.procs); {
+		p := c.procs[i]
+		if p.node == c.self && (c.cfg.Keep317AbortBug || !haveOwn) {
+			i++
+			continue
+		}
+		found := false
+		for _, s := range stored {
+			if s.from == p.node && s.e.pid == p.pid && s.e.group == p.group {
+				found = true
+				break
+			}
+		}
+		if found {
+			i++
+			continue
+		}
+		c.notify(p.group, nil, []Address{{NodeID: p.node, PID: p.pid, Reason: ReasonProcDown}})
+		c.procs = slices.Delete(c.procs, i, i+1)
+	}
+
+	// 4. Totem confchg to every connection.
+	c.eachConn(func(k *conn) {
+		c.emit(TotemConfChgEvent{Conn: k.id, Ring: c.lastSyncRing, Members: slices.Clone(r.Members)})
+	})
+
+	// Release what waited for the round.
+	c.hold = false
+	c.out.Mcasts = append(c.out.Mcasts, c.held...)
+	c.held = nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// cKey is a group name as 3.1.7's skiplist sees it: a C string, cut at the
+// first NUL.
+func cKey(name string) string {
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// groupOrder sorts the groups of one sync step as 3.1.7 emits them: strcmp
+// of the names up to the first NUL (addendum §3.2). Names equal up to
+// their first NUL, which 3.1.7 merges into one confchg, are kept apart and
+// ordered by their full bytes.
+func groupOrder[V any](m map[string]V) []string {
+	gs := make([]string, 0, len(m))
+	for g := range m {
+		gs = append(gs, g)
+	}
+	slices.SortFunc(gs, func(a, b string) int {
+		if c := bytes.Compare([]byte(cKey(a)), []byte(cKey(b))); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return gs
+}
