@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/ring"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -57,32 +58,22 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Ring is a Totem ring id.
-type Ring struct {
-	Rep uint32 `msgpack:"r"`
-	Seq uint64 `msgpack:"s"`
-}
-
-func (r Ring) String() string { return fmt.Sprintf("%x.%x", r.Rep, r.Seq) }
+// Ring is a Totem ring id (the shared libs/corotypes/ring type).
+type Ring = ring.ID
 
 // ConfType is the kind of configuration change.
-type ConfType uint8
+type ConfType = ring.ConfType
 
 // Transitional precedes Regular, as in extended virtual synchrony.
 const (
-	Transitional ConfType = iota
-	Regular
+	Transitional = ring.Transitional
+	Regular      = ring.Regular
 )
 
-// Conf is a configuration change as the service sees it: for a service the
-// members are the ring members whose daemon for that service is attached.
-type Conf struct {
-	Type    ConfType `msgpack:"t"`
-	Ring    Ring     `msgpack:"r"`
-	Members []uint32 `msgpack:"m"`
-	Left    []uint32 `msgpack:"l,omitempty"`
-	Joined  []uint32 `msgpack:"j,omitempty"`
-}
+// Conf is a configuration change as the service sees it (the shared
+// libs/corotypes/ring type): Members, Left and Joined are the service
+// membership, RingMembers the ring's.
+type Conf = ring.ConfChg
 
 // Msg is one bus message. Status is a cs_error_t, so a service can hand it
 // to its libqb clients unchanged.
@@ -113,9 +104,6 @@ func Encode(m *Msg) ([]byte, error) {
 
 // Decode parses one msgpack body and validates it.
 func Decode(b []byte) (*Msg, error) {
-	if err := checkFrame(b); err != nil { // before msgpack trusts any length (decode.go)
-		return nil, fmt.Errorf("ipcproto: decode %d-byte frame: %w", len(b), err)
-	}
 	var m Msg
 	if err := msgpack.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("ipcproto: decode %d-byte frame: %w", len(b), err)

@@ -41,7 +41,3 @@ replace github.com/needle-cluster/needle/libs/ipcproto => ../../libs/ipcproto
 require github.com/needle-cluster/needle/libs/qbipc v0.0.0
 
 replace github.com/needle-cluster/needle/libs/qbipc => ../../libs/qbipc
-
-require github.com/needle-cluster/needle/services/cmapd v0.0.0
-
-replace github.com/needle-cluster/needle/services/cmapd => ../cmapd

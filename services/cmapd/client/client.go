@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/qbipc"
-	"github.com/needle-cluster/needle/services/cmapd/value"
-	"github.com/needle-cluster/needle/services/cmapd/wire"
 )
 
 // Map selects cmap's map (cmap_map_t).
@@ -97,7 +97,7 @@ func (c *Client) Close() error { return c.ipc.Close() }
 // Transport reports which libqb transport the server chose.
 func (c *Client) Transport() qbipc.Transport { return c.ipc.Transport() }
 
-func (c *Client) call(ctx context.Context, r wire.Request) ([]byte, error) {
+func (c *Client) call(ctx context.Context, r cmapwire.Request) ([]byte, error) {
 	b, err := c.ipc.Request(ctx, r.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("cmap request %d: %w", r.ID(), err)
@@ -105,12 +105,12 @@ func (c *Client) call(ctx context.Context, r wire.Request) ([]byte, error) {
 	return b, nil
 }
 
-func (c *Client) status(ctx context.Context, r wire.Request, resID int32) error {
+func (c *Client) status(ctx context.Context, r cmapwire.Request, resID int32) error {
 	b, err := c.call(ctx, r)
 	if err != nil {
 		return err
 	}
-	st, err := wire.DecodeStatus(b, resID)
+	st, err := cmapwire.DecodeStatus(b, resID)
 	if err != nil {
 		return err
 	}
@@ -119,28 +119,28 @@ func (c *Client) status(ctx context.Context, r wire.Request, resID int32) error 
 
 // SetCurrentMap selects the map for the following requests.
 func (c *Client) SetCurrentMap(ctx context.Context, m Map) error {
-	return c.status(ctx, wire.SetCurrentMap{Map: int32(m)}, wire.ResSetCurrentMap)
+	return c.status(ctx, cmapwire.SetCurrentMap{Map: int32(m)}, cmapwire.ResSetCurrentMap)
 }
 
 // Set stores v under key.
 func (c *Client) Set(ctx context.Context, key string, v value.Value) error {
-	return c.status(ctx, wire.Set{Key: key, Type: v.Type, Value: v.Data}, wire.ResSet)
+	return c.status(ctx, cmapwire.Set{Key: key, Type: v.Type, Value: v.Data}, cmapwire.ResSet)
 }
 
 // SetString stores a string as libcmap's cmap_set_string does: without
 // its terminating NUL (the daemon adds it).
 func (c *Client) SetString(ctx context.Context, key, s string) error {
-	return c.status(ctx, wire.Set{Key: key, Type: value.String, Value: []byte(s)}, wire.ResSet)
+	return c.status(ctx, cmapwire.Set{Key: key, Type: value.String, Value: []byte(s)}, cmapwire.ResSet)
 }
 
 // Delete removes key.
 func (c *Client) Delete(ctx context.Context, key string) error {
-	return c.status(ctx, wire.Delete{Key: key}, wire.ResDelete)
+	return c.status(ctx, cmapwire.Delete{Key: key}, cmapwire.ResDelete)
 }
 
 // Adjust adds step to an integer key (cmap_inc is +1, cmap_dec -1).
 func (c *Client) Adjust(ctx context.Context, key string, step int32) error {
-	return c.status(ctx, wire.AdjustInt{Key: key, Step: step}, wire.ResAdjustInt)
+	return c.status(ctx, cmapwire.AdjustInt{Key: key, Step: step}, cmapwire.ResAdjustInt)
 }
 
 // Inc is cmap_inc.
@@ -151,14 +151,14 @@ func (c *Client) Dec(ctx context.Context, key string) error { return c.Adjust(ct
 
 // GetBuf is one GET with a buffer of bufLen bytes: 0 asks only for type
 // and length (the reply's Value is then nil).
-func (c *Client) GetBuf(ctx context.Context, key string, bufLen uint64) (wire.GetReply, error) {
-	b, err := c.call(ctx, wire.Get{Key: key, BufLen: bufLen})
+func (c *Client) GetBuf(ctx context.Context, key string, bufLen uint64) (cmapwire.GetReply, error) {
+	b, err := c.call(ctx, cmapwire.Get{Key: key, BufLen: bufLen})
 	if err != nil {
-		return wire.GetReply{}, err
+		return cmapwire.GetReply{}, err
 	}
-	r, st, err := wire.DecodeGet(b, bufLen)
+	r, st, err := cmapwire.DecodeGet(b, bufLen)
 	if err != nil {
-		return wire.GetReply{}, err
+		return cmapwire.GetReply{}, err
 	}
 	return r, st.Err()
 }
@@ -181,15 +181,15 @@ func (c *Client) Get(ctx context.Context, key string) (value.Value, error) {
 }
 
 // Entry is one key of an iteration: its name, stored length and type.
-type Entry = wire.IterEntry
+type Entry = cmapwire.IterEntry
 
 // IterInit starts an iteration over keys with prefix ("" = all).
 func (c *Client) IterInit(ctx context.Context, prefix string) (uint64, error) {
-	b, err := c.call(ctx, wire.IterInit{Prefix: prefix})
+	b, err := c.call(ctx, cmapwire.IterInit{Prefix: prefix})
 	if err != nil {
 		return 0, err
 	}
-	h, st, err := wire.DecodeHandle(b, wire.ResIterInit)
+	h, st, err := cmapwire.DecodeHandle(b, cmapwire.ResIterInit)
 	if err != nil {
 		return 0, err
 	}
@@ -198,11 +198,11 @@ func (c *Client) IterInit(ctx context.Context, prefix string) (uint64, error) {
 
 // IterNext returns the next key; cs.ErrNoSections at the end.
 func (c *Client) IterNext(ctx context.Context, iter uint64) (Entry, error) {
-	b, err := c.call(ctx, wire.IterNext{Iter: iter})
+	b, err := c.call(ctx, cmapwire.IterNext{Iter: iter})
 	if err != nil {
 		return Entry{}, err
 	}
-	e, st, err := wire.DecodeIterNext(b)
+	e, st, err := cmapwire.DecodeIterNext(b)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -211,7 +211,7 @@ func (c *Client) IterNext(ctx context.Context, iter uint64) (Entry, error) {
 
 // IterFinalize frees an iterator.
 func (c *Client) IterFinalize(ctx context.Context, iter uint64) error {
-	return c.status(ctx, wire.IterFinalize{Iter: iter}, wire.ResIterFinalize)
+	return c.status(ctx, cmapwire.IterFinalize{Iter: iter}, cmapwire.ResIterFinalize)
 }
 
 // Keys lists every key under prefix with its length and type.
@@ -236,11 +236,11 @@ func (c *Client) Keys(ctx context.Context, prefix string) ([]Entry, error) {
 
 // TrackAdd registers a tracker; cookie comes back in every event.
 func (c *Client) TrackAdd(ctx context.Context, key string, flags int32, cookie uint64) (uint64, error) {
-	b, err := c.call(ctx, wire.TrackAdd{Key: key, Flags: flags, Cookie: cookie})
+	b, err := c.call(ctx, cmapwire.TrackAdd{Key: key, Flags: flags, Cookie: cookie})
 	if err != nil {
 		return 0, err
 	}
-	h, st, err := wire.DecodeHandle(b, wire.ResTrackAdd)
+	h, st, err := cmapwire.DecodeHandle(b, cmapwire.ResTrackAdd)
 	if err != nil {
 		return 0, err
 	}
@@ -249,11 +249,11 @@ func (c *Client) TrackAdd(ctx context.Context, key string, flags int32, cookie u
 
 // TrackDelete removes a tracker and returns its cookie.
 func (c *Client) TrackDelete(ctx context.Context, track uint64) (uint64, error) {
-	b, err := c.call(ctx, wire.TrackDelete{Track: track})
+	b, err := c.call(ctx, cmapwire.TrackDelete{Track: track})
 	if err != nil {
 		return 0, err
 	}
-	h, st, err := wire.DecodeHandle(b, wire.ResTrackDelete)
+	h, st, err := cmapwire.DecodeHandle(b, cmapwire.ResTrackDelete)
 	if err != nil {
 		return 0, err
 	}
@@ -261,10 +261,10 @@ func (c *Client) TrackDelete(ctx context.Context, track uint64) (uint64, error) 
 }
 
 // ReadEvent waits for the next tracker event until ctx ends.
-func (c *Client) ReadEvent(ctx context.Context) (wire.Notify, error) {
+func (c *Client) ReadEvent(ctx context.Context) (cmapwire.Notify, error) {
 	b, err := c.ipc.ReadEvent(ctx)
 	if err != nil {
-		return wire.Notify{}, fmt.Errorf("cmap event: %w", err)
+		return cmapwire.Notify{}, fmt.Errorf("cmap event: %w", err)
 	}
-	return wire.DecodeNotify(b)
+	return cmapwire.DecodeNotify(b)
 }

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // Options are the output switches of corosync-cmapctl.

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // ParseSet turns the type and value arguments of `-s key type value` into

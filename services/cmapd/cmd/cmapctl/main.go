@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/client"
 	"github.com/needle-cluster/needle/services/cmapd/ctlfmt"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // maxTryAgain is how often CS_ERR_TRY_AGAIN is retried, 1 s apart.

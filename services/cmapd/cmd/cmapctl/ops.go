@@ -10,9 +10,9 @@ import (
 
 	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/client"
 	"github.com/needle-cluster/needle/services/cmapd/ctlfmt"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // readValue reads key as the C tool's typed getters do: fixed-size types

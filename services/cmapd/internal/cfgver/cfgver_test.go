@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // wantMsg builds a one-item message by hand from spec/cmap.md §8.

@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"math/bits"
 
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // Key is the configuration key the check is about.

@@ -3,7 +3,7 @@ package cfgver
 import (
 	"fmt"
 
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // TrackFlags are the events of totem.config_version that make cmap

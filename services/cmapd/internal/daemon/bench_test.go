@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/services/cmapd/client"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // The benchmarks measure what a cmap client sees: get and set round trips

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/services/cmapd/internal/cfgver"
 	"github.com/needle-cluster/needle/services/cmapd/internal/members"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // busSession is one attachment to totemd; a new one is made after every

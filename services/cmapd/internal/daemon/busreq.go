@@ -3,17 +3,17 @@ package daemon
 import (
 	"encoding/binary"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
+	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/busreq"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
-	"github.com/needle-cluster/needle/services/cmapd/value"
-	"github.com/needle-cluster/needle/services/cmapd/wire"
 )
 
-// execBatch runs a bus request batch (format in package busreq) with the
+// execBatch runs a bus request batch (format in package cmapreq) with the
 // daemon's rights and returns the batch status and the replies.
 func (d *Daemon) execBatch(payload []byte) (cs.Error, []byte) {
-	msgs, err := busreq.Split(payload, wire.ReqHeaderSize)
+	msgs, err := cmapreq.Split(payload, cmapwire.ReqHeaderSize)
 	if err != nil {
 		d.log.Warn("bus request refused", "error", err)
 		return cs.ErrInvalidParam, nil
@@ -32,17 +32,17 @@ func (d *Daemon) execBatch(payload []byte) (cs.Error, []byte) {
 }
 
 func (d *Daemon) execOne(m []byte, onStats *bool) (cs.Error, []byte) {
-	if int32(binary.NativeEndian.Uint32(m)) == busreq.ReqReload {
+	if int32(binary.NativeEndian.Uint32(m)) == cmapreq.ReqReload {
 		st, log := d.reload("bus request")
-		return st, busreq.ReloadReply(st, log)
+		return st, cmapreq.ReloadReply(st, log)
 	}
-	req, err := wire.DecodeRequest(m)
+	req, err := cmapwire.DecodeRequest(m)
 	if err != nil {
 		d.log.Warn("bus request refused", "error", err)
-		return cs.ErrInvalidParam, wire.GenericError(cs.ErrInvalidParam)
+		return cs.ErrInvalidParam, cmapwire.GenericError(cs.ErrInvalidParam)
 	}
 	switch q := req.(type) {
-	case wire.SetCurrentMap:
+	case cmapwire.SetCurrentMap:
 		st := cs.OK
 		switch store.MapID(q.Map) {
 		case store.MapIcmap:
@@ -52,38 +52,38 @@ func (d *Daemon) execOne(m []byte, onStats *bool) (cs.Error, []byte) {
 		default:
 			st = cs.ErrNotExist
 		}
-		return st, wire.EncodeStatus(wire.ResSetCurrentMap, st)
-	case wire.Set:
+		return st, cmapwire.EncodeStatus(cmapwire.ResSetCurrentMap, st)
+	case cmapwire.Set:
 		if *onStats {
 			v, st := value.New(q.Type, q.Value)
 			if st == cs.OK {
 				d.deliver(d.st.PutStat(q.Key, v))
 			}
-			return st, wire.EncodeStatus(wire.ResSet, st)
+			return st, cmapwire.EncodeStatus(cmapwire.ResSet, st)
 		}
 		r := d.st.Set(q.Key, value.Value{Type: q.Type, Data: q.Value})
 		d.deliver(r.Events)
-		return r.Err, wire.EncodeStatus(wire.ResSet, r.Err)
-	case wire.Delete:
+		return r.Err, cmapwire.EncodeStatus(cmapwire.ResSet, r.Err)
+	case cmapwire.Delete:
 		if *onStats {
 			st := cs.OK
 			if _, ok := d.st.Stat(q.Key); !ok {
 				st = cs.ErrNotExist
 			}
 			d.deliver(d.st.RemoveStat(q.Key))
-			return st, wire.EncodeStatus(wire.ResDelete, st)
+			return st, cmapwire.EncodeStatus(cmapwire.ResDelete, st)
 		}
 		r := d.st.Delete(q.Key)
 		d.deliver(r.Events)
-		return r.Err, wire.EncodeStatus(wire.ResDelete, r.Err)
-	case wire.AdjustInt:
+		return r.Err, cmapwire.EncodeStatus(cmapwire.ResDelete, r.Err)
+	case cmapwire.AdjustInt:
 		if *onStats {
-			return cs.ErrNotSupported, wire.EncodeStatus(wire.ResAdjustInt, cs.ErrNotSupported)
+			return cs.ErrNotSupported, cmapwire.EncodeStatus(cmapwire.ResAdjustInt, cs.ErrNotSupported)
 		}
 		r := d.st.Adjust(q.Key, q.Step)
 		d.deliver(r.Events)
-		return r.Err, wire.EncodeStatus(wire.ResAdjustInt, r.Err)
-	case wire.Get:
+		return r.Err, cmapwire.EncodeStatus(cmapwire.ResAdjustInt, r.Err)
+	case cmapwire.Get:
 		var v value.Value
 		var ok bool
 		if *onStats {
@@ -95,7 +95,7 @@ func (d *Daemon) execOne(m []byte, onStats *bool) (cs.Error, []byte) {
 		if !ok {
 			st = cs.ErrNotExist
 		}
-		return st, wire.EncodeGet(q.BufLen, v, st)
+		return st, cmapwire.EncodeGet(q.BufLen, v, st)
 	}
-	return cs.ErrNotSupported, wire.GenericError(cs.ErrNotSupported)
+	return cs.ErrNotSupported, cmapwire.GenericError(cs.ErrNotSupported)
 }

@@ -15,13 +15,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/services/cmapd/internal/cfgver"
 	"github.com/needle-cluster/needle/services/cmapd/internal/dispatch"
 	"github.com/needle-cluster/needle/services/cmapd/internal/load"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // StatsPeriod is how often statistics trackers are evaluated (corosync's

@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
+	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/logsys"
-	"github.com/needle-cluster/needle/services/cmapd/busreq"
 	"github.com/needle-cluster/needle/services/cmapd/client"
 	"github.com/needle-cluster/needle/services/cmapd/internal/cfgver"
-	"github.com/needle-cluster/needle/services/cmapd/value"
-	"github.com/needle-cluster/needle/services/cmapd/wire"
 )
 
 const testConf = `totem {
@@ -323,18 +323,18 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 	waitStr(t, c, "runtime.members.2.status", "left")
 
 	// Another daemon writes a runtime key and a statistic.
-	batch := busreq.Batch(
-		wire.Set{Key: "runtime.votequorum.this_node_id", Type: value.Uint32, Value: value.U32(1).Data}.Encode(),
-		wire.SetCurrentMap{Map: 1}.Encode(),
-		wire.Set{Key: "stats.srp.mcast_tx", Type: value.Uint64, Value: value.U64(42).Data}.Encode(),
-		wire.Delete{Key: "stats.no.such"}.Encode(),
+	batch := cmapreq.Batch(
+		cmapwire.Set{Key: "runtime.votequorum.this_node_id", Type: value.Uint32, Value: value.U32(1).Data}.Encode(),
+		cmapwire.SetCurrentMap{Map: 1}.Encode(),
+		cmapwire.Set{Key: "stats.srp.mcast_tx", Type: value.Uint64, Value: value.U64(42).Data}.Encode(),
+		cmapwire.Delete{Key: "stats.no.such"}.Encode(),
 	)
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: 5, Service: 3, Payload: batch})
 	r := p.recv()
 	if r.Kind != ipcproto.KindResponse || r.ID != 5 || r.Service != 3 || r.Status != cs.ErrNotExist {
 		t.Fatalf("response %+v", r)
 	}
-	replies, err := busreq.Split(r.Payload, wire.RespHeaderSize)
+	replies, err := cmapreq.Split(r.Payload, cmapwire.RespHeaderSize)
 	if err != nil || len(replies) != 4 {
 		t.Fatalf("replies: %d %v", len(replies), err)
 	}
@@ -353,7 +353,7 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 	// A reload asked for over the bus.
 	// The file has no totem.config_version: the reload deletes the key
 	// set above, which is announced on the ring before the reply.
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: 6, Service: 1, Payload: busreq.Reload()})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: 6, Service: 1, Payload: cmapreq.Reload()})
 	m = p.recv()
 	if msg, err := cfgver.Decode(m.Payload, false); m.Kind != ipcproto.KindMcast || err != nil || msg.Version() != 0 {
 		t.Fatalf("got %+v (%v), want the config_version announcement", m, err)

@@ -7,10 +7,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/services/cmapd/internal/dispatch"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // serviceID is cmap's corosync service id, used in stats.ipcs keys.

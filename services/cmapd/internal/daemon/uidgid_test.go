@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/client"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // clientEnv makes the test binary a one-shot cmap client that prints the

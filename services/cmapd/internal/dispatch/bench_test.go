@@ -4,9 +4,9 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
-	"github.com/needle-cluster/needle/services/cmapd/value"
-	"github.com/needle-cluster/needle/services/cmapd/wire"
 )
 
 func benchStore(b *testing.B) *store.Store {
@@ -23,7 +23,7 @@ func benchStore(b *testing.B) *store.Store {
 // BenchmarkGet is the daemon side of cmap_get_uint32: decode, look up, encode.
 func BenchmarkGet(b *testing.B) {
 	s := benchStore(b)
-	msg := wire.Get{Key: "bench.key.150", BufLen: 16}.Encode()
+	msg := cmapwire.Get{Key: "bench.key.150", BufLen: 16}.Encode()
 	b.ReportAllocs()
 	for b.Loop() {
 		Request(s, 1, msg)
@@ -36,8 +36,8 @@ func BenchmarkSetTracked(b *testing.B) {
 	s.Connect(2)
 	s.TrackAdd(2, "bench.", store.TrackModify|store.TrackPrefix, 1)
 	msgs := [2][]byte{
-		wire.Set{Key: "bench.key.150", Type: value.Uint32, Value: []byte{1, 0, 0, 0}}.Encode(),
-		wire.Set{Key: "bench.key.150", Type: value.Uint32, Value: []byte{2, 0, 0, 0}}.Encode(),
+		cmapwire.Set{Key: "bench.key.150", Type: value.Uint32, Value: []byte{1, 0, 0, 0}}.Encode(),
+		cmapwire.Set{Key: "bench.key.150", Type: value.Uint32, Value: []byte{2, 0, 0, 0}}.Encode(),
 	}
 	b.ReportAllocs()
 	i := 0

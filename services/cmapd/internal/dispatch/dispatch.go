@@ -7,9 +7,9 @@
 package dispatch
 
 import (
+	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
-	"github.com/needle-cluster/needle/services/cmapd/wire"
 )
 
 // Outgoing is an encoded NOTIFY_CALLBACK for a client connection.
@@ -36,41 +36,41 @@ type Result struct {
 // Request handles one whole request (libqb header included) from client
 // connection c.
 func Request(s *store.Store, c store.ConnID, msg []byte) Result {
-	req, err := wire.DecodeRequest(msg)
+	req, err := cmapwire.DecodeRequest(msg)
 	if err != nil {
-		return Result{Reply: wire.GenericError(cs.ErrInvalidParam), Err: err}
+		return Result{Reply: cmapwire.GenericError(cs.ErrInvalidParam), Err: err}
 	}
 	var r Result
 	var sr store.Result
 	switch q := req.(type) {
-	case wire.Set:
+	case cmapwire.Set:
 		sr = s.ClientSet(c, q.Key, q.Type, q.Value)
-		r.Reply = wire.EncodeStatus(wire.ResSet, sr.Err)
-	case wire.Delete:
+		r.Reply = cmapwire.EncodeStatus(cmapwire.ResSet, sr.Err)
+	case cmapwire.Delete:
 		sr = s.ClientDelete(c, q.Key)
-		r.Reply = wire.EncodeStatus(wire.ResDelete, sr.Err)
-	case wire.AdjustInt:
+		r.Reply = cmapwire.EncodeStatus(cmapwire.ResDelete, sr.Err)
+	case cmapwire.AdjustInt:
 		sr = s.ClientAdjust(c, q.Key, q.Step)
-		r.Reply = wire.EncodeStatus(wire.ResAdjustInt, sr.Err)
-	case wire.Get:
+		r.Reply = cmapwire.EncodeStatus(cmapwire.ResAdjustInt, sr.Err)
+	case cmapwire.Get:
 		v, err := s.ClientGet(c, q.Key)
-		r.Reply = wire.EncodeGet(q.BufLen, v, err)
-	case wire.IterInit:
+		r.Reply = cmapwire.EncodeGet(q.BufLen, v, err)
+	case cmapwire.IterInit:
 		h, err := s.IterInit(c, q.Prefix)
-		r.Reply = wire.EncodeHandle(wire.ResIterInit, h, err)
-	case wire.IterNext:
+		r.Reply = cmapwire.EncodeHandle(cmapwire.ResIterInit, h, err)
+	case cmapwire.IterNext:
 		e, err := s.IterNext(c, q.Iter)
-		r.Reply = wire.EncodeIterNext(wire.IterEntry{Key: e.Key, Len: e.Len, Type: e.Type}, err)
-	case wire.IterFinalize:
-		r.Reply = wire.EncodeStatus(wire.ResIterFinalize, s.IterFinalize(c, q.Iter))
-	case wire.TrackAdd:
+		r.Reply = cmapwire.EncodeIterNext(cmapwire.IterEntry{Key: e.Key, Len: e.Len, Type: e.Type}, err)
+	case cmapwire.IterFinalize:
+		r.Reply = cmapwire.EncodeStatus(cmapwire.ResIterFinalize, s.IterFinalize(c, q.Iter))
+	case cmapwire.TrackAdd:
 		h, err := s.TrackAdd(c, q.Key, q.Flags, q.Cookie)
-		r.Reply = wire.EncodeHandle(wire.ResTrackAdd, h, err)
-	case wire.TrackDelete:
+		r.Reply = cmapwire.EncodeHandle(cmapwire.ResTrackAdd, h, err)
+	case cmapwire.TrackDelete:
 		cookie, err := s.TrackDelete(c, q.Track)
-		r.Reply = wire.EncodeHandle(wire.ResTrackDelete, cookie, err)
-	case wire.SetCurrentMap:
-		r.Reply = wire.EncodeStatus(wire.ResSetCurrentMap, s.SetCurrentMap(c, store.MapID(q.Map)))
+		r.Reply = cmapwire.EncodeHandle(cmapwire.ResTrackDelete, cookie, err)
+	case cmapwire.SetCurrentMap:
+		r.Reply = cmapwire.EncodeStatus(cmapwire.ResSetCurrentMap, s.SetCurrentMap(c, store.MapID(q.Map)))
 	}
 	r.Notify, r.Internal = Events(sr.Events)
 	r.Clear = sr.Clear
@@ -86,7 +86,7 @@ func Events(evs []store.Event) (clients []Outgoing, internal []store.Event) {
 			internal = append(internal, e)
 			continue
 		}
-		n := wire.Notify{Cookie: e.Cookie, Key: e.Key, Event: e.Kind, New: e.New, Old: e.Old}
+		n := cmapwire.Notify{Cookie: e.Cookie, Key: e.Key, Event: e.Kind, New: e.New, Old: e.Old}
 		clients = append(clients, Outgoing{Conn: e.Conn, Msg: n.Encode()})
 	}
 	return clients, internal

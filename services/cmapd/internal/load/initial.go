@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/needle-cluster/needle/libs/coroconf"
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // FromConf converts a parsed configuration value to its stored form; the

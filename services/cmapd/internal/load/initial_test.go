@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/needle-cluster/needle/libs/coroconf"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/ctlfmt"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 const (

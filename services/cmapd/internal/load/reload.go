@@ -6,8 +6,8 @@ import (
 
 	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // Keys of the reload bracket.

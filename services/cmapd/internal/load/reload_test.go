@@ -8,10 +8,10 @@ import (
 
 	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/ctlfmt"
 	"github.com/needle-cluster/needle/services/cmapd/internal/cfgver"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // TestReloadMatchesCorosync replays four `corosync-cfgtool -R` runs that

@@ -9,8 +9,8 @@ import (
 	"net/netip"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/services/cmapd/internal/load"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 )
 
 // Joined is a node that joined, with its interface addresses by link

@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // ConnID names the owner of iterators and trackers: a client connection,

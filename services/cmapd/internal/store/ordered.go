@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // ordered is a flat key space kept in byte-wise key order, which is the

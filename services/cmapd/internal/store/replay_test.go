@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // The replay tests run the operation scripts of testdata/probe (*.args)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // MapID selects a map per connection (cmap_map_t).

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 func mustConnect(t *testing.T, s *Store, c ConnID) {

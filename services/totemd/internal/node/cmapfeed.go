@@ -1,10 +1,10 @@
 package node
 
 import (
+	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
-	"github.com/needle-cluster/needle/services/cmapd/busreq"
-	"github.com/needle-cluster/needle/services/cmapd/value"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
 )
 
@@ -34,7 +34,7 @@ func (n *Node) publishStats() {
 		"rx_msg_dropped": c.DecodeErrors,
 	}
 	vals := map[string]value.Value{}
-	for _, s := range busreq.TotemStats() {
+	for _, s := range cmapreq.TotemStats() {
 		switch s.Type {
 		case value.Uint64:
 			vals[s.Key] = value.U64(u64[s.Key[len("stats.srp."):]])
@@ -49,7 +49,7 @@ func (n *Node) publishStats() {
 		}
 	}
 	n.reqSeq++
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: busreq.PutStats(vals)})
+	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.PutStats(vals)})
 }
 
 // askCmapReload has cmapd re-read corosync.conf for cfg's reload; the
@@ -61,7 +61,7 @@ func (n *Node) askCmapReload(seq uint64) bool {
 	}
 	n.reqSeq++
 	n.pendingReload[n.reqSeq] = seq
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: busreq.Reload()})
+	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.Reload()})
 	return true
 }
 

@@ -3,22 +3,25 @@ package pg
 import (
 	"fmt"
 	"math/bits"
+
+	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 )
 
 // ExecHeaderSize is the libqb request header at the start of every service
 // message in group "a": id@0, size@8, each padded to 8 bytes.
 const ExecHeaderSize = 16
 
-// Service ids of the exec messages (spec/totem.md §8.1).
+// Service ids of the exec messages (spec/totem.md §8.1), as the exec
+// header's uint16; the one definition is libs/corotypes/svcid.
 const (
-	ServiceCmap       uint16 = 0
-	ServiceCfg        uint16 = 1
-	ServiceCpg        uint16 = 2
-	ServiceQuorum     uint16 = 3
-	ServicePload      uint16 = 4
-	ServiceVotequorum uint16 = 5
-	ServiceMon        uint16 = 6
-	ServiceWd         uint16 = 7
+	ServiceCmap       uint16 = svcid.Cmap
+	ServiceCfg        uint16 = svcid.Cfg
+	ServiceCpg        uint16 = svcid.Cpg
+	ServiceQuorum     uint16 = svcid.Quorum
+	ServicePload      uint16 = svcid.Pload
+	ServiceVotequorum uint16 = svcid.Votequorum
+	ServiceMon        uint16 = svcid.Mon
+	ServiceWd         uint16 = svcid.Wd
 )
 
 // ExecHeader is the decoded header of a service message.

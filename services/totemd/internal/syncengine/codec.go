@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/needle-cluster/needle/libs/corotypes/ring"
 )
 
 // Message ids of the "sync" group. Corosync's are plain small numbers, not
@@ -51,18 +53,10 @@ var ErrMalformed = errors.New("malformed sync message")
 // the engine must sort unknown ids exactly as corosync does.
 type ServiceID int32
 
-// RingID names a ring: its representative's nodeid and sequence. Equality is
-// corosync's memcmp over the packed struct.
-type RingID struct {
-	Rep uint32
-	Seq uint64
-}
-
-// IsZero reports whether r is the all-zero ring id, which no ring has.
-func (r RingID) IsZero() bool { return r == RingID{} }
-
-// String is corosync's display form, "%x.%x".
-func (r RingID) String() string { return fmt.Sprintf("%x.%x", r.Rep, r.Seq) }
+// RingID names a ring: its representative's nodeid and sequence (the
+// shared libs/corotypes/ring type). Equality is corosync's memcmp over the
+// packed struct.
+type RingID = ring.ID
 
 // Message is one decoded sync message.
 type Message interface{ syncMessage() }

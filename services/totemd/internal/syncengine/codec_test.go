@@ -70,7 +70,7 @@ func TestMarshalLayout(t *testing.T) {
 // message plus the 8-byte group header "01 00 04 00 sync".
 func TestCapturedPieceSizes(t *testing.T) {
 	const groupHeader = 2 + 2 + len("sync")
-	build, err := ServiceBuild{Ring: RingID{1, 9}, Services: DefaultAnnounce()}.Marshal()
+	build, err := ServiceBuild{Ring: RingID{Rep: 1, Seq: 9}, Services: DefaultAnnounce()}.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}

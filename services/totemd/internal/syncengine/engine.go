@@ -3,13 +3,18 @@ package syncengine
 import (
 	"fmt"
 	"slices"
+
+	"github.com/needle-cluster/needle/libs/corotypes/ring"
+	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 )
 
 // DefaultAnnounce is what corosync 3.1.7 lists in SERVICE_BUILD: cmap,
 // cpg, quorum, votequorum. A needle node announces them whether or not the
 // daemon is attached, so the full round has corosync's steps in a mixed
 // ring; a missing daemon is a placeholder.
-func DefaultAnnounce() []ServiceID { return []ServiceID{0, 2, 3, 5} }
+func DefaultAnnounce() []ServiceID {
+	return []ServiceID{svcid.Cmap, svcid.Cpg, svcid.Quorum, svcid.Votequorum}
+}
 
 // Config configures one node's engine.
 type Config struct {
@@ -20,13 +25,14 @@ type Config struct {
 	Announce []ServiceID
 }
 
-// ConfType is the kind of a Totem configuration change.
-type ConfType uint8
+// ConfType is the kind of a Totem configuration change (the shared
+// libs/corotypes/ring type).
+type ConfType = ring.ConfType
 
 // A transitional configuration always precedes its regular one.
 const (
-	Transitional ConfType = iota
-	Regular
+	Transitional = ring.Transitional
+	Regular      = ring.Regular
 )
 
 // Stats counts inputs the engine ignored, for logs and tests.

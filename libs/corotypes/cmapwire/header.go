@@ -1,4 +1,4 @@
-package wire
+package cmapwire
 
 import (
 	"encoding/binary"

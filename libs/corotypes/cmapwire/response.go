@@ -1,10 +1,10 @@
-package wire
+package cmapwire
 
 import (
 	"fmt"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // Fixed sizes of the response structs.

@@ -1,9 +1,9 @@
-// Package busreq is the format of requests other needle daemons (totemd,
+// Package cmapreq is the format of requests other needle daemons (totemd,
 // quorumd, cpgd) send to cmapd over the service bus, so they can write
 // runtime keys and statistics and ask for a configuration reload.
 //
 // A request is an ipcproto KindRequest with Service 0 (cmap). Its Payload
-// is a batch: one or more cmap IPC requests (package wire, each with its
+// is a batch: one or more cmap IPC requests (package cmapwire, each with its
 // 16-byte libqb header whose size field is its length) laid end to end.
 // cmapd runs them in order with the daemon's rights (no read-only rules):
 //
@@ -25,18 +25,16 @@
 // routing between services puts the sender's id there; when totemd itself
 // asks (e.g. a reload for cfg), it picks the id and must take the
 // response with that id for itself instead of routing it.
-package busreq
+package cmapreq
 
 import (
 	"encoding/binary"
 	"fmt"
 	"sort"
-	"strings"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/internal/store"
-	"github.com/needle-cluster/needle/services/cmapd/value"
-	"github.com/needle-cluster/needle/services/cmapd/wire"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 var ne = binary.NativeEndian
@@ -47,20 +45,20 @@ const ReqReload int32 = 1000
 
 // Reload returns the reload request (a bare 16-byte header).
 func Reload() []byte {
-	b := make([]byte, wire.ReqHeaderSize)
+	b := make([]byte, cmapwire.ReqHeaderSize)
 	ne.PutUint32(b[0:], uint32(ReqReload))
-	ne.PutUint32(b[8:], wire.ReqHeaderSize)
+	ne.PutUint32(b[8:], cmapwire.ReqHeaderSize)
 	return b
 }
 
 // ReloadReply is the reply to Reload: a 24-byte header with the reload's
 // cs_error_t, then its log lines, each ending in '\n'.
 func ReloadReply(st cs.Error, log []string) []byte {
-	n := wire.RespHeaderSize
+	n := cmapwire.RespHeaderSize
 	for _, l := range log {
 		n += len(l) + 1
 	}
-	b := make([]byte, wire.RespHeaderSize, n)
+	b := make([]byte, cmapwire.RespHeaderSize, n)
 	ne.PutUint32(b[0:], uint32(ReqReload))
 	ne.PutUint32(b[8:], uint32(n))
 	ne.PutUint32(b[16:], uint32(st))
@@ -112,15 +110,30 @@ type Stat struct {
 }
 
 // TotemStats are the stats.pg.* and stats.srp.* keys totemd owns, with
-// their types; a batch must send each with exactly this type.
+// their types, in the order corosync creates them; a batch must send each
+// with exactly this type. cmapd creates them at start-up (its static
+// stats), so this list is their one definition.
 func TotemStats() []Stat {
-	var out []Stat
-	for _, k := range store.StaticStats() {
-		if strings.HasPrefix(k.Key, "stats.pg.") || strings.HasPrefix(k.Key, "stats.srp.") {
-			out = append(out, Stat{Key: k.Key, Type: k.Type})
-		}
+	var ks []Stat
+	for _, n := range []string{"msg_queue_avail", "msg_reserved"} {
+		ks = append(ks, Stat{"stats.pg." + n, value.Uint32})
 	}
-	return out
+	for _, n := range []string{"orf_token_tx", "orf_token_rx", "memb_merge_detect_tx", "memb_merge_detect_rx",
+		"memb_join_tx", "memb_join_rx", "mcast_tx", "mcast_retx", "mcast_rx", "memb_commit_token_tx",
+		"memb_commit_token_rx", "token_hold_cancel_tx", "token_hold_cancel_rx", "operational_entered",
+		"operational_token_lost", "gather_entered", "gather_token_lost", "commit_entered",
+		"commit_token_lost", "recovery_entered", "recovery_token_lost", "consensus_timeouts",
+		"rx_msg_dropped", "time_since_token_last_received"} {
+		ks = append(ks, Stat{"stats.srp." + n, value.Uint64})
+	}
+	for _, n := range []string{"continuous_gather", "continuous_sendmsg_failures"} {
+		ks = append(ks, Stat{"stats.srp." + n, value.Uint32})
+	}
+	ks = append(ks, Stat{"stats.srp.firewall_enabled_or_nic_failure", value.Uint8})
+	for _, n := range []string{"mtt_rx_token", "avg_token_workload", "avg_backlog_calc"} {
+		ks = append(ks, Stat{"stats.srp." + n, value.Uint32})
+	}
+	return ks
 }
 
 // PutStats builds the batch that refreshes statistics: SET_CURRENT_MAP 1,
@@ -131,10 +144,10 @@ func PutStats(vals map[string]value.Value) []byte {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	reqs := [][]byte{wire.SetCurrentMap{Map: 1}.Encode()}
+	reqs := [][]byte{cmapwire.SetCurrentMap{Map: 1}.Encode()}
 	for _, k := range keys {
 		v := vals[k]
-		reqs = append(reqs, wire.Set{Key: k, Type: v.Type, Value: v.Data}.Encode())
+		reqs = append(reqs, cmapwire.Set{Key: k, Type: v.Type, Value: v.Data}.Encode())
 	}
 	return Batch(reqs...)
 }

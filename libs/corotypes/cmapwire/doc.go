@@ -1,4 +1,4 @@
-// Package wire encodes and decodes the bytes of every cmap IPC message
+// Package cmapwire encodes and decodes the bytes of every cmap IPC message
 // (spec/client-api.md §5) in both directions: the daemon decodes requests
 // and encodes responses and events, a Go client does the opposite. Each
 // message is whole, libqb header included (request header 16 bytes:
@@ -9,4 +9,4 @@
 // stack garbage in some of its replies). Decoders check every length
 // against the bytes that arrived and return an error naming the message
 // and what was wrong; they never panic.
-package wire
+package cmapwire

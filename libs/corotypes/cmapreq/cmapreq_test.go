@@ -1,17 +1,17 @@
-package busreq
+package cmapreq
 
 import (
 	"bytes"
 	"testing"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/services/cmapd/value"
-	"github.com/needle-cluster/needle/services/cmapd/wire"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 func TestSplit(t *testing.T) {
-	set := wire.Set{Key: "runtime.x", Type: value.Uint8, Value: []byte{1}}.Encode()
-	del := wire.Delete{Key: "runtime.y"}.Encode()
+	set := cmapwire.Set{Key: "runtime.x", Type: value.Uint8, Value: []byte{1}}.Encode()
+	del := cmapwire.Delete{Key: "runtime.y"}.Encode()
 	cases := []struct {
 		name string
 		in   []byte
@@ -26,7 +26,7 @@ func TestSplit(t *testing.T) {
 		{"size below header", func() []byte { b := bytes.Clone(del); ne.PutUint32(b[8:], 4); return b }(), 0, false},
 	}
 	for _, c := range cases {
-		got, err := Split(c.in, wire.ReqHeaderSize)
+		got, err := Split(c.in, cmapwire.ReqHeaderSize)
 		if (err == nil) != c.ok || len(got) != c.want {
 			t.Errorf("%s: got %d messages, err %v", c.name, len(got), err)
 		}
@@ -35,16 +35,16 @@ func TestSplit(t *testing.T) {
 
 func TestReloadReply(t *testing.T) {
 	b := ReloadReply(cs.ErrInvalidParam, []string{"a", "bc"})
-	h, err := wire.DecodeRespHeader(b)
+	h, err := cmapwire.DecodeRespHeader(b)
 	if err != nil || h.ID != ReqReload || h.Error != cs.ErrInvalidParam || string(b[24:]) != "a\nbc\n" {
 		t.Fatalf("reply %q: %+v %v", b, h, err)
 	}
 }
 
 func FuzzSplit(f *testing.F) {
-	f.Add(Batch(Reload(), wire.Delete{Key: "abc"}.Encode()))
+	f.Add(Batch(Reload(), cmapwire.Delete{Key: "abc"}.Encode()))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ms, err := Split(b, wire.ReqHeaderSize)
+		ms, err := Split(b, cmapwire.ReqHeaderSize)
 		if err != nil {
 			return
 		}
@@ -64,12 +64,12 @@ func TestPutStats(t *testing.T) {
 		t.Fatalf("%d totem stats", len(ks))
 	}
 	b := PutStats(map[string]value.Value{"stats.srp.mcast_tx": value.U64(3), "stats.pg.msg_reserved": value.U32(1)})
-	ms, err := Split(b, wire.ReqHeaderSize)
+	ms, err := Split(b, cmapwire.ReqHeaderSize)
 	if err != nil || len(ms) != 3 {
 		t.Fatalf("%d messages, %v", len(ms), err)
 	}
-	r, err := wire.DecodeRequest(ms[1])
-	if err != nil || r.(wire.Set).Key != "stats.pg.msg_reserved" {
+	r, err := cmapwire.DecodeRequest(ms[1])
+	if err != nil || r.(cmapwire.Set).Key != "stats.pg.msg_reserved" {
 		t.Fatalf("second message %+v %v", r, err)
 	}
 }

@@ -1,4 +1,4 @@
-package wire
+package cmapwire
 
 import (
 	"bufio"
@@ -8,18 +8,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // TestRealFrames checks every cmap message captured between Debian's
-// libcmap 3.1.7 and corosync 3.1.7 (testdata/real/ipc-frames.txt, made by
-// record.sh with strace on the socket transport): each request decodes
+// libcmap 3.1.7 and corosync 3.1.7 (cmapd's testdata/real/ipc-frames.txt,
+// made by its testdata/probe/record.sh with strace on the socket
+// transport, kept beside cmapd's other recordings): each request decodes
 // and re-encodes to exactly the same bytes (libcmap zeroes its requests),
 // and each reply or event decodes and, built again by our encoders from
 // the decoded fields, matches the real one in every byte that is not
 // padding (corosync leaves stack garbage there).
 func TestRealFrames(t *testing.T) {
-	f, err := os.Open("../testdata/real/ipc-frames.txt")
+	f, err := os.Open("../../../services/cmapd/testdata/real/ipc-frames.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,9 @@
-package wire
+package cmapwire
 
 import (
 	"fmt"
 
-	"github.com/needle-cluster/needle/services/cmapd/value"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // Request is one decoded cmap request.
