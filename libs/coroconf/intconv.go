@@ -3,6 +3,8 @@ package coroconf
 import (
 	"fmt"
 	"math"
+
+	cval "github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // cSpace reports the characters C's isspace skips before a number.
@@ -77,38 +79,33 @@ func parseUint64(s string) (uint64, bool) {
 
 // intType describes a typed integer key: its cmap type and range.
 type intType struct {
-	typ      Type
+	typ      cval.Type
 	min, max int64
 }
 
 var (
-	tU8  = intType{TypeU8, 0, math.MaxUint8}
-	tU16 = intType{TypeU16, 0, math.MaxUint16}
-	tU32 = intType{TypeU32, 0, math.MaxUint32}
-	tI32 = intType{TypeI32, math.MinInt32, math.MaxInt32}
+	tU8  = intType{cval.Uint8, 0, math.MaxUint8}
+	tU16 = intType{cval.Uint16, 0, math.MaxUint16}
+	tU32 = intType{cval.Uint32, 0, math.MaxUint32}
+	tI32 = intType{cval.Int32, math.MinInt32, math.MaxInt32}
 )
 
 // convert parses value for key or returns Corosync's range message.
-func (t intType) convert(key, value string) (Value, error) {
+func (t intType) convert(key, value string) (cval.Value, error) {
 	v, ok := parseIntRange(value, t.min, t.max)
 	if !ok {
-		return Value{}, errString(fmt.Sprintf("Value of key \"%s\" is expected to be integer in range (%d..%d), but \"%s\" was given", key, t.min, t.max, value))
+		return cval.Value{}, errString(fmt.Sprintf("Value of key \"%s\" is expected to be integer in range (%d..%d), but \"%s\" was given", key, t.min, t.max, value))
 	}
-	switch t.typ {
-	case TypeU8, TypeU16, TypeU32:
-		return Value{Type: t.typ, Uint: uint64(v)}, nil
-	default:
-		return Value{Type: t.typ, Int: v}, nil
-	}
+	return intValue(t.typ, v), nil
 }
 
 // convertU64 parses a u64 key. Corosync 3.1.7 aborts on a bad value here
 // (an assertion while formatting the message); we report a normal error
 // with the full u64 range instead, as config.md §2.2 recommends.
-func convertU64(key, value string) (Value, error) {
+func convertU64(key, value string) (cval.Value, error) {
 	v, ok := parseUint64(value)
 	if !ok {
-		return Value{}, errString(fmt.Sprintf("Value of key \"%s\" is expected to be integer in range (0..18446744073709551615), but \"%s\" was given", key, value))
+		return cval.Value{}, errString(fmt.Sprintf("Value of key \"%s\" is expected to be integer in range (0..18446744073709551615), but \"%s\" was given", key, value))
 	}
-	return U64(v), nil
+	return cval.U64(v), nil
 }

@@ -3,6 +3,8 @@ package coroconf
 import (
 	"sort"
 	"strings"
+
+	cval "github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // Key name limits of cmap (cmap.md §2).
@@ -12,7 +14,7 @@ const (
 )
 
 // Map is a flat cmap key space: full dotted key name → typed value.
-type Map map[string]Value
+type Map map[string]cval.Value
 
 // Keys returns all key names in cmap iteration order (byte-wise ascending).
 func (m Map) Keys() []string {
@@ -53,8 +55,8 @@ func (m Map) Format() string {
 func (m Map) Strings(prefix string) map[string]string {
 	out := make(map[string]string)
 	for k, v := range m {
-		if strings.HasPrefix(k, prefix) && v.Type == TypeStr {
-			out[k] = v.Str
+		if s, ok := v.AsString(); ok && strings.HasPrefix(k, prefix) {
+			out[k] = s
 		}
 	}
 	return out
@@ -64,10 +66,10 @@ func (m Map) Strings(prefix string) map[string]string {
 // fails for keys of any other type).
 func (m Map) str(key string) (string, bool) {
 	v, ok := m[key]
-	if !ok || v.Type != TypeStr {
+	if !ok {
 		return "", false
 	}
-	return v.Str, true
+	return v.AsString()
 }
 
 // u32 returns the value of a u32 key, like icmap_get_uint32.
@@ -99,7 +101,7 @@ func ValidKeyName(name string) bool {
 
 // set stores a key the way icmap_set does during parsing: invalid names
 // are refused with Corosync's message.
-func (m Map) set(key string, v Value) error {
+func (m Map) set(key string, v cval.Value) error {
 	if !ValidKeyName(key) {
 		return errString("Can't store key \"" + key + "\" into icmap, returned error is CS_ERR_NAME_TOO_LONG")
 	}

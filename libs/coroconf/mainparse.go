@@ -3,6 +3,8 @@ package coroconf
 import (
 	"fmt"
 	"strconv"
+
+	cval "github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // context is the section context Corosync decides when a section starts,
@@ -246,7 +248,7 @@ func (h *mainHandler) item(path, key, value string, ctx *sectionCtx) error {
 			}
 			return h.m.set(name, v)
 		}
-		return h.m.set(name, Str(value))
+		return h.m.set(name, cval.Str(value))
 	case ctxResources:
 		if key == "watchdog_timeout" {
 			return h.setTyped(path, value, tU32)
@@ -260,7 +262,7 @@ func (h *mainHandler) item(path, key, value string, ctx *sectionCtx) error {
 			return h.m.set(path, v)
 		}
 	}
-	return h.m.set(path, Str(value))
+	return h.m.set(path, cval.Str(value))
 }
 
 func (h *mainHandler) totemItem(path, key, value string) error {
@@ -298,7 +300,7 @@ func (h *mainHandler) totemItem(path, key, value string) error {
 			}
 		}
 	}
-	return h.m.set(path, Str(value))
+	return h.m.set(path, cval.Str(value))
 }
 
 func (h *mainHandler) systemItem(path, value string) error {
@@ -320,7 +322,7 @@ func (h *mainHandler) systemItem(path, value string) error {
 			return errString("Invalid system.allow_knet_handle_fallback")
 		}
 	}
-	return h.m.set(path, Str(value))
+	return h.m.set(path, cval.Str(value))
 }
 
 // interfaceItem collects the known items of an interface block; they are
@@ -331,7 +333,8 @@ func (h *mainHandler) interfaceItem(path, value string) error {
 		if err != nil {
 			return err
 		}
-		*dst = int64(int32(uint32(v.Uint)))
+		u, _ := v.AsUint()
+		*dst = int64(int32(uint32(u)))
 		return nil
 	}
 	switch path {
@@ -360,7 +363,7 @@ func (h *mainHandler) interfaceItem(path, value string) error {
 	case "totem.interface.knet_transport":
 		h.knetTransport = strp(value)
 	default:
-		return h.m.set(path, Str(value))
+		return h.m.set(path, cval.Str(value))
 	}
 	return nil
 }
@@ -372,13 +375,13 @@ func (h *mainHandler) uidgidItem(key, value string) error {
 		if err != nil {
 			return err
 		}
-		return h.m.set(fmt.Sprintf("uidgid.config.uid.%d", id), U8(1))
+		return h.m.set(fmt.Sprintf("uidgid.config.uid.%d", id), cval.U8(1))
 	case "gid":
 		id, err := h.ids.gid(value)
 		if err != nil {
 			return err
 		}
-		return h.m.set(fmt.Sprintf("uidgid.config.gid.%d", id), U8(1))
+		return h.m.set(fmt.Sprintf("uidgid.config.gid.%d", id), cval.U8(1))
 	}
 	return errString("uidgid: Only uid and gid are allowed items")
 }
@@ -393,12 +396,12 @@ func (h *mainHandler) sectionEnd(path string, ctx *sectionCtx) error {
 		}
 		sub := *h.subsys
 		for _, kv := range h.items {
-			if err := h.m.set(truncKey("logging.logger_subsys."+sub+"."+kv.key), Str(kv.value)); err != nil {
+			if err := h.m.set(truncKey("logging.logger_subsys."+sub+"."+kv.key), cval.Str(kv.value)); err != nil {
 				return err
 			}
 		}
 		h.items, h.subsys = nil, nil
-		return h.m.set(truncKey("logging.logger_subsys."+sub+".subsys"), Str(sub))
+		return h.m.set(truncKey("logging.logger_subsys."+sub+".subsys"), cval.Str(sub))
 	case ctxLoggingDaemon:
 		return h.writeLoggingDaemon()
 	case ctxNode:
@@ -417,7 +420,7 @@ func (h *mainHandler) writeInterface() error {
 		if *s.v != nil {
 			val := **s.v
 			*s.v = nil
-			if err := h.m.set(truncKey(prefix+s.name), Str(val)); err != nil {
+			if err := h.m.set(truncKey(prefix+s.name), cval.Str(val)); err != nil {
 				return err
 			}
 		}
@@ -425,15 +428,15 @@ func (h *mainHandler) writeInterface() error {
 	nums := []struct {
 		name string
 		v    int64
-		mk   func(int64) Value
+		mk   func(int64) cval.Value
 	}{
-		{"mcastport", h.mcastport, func(v int64) Value { return U16(uint16(v)) }},
-		{"ttl", h.ttl, func(v int64) Value { return U8(uint8(v)) }},
-		{"knet_link_priority", h.linkPriority, func(v int64) Value { return U8(uint8(v)) }},
-		{"knet_ping_interval", h.pingInterval, func(v int64) Value { return U32(uint32(v)) }},
-		{"knet_ping_timeout", h.pingTimeout, func(v int64) Value { return U32(uint32(v)) }},
-		{"knet_ping_precision", h.pingPrecision, func(v int64) Value { return U32(uint32(v)) }},
-		{"knet_pong_count", h.pongCount, func(v int64) Value { return U32(uint32(v)) }},
+		{"mcastport", h.mcastport, func(v int64) cval.Value { return cval.U16(uint16(v)) }},
+		{"ttl", h.ttl, func(v int64) cval.Value { return cval.U8(uint8(v)) }},
+		{"knet_link_priority", h.linkPriority, func(v int64) cval.Value { return cval.U8(uint8(v)) }},
+		{"knet_ping_interval", h.pingInterval, func(v int64) cval.Value { return cval.U32(uint32(v)) }},
+		{"knet_ping_timeout", h.pingTimeout, func(v int64) cval.Value { return cval.U32(uint32(v)) }},
+		{"knet_ping_precision", h.pingPrecision, func(v int64) cval.Value { return cval.U32(uint32(v)) }},
+		{"knet_pong_count", h.pongCount, func(v int64) cval.Value { return cval.U32(uint32(v)) }},
 	}
 	for _, n := range nums {
 		if n.v > -1 {
@@ -445,14 +448,14 @@ func (h *mainHandler) writeInterface() error {
 	if h.knetTransport != nil {
 		val := *h.knetTransport
 		h.knetTransport = nil
-		if err := h.m.set(truncKey(prefix+"knet_transport"), Str(val)); err != nil {
+		if err := h.m.set(truncKey(prefix+"knet_transport"), cval.Str(val)); err != nil {
 			return err
 		}
 	}
 	members := h.members
 	h.members = nil
 	for i, addr := range members {
-		if err := h.m.set(truncKey(fmt.Sprintf("%smember.%d", prefix, i)), Str(addr)); err != nil {
+		if err := h.m.set(truncKey(fmt.Sprintf("%smember.%d", prefix, i)), cval.Str(addr)); err != nil {
 			return err
 		}
 	}
@@ -479,7 +482,7 @@ func (h *mainHandler) writeLoggingDaemon() error {
 		default:
 			key = "logging.logging_daemon." + name + "." + *sub + "." + kv.key
 		}
-		if err := h.m.set(truncKey(key), Str(kv.value)); err != nil {
+		if err := h.m.set(truncKey(key), cval.Str(kv.value)); err != nil {
 			return err
 		}
 	}
@@ -487,12 +490,12 @@ func (h *mainHandler) writeLoggingDaemon() error {
 	case sub == nil && name == "corosync":
 		return nil
 	case sub == nil:
-		return h.m.set(truncKey("logging.logging_daemon."+name+".name"), Str(name))
+		return h.m.set(truncKey("logging.logging_daemon."+name+".name"), cval.Str(name))
 	case name == "corosync":
-		return h.m.set(truncKey("logging.logger_subsys."+*sub+".subsys"), Str(*sub))
+		return h.m.set(truncKey("logging.logger_subsys."+*sub+".subsys"), cval.Str(*sub))
 	}
-	if err := h.m.set(truncKey("logging.logging_daemon."+name+"."+*sub+".subsys"), Str(*sub)); err != nil {
+	if err := h.m.set(truncKey("logging.logging_daemon."+name+"."+*sub+".subsys"), cval.Str(*sub)); err != nil {
 		return err
 	}
-	return h.m.set(truncKey("logging.logging_daemon."+name+"."+*sub+".name"), Str(name))
+	return h.m.set(truncKey("logging.logging_daemon."+name+"."+*sub+".name"), cval.Str(name))
 }

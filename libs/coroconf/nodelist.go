@@ -3,6 +3,8 @@ package coroconf
 import (
 	"fmt"
 	"strings"
+
+	cval "github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // nodelistByName returns the position of the first node (in key order)
@@ -40,7 +42,7 @@ func (r *totemReader) findLocalNode(useCache bool) int64 {
 	}
 	pos := r.searchLocalNode()
 	if pos >= 0 {
-		r.m["nodelist.local_node_pos"] = U32(uint32(pos))
+		r.m["nodelist.local_node_pos"] = cval.U32(uint32(pos))
 	}
 	return pos
 }
@@ -161,7 +163,7 @@ func (r *totemReader) nodelistMembers() error {
 						// Corosync's trie iterator sees this key again.
 						keys = append(keys[:i+1], keys[i:]...)
 					}
-					m[idKey] = U32(nodeid)
+					m[idKey] = cval.U32(nodeid)
 				}
 			}
 			if nodeid == 0 && t.Transport == TransportKnet {

@@ -3,6 +3,8 @@ package coroconf
 import (
 	"strings"
 	"testing"
+
+	cval "github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // TestParseTable covers grammar corners with exact texts; the corosync
@@ -86,20 +88,20 @@ func TestParseTable(t *testing.T) {
 
 func TestValueFormat(t *testing.T) {
 	cases := []struct {
-		v    Value
+		v    cval.Value
 		want string
 	}{
-		{U8(255), "k (u8) = 255"},
-		{U16(5405), "k (u16) = 5405"},
-		{U32(4294967295), "k (u32) = 4294967295"},
-		{U64(18446744073709551615), "k (u64) = 18446744073709551615"},
-		{I32(-5), "k (i32) = -5"},
-		{Value{Type: TypeI8, Int: -128}, "k (i8) = -128"},
-		{Value{Type: TypeFlt, Float: 1.5}, "k (flt) = 1.500000"},
-		{Value{Type: TypeDbl, Float: 0}, "k (dbl) = 0.000000"},
-		{Str(""), "k (str) = "},
-		{Value{Type: TypeBin, Bin: []byte("vm\n\\")}, `k (bin) = vm\x0A\\`},
-		{Value{Type: TypeBin}, "k (bin) = *empty*"},
+		{cval.U8(255), "k (u8) = 255"},
+		{cval.U16(5405), "k (u16) = 5405"},
+		{cval.U32(4294967295), "k (u32) = 4294967295"},
+		{cval.U64(18446744073709551615), "k (u64) = 18446744073709551615"},
+		{cval.I32(-5), "k (i32) = -5"},
+		{cval.I8(-128), "k (i8) = -128"},
+		{cval.F32(1.5), "k (flt) = 1.500000"},
+		{cval.F64(0), "k (dbl) = 0.000000"},
+		{cval.Str(""), "k (str) = "},
+		{cval.Bin([]byte("vm\n\\")), `k (bin) = vm\x0A\\`},
+		{cval.Value{Type: cval.Binary}, "k (bin) = *empty*"},
 	}
 	for _, c := range cases {
 		if got := FormatEntry("k", c.v); got != c.want {
@@ -111,7 +113,7 @@ func TestValueFormat(t *testing.T) {
 func TestTypeCodes(t *testing.T) {
 	want := []string{"i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "flt", "dbl", "str", "bin"}
 	for i, w := range want {
-		if got := Type(i + 1).String(); got != w {
+		if got := cval.Type(i + 1).String(); got != w {
 			t.Errorf("type %d = %s, want %s", i+1, got, w)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	cval "github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // Timer defaults of corosync 3.1.7 (totemconfig.c), in ms unless noted.
@@ -45,7 +47,7 @@ func (r *totemReader) setU32(name string, def uint32, allowZero bool) uint32 {
 		v = def
 	}
 	r.ms[name] = v
-	r.m["runtime.config."+key] = U32(v)
+	r.m["runtime.config."+key] = cval.U32(v)
 	return v
 }
 
@@ -61,7 +63,7 @@ func (r *totemReader) setBool(name string, def uint32) {
 		}
 	}
 	r.ms[name] = v
-	r.m["runtime.config."+key] = U32(v)
+	r.m["runtime.config."+key] = cval.U32(v)
 }
 
 // readTimers applies defaults and derivations in Corosync's order
@@ -78,7 +80,7 @@ func (r *totemReader) readTimers() {
 		}
 		token += uint32(n-2) * coeff
 		r.ms["token"] = token
-		m["runtime.config.totem.token"] = U32(token)
+		m["runtime.config.totem.token"] = cval.U32(token)
 	}
 	r.setU32("max_network_delay", defaultMaxNetworkDelay, false)
 	r.setU32("window_size", defaultWindowSize, false)
@@ -99,17 +101,18 @@ func (r *totemReader) readTimers() {
 	r.setU32("knet_compression_threshold", 0, true)
 
 	level := int32(0)
-	if v, ok := m["totem.knet_compression_level"]; ok && v.Type == TypeI32 {
-		level = int32(v.Int)
+	if v, ok := m["totem.knet_compression_level"]; ok && v.Type == cval.Int32 {
+		i, _ := v.AsInt()
+		level = int32(i)
 	}
 	r.t.Timers.KnetCompressionLevel = level
-	m["runtime.config.totem.knet_compression_level"] = I32(level)
+	m["runtime.config.totem.knet_compression_level"] = cval.I32(level)
 	model := "none"
 	if s, ok := m.str("totem.knet_compression_model"); ok {
 		model = s
 	}
 	r.t.Timers.KnetCompressionModel = model
-	m["runtime.config.totem.knet_compression_model"] = Str(model)
+	m["runtime.config.totem.knet_compression_model"] = cval.Str(model)
 
 	r.setBool("block_unlisted_ips", 1)
 	r.setBool("cancel_token_hold_on_retransmit", 0)
@@ -130,11 +133,11 @@ func (r *totemReader) knetPingTimers() {
 		if l.pingTimeout == 0 {
 			l.pingTimeout = token / l.pongCount
 		}
-		r.m[fmt.Sprintf("runtime.config.totem.interface.%d.knet_ping_timeout", i)] = U32(l.pingTimeout)
+		r.m[fmt.Sprintf("runtime.config.totem.interface.%d.knet_ping_timeout", i)] = cval.U32(l.pingTimeout)
 		if l.pingInterval == 0 {
 			l.pingInterval = token / (l.pongCount * 2)
 		}
-		r.m[fmt.Sprintf("runtime.config.totem.interface.%d.knet_ping_interval", i)] = U32(l.pingInterval)
+		r.m[fmt.Sprintf("runtime.config.totem.interface.%d.knet_ping_interval", i)] = cval.U32(l.pingInterval)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"net/netip"
 	"strings"
+
+	cval "github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // Warnings of totem_config_read, in the order corosync logs them.
@@ -135,11 +137,11 @@ func (r *totemReader) read() error {
 			}
 			key := fmt.Sprintf("totem.interface.%d.mcastaddr", i)
 			if _, ok := m.str(key); !ok && r.links[i].mcast.IsValid() {
-				m[key] = Str(r.links[i].mcast.String())
+				m[key] = cval.Str(r.links[i].mcast.String())
 			}
 			key = fmt.Sprintf("totem.interface.%d.mcastport", i)
-			if v, ok := m[key]; !ok || v.Type != TypeU16 {
-				m[key] = U16(r.links[i].port)
+			if v, ok := m[key]; !ok || v.Type != cval.Uint16 {
+				m[key] = cval.U16(r.links[i].port)
 			}
 		}
 	}
@@ -186,7 +188,7 @@ func (r *totemReader) nodelistToInterface() {
 			continue
 		}
 		if s, ok := r.m.str(k); ok {
-			r.m[fmt.Sprintf("totem.interface.%d.bindnetaddr", link)] = Str(s)
+			r.m[fmt.Sprintf("totem.interface.%d.bindnetaddr", link)] = cval.Str(s)
 		}
 	}
 }
@@ -241,16 +243,18 @@ func (r *totemReader) interfaceParams() error {
 		if s, ok := m.str(prefix + "broadcast"); ok && s == "yes" {
 			t.Broadcast = true
 		}
-		if v, ok := m[prefix+"mcastport"]; ok && v.Type == TypeU16 {
-			l.port = uint16(v.Uint)
+		if v, ok := m[prefix+"mcastport"]; ok && v.Type == cval.Uint16 {
+			u, _ := v.AsUint()
+			l.port = uint16(u)
 		} else if t.Broadcast {
 			l.port = uint16(DefaultPort + 2*n)
 		} else {
 			l.port = uint16(DefaultPort + n)
 		}
 		l.ttl = 1
-		if v, ok := m[prefix+"ttl"]; ok && v.Type == TypeU8 {
-			l.ttl = uint32(v.Uint)
+		if v, ok := m[prefix+"ttl"]; ok && v.Type == cval.Uint8 {
+			u, _ := v.AsUint()
+			l.ttl = uint32(u)
 		}
 		l.transport = "udp"
 		if s, ok := m.str(prefix + "knet_transport"); ok {
@@ -261,8 +265,9 @@ func (r *totemReader) interfaceParams() error {
 		}
 		l.configured = true
 		l.priority = 1
-		if v, ok := m[prefix+"knet_link_priority"]; ok && v.Type == TypeU8 {
-			l.priority = uint32(v.Uint)
+		if v, ok := m[prefix+"knet_link_priority"]; ok && v.Type == cval.Uint8 {
+			u, _ := v.AsUint()
+			l.priority = uint32(u)
 		}
 		l.pingInterval, l.pingTimeout, l.precision, l.pongCount = 0, 0, 2048, 2
 		if v, ok := m.u32(prefix + "knet_ping_interval"); ok {
@@ -341,15 +346,13 @@ func (r *totemReader) readCrypto() error {
 }
 
 // keyBytes returns the bytes icmap_get hands out for a value: strings
-// include their terminating NUL.
-func keyBytes(v Value) []byte {
+// include their terminating NUL (their stored form).
+func keyBytes(v cval.Value) []byte {
 	switch v.Type {
-	case TypeStr:
-		return append([]byte(v.Str), 0)
-	case TypeBin:
-		return append([]byte(nil), v.Bin...)
+	case cval.String, cval.Binary:
+		return append([]byte(nil), v.Data...)
 	}
-	return []byte(v.String())
+	return []byte(FormatValue(v))
 }
 
 func (r *totemReader) readKeyFile(path string) error {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os/user"
 	"strconv"
+
+	cval "github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // IDResolver turns uidgid names into numeric ids. The zero value uses the
@@ -117,13 +119,13 @@ func (h *uidgidHandler) item(path, _, value string, _ *sectionCtx) error {
 		if err != nil {
 			return err
 		}
-		return h.m.set(fmt.Sprintf("uidgid.config.uid.%d", id), U8(1))
+		return h.m.set(fmt.Sprintf("uidgid.config.uid.%d", id), cval.U8(1))
 	case "uidgid.gid":
 		id, err := h.ids.gid(value)
 		if err != nil {
 			return err
 		}
-		return h.m.set(fmt.Sprintf("uidgid.config.gid.%d", id), U8(1))
+		return h.m.set(fmt.Sprintf("uidgid.config.gid.%d", id), cval.U8(1))
 	}
 	return errString("uidgid: Only uid and gid are allowed items")
 }

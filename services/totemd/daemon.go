@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/coroconf"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/nsscrypto"
 	"github.com/needle-cluster/needle/libs/qbipc"
@@ -221,7 +222,7 @@ func cfgConfig(res *coroconf.CheckResult) (node.CfgConfig, error) {
 	m := res.Map
 	ipcType := "native"
 	if v, ok := m["system.qb_ipc_type"]; ok {
-		ipcType = v.String()
+		ipcType = coroconf.FormatValue(v)
 	}
 	tr, err := qbipc.ParseTransport(ipcType)
 	if err != nil {
@@ -248,7 +249,7 @@ func cfgConfig(res *coroconf.CheckResult) (node.CfgConfig, error) {
 			fmt.Sprintf("uidgid.uid.%d", uid), fmt.Sprintf("uidgid.config.uid.%d", uid),
 			fmt.Sprintf("uidgid.gid.%d", gid), fmt.Sprintf("uidgid.config.gid.%d", gid),
 		} {
-			if v, ok := m[k]; ok && v.Type == coroconf.TypeU8 && v.Uint == 1 {
+			if v, ok := m[k]; ok && v.Equal(value.U8(1)) {
 				return true
 			}
 		}

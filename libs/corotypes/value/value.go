@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"strconv"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 )
@@ -45,6 +46,14 @@ func (t Type) Name() string {
 		return typeNames[t]
 	}
 	return ""
+}
+
+// String is the type's name, or "type(N)" for codes outside 1..12.
+func (t Type) String() string {
+	if n := t.Name(); n != "" {
+		return n
+	}
+	return "type(" + strconv.Itoa(int(t)) + ")"
 }
 
 // ParseType maps a cmapctl type name back to its code.
@@ -277,6 +286,16 @@ func (v Value) AsString() (string, bool) {
 		d = d[:i]
 	}
 	return string(d), true
+}
+
+// U32Value returns a u32 value, like icmap_get_uint32 (any other type
+// fails).
+func (v Value) U32Value() (uint32, bool) {
+	if v.Type != Uint32 {
+		return 0, false
+	}
+	u, ok := v.AsUint()
+	return uint32(u), ok
 }
 
 // U64Value returns a u64 value, like icmap_get_uint64 (any other type

@@ -94,6 +94,15 @@ func TestAccessors(t *testing.T) {
 	if _, ok := U32(1).U64Value(); ok {
 		t.Error("U64Value of u32")
 	}
+	if n, ok := U32(7).U32Value(); !ok || n != 7 {
+		t.Errorf("U32Value = %d %v", n, ok)
+	}
+	if _, ok := U64(7).U32Value(); ok {
+		t.Error("U32Value of u64")
+	}
+	if Uint32.String() != "u32" || Type(0).String() != "type(0)" || Type(13).String() != "type(13)" {
+		t.Errorf("Type.String: %s %s %s", Uint32, Type(0), Type(13))
+	}
 	for i := Type(1); i <= Binary; i++ {
 		if got, ok := ParseType(i.Name()); !ok || got != i {
 			t.Errorf("ParseType(%q) = %v", i.Name(), got)

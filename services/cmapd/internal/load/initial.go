@@ -12,36 +12,6 @@ import (
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
-// FromConf converts a parsed configuration value to its stored form; the
-// type codes are the same.
-func FromConf(v coroconf.Value) value.Value {
-	switch v.Type {
-	case coroconf.TypeI8:
-		return value.I8(int8(v.Int))
-	case coroconf.TypeU8:
-		return value.U8(uint8(v.Uint))
-	case coroconf.TypeI16:
-		return value.I16(int16(v.Int))
-	case coroconf.TypeU16:
-		return value.U16(uint16(v.Uint))
-	case coroconf.TypeI32:
-		return value.I32(int32(v.Int))
-	case coroconf.TypeU32:
-		return value.U32(uint32(v.Uint))
-	case coroconf.TypeI64:
-		return value.I64(v.Int)
-	case coroconf.TypeU64:
-		return value.U64(v.Uint)
-	case coroconf.TypeFlt:
-		return value.F32(float32(v.Float))
-	case coroconf.TypeDbl:
-		return value.F64(v.Float)
-	case coroconf.TypeBin:
-		return value.Bin(v.Bin)
-	}
-	return value.Str(v.Str)
-}
-
 // Service is one of corosync's service engines as the map lists it.
 type Service struct {
 	ID       uint16
@@ -81,7 +51,7 @@ const (
 func Initial(derived coroconf.Map) map[string]value.Value {
 	m := make(map[string]value.Value, len(derived)+64)
 	for k, v := range derived {
-		m[k] = FromConf(v)
+		m[k] = v.Clone()
 	}
 	for _, s := range Services() {
 		id := strconv.Itoa(int(s.ID))

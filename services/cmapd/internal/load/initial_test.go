@@ -118,11 +118,11 @@ func TestInitialResourceDefaults(t *testing.T) {
 		key  string
 		want value.Value
 	}{
-		{"watchdog from file as string is replaced", coroconf.Map{"resources.watchdog_timeout": coroconf.Str("10")}, "resources.watchdog_timeout", value.U32(6)},
-		{"watchdog u32 in range kept", coroconf.Map{"resources.watchdog_timeout": coroconf.U32(10)}, "resources.watchdog_timeout", value.U32(10)},
-		{"watchdog u32 out of range", coroconf.Map{"resources.watchdog_timeout": coroconf.U32(121)}, "resources.watchdog_timeout", value.U32(6)},
-		{"poll period number kept as string", coroconf.Map{"resources.system.load_15min.poll_period": coroconf.Str("5000")}, "resources.system.load_15min.poll_period", value.Str("5000")},
-		{"poll period garbage replaced", coroconf.Map{"resources.system.load_15min.poll_period": coroconf.Str("x")}, "resources.system.load_15min.poll_period", value.U64(3000)},
+		{"watchdog from file as string is replaced", coroconf.Map{"resources.watchdog_timeout": value.Str("10")}, "resources.watchdog_timeout", value.U32(6)},
+		{"watchdog u32 in range kept", coroconf.Map{"resources.watchdog_timeout": value.U32(10)}, "resources.watchdog_timeout", value.U32(10)},
+		{"watchdog u32 out of range", coroconf.Map{"resources.watchdog_timeout": value.U32(121)}, "resources.watchdog_timeout", value.U32(6)},
+		{"poll period number kept as string", coroconf.Map{"resources.system.load_15min.poll_period": value.Str("5000")}, "resources.system.load_15min.poll_period", value.Str("5000")},
+		{"poll period garbage replaced", coroconf.Map{"resources.system.load_15min.poll_period": value.Str("x")}, "resources.system.load_15min.poll_period", value.U64(3000)},
 	} {
 		if got := Initial(tc.conf)[tc.key]; !got.Equal(tc.want) {
 			t.Errorf("%s: %s = %v, want %v", tc.name, tc.key, got, tc.want)

@@ -102,7 +102,7 @@ func Reload(live Live, parsed, derived coroconf.Map, invalid error, o ReloadOpti
 	// and only some come back with the copy.
 	scratch := make(map[string]value.Value, len(parsed)+32)
 	for k, v := range parsed {
-		scratch[k] = FromConf(v)
+		scratch[k] = v.Clone()
 	}
 	for _, prefix := range reloadPrefixes() {
 		for _, k := range live.Keys(prefix) {
@@ -140,10 +140,10 @@ func Reload(live Live, parsed, derived coroconf.Map, invalid error, o ReloadOpti
 			case strings.HasPrefix(k, "runtime.config.totem.interface."):
 				if !udp {
 					pings = append(pings, k)
-					scratch[k] = FromConf(v)
+					scratch[k] = v.Clone()
 				}
 			case strings.HasPrefix(k, "runtime.config.") || k == "nodelist.local_node_pos":
-				scratch[k] = FromConf(v)
+				scratch[k] = v.Clone()
 			}
 		}
 		sort.Strings(pings)

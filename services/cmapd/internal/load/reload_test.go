@@ -133,10 +133,10 @@ func TestFixedKeys(t *testing.T) {
 	s.Set("totem.cluster_name", value.Str("a"))
 	s.Set("totem.secauth", value.Str("off"))
 	parsed := coroconf.Map{
-		"totem.cluster_name": coroconf.Str("a"),   // unchanged: copied silently
-		"totem.secauth":      coroconf.Str("on"),  // crypto: fixed only without reconf
-		"totem.threads":      coroconf.U32(2),     // new fixed key: dropped too
-		"logging.debug":      coroconf.Str("off"), // free
+		"totem.cluster_name": value.Str("a"),   // unchanged: copied silently
+		"totem.secauth":      value.Str("on"),  // crypto: fixed only without reconf
+		"totem.threads":      value.U32(2),     // new fixed key: dropped too
+		"logging.debug":      value.Str("off"), // free
 	}
 	for _, tc := range []struct {
 		o    ReloadOptions
