@@ -13,6 +13,44 @@
 // The wire format is corosync 3.1.7's ("W3", spec/totem.md §3–4): every frame
 // that leaves through Ready is a complete Totem frame without crypto; the
 // driver seals and opens frames around it.
+//
+// # Bounded formation
+//
+// When the network is stable and the processors are told of every change
+// (a start sends a join, a clean stop a leave), one ring must form within a
+// few join periods and at most a consensus timeout; a token loss is how
+// Totem learns what it was not told (a crash, a partition) and must not be
+// needed. The simulator checks this (its KindFormation). Three rules of
+// this package serve it; each changes only which decision a node takes,
+// never a frame's format, so corosync 3.1.7 nodes interoperate.
+//
+// A processor in COMMIT that hears a join from a member of the ring it
+// commits to, still carrying that member's old ring seq, returns to GATHER
+// when the join shows the member will refuse the commit token (handleJoin,
+// refusesCommit). EVS installs a ring only if every member takes the
+// commit token; a member takes it in GATHER only if the token's member
+// list equals its own proposal (proc − failed). Proposals only grow within
+// a round, so a join whose lists are within ours is one the member sent
+// before it agreed with us: corosync's ring-seq filter rightly ignores it,
+// else any reordered join would break a commit. But a join that names a
+// processor or a verdict we lack, with a proposal other than our member
+// list, was sent after the member learned something we did not: it cannot
+// take our token, the commit can only end in our token loss, and the member
+// is waiting for us in GATHER, where it never hears from us (COMMIT sends
+// no joins). corosync drops the join by the same filter and so waits the
+// token timeout; with daemons started a few milliseconds apart this is the
+// common case, not a corner. Leaving COMMIT for GATHER is what the token
+// loss would do anyway, so safety is unchanged; only the wait goes. RECOVERY
+// keeps the filter: every member has taken the token by then, so a join
+// with an older seq is always stale.
+//
+// A leave is adopted as a verdict by every processor that hears it, not only
+// by members of the leaver's ring (joinProcess): it is the sender's verdict
+// on itself.
+//
+// The pause detector is stamped whenever its timer is armed, ring
+// installation included (resetPauseTimeout): a join (typically a leave) is
+// dropped as a paused process's backlog only after a real pause.
 package srp
 
 import (
@@ -183,6 +221,11 @@ type Counters struct {
 	ConsensusTimeouts, RxRetransmits  uint64
 	TokenRetransmits, TokenLost       uint64
 	DecodeErrors                      uint64
+	// TokenTimeouts counts expiries of the token-loss timer (and of the
+	// heartbeat timer), in any state: how often the node waited a whole
+	// token timeout. TokenLost, like corosync's *_token_lost, also counts
+	// a RECOVERY abandoned on a join.
+	TokenTimeouts uint64
 }
 
 // ErrQueueFull is returned by Mcast when the new-message queue is full; the

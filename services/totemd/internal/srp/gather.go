@@ -199,7 +199,7 @@ func (n *Node) handleJoin(j *joinMsg) {
 	case Gather:
 		n.joinProcess(j)
 	case Commit:
-		if slices.Contains(n.newMemb, j.from) && j.ringSeq >= n.ring.Seq {
+		if slices.Contains(n.newMemb, j.from) && (j.ringSeq >= n.ring.Seq || n.refusesCommit(j)) {
 			n.joinProcess(j)
 			n.gatherEnter(gsJoinCommit)
 		}
@@ -212,6 +212,17 @@ func (n *Node) handleJoin(j *joinMsg) {
 	}
 }
 
+// refusesCommit tells, in COMMIT, a join from a member of the proposed
+// ring that was sent before its sender took our commit token (its ring
+// seq is still below the commit ring's) and that shows the sender will
+// refuse the token: its view holds news ours lacks, so it is not an old
+// join overtaken by our agreement, and its candidate membership is not
+// the one we commit to. See the package doc, "Bounded formation".
+func (n *Node) refusesCommit(j *joinMsg) bool {
+	stale := subset(j.proc, n.proc) && subset(j.failed, n.failed)
+	return !stale && !setEqual(subtract(j.proc, j.failed), n.newMemb)
+}
+
 // ignoreJoinUnderOperational is the 3.x stale-join filter.
 func (n *Node) ignoreJoinUnderOperational(j *joinMsg) bool {
 	if slices.Contains(j.failed, n.self) {
@@ -222,10 +233,14 @@ func (n *Node) ignoreJoinUnderOperational(j *joinMsg) bool {
 
 // joinProcess applies the consensus rules of spec §6.4.
 func (n *Node) joinProcess(j *joinMsg) {
+	var leaver NodeID // the sender of a leave message, which names itself last
 	if j.hdr.nodeID == 0 && len(j.failed) > 0 {
 		left := j.failed[len(j.failed)-1]
 		n.debugf("Received LEAVE message from %d", left)
 		n.leaves = addNode(n.leaves, left)
+		if left == j.from {
+			leaver = left
+		}
 	}
 	entered := false
 	switch {
@@ -271,6 +286,16 @@ func (n *Node) joinProcess(j *joinMsg) {
 			n.adoptAgreedFailed(j.failed)
 		default:
 			n.adoptSilentFailed(j.failed)
+		}
+		// Deviation: corosync takes a leave's failed list only from a
+		// member of its own ring, like any join's. But a leave is its
+		// sender's verdict on itself, true whoever hears it: it sends
+		// nothing more. Processors from another ring that ignore it keep
+		// the leaver in their proposal while its old ring's members drop
+		// it, and the two groups disagree until a consensus timeout
+		// fails the leaver, or splits them. Everyone fails the leaver.
+		if leaver != 0 && leaver != n.self {
+			n.failed = addNode(n.failed, leaver)
 		}
 		// Deviation: corosync re-enters GATHER here even when the join
 		// changed nothing (its failed list names processors we may not

@@ -153,9 +153,8 @@ func (n *Node) Start(now Time) {
 	}
 	n.now = now
 	n.started = true
-	n.pauseStamp = now
 	n.tokenRxAt = now
-	n.tm.start(timerPause, now+n.cfg.Token/5)
+	n.resetPauseTimeout()
 	n.ring = RingID{Rep: n.self, Seq: n.cfg.RingSeq}
 	n.regularRing = n.ring
 	n.tokenRingIDSeq = n.ring.Seq
@@ -247,8 +246,10 @@ func (n *Node) NextDeadline() (Time, bool) {
 func (n *Node) fire(id timerID) {
 	switch id {
 	case timerTokenLoss:
+		n.counters.TokenTimeouts++
 		n.tokenTimeout()
 	case timerHeartbeat:
+		n.counters.TokenTimeouts++
 		n.debugf("HeartBeat Timer expired Invoking token loss mechanism in state %d", n.state)
 		n.tokenTimeout()
 	case timerTokenRetransmit:
@@ -269,8 +270,7 @@ func (n *Node) fire(id timerID) {
 	case timerConsensus:
 		n.consensusExpired()
 	case timerPause:
-		n.pauseStamp = n.now
-		n.tm.start(timerPause, n.now+n.cfg.Token/5)
+		n.resetPauseTimeout()
 	case timerTokenWarning:
 		n.noticef("Token has not been received in %d ms ", (n.now - n.tokenRxAt).Milliseconds())
 		n.tm.start(timerTokenWarning, n.now+n.cfg.TokenWarning)

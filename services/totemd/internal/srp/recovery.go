@@ -290,7 +290,7 @@ func (n *Node) operationalEnter() {
 	n.settleVisits = 0
 	n.counters.OperationalEntered++
 	n.receivedFlg = true
-	n.tm.start(timerPause, n.now+n.cfg.Token/5)
+	n.resetPauseTimeout()
 	n.oldRing = n.ring
 }
 

@@ -26,6 +26,25 @@ func (n *Node) resetTokenTimeout() {
 	}
 }
 
+// resetPauseTimeout stamps now as a moment the process was running and
+// re-arms the pause timer one token/5 ahead (its period). handleJoin
+// takes a join handled more than token/2 after the stamp for one that
+// queued up while the process was paused (corosync's pause_flush).
+//
+// Deviation, timing only: corosync's ring installation re-arms the timer
+// without stamping, so two installations within a period leave a stamp
+// that ages past token/2 while the process runs all along, and a join
+// arriving then — typically a member's leave — was dropped; the stop
+// looked like a crash, noticed only by the token loss. corosync escapes
+// that because pause_flush drops a join only when the socket still held
+// datagrams behind it; a pure core cannot see the socket, so instead the
+// stamp is never older than the timer's own last arming: with timers
+// served on time a join is dropped only after a real pause.
+func (n *Node) resetPauseTimeout() {
+	n.pauseStamp = n.now
+	n.tm.start(timerPause, n.now+n.cfg.Token/5)
+}
+
 func (n *Node) cancelTokenTimeout() {
 	n.tm.stop(timerTokenLoss)
 	n.tm.stop(timerTokenWarning)
