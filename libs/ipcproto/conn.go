@@ -74,9 +74,9 @@ func (c *Conn) Recv() (*Msg, error) {
 	if n > MaxFrame {
 		return nil, fmt.Errorf("%w: length prefix %d", ErrFrameTooLarge, n)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(c.r, body); err != nil {
-		return nil, fmt.Errorf("ipcproto: read %d-byte frame: %w", n, err)
+	body, err := readFrame(c.r, n)
+	if err != nil {
+		return nil, err
 	}
 	return Decode(body)
 }

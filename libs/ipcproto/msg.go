@@ -104,6 +104,9 @@ func Encode(m *Msg) ([]byte, error) {
 
 // Decode parses one msgpack body and validates it.
 func Decode(b []byte) (*Msg, error) {
+	if err := checkFrame(b); err != nil { // before msgpack trusts any length (decode.go)
+		return nil, fmt.Errorf("ipcproto: decode %d-byte frame: %w", len(b), err)
+	}
 	var m Msg
 	if err := msgpack.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("ipcproto: decode %d-byte frame: %w", len(b), err)

@@ -93,25 +93,7 @@ func TestRecvRejectsOversizeAndTruncatedFrames(t *testing.T) {
 	}
 }
 
-func FuzzDecode(f *testing.F) {
-	for _, m := range []*Msg{
-		{Kind: KindAttach, Name: "cpg", Service: 2},
-		{Kind: KindConfChg, Conf: &Conf{Members: []uint32{1}}},
-		{Kind: KindMcast, ID: 1, Payload: []byte("abc")},
-	} {
-		b, _ := Encode(m)
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := Decode(b)
-		if err != nil {
-			return
-		}
-		if _, err := Encode(m); err != nil {
-			t.Fatalf("decoded message does not re-encode: %v", err)
-		}
-	})
-}
+// FuzzDecode is in decode_test.go, with the allocation bound.
 
 // TestStatusEncoding pins the bytes of the status field: a cs_error_t
 // goes on the bus as a msgpack int32, as it did before cs.Error was shared.
