@@ -121,14 +121,25 @@ func replay(o options, stdout io.Writer) int {
 func printResult(w io.Writer, res sim.Result, verbose bool) {
 	if res.Total == 0 {
 		if verbose {
-			fmt.Fprintf(w, "seed=%d nodes=%d ok events=%d virtual=%s healed=%s formed=%s accepted=%d delivered=%d rings=%d\n",
-				res.Seed, res.Nodes, res.Events, res.End, res.Healed, res.Formed, res.Accepted, res.Delivered, res.Rings)
+			fmt.Fprintf(w, "seed=%d nodes=%d ok events=%d virtual=%s healed=%s formed=%s accepted=%d delivered=%d rings=%d cold_formation=%s formations=%d slowest_formation=%s",
+				res.Seed, res.Nodes, res.Events, res.End, res.Healed, res.Formed, res.Accepted, res.Delivered, res.Rings,
+				res.ColdFormation, res.Formations, res.SlowestFormation)
+			if res.SlowestStop > 0 {
+				fmt.Fprintf(w, " slowest_after_stop=%s", res.SlowestStop)
+			}
+			if res.SlowestChange != "" {
+				fmt.Fprintf(w, " (after the %s)", res.SlowestChange)
+			}
+			fmt.Fprintln(w)
 		}
 		return
 	}
 	fmt.Fprintf(w, "FAIL seed=%d nodes=%d faults=%s: %d violation(s)\n", res.Seed, res.Nodes, res.Profile, res.Total)
 	for _, v := range res.Violations {
 		fmt.Fprintf(w, "  %s\n", v)
+	}
+	if verbose {
+		fmt.Fprintf(w, "  cold_formation=%s formations=%d slowest_formation=%s\n", res.ColdFormation, res.Formations, res.SlowestFormation)
 	}
 	fmt.Fprintf(w, "  replay: %s\n", res.ReplayCommand())
 }
@@ -138,6 +149,7 @@ func printResult(w io.Writer, res sim.Result, verbose bool) {
 func soak(ctx context.Context, o options, stdout io.Writer) int {
 	var mu sync.Mutex
 	var next, finished, failed, violations, events atomic.Uint64
+	var slowest, slowestStop sim.Result // the seeds with the slowest formation after a clean change, a clean stop (under mu)
 	start := time.Now()
 	total := uint64(o.seeds)
 	report := max(total/20, 1)
@@ -160,6 +172,12 @@ func soak(ctx context.Context, o options, stdout io.Writer) int {
 				}
 				done := finished.Add(1)
 				mu.Lock()
+				if res.SlowestFormation > slowest.SlowestFormation {
+					slowest = res
+				}
+				if res.SlowestStop > slowestStop.SlowestStop {
+					slowestStop = res
+				}
 				printResult(stdout, res, o.verbose)
 				if done%report == 0 && done < total {
 					fmt.Fprintf(stdout, "progress %d/%d seeds, %d failing, %.0f seeds/min\n",
@@ -172,8 +190,16 @@ func soak(ctx context.Context, o options, stdout io.Writer) int {
 	wg.Wait()
 	done := finished.Load()
 	elapsed := time.Since(start)
-	fmt.Fprintf(stdout, "seeds=%d violations=%d failing_seeds=%d seeds_per_min=%.0f events=%d wall=%s nodes=%s faults=%s first=%d\n",
-		done, violations.Load(), failed.Load(), float64(done)/elapsed.Minutes(), events.Load(), elapsed.Round(time.Second), o.nodes, o.profile.Name, o.first)
+	fmt.Fprintf(stdout, "seeds=%d violations=%d failing_seeds=%d seeds_per_min=%.0f events=%d wall=%s nodes=%s faults=%s first=%d slowest_formation=%s",
+		done, violations.Load(), failed.Load(), float64(done)/elapsed.Minutes(), events.Load(), elapsed.Round(time.Second), o.nodes, o.profile.Name, o.first,
+		slowest.SlowestFormation)
+	if slowest.SlowestFormation > 0 {
+		fmt.Fprintf(stdout, " (seed %d, %d nodes, after the %s)", slowest.Seed, slowest.Nodes, slowest.SlowestChange)
+	}
+	if slowestStop.SlowestStop > 0 {
+		fmt.Fprintf(stdout, " slowest_after_stop=%s (seed %d, %d nodes)", slowestStop.SlowestStop, slowestStop.Seed, slowestStop.Nodes)
+	}
+	fmt.Fprintln(stdout)
 	if failed.Load() > 0 || done < total {
 		return 1
 	}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -85,5 +86,48 @@ func TestRealCoreTraceDoesNotChangeTheRun(t *testing.T) {
 	}
 	if !strings.Contains(trace.String(), "CONF regular") {
 		t.Fatal("trace has no configuration lines")
+	}
+}
+
+// TestRegressionSeeds replays seeds that once failed: the three of the
+// last long soak (liveness after the heal on 8, 59 and 62 nodes) and the
+// bounded-formation failures — a node stuck in COMMIT until its token loss
+// while the others gathered (none), clean stops that waited for a token
+// loss or a consensus timeout (stop), and the same at cold start with all
+// nodes at once (cold). The large rings are skipped with -short.
+func TestRegressionSeeds(t *testing.T) {
+	for _, tc := range []struct {
+		seed    uint64
+		nodes   int
+		profile string
+		large   bool
+	}{
+		{221220, 8, "mixed", false},
+		{230002, 59, "mixed", true},
+		{234511, 62, "mixed", true},
+		{3, 16, "none", false},
+		{11, 16, "none", false},
+		{12, 32, "none", true},
+		{8, 8, "stop", false},
+		{33, 8, "stop", false},
+		{6, 16, "stop", false},
+		{1, 32, "cold", true},
+	} {
+		t.Run(fmt.Sprintf("seed%d-nodes%d-%s", tc.seed, tc.nodes, tc.profile), func(t *testing.T) {
+			if tc.large && testing.Short() {
+				t.Skip("large ring")
+			}
+			prof, err := LookupProfile(tc.profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := Run(Options{Seed: tc.seed, Nodes: tc.nodes, Profile: prof})
+			for _, v := range res.Violations {
+				t.Errorf("%v", v)
+			}
+			if res.Total > 0 {
+				t.Logf("replay: %s", res.ReplayCommand())
+			}
+		})
 	}
 }

@@ -27,6 +27,14 @@
 // demands liveness: all live nodes on one ring within 20 × (token +
 // consensus), and every message sent on it delivered everywhere.
 //
+// Bounded formation is checked all along (formation.go): after a start or a
+// clean stop on a stable network with every live node on one ring, the
+// live nodes must be on one ring again within FormationBound (2 × (join +
+// consensus)) without any node waiting out a token timeout. The "cold"
+// profile starts every node within 150 ms and nothing else; "stop" adds
+// clean stops and restarts on a quiet network. Result reports the cold
+// start's formation time and the slowest formation after a clean change.
+//
 // The Checker is independent of the simulator: it consumes accepted sends
 // and deliveries (tests build histories by hand) and reports Violations.
 package sim

@@ -34,8 +34,13 @@ func (s *Sim) plan() {
 	if r.IntN(4) == 0 {
 		spread = 0 // everyone at once
 	}
+	if p.StartWithin > 0 {
+		spread = p.StartWithin
+	}
 	for _, n := range s.nodes {
-		s.at(time.Duration(r.Int64N(int64(spread)+1)), func() { s.start(n) })
+		at := time.Duration(r.Int64N(int64(spread) + 1))
+		s.form.coldFrom = max(s.form.coldFrom, at)
+		s.at(at, func() { s.start(n) })
 	}
 
 	// Large rings get a shorter fault phase (in token timeouts, which grow
@@ -225,6 +230,9 @@ func (s *Sim) fault(t srp.Time, fn func()) {
 	s.at(t, func() {
 		s.lastChange = s.now
 		fn()
+		if !s.net.stable() {
+			s.uncleanChange()
+		}
 	})
 }
 
@@ -234,6 +242,7 @@ func (s *Sim) fault(t srp.Time, fn func()) {
 func (s *Sim) heal() {
 	s.healed, s.healAt = true, s.now
 	s.net.heal()
+	s.uncleanChange()
 	s.tracef(nil, "heal all faults")
 	restart := s.now
 	for _, n := range s.nodes {
@@ -288,6 +297,7 @@ func (s *Sim) oneRing(live []*node) (srp.RingID, bool) {
 // probe checks liveness after the heal: one ring within formBy, then every
 // message sent on it delivered everywhere within drainBy.
 func (s *Sim) probe() {
+	s.formationProbe()
 	live := s.live()
 	if s.stormed(len(live)) {
 		return

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Profile is a mix of faults for a run. Durations and times are in units of
@@ -19,6 +20,10 @@ type Profile struct {
 	PhaseMin, PhaseMax   float64
 	// Weights of each fault kind.
 	Weights [numFaultKinds]int
+	// StartWithin, when set, starts every node within this long of the
+	// first (otherwise a quarter of the seeds start all nodes at the same
+	// instant, the rest spread starts over up to 1.5 token timeouts).
+	StartWithin time.Duration
 }
 
 // faultKind is one thing that can go wrong during the fault phase.
@@ -33,7 +38,7 @@ const (
 	faultJitter                     // raise delay jitter (reordering)
 	faultSlow                       // one node's links get slow
 	faultCrash                      // kill a node, maybe restart it later
-	faultLeave                      // graceful shutdown, maybe restart later
+	faultLeave                      // clean stop (leave message), maybe restart later
 	faultBurst                      // one node sends a burst of messages
 	numFaultKinds
 )
@@ -48,7 +53,7 @@ func (k faultKind) String() string {
 
 // ProfileNames lists the profiles LookupProfile knows.
 func ProfileNames() []string {
-	return []string{"mixed", "none", "net", "partition", "crash", "heavy"}
+	return []string{"mixed", "none", "cold", "net", "partition", "crash", "stop", "heavy"}
 }
 
 // LookupProfile returns the named fault profile.
@@ -61,6 +66,12 @@ func LookupProfile(name string) (Profile, error) {
 		p.Weights = [numFaultKinds]int{4, 3, 2, 3, 1, 1, 2, 4, 2, 2}
 	case "none":
 		p.FaultsMin, p.FaultsMax, p.PhaseMin, p.PhaseMax = 0, 0, 4, 8
+	case "cold":
+		// Every node starts within 150 ms, as daemons started "at once"
+		// by a script do, then nothing happens: cold formation
+		// (Result.ColdFormation).
+		p.FaultsMin, p.FaultsMax, p.PhaseMin, p.PhaseMax = 0, 0, 4, 8
+		p.StartWithin = 150 * time.Millisecond
 	case "net":
 		p.LossMax, p.DupMax = 0.10, 0.05
 		p.Weights = [numFaultKinds]int{0, 0, 2, 4, 2, 3, 3, 0, 0, 2}
@@ -70,6 +81,11 @@ func LookupProfile(name string) (Profile, error) {
 	case "crash":
 		p.LossMax, p.DupMax = 0.01, 0.01
 		p.Weights = [numFaultKinds]int{0, 0, 0, 0, 0, 0, 0, 6, 3, 1}
+	case "stop":
+		// Clean stops and restarts on a quiet network: every one opens
+		// a formation window (formation.go).
+		p.FaultsMin, p.FaultsMax = 2, 8
+		p.Weights = [numFaultKinds]int{0, 0, 0, 0, 0, 1, 0, 0, 6, 1}
 	case "heavy":
 		p.LossMax, p.DupMax = 0.10, 0.05
 		p.FaultsMin, p.FaultsMax, p.PhaseMin, p.PhaseMax = 4, 12, 15, 30

@@ -64,6 +64,15 @@ type Result struct {
 	Accepted   int      // messages the cores accepted
 	Delivered  int      // message deliveries, summed over nodes
 	Rings      int      // distinct regular configurations installed
+
+	// Formation figures (see formation.go): the cold start's last start to
+	// one ring (0 if not measured), the number of clean changes followed
+	// by one ring within the bound, and the slowest of those.
+	ColdFormation    srp.Time
+	Formations       int
+	SlowestFormation srp.Time
+	SlowestChange    string
+	SlowestStop      srp.Time // the slowest of those after a clean stop
 }
 
 // ReplayCommand is the command line that replays this run with a trace.
@@ -104,6 +113,7 @@ type node struct {
 	rate      float64
 	rxFree    srp.Time // when the node can take the next frame off its socket
 	rxQueued  int      // frames waiting in its socket buffer
+	tokenLost uint64   // its core's TokenTimeouts when the formation window opened
 }
 
 // frameJoin is the W3 message type of MEMB_JOIN (spec/totem.md §3.3).
@@ -162,6 +172,9 @@ type Sim struct {
 	probeJoins uint64   // joins at the last probe
 	saturated  srp.Time // start of the current saturation, 0 if none
 	lastChange srp.Time // last fault, heal or restart
+
+	form        formation // bounded formation after clean changes
+	everStopped bool      // some node has stopped (crash or leave)
 }
 
 // probeEvery is how often the probe runs: storm detection all along,
@@ -193,6 +206,9 @@ func Run(opts Options) Result {
 	if s.formed {
 		res.Formed = s.formedAt
 	}
+	res.ColdFormation, res.Formations = s.form.coldTook, s.form.windows
+	res.SlowestFormation, res.SlowestChange = s.form.slowest, s.form.slowWhy
+	res.SlowestStop = s.form.slowStop
 	for _, inc := range s.chk.incs {
 		res.Delivered += len(inc.delivered)
 	}
@@ -215,6 +231,7 @@ func newSim(opts Options) *Sim {
 		trace:   opts.Trace,
 		sending: true,
 	}
+	s.form.settled = true // no node is up: trivially one ring
 	s.fill = make([]byte, MaxPayload)
 	for i := range s.fill {
 		s.fill[i] = byte(s.rng.Uint32())
@@ -311,7 +328,9 @@ func (s *Sim) start(n *node) {
 	n.core, n.gen, n.timerSet, n.pending, n.next = core, n.gen+1, false, nil, 0
 	n.inc = s.chk.Start(n.id)
 	core.Start(s.now)
+	n.tokenLost = 0
 	s.tracef(n, "start incarnation %d ringseq=%x", n.inc.Num, cfg.RingSeq)
+	s.cleanChange(fmt.Sprintf("start of n%d", n.id), false)
 	s.after(n)
 	s.scheduleSend(n, s.sendGap(n))
 }
@@ -325,6 +344,12 @@ func (s *Sim) stop(n *node, why string) {
 	n.core, n.gen, n.timerSet, n.pending = nil, n.gen+1, false, nil
 	n.rxFree, n.rxQueued = 0, 0
 	s.chk.Stop(n.inc)
+	s.everStopped = true
+	if why == faultLeave.String() {
+		s.cleanChange(fmt.Sprintf("clean stop of n%d", n.id), true)
+	} else {
+		s.uncleanChange()
+	}
 }
 
 // arrive puts a frame that reached n into its socket buffer, or takes it
@@ -397,6 +422,7 @@ func (s *Sim) timer(e event) {
 // after drains n's Ready: persist, send, deliver, re-arm its timer.
 func (s *Sim) after(n *node) {
 	rd := n.core.Ready()
+	installed := false
 	if rd.PersistRingSeq != 0 {
 		n.persisted = rd.PersistRingSeq
 	}
@@ -415,8 +441,13 @@ func (s *Sim) after(n *node) {
 		}
 		if d.Conf == nil {
 			s.delivered++
+		} else if d.Conf.Type == srp.Regular {
+			installed = true
 		}
 		s.chk.Deliver(n.inc, s.now, d)
+	}
+	if installed {
+		s.formationInstalled()
 	}
 	s.arm(n)
 }

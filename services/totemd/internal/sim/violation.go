@@ -24,6 +24,7 @@ const (
 	KindConfSequence Kind = "conf-sequence"     // configurations out of their trans → regular pattern
 	KindSelfDelivery Kind = "self-delivery"     // a node missed its own message
 	KindLiveness     Kind = "liveness"          // no single ring, or messages not delivered, after healing
+	KindFormation    Kind = "formation"         // a clean start or stop on a stable network not followed by one ring within FormationBound, or by a token loss
 	KindCore         Kind = "core-error"        // the core refused its own frames or a valid send
 )
 
