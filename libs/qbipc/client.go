@@ -90,6 +90,10 @@ func Dial(ctx context.Context, service string, opts DialOptions) (*Client, error
 	return c, nil
 }
 
+// maxServerMsgSize bounds the max_msg_size a client accepts from a server:
+// four times needle's own server limit, far above corosync's (about 1 MiB).
+const maxServerMsgSize = 64 << 20
+
 func handshakeClient(ctx context.Context, uc *net.UnixConn, service string, opts DialOptions) (*Client, error) {
 	rc, err := uc.SyscallConn()
 	if err != nil {
@@ -112,6 +116,11 @@ func handshakeClient(ctx context.Context, uc *net.UnixConn, service string, opts
 	resp, err := decodeConnResponse(buf)
 	if err != nil {
 		return nil, fmt.Errorf("libqb service %q: %w", service, err)
+	}
+	// The socket transport allocates two buffers of this size: a server
+	// (or whoever holds the abstract name) must not choose how much.
+	if resp.maxMsgSize > maxServerMsgSize {
+		return nil, fmt.Errorf("libqb service %q: connection response: max_msg_size %d over %d", service, resp.maxMsgSize, maxServerMsgSize)
 	}
 	c := &Client{setup: uc, maxMsg: int(resp.maxMsgSize)}
 	rc.Control(func(fd uintptr) { c.server, err = peerCreds(fd) })

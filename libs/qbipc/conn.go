@@ -49,7 +49,8 @@ type Conn struct {
 
 	evMu    sync.Mutex
 	evQueue [][]byte
-	evBytes int
+	evBytes int64        // accounted bytes in evQueue (budget.go)
+	evAcct  atomic.Int64 // evBytes, readable without evMu (for the budget's choice of whom to drop)
 	evWake  chan struct{}
 
 	fcMu   sync.Mutex
@@ -66,15 +67,17 @@ type Conn struct {
 func newConn(s *Server, uc *net.UnixConn, creds Creds, maxMsg int) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	id := s.newID()
-	return &Conn{
+	c := &Conn{
 		srv: s, setup: uc, creds: creds, id: id, maxMsg: maxMsg,
-		log:    s.log.With("conn", id, "pid", creds.PID),
+		log:    s.log.With("conn", id, "pid", creds.PID, "uid", creds.UID, "gid", creds.GID),
 		ctx:    ctx,
 		cancel: cancel,
 		evWake: make(chan struct{}, 1),
 		fcWake: make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
+	s.cfg.EventBudget.join(c) // until shutdown
+	return c
 }
 
 // Creds are the client's credentials as of its connection request.
@@ -273,8 +276,12 @@ func (c *Conn) shutdown() {
 		c.cancel()
 		c.respMu.Lock() // no response half-written into a closing transport
 		c.evMu.Lock()
+		freed := c.evBytes
 		c.evQueue, c.evBytes = nil, 0
+		c.evAcct.Store(0)
 		c.evMu.Unlock()
+		c.srv.cfg.EventBudget.release(freed)
+		c.srv.cfg.EventBudget.leave(c)
 		if c.t != nil {
 			c.t.close(c.graceful.Load())
 		}

@@ -7,25 +7,40 @@ import (
 )
 
 // SendEvent queues an event (24-byte header first; the size field is set
-// from len(msg)). Events are delivered in order and never dropped; a
-// client that stops reading them for too long is disconnected.
+// from len(msg)) and returns at once; the queue owns msg from then on.
+// Events are delivered in order and never dropped: a client that stops
+// reading them is disconnected at the per-connection limit, when the
+// shared event budget needs its bytes, or after the stall timeout
+// (budget.go), and SendEvent then returns an error wrapping ErrClosed.
 func (c *Conn) SendEvent(msg []byte) error {
 	if err := c.checkOutgoing(msg); err != nil {
 		return err
 	}
-	c.evMu.Lock()
 	if c.ctx.Err() != nil {
-		c.evMu.Unlock()
 		return ErrClosed
 	}
-	if c.evBytes+len(msg) > c.srv.cfg.EventQueueBytes {
+	cost := eventCost(msg)
+	budget := c.srv.cfg.EventBudget
+	if err := budget.reserveFor(c, cost); err != nil {
+		return err
+	}
+	c.evMu.Lock()
+	if c.ctx.Err() != nil { // shutdown has not cleared the queue yet, or already has
 		c.evMu.Unlock()
-		c.log.Warn("dropping client: event queue over its limit", "queued_bytes", c.evBytes)
-		c.Close()
-		return fmt.Errorf("event queue of %d bytes full: %w", c.evBytes, ErrClosed)
+		budget.release(cost)
+		return ErrClosed
+	}
+	if limit := int64(c.srv.cfg.EventQueueBytes); c.evBytes+cost > limit {
+		queued := c.evBytes
+		c.evMu.Unlock()
+		budget.release(cost)
+		c.drop("it is not reading its events: its queue reached the per-connection limit",
+			"queued_bytes", queued, "limit_bytes", limit)
+		return fmt.Errorf("event queue of %d bytes full: %w", queued, ErrClosed)
 	}
 	c.evQueue = append(c.evQueue, msg)
-	c.evBytes += len(msg)
+	c.evBytes += cost
+	c.evAcct.Store(c.evBytes)
 	c.evMu.Unlock()
 	select {
 	case c.evWake <- struct{}{}:
@@ -57,8 +72,8 @@ func (c *Conn) eventLoop() {
 		if progressed || !pending {
 			lastProgress, retry = now, minRetry
 		} else if now.Sub(lastProgress) > c.srv.cfg.EventStallTimeout {
-			c.log.Warn("dropping client: it has not read its events", "for", now.Sub(lastProgress))
-			c.Close()
+			c.drop("it has not read its events", "for", now.Sub(lastProgress).String(),
+				"queued_bytes", c.evAcct.Load())
 			return
 		}
 		var tc <-chan time.Time
@@ -103,7 +118,9 @@ func (c *Conn) pushEvents() (progressed, pending bool, err error) {
 		if len(c.evQueue) > 0 { // else shutdown emptied it meanwhile
 			c.evQueue[0] = nil
 			c.evQueue = c.evQueue[1:]
-			c.evBytes -= len(ev)
+			c.evBytes -= eventCost(ev)
+			c.evAcct.Store(c.evBytes)
+			c.srv.cfg.EventBudget.release(eventCost(ev))
 		}
 		c.stats.events.Add(1) // with the pop: Events+EventsQueued stays exact
 		c.evMu.Unlock()

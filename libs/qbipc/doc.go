@@ -17,6 +17,11 @@
 // per connection; Conn.SetFlowControl sets libqb's flow-control flag. A
 // client that sends malformed messages, truncates its ring files or stops
 // reading its events is dropped; the process and other clients carry on.
+// The event queues are the only memory a client can make grow; they are
+// bounded per connection and, for all connections together, by an
+// EventBudget, and a client dropped at either bound is logged by service,
+// pid, uid and process name (budget.go says why this is not corosync's
+// unbounded queue).
 // The listening process should run as root: Pacemaker checks that the
 // server end of its fd belongs to uid 0 or gid 0.
 //

@@ -34,6 +34,12 @@ func (s *Server) handshake(uc *net.UnixConn) {
 		maxMsg = s.cfg.MaxMsgSize
 	}
 	c := newConn(s, uc, creds, maxMsg)
+	started := false
+	defer func() {
+		if !started {
+			c.shutdown() // releases what c holds, the event budget's share included
+		}
+	}()
 	if err := s.h.Connect(c); err != nil {
 		log.Info("connection refused", "err", err)
 		refuse(uc, errnoOf(err, syscall.EACCES))
@@ -76,6 +82,7 @@ func (s *Server) handshake(uc *net.UnixConn) {
 	}
 	uc.SetDeadline(time.Time{})
 	log.Debug("client connected", "conn", c.id, "transport", s.cfg.Transport, "max_msg_size", maxMsg)
+	started = true
 	c.start()
 }
 

@@ -50,9 +50,19 @@ type Config struct {
 	Dir string
 	// HandshakeTimeout bounds a client's connection request; 0 means 5 s.
 	HandshakeTimeout time.Duration
-	// EventQueueBytes bounds the events queued for a client that does not
-	// read them; beyond it the client is dropped. 0 means 256 MiB.
+	// EventQueueBytes bounds the events queued for one client (accounted
+	// as in budget.go); an event that would pass it drops the client.
+	// 0 means 32 MiB: two maximum-size messages, or some 100,000 cmap
+	// notifications.
 	EventQueueBytes int
+	// EventBudget bounds the events queued for all clients together,
+	// shared by every Server given the same budget; when an event does
+	// not fit, the client holding the most is dropped (budget.go). nil
+	// means a budget of its own of EventBudgetBytes.
+	EventBudget *EventBudget
+	// EventBudgetBytes sizes the Server's own budget when EventBudget is
+	// nil; 0 means 128 MiB.
+	EventBudgetBytes int
 	// EventStallTimeout drops a client whose queued events made no progress
 	// for this long; 0 means 60 s.
 	EventStallTimeout time.Duration
@@ -80,7 +90,13 @@ func (c *Config) setDefaults() error {
 		c.HandshakeTimeout = 5 * time.Second
 	}
 	if c.EventQueueBytes == 0 {
-		c.EventQueueBytes = 256 << 20
+		c.EventQueueBytes = 32 << 20
+	}
+	if c.EventBudgetBytes == 0 {
+		c.EventBudgetBytes = 128 << 20
+	}
+	if c.EventBudget == nil {
+		c.EventBudget = NewEventBudget(c.EventBudgetBytes)
 	}
 	if c.EventStallTimeout == 0 {
 		c.EventStallTimeout = 60 * time.Second
@@ -223,6 +239,9 @@ func (s *Server) Close() error {
 	}
 	return nil
 }
+
+// EventBudget is the budget this Server's event queues draw on.
+func (s *Server) EventBudget() *EventBudget { return s.cfg.EventBudget }
 
 // Conns returns the connections currently open.
 func (s *Server) Conns() []*Conn {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -211,19 +213,37 @@ func TestHostilePeer(t *testing.T) {
 	})
 }
 
+// allocated returns the heap bytes allocated while f ran.
+func allocated(f func()) uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	before := s[0].Value.Uint64()
+	f()
+	metrics.Read(s)
+	return s[0].Value.Uint64() - before
+}
+
 // FuzzRead fills a ring's header words and data with arbitrary bytes (what
 // a hostile peer can do) and reads: errors are fine, panics are not.
 func FuzzRead(f *testing.F) {
 	f.Add(uint32(0), uint32(5), uint32(3), []byte{3, 0, 0, 0, 0xA1, 0xA1, 0xA1, 0xA1, 'a', 'b', 'c'})
 	f.Add(uint32(4095), uint32(4095), uint32(1), []byte{0xff, 0xff, 0xff, 0xff})
 	s, c := newPair(f, 12328)
+	old := debug.SetMemoryLimit(512 << 20)
+	f.Cleanup(func() { debug.SetMemoryLimit(old) })
 	f.Fuzz(func(t *testing.T, rd, wr, semv uint32, data []byte) {
 		le := binary.LittleEndian
 		le.PutUint32(c.hdr[offReadPt:], rd)
 		le.PutUint32(c.hdr[offWritePt:], wr)
 		le.PutUint64(c.hdr[offSem:], uint64(semv%8))
 		copy(c.data[int(rd%s.words)*4:], data)
-		msg, err := s.Read(12328)
+		var msg []byte
+		var err error
+		// A chunk's length word is the peer's: what Read allocates must
+		// stay within the limit it was given, whatever the word says.
+		if got := allocated(func() { msg, err = s.Read(12328) }); got > 4<<20 { // generous: the counter is process-wide
+			t.Fatalf("Read allocated %d bytes", got)
+		}
 		if err == nil && len(msg) > 12328 {
 			t.Fatalf("read %d bytes", len(msg))
 		}

@@ -1,0 +1,357 @@
+package qbipc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// trackingCmap is the part of cmap that issue 9 (7b) and issue 15 (5)
+// exercised: TRACK_ADD registers a tracker, and every SET of a u32 key
+// fans a NOTIFY_CALLBACK event out to every tracker (corosync 3.1.7's
+// wire shapes, cmap_test.go). A tracker that is gone is skipped, as cmapd
+// skips a client whose SendEvent failed.
+type trackingCmap struct {
+	mu       sync.Mutex
+	trackers map[*Conn]uint64 // conn → track instance
+	old      uint32
+	dropped  chan *Conn
+	sendErrs int
+}
+
+func newTrackingCmap() *trackingCmap {
+	return &trackingCmap{trackers: map[*Conn]uint64{}, dropped: make(chan *Conn, 1000)}
+}
+
+func (f *trackingCmap) Connect(*Conn) error { return nil }
+
+func (f *trackingCmap) Disconnect(c *Conn) {
+	f.mu.Lock()
+	_, was := f.trackers[c]
+	delete(f.trackers, c)
+	f.mu.Unlock()
+	if was {
+		f.dropped <- c
+	}
+}
+
+func (f *trackingCmap) Request(c *Conn, msg []byte) ([]byte, error) {
+	h, _ := DecodeReqHeader(msg)
+	switch h.ID {
+	case cmapReqTrackAdd:
+		f.mu.Lock()
+		f.trackers[c] = le.Uint64(msg[288:])
+		f.mu.Unlock()
+		r := NewResponse(cmapReqTrackAdd, csOK, 8)
+		le.PutUint64(r[24:], 1)
+		return r, nil
+	case cmapReqSet:
+		v := le.Uint32(msg[296:])
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for t, inst := range f.trackers {
+			if err := t.SendEvent(cmapNotifyU32(inst, getName(msg[16:]), 2, v, f.old)); err != nil {
+				if !errors.Is(err, ErrClosed) {
+					return nil, err
+				}
+				f.sendErrs++
+			}
+		}
+		f.old = v
+		return NewResponse(cmapReqSet, csOK, 0), nil
+	}
+	return NewResponse(0, csInvalid, 0), nil
+}
+
+// slowScenario is one run of the reported scenario: slow trackers that
+// add a track and never read, one tracker that reads every event, and a
+// writer changing a key as fast as its requests return.
+type slowScenario struct {
+	tr          Transport
+	slow        int
+	queueBytes  int // Config.EventQueueBytes
+	budgetBytes int // Config.EventBudgetBytes
+}
+
+// slowResult is what the scenario observed.
+type slowResult struct {
+	sets     int    // SETs the writer made before every slow tracker was gone
+	peak     int    // largest EventBudget.Used seen after a SET
+	peakConn int64  // largest per-connection EventsQueuedBytes seen
+	logs     string // the server's log
+}
+
+func runSlowScenario(t *testing.T, sc slowScenario) slowResult {
+	t.Helper()
+	h := newTrackingCmap()
+	logs := &syncBuffer{}
+	ts := startServer(t, sc.tr, h, func(c *Config) {
+		c.EventQueueBytes = sc.queueBytes
+		c.EventBudgetBytes = sc.budgetBytes
+		c.Logger = slogTo(logs)
+	})
+	ctx := testCtx(t)
+	track := func(c *Client) {
+		t.Helper()
+		if _, err := c.Request(ctx, cmapTrackAdd("test.", 4, 7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slow := map[uint64]bool{}
+	for i := 0; i < sc.slow; i++ {
+		track(dial(t, ts.service)) // and never read an event
+	}
+	for _, c := range ts.Conns() {
+		slow[c.ID()] = true
+	}
+	reader := dial(t, ts.service)
+	track(reader)
+
+	// The reader checks that it sees every change, in order.
+	var mu sync.Mutex
+	readerErr, seen := error(nil), uint32(0)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			ev, err := reader.ReadEvent(ctx)
+			mu.Lock()
+			if err != nil {
+				readerErr = err
+				mu.Unlock()
+				return
+			}
+			if v := le.Uint32(ev[336:]); v != seen+1 {
+				readerErr = fmt.Errorf("event for value %d after %d", v, seen)
+				mu.Unlock()
+				return
+			}
+			seen++
+			mu.Unlock()
+		}
+	}()
+
+	writer := dial(t, ts.service)
+	budget := ts.EventBudget()
+	var r slowResult
+	gone := 0
+	for gone < sc.slow {
+		r.sets++
+		if r.sets > 2_000_000 {
+			t.Fatalf("%d slow trackers still connected after %d SETs", sc.slow-gone, r.sets)
+		}
+		if _, err := writer.Request(ctx, cmapSetU32("test.key", uint32(r.sets))); err != nil {
+			t.Fatalf("writer's SET %d: %v", r.sets, err)
+		}
+		r.peak = max(r.peak, budget.Used())
+		for _, c := range ts.Conns() {
+			r.peakConn = max(r.peakConn, c.Stats().EventsQueuedBytes)
+		}
+		for drained := false; !drained; {
+			select {
+			case c := <-h.dropped:
+				if !slow[c.ID()] {
+					t.Fatalf("conn %d dropped, but it reads its events", c.ID())
+				}
+				gone++
+			default:
+				drained = true
+			}
+		}
+	}
+	// The reader catches up with every change; it was never dropped.
+	for {
+		mu.Lock()
+		n, err := seen, readerErr
+		mu.Unlock()
+		if err != nil {
+			t.Fatalf("reader after %d events: %v", n, err)
+		}
+		if int(n) == r.sets {
+			break
+		}
+		select {
+		case <-readerDone:
+		case <-ctx.Done():
+			t.Fatalf("reader saw %d of %d events", n, r.sets)
+		default:
+		}
+	}
+	if len(ts.Conns()) != 2 {
+		t.Fatalf("%d connections left, want the reader and the writer", len(ts.Conns()))
+	}
+	reader.Close()
+	<-readerDone
+	r.logs = logs.String()
+	return r
+}
+
+// dropLines returns the server's "dropping client" warnings.
+func dropLines(logs string) []string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, "dropping client") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// namesClient: a drop warning names the service, the client's pid, uid,
+// gid and process name.
+var namesClient = regexp.MustCompile(`service=qbipc-test-\S+ conn=\d+ pid=\d+ uid=0 gid=0 .*comm=\S+`)
+
+// TestTrackersThatNeverRead is issue 9 part 7b: four cmap clients add a
+// track and never read their events while another client changes keys
+// as fast as it can. Each slow tracker's queue stops at the
+// per-connection limit, where the client is dropped with a warning
+// naming it; the writer and a tracker that reads are unaffected.
+func TestTrackersThatNeverRead(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			const perConn = 256 << 10
+			r := runSlowScenario(t, slowScenario{tr: tr, slow: 4, queueBytes: perConn, budgetBytes: 64 << 20})
+			t.Logf("%d SETs; peak queued %d bytes in all, %d in one connection", r.sets, r.peak, r.peakConn)
+			if r.peakConn > perConn {
+				t.Errorf("a connection held %d queued bytes, limit %d", r.peakConn, perConn)
+			}
+			if r.peak > 5*perConn { // four slow trackers and the reader, each under its limit
+				t.Errorf("%d bytes queued in all, more than the five trackers' limits", r.peak)
+			}
+			lines := dropLines(r.logs)
+			if len(lines) != 4 {
+				t.Fatalf("%d drop warnings, want 4:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			for _, l := range lines {
+				if !strings.Contains(l, "per-connection limit") || !namesClient.MatchString(l) {
+					t.Errorf("drop warning does not say why or whom: %s", l)
+				}
+			}
+		})
+	}
+}
+
+// TestManySlowClients is issue 15 point 5: forty slow trackers at once,
+// each under its own limit (set above the budget here, so that only the
+// budget binds), together over the server's event budget. The total never
+// passes the budget; the clients holding the most are dropped one by one,
+// each with a warning naming it; the reader keeps every event.
+func TestManySlowClients(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			const perConn, budget = 4 << 20, 2 << 20
+			r := runSlowScenario(t, slowScenario{tr: tr, slow: 40, queueBytes: perConn, budgetBytes: budget})
+			t.Logf("%d SETs; peak queued %d bytes in all, %d in one connection", r.sets, r.peak, r.peakConn)
+			if r.peak > budget {
+				t.Errorf("%d bytes queued in all, budget %d", r.peak, budget)
+			}
+			lines := dropLines(r.logs)
+			if len(lines) != 40 {
+				t.Fatalf("%d drop warnings, want 40:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			for _, l := range lines {
+				if !strings.Contains(l, "event budget is exhausted") || !namesClient.MatchString(l) {
+					t.Errorf("drop warning does not say why or whom: %s", l)
+				}
+			}
+		})
+	}
+}
+
+// TestSharedEventBudget: two Servers given one EventBudget draw on it
+// together, and a slow client of one is dropped to make room for an
+// event to a client of the other.
+func TestSharedEventBudget(t *testing.T) {
+	shared := NewEventBudget(256 << 10)
+	var servers [2]*testServer
+	var handlers [2]*trackingCmap
+	for i := range servers {
+		handlers[i] = newTrackingCmap()
+		servers[i] = startServer(t, Socket, handlers[i], func(c *Config) { c.EventBudget = shared })
+		if servers[i].EventBudget() != shared {
+			t.Fatal("server does not use the shared budget")
+		}
+	}
+	ctx := testCtx(t)
+	slow := dial(t, servers[0].service)
+	if _, err := slow.Request(ctx, cmapTrackAdd("test.", 4, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the budget through server 0 alone, until one more event does
+	// not fit.
+	w0 := dial(t, servers[0].service)
+	cost := int(eventCost(cmapNotifyU32(1, "test.k", 2, 1, 1)))
+	for shared.Used()+cost <= shared.Limit() {
+		if _, err := w0.Request(ctx, cmapSetU32("test.k", 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An event for a client of server 1 needs room: server 0's slow
+	// tracker, the only one holding any, goes.
+	other := dial(t, servers[1].service)
+	if _, err := other.Request(ctx, cmapTrackAdd("test.", 4, 2)); err != nil {
+		t.Fatal(err)
+	}
+	w1 := dial(t, servers[1].service)
+	if _, err := w1.Request(ctx, cmapSetU32("test.k", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ReadEvent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-handlers[0].dropped:
+	case <-ctx.Done():
+		t.Fatalf("the slow client of server 0 was not dropped (budget %d of %d used)", shared.Used(), shared.Limit())
+	}
+	if len(handlers[1].dropped) != 0 {
+		t.Fatal("server 1 dropped a client")
+	}
+}
+
+// TestBudgetAccountingReturnsToZero: once every client is gone, nothing
+// is accounted, whichever way the clients went (read, closed, dropped).
+func TestBudgetAccountingReturnsToZero(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := newEchoHandler()
+			ts := startServer(t, tr, h, func(c *Config) { c.EventQueueBytes = 512 << 10 })
+			ctx := testCtx(t)
+			a, b := dial(t, ts.service), dial(t, ts.service)
+			a.Request(ctx, eventsReq(100, 2048))  // stays queued, then a closes
+			b.Request(ctx, eventsReq(1000, 2048)) // over the limit: dropped
+			a.Close()
+			waitDisconnect(t, h)
+			waitDisconnect(t, h)
+			if used := ts.EventBudget().Used(); used != 0 {
+				t.Fatalf("%d bytes still accounted with no client", used)
+			}
+		})
+	}
+}
+
+// The accounting of one event: its buffer's capacity plus the overhead.
+func TestEventCost(t *testing.T) {
+	if got := eventCost(make([]byte, 100, 4096)); got != 4096+eventOverhead {
+		t.Fatalf("cost %d", got)
+	}
+	b := NewEventBudget(1000)
+	if !b.reserve(1000) || b.reserve(1) {
+		t.Fatal("reserve ignores the limit")
+	}
+	b.release(1000)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("releasing more than was reserved did not panic")
+		}
+	}()
+	b.release(1)
+}
+
+func slogTo(w *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
