@@ -63,6 +63,7 @@ type Node struct {
 	outboxA [][]byte // service-group messages of totemd's own services (cfg), likewise
 	cfgs    *cfgState
 	exit    error // set by cfg: leave the loop
+	leaving bool  // the leave message is being sent
 
 	reqSeq        uint64            // ids of totemd's own bus requests
 	pendingReload map[uint64]uint64 // bus request id → cfg reload seq
@@ -168,8 +169,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.armTimer(timer)
 		select {
 		case <-ctx.Done():
-			n.srp.Leave(n.now())
-			n.flush()
+			n.leave()
 			return nil
 		case p := <-n.tr.Packets():
 			if err := n.srp.Receive(n.now(), p.Frame); err != nil {
@@ -189,13 +189,22 @@ func (n *Node) Run(ctx context.Context) error {
 		case nil:
 		case errShutdown:
 			n.log.Info("shutdown requested through cfg: leaving the ring")
-			n.srp.Leave(n.now())
-			n.flush()
+			n.leave()
 			return nil
 		default:
 			return n.exit
 		}
 	}
+}
+
+// leave multicasts the leave message, so that the other nodes re-form at
+// once instead of waiting out the token timeout. The transport's sockets
+// stay open until Run returns (transport.Open), however the node was
+// stopped.
+func (n *Node) leave() {
+	n.leaving = true
+	n.srp.Leave(n.now())
+	n.flush()
 }
 
 func (n *Node) armTimer(t *time.Timer) {
@@ -233,7 +242,9 @@ func (n *Node) flush() {
 			} else {
 				err = n.tr.SendToken(uint32(s.To), s.Frame)
 			}
-			if err != nil {
+			if err != nil && n.leaving {
+				n.log.Warn("leave message not sent: the other nodes will wait out the token timeout", "error", err)
+			} else if err != nil {
 				n.log.Trace("send failed", "error", err)
 			}
 		}

@@ -14,11 +14,11 @@ import (
 const socketBuffer = 16 * MaxDatagram
 
 // listenUDP binds a UDP socket with SO_REUSEADDR and large buffers.
-func listenUDP(addr netip.AddrPort) (*net.UDPConn, error) {
-	return listenUDPWith(addr, nil)
+func listenUDP(ctx context.Context, addr netip.AddrPort) (*net.UDPConn, error) {
+	return listenUDPWith(ctx, addr, nil)
 }
 
-func listenUDPWith(addr netip.AddrPort, extra func(fd int) error) (*net.UDPConn, error) {
+func listenUDPWith(ctx context.Context, addr netip.AddrPort, extra func(fd int) error) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
@@ -42,7 +42,7 @@ func listenUDPWith(addr netip.AddrPort, extra func(fd int) error) (*net.UDPConn,
 	if addr.Addr().Is6() && !addr.Addr().Is4In6() {
 		network = "udp6"
 	}
-	pc, err := lc.ListenPacket(context.Background(), network, addr.String())
+	pc, err := lc.ListenPacket(ctx, network, addr.String())
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func listenUDPWith(addr netip.AddrPort, extra func(fd int) error) (*net.UDPConn,
 // openUDP builds corosync's multicast layout: a group socket on
 // mcastaddr:port, a send socket on local:port-1 (TTL, loop off, outgoing
 // interface = local address) and a token socket on local:port.
-func (t *Transport) openUDP() error {
+func (t *Transport) openUDP(ctx context.Context) error {
 	if !t.cfg.Mcast.IsValid() || !t.cfg.Mcast.IsMulticast() {
 		return fmt.Errorf("transport udp: %v is not a multicast address", t.cfg.Mcast)
 	}
@@ -65,7 +65,7 @@ func (t *Transport) openUDP() error {
 	}
 	t.group = netip.AddrPortFrom(t.cfg.Mcast, t.cfg.Port)
 	v4 := t.cfg.Local.Is4()
-	t.mrecv, err = listenUDPWith(t.group, func(fd int) error {
+	t.mrecv, err = listenUDPWith(ctx, t.group, func(fd int) error {
 		if v4 {
 			mreq := &unix.IPMreqn{Multiaddr: t.cfg.Mcast.As4(), Address: t.cfg.Local.As4(), Ifindex: int32(ifi.Index)}
 			return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq)
@@ -76,7 +76,7 @@ func (t *Transport) openUDP() error {
 	if err != nil {
 		return fmt.Errorf("transport udp: bind group socket %s: %w", t.group, err)
 	}
-	t.send, err = listenUDPWith(netip.AddrPortFrom(t.cfg.Local, t.cfg.Port-1), func(fd int) error {
+	t.send, err = listenUDPWith(ctx, netip.AddrPortFrom(t.cfg.Local, t.cfg.Port-1), func(fd int) error {
 		if v4 {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, t.cfg.TTL); err != nil {
 				return err
@@ -98,7 +98,7 @@ func (t *Transport) openUDP() error {
 	if err != nil {
 		return fmt.Errorf("transport udp: bind send socket: %w", err)
 	}
-	t.token, err = listenUDP(netip.AddrPortFrom(t.cfg.Local, t.cfg.Port))
+	t.token, err = listenUDP(ctx, netip.AddrPortFrom(t.cfg.Local, t.cfg.Port))
 	if err != nil {
 		return fmt.Errorf("transport udp: bind token socket: %w", err)
 	}

@@ -98,8 +98,12 @@ type Transport struct {
 	lastWarn                                         atomic.Int64 // unix nanos of the last drop warning
 }
 
-// Open binds the sockets and starts the receive loops; they end when ctx is
-// cancelled or Close is called. Received packets arrive on Packets().
+// Open binds the sockets (ctx bounds the binding) and starts the receive
+// loops. Received packets arrive on Packets(). The sockets stay open until
+// Close, whatever becomes of ctx: a node's last frame, the leave message
+// of a clean stop, is sent after the context that stops the node was
+// cancelled, and closing the sockets on that same cancellation raced the
+// send (the survivors then saw a crash and waited out the token timeout).
 func Open(ctx context.Context, cfg Config) (*Transport, error) {
 	if !cfg.Local.IsValid() {
 		return nil, errors.New("transport: no local address")
@@ -129,9 +133,9 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 	var err error
 	switch cfg.Mode {
 	case UDPU:
-		err = t.openUDPU()
+		err = t.openUDPU(ctx)
 	case UDP:
-		err = t.openUDP()
+		err = t.openUDP(ctx)
 	default:
 		err = fmt.Errorf("transport: unknown mode %d", cfg.Mode)
 	}
@@ -145,23 +149,16 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 			go t.readLoop(c)
 		}
 	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			t.closeSockets()
-		case <-t.done:
-		}
-	}()
 	return t, nil
 }
 
-func (t *Transport) openUDPU() error {
+func (t *Transport) openUDPU(ctx context.Context) error {
 	var err error
-	t.token, err = listenUDP(netip.AddrPortFrom(t.cfg.Local, t.cfg.Port))
+	t.token, err = listenUDP(ctx, netip.AddrPortFrom(t.cfg.Local, t.cfg.Port))
 	if err != nil {
 		return fmt.Errorf("transport udpu: bind token socket: %w", err)
 	}
-	t.send, err = listenUDP(netip.AddrPortFrom(t.cfg.Local, 0))
+	t.send, err = listenUDP(ctx, netip.AddrPortFrom(t.cfg.Local, 0))
 	if err != nil {
 		return fmt.Errorf("transport udpu: bind send socket: %w", err)
 	}

@@ -179,3 +179,35 @@ func TestCloseEndsReceiveLoops(t *testing.T) {
 		t.Fatal("Close did not return after the context ended")
 	}
 }
+
+// TestSocketsOutliveTheContext: cancelling the context Open got must not
+// close the sockets, or a node's last frame (the leave of a clean stop,
+// sent after its context ended) would be lost; only Close closes them.
+func TestSocketsOutliveTheContext(t *testing.T) {
+	port := freePort(t)
+	peers := loopPeers(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := make([]*Transport, 2)
+	for i := range ts {
+		tr, err := Open(ctx, Config{Mode: UDPU, Local: peers[i].Addr, Port: port, Peers: peers, BlockUnlisted: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		ts[i] = tr
+	}
+	cancel()
+	time.Sleep(50 * time.Millisecond) // time for anything watching ctx to act
+	if err := ts[0].Mcast([]byte("leave")); err != nil {
+		t.Fatalf("send after the context ended: %v", err)
+	}
+	if p, ok := recv(t, ts[1]); !ok || string(p.Frame) != "leave" {
+		t.Fatalf("frame sent after the context ended did not arrive (got %q)", p.Frame)
+	}
+	if err := ts[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts[0].Mcast([]byte("late")); err == nil {
+		t.Error("send after Close succeeded")
+	}
+}
