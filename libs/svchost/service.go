@@ -12,7 +12,15 @@
 // Threading: every Service method, every Host method and every Client
 // method is called on the host's single owner goroutine. A Service never
 // starts goroutines and never blocks; what it must do later it asks the
-// host for (Host.After, the done callbacks).
+// host for (Host.After, the done callbacks). Done callbacks never run
+// inside the call that registered them: they are posted to the owner.
+//
+// Entry points: Main (the whole daemon from its command line), New + Run
+// (the same without the command line, for tests and embedding), and the
+// parts usable on their own by a process that is not a bus client
+// (totemd's cfg): Endpoint (a libqb endpoint on an owner loop), UIDGID
+// (the live uidgid rules over any key source) and Mirror (a local copy of
+// cmap keys with change events).
 //
 // The interface keeps Corosync's engine shape (exec/service.h): confchg,
 // deliver, sync init/process/activate/abort, client
@@ -23,8 +31,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/qbipc"
 )
 
@@ -37,7 +48,9 @@ type Service interface {
 	// that follows.
 	Attached(h Host, a Attachment)
 	// Detached: the bus connection to totemd is gone. Multicasts not yet
-	// accepted by the ring were failed (their done got ErrLibrary).
+	// accepted by the ring and bus requests not yet answered were failed
+	// (their done got ErrLibrary); a sync round in progress got SyncAbort
+	// first.
 	Detached()
 
 	// ConfChg is a configuration change: Transitional then Regular, as in
@@ -77,6 +90,22 @@ type Service interface {
 	Tick(now time.Time)
 }
 
+// BusServer is implemented by a Service that answers requests other
+// services send it through totemd (cmapd: the cmap request protocol of
+// libs/corotypes/cmapreq). from is the sender's service id (totemd itself
+// uses cfg's id, 1). Without it the host answers CS_ERR_NOT_SUPPORTED.
+type BusServer interface {
+	BusRequest(from uint16, payload []byte) (cs.Error, []byte)
+}
+
+// CmapOwner is implemented by the Service that owns the cmap (cmapd):
+// the host then serves Host.Cmap and the uidgid rules from the returned
+// mirror instead of tracking prefixes through the bus (a round trip to
+// itself). Called once, after New.
+type CmapOwner interface {
+	OwnCmap() CmapMirror
+}
+
 // Attachment describes the bus session that just started.
 type Attachment struct {
 	NodeID uint32
@@ -109,8 +138,10 @@ type SyncRound struct {
 	Members, Trans []uint32
 }
 
-// Host is what a Service may ask of its daemon. Valid between Attached and
-// Detached; every call is on the owner goroutine.
+// Host is what a Service may ask of its daemon; every call is on the owner
+// goroutine. One Host serves the daemon's whole life (Config.Host and
+// every Attached get the same value); while detached, Mcast and Request
+// fail with ErrLibrary (through their done) and the rest works.
 type Host interface {
 	// NodeID is this node's Totem node id.
 	NodeID() uint32
@@ -122,8 +153,11 @@ type Host interface {
 	Mcast(payload []byte, done func(cs.Error))
 	// Backlog is the number of queued multicasts not yet accepted: the
 	// service answers its clients CS_ERR_TRY_AGAIN where corosync would
-	// (Options.MaxBacklog is the host's bound).
+	// (Congested says when Backlog reached Options.MaxBacklog). The host
+	// itself never refuses or drops a multicast it took.
 	Backlog() int
+	// Congested reports Backlog() >= Options.MaxBacklog, or no bus.
+	Congested() bool
 	// SyncDone reports that the service finished SyncProcess for r.
 	SyncDone(r SyncRound)
 	// Request sends a request to another service on this node through
@@ -135,28 +169,15 @@ type Host interface {
 	After(d time.Duration, f func()) (cancel func())
 	// Logger returns the daemon's logger for a subsystem (logsys names).
 	Logger(subsys string) hclog.Logger
+	// Fatal stops the daemon after an orderly drain; Main exits with
+	// status 1 (corosync's exit after e.g. a config_version mismatch).
+	Fatal(err error)
 }
-
-// Client is one libqb connection to one of the service's endpoints.
-type Client struct {
-	// Endpoint is the libqb service name the client connected to.
-	Endpoint string
-	// Conn is the underlying connection (credentials, stats, flow control).
-	Conn *qbipc.Conn
-	// Value is the service's per-client state.
-	Value any
-}
-
-// Respond sends the response to the client's current request.
-func (c *Client) Respond(msg []byte) error { return c.Conn.Respond(msg) }
-
-// SendEvent queues an event (dispatch message) for the client.
-func (c *Client) SendEvent(msg []byte) error { return c.Conn.SendEvent(msg) }
 
 // CmapMirror is a local copy of tracked cmap prefixes, kept current by
 // cmapd's change events.
 type CmapMirror interface {
-	// Get returns the current value of key, if present.
+	// Get returns the current value of key, if present (icmap only).
 	Get(key string) (CmapValue, bool)
 	// Keys lists the present keys below prefix, sorted.
 	Keys(prefix string) []string
@@ -172,7 +193,7 @@ type CmapMirror interface {
 
 // CmapValue is a typed cmap value (the shared value model of
 // libs/corotypes).
-type CmapValue = any
+type CmapValue = value.Value
 
 // Options configure a daemon.
 type Options struct {
@@ -182,15 +203,25 @@ type Options struct {
 	Usage string
 	// Service is the Corosync service id the daemon attaches as.
 	Service uint16
+	// Name is the name it attaches under; "" means Endpoints[0], else
+	// Program.
+	Name string
 	// Endpoints are the libqb service names served, e.g. {"quorum",
 	// "votequorum"}.
 	Endpoints []string
-	// CmapPrefixes are mirrored from cmapd (e.g. "quorum.", "nodelist.").
+	// CmapPrefixes are mirrored from cmapd (e.g. "quorum.", "nodelist.");
+	// "uidgid." is always mirrored (the live uidgid rules).
 	CmapPrefixes []string
 	// TickPeriod is the Tick interval; 0 means no ticks.
 	TickPeriod time.Duration
-	// MaxBacklog bounds Host.Backlog; 0 means the host default.
+	// MaxBacklog is where Host.Congested starts; 0 means 1024.
 	MaxBacklog int
+	// Window is how many multicasts may await totemd's ack at once; 0
+	// means 64.
+	Window int
+	// Transport is the libqb transport offered; nil means the
+	// configuration's system.qb_ipc_type (default shm, "native").
+	Transport *qbipc.Transport
 	// New builds the service once the configuration is loaded.
 	New func(cfg Config) (Service, error)
 }
@@ -199,8 +230,20 @@ type Options struct {
 type Config struct {
 	// Path is the corosync.conf in use.
 	Path string
-	// Keys are the flat cmap keys of the file (coroconf's map).
-	Keys map[string]string
-	// Log is the daemon's main logger.
+	// Keys are the typed keys of the file (coroconf.Load, uidgid.d
+	// included), as the daemon started.
+	Keys coroconf.Map
+	// Log is the daemon's main logger (subsystem Options.Program in upper
+	// case unless the service picks its own through Host.Logger).
 	Log hclog.Logger
+	// Logs are the daemon's log sinks (a reload re-applies logging.*).
+	Logs *logsys.Logsys
+	// Host is the daemon's Host, the same value Attached gets.
+	Host Host
+	// Loop and Done are for a service that has an input of its own (cmapd
+	// watches corosync.conf): its goroutine hands events to the owner with
+	// Loop.Post and ends when Done is closed (Run returned). A service
+	// without such an input ignores both.
+	Loop Loop
+	Done <-chan struct{}
 }

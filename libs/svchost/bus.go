@@ -1,0 +1,378 @@
+package svchost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/ipcproto"
+)
+
+// Reattach backoff bounds and the pause before resending after TryAgain.
+const (
+	busRetryMin = 100 * time.Millisecond
+	busRetryMax = 2 * time.Second
+	// busStable is how long a session must have lasted for the backoff to
+	// start again from busRetryMin.
+	busStable  = 5 * time.Second
+	mcastRetry = 10 * time.Millisecond
+)
+
+// busState is the daemon's attachment to totemd; every field but the
+// reconnect loop's locals is owned by the owner goroutine.
+type busState struct {
+	d *Daemon
+	// sess is the session the owner currently takes messages from; conn
+	// is set once totemd answered the attach (nil while detached).
+	sess     *session
+	conn     *ipcproto.Conn
+	attached bool // Service.Attached was called for sess
+	nodeID   uint32
+
+	q         *mcastQueue
+	retryWait bool // a resend after TryAgain is scheduled
+
+	reqSeq uint64
+	reqs   map[uint64]func(cs.Error, []byte)
+
+	round *roundState
+	cmap  *busCmap
+}
+
+// session is one connection to totemd; messages of an old session that
+// arrive after a reconnect are recognised and dropped.
+type session struct{ conn *ipcproto.Conn }
+
+// roundState is the sync round in progress.
+type roundState struct {
+	r SyncRound
+	// barrier is the multicast count SyncDone must see resolved; set when
+	// the service reported done.
+	barrier  uint64
+	doneSeen bool
+	doneSent bool
+}
+
+func newBusState(d *Daemon) *busState {
+	b := &busState{d: d, q: newMcastQueue(d.opts.Window), reqs: map[uint64]func(cs.Error, []byte){}}
+	b.cmap = newBusCmap(b, d.opts.CmapPrefixes)
+	return b
+}
+
+// loop keeps the daemon attached to totemd, reconnecting with exponential
+// backoff while totemd is not there or after it went away.
+func (b *busState) loop(ctx context.Context) {
+	wait := busRetryMin
+	var lastErr string
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := b.run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > busStable {
+			wait = busRetryMin
+		}
+		if msg := err.Error(); msg != lastErr {
+			b.d.log.Warn("service bus unavailable, retrying", "bus", b.d.busPath, "error", err)
+			lastErr = msg
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, busRetryMax)
+	}
+}
+
+// run attaches once and feeds every message to the owner until the
+// connection ends.
+func (b *busState) run(ctx context.Context) error {
+	conn, err := ipcproto.Dial(ctx, b.d.busPath)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	s := &session{conn: conn}
+	if !b.d.Post(func() { b.sess = s }) {
+		return ctx.Err()
+	}
+	if err := conn.Send(&ipcproto.Msg{Kind: ipcproto.KindAttach, Service: b.d.opts.Service, Name: b.d.opts.Name}); err != nil {
+		b.d.Post(func() { b.detached(s) })
+		return err
+	}
+	for {
+		m, err := conn.Recv()
+		if err == nil && m.Kind == ipcproto.KindError {
+			err = fmt.Errorf("totemd refused %s: %s", b.d.opts.Program, m.Text)
+		} else if errors.Is(err, io.EOF) {
+			err = errors.New("totemd closed the bus connection")
+		}
+		if err != nil {
+			b.d.Post(func() { b.detached(s) })
+			return err
+		}
+		if !b.d.Post(func() { b.onMsg(s, m) }) {
+			return errors.New("daemon stopped")
+		}
+	}
+}
+
+// detached ends session s: queued multicasts and requests fail, a sync
+// round in progress is aborted, the Service learns it.
+func (b *busState) detached(s *session) {
+	if b.sess != s {
+		return
+	}
+	wasAttached := b.attached
+	b.sess, b.conn, b.attached = nil, nil, false
+	for _, it := range b.q.fail() {
+		if it.done != nil {
+			done := it.done
+			b.d.later(func() { done(cs.ErrLibrary) })
+		}
+	}
+	b.retryWait = false
+	for id, done := range b.reqs {
+		delete(b.reqs, id)
+		if done != nil {
+			b.d.later(func() { done(cs.ErrLibrary, nil) })
+		}
+	}
+	if !wasAttached {
+		return
+	}
+	if b.round != nil {
+		b.round = nil
+		b.d.svc.SyncAbort()
+	}
+	b.d.log.Warn("detached from totemd")
+	b.d.svc.Detached()
+}
+
+// closed runs after the reconnect loop ended for good.
+func (b *busState) closed() {
+	if b.sess != nil {
+		b.d.step(func() { b.detached(b.sess) })
+	}
+}
+
+// onMsg handles one message of session s.
+func (b *busState) onMsg(s *session, m *ipcproto.Msg) {
+	if b.sess != s {
+		return
+	}
+	if m.Kind == ipcproto.KindAttached {
+		b.onAttached(s, m)
+		return
+	}
+	if !b.attached {
+		return
+	}
+	svc := b.d.svc
+	switch m.Kind {
+	case ipcproto.KindConfChg:
+		svc.ConfChg(*m.Conf)
+	case ipcproto.KindDeliver:
+		svc.Deliver(m.From, m.Payload, m.Swapped)
+	case ipcproto.KindMcastAck:
+		b.onAck(m)
+	case ipcproto.KindSyncInit:
+		b.round = &roundState{r: SyncRound{ID: m.ID, Kind: FullSync, Ring: *m.Ring, Members: m.Members, Trans: m.Trans}}
+		svc.SyncInit(b.round.r)
+	case ipcproto.KindSyncProcess:
+		if b.round == nil || b.round.r.ID != m.ID {
+			b.d.log.Debug("sync process for an unknown round", "round", m.ID)
+			return
+		}
+		b.round.r.Ring = *m.Ring
+		if svc.SyncProcess(b.round.r) {
+			b.syncDone(b.round.r)
+		}
+	case ipcproto.KindSyncActivate:
+		if b.round == nil || b.round.r.ID != m.ID {
+			b.d.log.Debug("sync activate for an unknown round", "round", m.ID)
+			return
+		}
+		r := b.round.r
+		if m.Members != nil {
+			r.Members = m.Members
+		}
+		b.round = nil
+		svc.SyncActivate(r)
+	case ipcproto.KindSyncAbort:
+		if b.round != nil {
+			b.round = nil
+			svc.SyncAbort()
+		}
+	case ipcproto.KindRequest:
+		st, payload := b.onRequest(m)
+		b.send(&ipcproto.Msg{Kind: ipcproto.KindResponse, ID: m.ID, Service: m.Service, Status: st, Payload: payload})
+	case ipcproto.KindResponse:
+		done, ok := b.reqs[m.ID]
+		if !ok {
+			return
+		}
+		delete(b.reqs, m.ID)
+		if done != nil {
+			done(m.Status, m.Payload)
+		}
+	}
+}
+
+func (b *busState) onAttached(s *session, m *ipcproto.Msg) {
+	b.conn, b.attached, b.nodeID = s.conn, true, m.NodeID
+	a := Attachment{NodeID: m.NodeID, RingMembers: m.Members, ServiceMembers: m.Members}
+	if m.Ring != nil {
+		a.Ring = *m.Ring
+	}
+	b.d.log.Info("attached to totemd", "nodeid", m.NodeID, "ring", a.Ring.String(), "members", m.Members)
+	b.d.svc.Attached(b.d.host, a)
+	if b.d.mirror == b.cmap {
+		b.cmap.trackAll()
+	}
+}
+
+// onRequest answers a request another service sent through totemd.
+func (b *busState) onRequest(m *ipcproto.Msg) (cs.Error, []byte) {
+	if m.Service == cmapService && b.d.mirror == b.cmap {
+		if st, reply, ok := b.cmap.notification(m.Payload); ok {
+			return st, reply
+		}
+	}
+	if bs, ok := b.d.svc.(BusServer); ok {
+		return bs.BusRequest(m.Service, m.Payload)
+	}
+	return cs.ErrNotSupported, nil
+}
+
+// send writes to the current session; a failed write closes it (the
+// reader then reports the detach).
+func (b *busState) send(m *ipcproto.Msg) bool {
+	if b.conn == nil {
+		return false
+	}
+	if err := b.conn.Send(m); err != nil {
+		b.d.log.Warn("bus send failed", "kind", m.Kind.String(), "error", err)
+		b.conn.Close()
+		return false
+	}
+	return true
+}
+
+// mcast queues a multicast (Host.Mcast).
+func (b *busState) mcast(payload []byte, done func(cs.Error)) {
+	if !b.attached {
+		if done != nil {
+			b.d.later(func() { done(cs.ErrLibrary) })
+		}
+		return
+	}
+	b.q.push(payload, done)
+	b.pump()
+}
+
+// pump sends what the window allows.
+func (b *busState) pump() {
+	if !b.attached || b.retryWait {
+		return
+	}
+	for {
+		it, ok := b.q.next()
+		if !ok {
+			return
+		}
+		if !b.send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: it.id, Payload: it.payload}) {
+			return
+		}
+	}
+}
+
+func (b *busState) onAck(m *ipcproto.Msg) {
+	r, err := b.q.ack(m.ID, m.Status)
+	if err != nil {
+		b.d.log.Error("bus protocol error; reattaching", "error", err)
+		b.conn.Close()
+		return
+	}
+	if it := r.resolved; it != nil {
+		if r.status != cs.OK {
+			b.d.log.Error("the ring refused a multicast", "status", r.status, "bytes", len(it.payload))
+		}
+		if it.done != nil {
+			done, st := it.done, r.status
+			b.d.later(func() { done(st) })
+		}
+		b.checkSyncDone()
+	}
+	if r.rewound {
+		b.retryWait = true
+		s := b.sess
+		b.d.host.After(mcastRetry, func() {
+			if b.sess == s {
+				b.retryWait = false
+				b.pump()
+			}
+		})
+		return
+	}
+	b.pump()
+}
+
+// syncDone records that the service finished SyncProcess for r; totemd
+// hears it once every multicast queued before now was accepted.
+func (b *busState) syncDone(r SyncRound) {
+	if b.round == nil || b.round.r.ID != r.ID || b.round.doneSeen {
+		return
+	}
+	b.round.doneSeen, b.round.barrier = true, b.q.pushed
+	b.checkSyncDone()
+}
+
+func (b *busState) checkSyncDone() {
+	rs := b.round
+	if rs == nil || !rs.doneSeen || rs.doneSent || b.q.resolved < rs.barrier {
+		return
+	}
+	rs.doneSent = true
+	ring := rs.r.Ring
+	b.send(&ipcproto.Msg{Kind: ipcproto.KindSyncDone, ID: rs.r.ID, Ring: &ring})
+}
+
+// request sends a request to another local service (Host.Request).
+func (b *busState) request(service uint16, payload []byte, done func(cs.Error, []byte)) {
+	if !b.attached {
+		if done != nil {
+			b.d.later(func() { done(cs.ErrLibrary, nil) })
+		}
+		return
+	}
+	b.reqSeq++
+	b.reqs[b.reqSeq] = done
+	b.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: b.reqSeq, Service: service, Payload: payload})
+}
+
+// drain waits (running owner work) until the multicast queue is empty or
+// timeout passed, then detaches cleanly.
+func (b *busState) drain(timeout time.Duration, ops chan func()) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for b.attached && b.q.backlog() > 0 {
+		select {
+		case f := <-ops:
+			b.d.step(f)
+		case <-deadline.C:
+			b.d.log.Warn("stopping with multicasts not yet accepted by the ring", "count", b.q.backlog())
+			return
+		}
+	}
+	if b.attached {
+		b.send(&ipcproto.Msg{Kind: ipcproto.KindDetach})
+	}
+}

@@ -1,0 +1,271 @@
+package svchost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/logsys"
+	"github.com/needle-cluster/needle/libs/qbipc"
+)
+
+// Defaults of Options and of the drain.
+const (
+	defaultMaxBacklog = 1024
+	// drainTimeout bounds how long a stopping daemon waits for its queued
+	// multicasts to be accepted before it detaches.
+	drainTimeout = 2 * time.Second
+)
+
+// Daemon is one loaded service daemon; Run serves it. Main builds one from
+// the command line; tests build one with New.
+type Daemon struct {
+	opts    Options
+	busPath string
+	logs    *logsys.Logsys
+	log     hclog.Logger
+	svc     Service
+
+	ops     chan func()
+	stopped chan struct{}
+	// fatal ends Run with an error (Host.Fatal).
+	fatal chan error
+
+	// Owned by the Run goroutine from here on.
+	transport qbipc.Transport
+	endpoints []*Endpoint
+	bus       *busState
+	mirror    CmapMirror
+	rules     UIDGID
+	host      *host
+	deferred  []func()
+}
+
+// New loads what the daemon needs before serving: cfg.Keys from the
+// configuration (already parsed by Main, or by the test), the logger,
+// and the Service (Options.New). busPath is totemd's bus socket.
+func New(opts Options, cfg Config, busPath string) (*Daemon, error) {
+	if opts.Program == "" || opts.New == nil {
+		return nil, errors.New("svchost: Options.Program and Options.New are required")
+	}
+	if opts.MaxBacklog <= 0 {
+		opts.MaxBacklog = defaultMaxBacklog
+	}
+	if opts.Name == "" {
+		opts.Name = opts.Program
+		if len(opts.Endpoints) > 0 {
+			opts.Name = opts.Endpoints[0]
+		}
+	}
+	d := &Daemon{
+		opts:    opts,
+		busPath: busPath,
+		logs:    cfg.Logs,
+		ops:     make(chan func(), 256),
+		stopped: make(chan struct{}),
+		fatal:   make(chan error, 1),
+	}
+	if cfg.Log == nil {
+		cfg.Log = d.logger(strings.ToUpper(opts.Program))
+	}
+	d.log = cfg.Log
+	d.host = &host{d: d}
+	cfg.Host, cfg.Loop, cfg.Done = d.host, d, d.stopped
+	d.bus = newBusState(d)
+	d.bus.cmap.seed(cfg.Keys)
+	if opts.Transport != nil {
+		d.transport = *opts.Transport
+	} else {
+		qt := "native"
+		if v, ok := cfg.Keys["system.qb_ipc_type"]; ok {
+			qt, _ = v.AsString()
+		}
+		t, err := qbipc.ParseTransport(qt)
+		if err != nil {
+			return nil, fmt.Errorf("system.qb_ipc_type: %w", err)
+		}
+		d.transport = t
+	}
+	svc, err := opts.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.svc = svc
+	if o, ok := svc.(CmapOwner); ok {
+		d.mirror = o.OwnCmap()
+	} else {
+		d.mirror = d.bus.cmap
+	}
+	d.rules = UIDGID{Keys: d.mirror, Log: d.logger("MAIN")}
+	return d, nil
+}
+
+func (d *Daemon) logger(subsys string) hclog.Logger {
+	if d.logs == nil {
+		return hclog.NewNullLogger()
+	}
+	return d.logs.Logger(subsys)
+}
+
+// Post queues f for the owner goroutine (Loop); false once Run returned.
+func (d *Daemon) Post(f func()) bool {
+	select {
+	case d.ops <- f:
+		return true
+	case <-d.stopped:
+		return false
+	}
+}
+
+// Run serves the endpoints, keeps the daemon attached to totemd and
+// drives the Service until ctx ends (nil) or Host.Fatal (its error).
+func (d *Daemon) Run(ctx context.Context) error {
+	defer close(d.stopped)
+	srvCtx, stopServers := context.WithCancel(context.Background())
+	defer stopServers()
+	var wg sync.WaitGroup
+	serveErr := make(chan error, len(d.opts.Endpoints))
+	for _, name := range d.opts.Endpoints {
+		ep, err := ListenEndpoint(EndpointConfig{
+			Service: name, Transport: d.transport, Loop: d, Handler: d.svc,
+			Rules: d.rules, Log: d.logger("IPC"),
+		})
+		if err != nil {
+			stopServers()
+			d.drainOps(&wg)
+			return err
+		}
+		d.endpoints = append(d.endpoints, ep)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ep.Serve(srvCtx); err != nil {
+				serveErr <- fmt.Errorf("libqb service %s: %w", name, err)
+			}
+		}()
+	}
+	busCtx, stopBus := context.WithCancel(context.Background())
+	defer stopBus()
+	busDone := make(chan struct{})
+	go func() { defer close(busDone); d.bus.loop(busCtx) }()
+	var tick <-chan time.Time
+	if d.opts.TickPeriod > 0 {
+		t := time.NewTicker(d.opts.TickPeriod)
+		defer t.Stop()
+		tick = t.C
+	}
+	d.log.Info("service ready", "endpoints", d.opts.Endpoints, "ipc", d.transport.String())
+	var result error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case f := <-d.ops:
+			d.step(f)
+		case now := <-tick:
+			d.step(func() { d.svc.Tick(now) })
+		case result = <-d.fatal:
+			break loop
+		case err := <-serveErr:
+			result = err
+			break loop
+		}
+	}
+	// Orderly drain: no new clients or requests, then give queued
+	// multicasts a moment to reach the ring, then detach.
+	stopServers()
+	d.drainOps(&wg)
+	d.bus.drain(drainTimeout, d.ops)
+	stopBus()
+	for {
+		select {
+		case f := <-d.ops:
+			d.step(f)
+		case <-busDone:
+			d.bus.closed()
+			return result
+		}
+	}
+}
+
+// drainOps runs posted work until every endpoint's Serve returned (their
+// connections' Disconnects are posted work).
+func (d *Daemon) drainOps(wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for {
+		select {
+		case f := <-d.ops:
+			d.step(f)
+		case <-done:
+			return
+		}
+	}
+}
+
+// Endpoints are the daemon's libqb endpoints (owner goroutine).
+func (d *Daemon) Endpoints() []*Endpoint { return d.endpoints }
+
+// host implements Host for a Daemon.
+type host struct{ d *Daemon }
+
+func (h *host) NodeID() uint32 { return h.d.bus.nodeID }
+
+func (h *host) Mcast(payload []byte, done func(cs.Error)) { h.d.bus.mcast(payload, done) }
+
+func (h *host) Backlog() int { return h.d.bus.q.backlog() }
+
+func (h *host) Congested() bool {
+	return h.d.bus.conn == nil || h.d.bus.q.backlog() >= h.d.opts.MaxBacklog
+}
+
+func (h *host) SyncDone(r SyncRound) { h.d.bus.syncDone(r) }
+
+func (h *host) Request(service uint16, payload []byte, done func(cs.Error, []byte)) {
+	h.d.bus.request(service, payload, done)
+}
+
+func (h *host) Cmap() CmapMirror { return h.d.mirror }
+
+func (h *host) After(dur time.Duration, f func()) (cancel func()) {
+	cancelled := false
+	t := time.AfterFunc(dur, func() {
+		h.d.Post(func() {
+			if !cancelled {
+				cancelled = true
+				f()
+			}
+		})
+	})
+	return func() { cancelled = true; t.Stop() }
+}
+
+func (h *host) Logger(subsys string) hclog.Logger { return h.d.logger(subsys) }
+
+func (h *host) Fatal(err error) {
+	select {
+	case h.d.fatal <- err:
+	default:
+	}
+}
+
+// later runs f on the owner goroutine after the current step returns (the
+// contract: done callbacks never run inside the call that set them), in
+// the order later was called.
+func (d *Daemon) later(f func()) { d.deferred = append(d.deferred, f) }
+
+// step runs one piece of owner work and everything it deferred.
+func (d *Daemon) step(f func()) {
+	f()
+	for len(d.deferred) > 0 {
+		g := d.deferred[0]
+		d.deferred = d.deferred[1:]
+		g()
+	}
+}
