@@ -148,7 +148,11 @@ func putList(b []byte, ids []uint32) {
 	}
 }
 
+// getList reads n u32 ids (nil for none).
 func getList(b []byte, n int) []uint32 {
+	if n == 0 {
+		return nil
+	}
 	l := make([]uint32, n)
 	for i := range l {
 		l[i] = ne.Uint32(b[4*i:])
