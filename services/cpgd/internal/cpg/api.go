@@ -160,12 +160,12 @@ type Config struct {
 
 // Stats counts what the core ignored, for logs and tests.
 type Stats struct {
-	Malformed       uint64 // ring messages Deliver rejected
-	UnknownSender   uint64 // MCAST/PARTIAL_MCAST from a node with no process in the group ("Unknown node")
-	BadFragments    uint64 // fragments withheld from a connection: out of sequence or inconsistent lengths
-	DownlistOld     uint64 // DOWNLIST_OLD received (ignored, as 3.1.7)
-	OutOfRound      uint64 // JOINLIST/DOWNLIST outside a sync round (ignored)
-	HeldMcasts      uint64 // ring messages held while a sync round ran
-	MembersCapped   uint64 // joins refused because the group is full
-	UnknownProcLeav uint64 // PROCLEAVE for a process not in the list
+	Malformed        uint64 // ring messages Deliver rejected
+	UnknownSender    uint64 // MCAST/PARTIAL_MCAST from a node with no process in the group ("Unknown node")
+	BadFragments     uint64 // fragments withheld from a connection: out of sequence or inconsistent lengths
+	DownlistOld      uint64 // DOWNLIST_OLD received (ignored, as 3.1.7)
+	OutOfRound       uint64 // JOINLIST/DOWNLIST outside a sync round (ignored)
+	HeldMcasts       uint64 // ring messages held while a sync round ran
+	MembersCapped    uint64 // joins refused because the group is full
+	UnknownProcLeave uint64 // PROCLEAVE for a process not in the list
 }

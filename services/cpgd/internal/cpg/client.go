@@ -39,8 +39,11 @@ func (c *Core) Join(id ConnID, group string, pid, flags uint32) cs.Error {
 			return cs.ErrExist
 		}
 	}
-	if c.findProc(group, c.self, pid) >= 0 {
-		// A leave of the same process is not delivered yet.
+	if c.findProc(group, c.self, pid) >= 0 || c.inflight[proc{group: group, node: c.self, pid: pid}] > 0 {
+		// A leave of the same process is not delivered yet. Needle also
+		// waits for any PROCJOIN/PROCLEAVE of that group and pid still on
+		// its way (3.1.7 does not: a second connection of the same pid
+		// would take the first one's join and leave for its own).
 		return cs.ErrTryAgain
 	}
 	if len(group) > MaxNameLength {
@@ -65,10 +68,9 @@ func (c *Core) Join(id ConnID, group string, pid, flags uint32) cs.Error {
 	return cs.OK
 }
 
-// sendProc queues a PROCJOIN or PROCLEAVE and remembers it until it is
-// delivered (JOINLIST accounts for it, see sync.go).
+// sendProc queues a PROCJOIN or PROCLEAVE.
 func (c *Core) sendProc(join bool, group string, pid, reason uint32) {
-	c.pendingOwn = append(c.pendingOwn, ownOp{join: join, group: group, pid: pid})
+	c.inflight[proc{group: group, node: c.self, pid: pid}]++
 	if join {
 		c.send(cpgmsg.ProcJoin{Group: group, PID: pid, Reason: reason})
 	} else {

@@ -29,13 +29,30 @@ type proc struct {
 	pid   uint32
 }
 
-// sender names the origin of partial fragments (libcpg keys its assembly
-// by node and pid).
-type sender struct{ node, pid uint32 }
+// asmKey names a fragmented message in progress: its group and sender.
+type asmKey struct {
+	group     string
+	node, pid uint32
+}
 
-// assembly is how far a connection got through one sender's fragmented
-// message.
-type assembly struct{ msglen, got uint32 }
+// assembly is how far one sender's fragmented message got, with its
+// fragments so far for members that join before it ends.
+type assembly struct {
+	msglen, got uint32
+	frags       []fragment // nil once over MaxReplayBytes
+	overflow    bool
+}
+
+// fragment is one delivered fragment kept for replay.
+type fragment struct {
+	typ  PartialType
+	data []byte
+}
+
+// MaxReplayBytes bounds the fragments kept per message in progress for
+// processes that join the group before its last fragment; a join into a
+// bigger message in progress cuts that message instead.
+const MaxReplayBytes = 64 << 20
 
 // conn is one client connection (corosync's cpg_pd).
 type conn struct {
@@ -50,22 +67,13 @@ type conn struct {
 	transition       uint64 // confchgs sent to this connection
 	fragStart        uint64 // transition at the FIRST fragment it sent
 
-	iters    map[uint64]*iterator
-	assembly map[sender]assembly
+	iters map[uint64]*iterator
 }
 
 // iterator is one iteration snapshot.
 type iterator struct {
 	items []IterEntry
 	next  int
-}
-
-// ownOp is a PROCJOIN or PROCLEAVE this node sent and has not yet seen
-// delivered.
-type ownOp struct {
-	join  bool
-	group string
-	pid   uint32
 }
 
 // Core is one node's CPG state machine. It is not safe for concurrent use.
@@ -82,13 +90,13 @@ type Core struct {
 	nextIt uint64
 
 	// Sync state.
-	synced       bool                 // a round was activated since the core started
 	hold         bool                 // ring messages are held (a round runs, or none activated yet)
 	held         [][]byte             // ring messages waiting for the round to end, in order
 	round        *round               // the round in progress
 	oldMembers   []uint32             // members at the last activation (my_old_member_list)
 	lastSyncRing ring.ID              // ring of the last SyncInit (last_sync_ring_id)
-	pendingOwn   []ownOp              // own PROCJOIN/PROCLEAVE sent, not yet delivered
+	asm          map[asmKey]assembly  // fragmented messages in progress
+	inflight     map[proc]int         // own PROCJOIN/PROCLEAVE sent (or held), not yet delivered, per group and pid
 	stamp        uint64               // orders stored JOINLIST entries by arrival (3.1.7 walks them newest first)
 	kept317      map[uint32]*joinlist // JOINLISTs 3.1.7 keeps across a barrier-phase abort (Keep317AbortBug)
 
@@ -103,7 +111,7 @@ func New(cfg Config) (*Core, error) {
 	if cfg.NodeID == 0 {
 		return nil, fmt.Errorf("cpg: config: NodeID is 0, want this node's id")
 	}
-	return &Core{cfg: cfg, self: cfg.NodeID, byID: map[ConnID]*conn{}, hold: true}, nil
+	return &Core{cfg: cfg, self: cfg.NodeID, byID: map[ConnID]*conn{}, hold: true, inflight: map[proc]int{}, asm: map[asmKey]assembly{}}, nil
 }
 
 // NodeID is this node's id.
@@ -236,12 +244,16 @@ func (c *Core) notify(group string, joined, left []Address) {
 			members = append(members, Address{NodeID: p.node, PID: p.pid})
 		}
 	}
+	var fresh []*conn // connections whose join this confchg completes
 	for _, a := range joined {
 		if a.NodeID != c.self {
 			continue
 		}
 		c.eachConn(func(k *conn) {
 			if k.state != unjoined && k.pid == a.PID && k.group == group {
+				if k.state == joinStarted {
+					fresh = append(fresh, k)
+				}
 				k.state = joinCompleted
 			}
 		})
@@ -252,10 +264,8 @@ func (c *Core) notify(group string, joined, left []Address) {
 		}
 		c.emit(ConfChgEvent{Conn: k.id, Group: group, Members: slices.Clone(members), Left: slices.Clone(left), Joined: slices.Clone(joined)})
 		k.transition++
-		for _, a := range left {
-			delete(k.assembly, sender{a.NodeID, a.PID})
-		}
 	})
+	c.replayFragments(group, joined, fresh)
 	// A leaving connection is done once it appears in a left list (2.0.0;
 	// 3.1.7's reset loop never runs, spec/cpg.md §4.3). A pending LEAVE
 	// can also end as PROCDOWN when a sync round removed the entry first.
@@ -281,7 +291,6 @@ func (k *conn) reset() {
 	k.state = unjoined
 	k.group = ""
 	k.pid = 0
-	k.assembly = nil
 }
 
 // ProcessList returns a copy of the process list (group, node, pid in list

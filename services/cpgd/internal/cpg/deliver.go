@@ -1,7 +1,9 @@
 package cpg
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/needle-cluster/needle/services/cpgd/internal/cpgmsg"
 )
@@ -16,12 +18,14 @@ func (c *Core) Deliver(from uint32, msg []byte, swapped bool) error {
 		return fmt.Errorf("cpg: message from node %d: %w", from, err)
 	}
 	switch m := m.(type) {
+	case cpgmsg.ProcJoin, cpgmsg.ProcLeave:
+		c.landed(from, m)
+	}
+	switch m := m.(type) {
 	case cpgmsg.ProcJoin:
-		c.ownDelivered(from, true, m.Group, m.PID)
 		c.roundProc(from, true, m.Group, m.PID)
 		c.procJoin(from, m.Group, m.PID)
 	case cpgmsg.ProcLeave:
-		c.ownDelivered(from, false, m.Group, m.PID)
 		c.roundProc(from, false, m.Group, m.PID)
 		c.procLeave(from, m.Group, m.PID, Reason(m.Reason))
 	case cpgmsg.JoinList:
@@ -42,30 +46,24 @@ func (c *Core) Deliver(from uint32, msg []byte, swapped bool) error {
 	return nil
 }
 
-// ownDelivered pops one of our own PROCJOIN/PROCLEAVE. A message of ours
-// we do not remember was sent by an earlier cpgd on this node: applied like
-// any other, with a warning.
-func (c *Core) ownDelivered(from uint32, join bool, group string, pid uint32) {
+// landed counts down our own PROCJOIN/PROCLEAVE in flight. One we did not
+// send (an earlier cpgd on this node sent it) counts nothing.
+func (c *Core) landed(from uint32, m cpgmsg.Message) {
 	if from != c.self {
 		return
 	}
-	for i, op := range c.pendingOwn {
-		if op.join == join && op.group == group && op.pid == pid {
-			if i != 0 {
-				c.warn("own %s of pid %d to %s delivered out of order", kind(join), pid, Printable(group))
-			}
-			c.pendingOwn = append(c.pendingOwn[:i], c.pendingOwn[i+1:]...)
-			return
-		}
+	var k proc
+	switch m := m.(type) {
+	case cpgmsg.ProcJoin:
+		k = proc{group: m.Group, node: from, pid: m.PID}
+	case cpgmsg.ProcLeave:
+		k = proc{group: m.Group, node: from, pid: m.PID}
 	}
-	c.warn("own %s of pid %d to %s was not sent by this cpgd", kind(join), pid, Printable(group))
-}
-
-func kind(join bool) string {
-	if join {
-		return "PROCJOIN"
+	if c.inflight[k] > 1 {
+		c.inflight[k]--
+	} else {
+		delete(c.inflight, k)
 	}
-	return "PROCLEAVE"
 }
 
 // procJoin is corosync's do_proc_join for a delivered PROCJOIN.
@@ -82,7 +80,7 @@ func (c *Core) procJoin(node uint32, group string, pid uint32) {
 // naming a process the members never saw).
 func (c *Core) procLeave(node uint32, group string, pid uint32, reason Reason) {
 	if c.findProc(group, node, pid) < 0 {
-		c.stats.UnknownProcLeav++
+		c.stats.UnknownProcLeave++
 		return
 	}
 	c.notify(group, nil, []Address{{NodeID: node, PID: pid, Reason: reason}})
@@ -106,13 +104,54 @@ func (c *Core) mcast(from uint32, m cpgmsg.Mcast) {
 	})
 }
 
-// partial delivers one fragment. Beyond 3.1.7, each connection only gets
-// fragments that continue a consistent sequence from the same sender
-// (libcpg 3.1.7 copies them without bounds checks, addendum §3.7).
+// partial delivers one fragment. Beyond 3.1.7:
+//   - fragments are only delivered in a consistent sequence (FIRST,
+//     CONTINUED…, LAST adding up to msglen): libcpg 3.1.7 copies them
+//     without bounds checks (addendum §3.7);
+//   - a process whose join completes while a message of its group is in
+//     progress first gets that message's earlier fragments (replayed after
+//     its join confchg), so it delivers the message in the same view as the
+//     older members. 3.1.7 sends it only the later fragments, its libcpg
+//     drops them, and the view is not virtually synchronous;
+//   - a sync round cuts every message in progress: the rest is withheld
+//     from every member on every node alike (nodes that merged in never had
+//     the first fragments). Its sender gets CS_ERR_INTERRUPT for fragments
+//     it sends after the round reached it; fragments already on their way
+//     are lost, as in 3.1.7 where the receivers' libcpg drop them.
 func (c *Core) partial(from uint32, m cpgmsg.PartialMcast) {
-	known := c.nodeInGroup(m.Group, from)
-	s := sender{from, m.PID}
+	key := asmKey{group: m.Group, node: from, pid: m.PID}
 	flen := uint32(len(m.Data))
+	typ := PartialType(m.Type)
+	a, ok := c.asm[key]
+	switch typ {
+	case PartialFirst:
+		a, ok = assembly{msglen: m.MsgLen}, true
+	default:
+		ok = ok && a.msglen == m.MsgLen
+	}
+	if ok {
+		a.got += flen
+		ok = a.got <= a.msglen && (typ != PartialLast || a.got == a.msglen)
+	}
+	if !ok {
+		delete(c.asm, key)
+		c.stats.BadFragments++
+		c.warn("fragment (type %d, %d bytes) from node %d pid %d to %s withheld: out of sequence or cut by a configuration change", m.Type, flen, from, m.PID, Printable(m.Group))
+		return
+	}
+	if typ == PartialLast {
+		delete(c.asm, key)
+	} else {
+		if !a.overflow {
+			if uint64(a.got) > MaxReplayBytes {
+				a.frags, a.overflow = nil, true
+			} else {
+				a.frags = append(a.frags, fragment{typ: typ, data: m.Data})
+			}
+		}
+		c.asm[key] = a
+	}
+	known := c.nodeInGroup(m.Group, from)
 	c.eachConn(func(k *conn) {
 		if k.group != m.Group || (k.state != joinCompleted && k.state != leaveStarted) {
 			return
@@ -121,36 +160,46 @@ func (c *Core) partial(from uint32, m cpgmsg.PartialMcast) {
 			c.stats.UnknownSender++
 			return
 		}
-		a, ok := k.assembly[s]
-		switch PartialType(m.Type) {
-		case PartialFirst:
-			a, ok = assembly{msglen: m.MsgLen}, true
-		case PartialContinued, PartialLast:
-			if !ok || a.msglen != m.MsgLen {
-				ok = false
-			}
-		}
-		if ok {
-			a.got += flen
-			last := PartialType(m.Type) == PartialLast
-			if a.got > a.msglen || (last && a.got != a.msglen) {
-				ok = false
-			}
-		}
-		if !ok {
-			c.stats.BadFragments++
-			delete(k.assembly, s)
-			c.warn("fragment %d of %d bytes from node %d pid %d withheld from connection %d: out of sequence", m.Type, flen, from, m.PID, k.id)
-			return
-		}
-		if PartialType(m.Type) == PartialLast {
-			delete(k.assembly, s)
-		} else {
-			if k.assembly == nil {
-				k.assembly = map[sender]assembly{}
-			}
-			k.assembly[s] = a
-		}
-		c.emit(PartialDeliverEvent{Conn: k.id, Group: m.Group, NodeID: from, PID: m.PID, MsgLen: m.MsgLen, Type: PartialType(m.Type), Data: m.Data})
+		c.emit(PartialDeliverEvent{Conn: k.id, Group: m.Group, NodeID: from, PID: m.PID, MsgLen: m.MsgLen, Type: typ, Data: m.Data})
 	})
+}
+
+// replayFragments sends the connections whose join just completed the
+// fragments so far of every message of group in progress. A join (of any
+// node's process, so that every node decides alike) cuts a message too big
+// to replay.
+func (c *Core) replayFragments(group string, joined []Address, fresh []*conn) {
+	if len(joined) == 0 {
+		return
+	}
+	keys := make([]asmKey, 0, len(c.asm))
+	for k := range c.asm {
+		if k.group == group {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b asmKey) int { return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.pid, b.pid)) })
+	for _, key := range keys {
+		a := c.asm[key]
+		if a.overflow {
+			delete(c.asm, key)
+			c.warn("message of %d bytes from node %d pid %d to %s cut: a process joined before its end", a.msglen, key.node, key.pid, Printable(group))
+			continue
+		}
+		for _, k := range fresh {
+			for _, f := range a.frags {
+				c.emit(PartialDeliverEvent{Conn: k.id, Group: group, NodeID: key.node, PID: key.pid, MsgLen: a.msglen, Type: f.typ, Data: f.data})
+			}
+		}
+	}
+}
+
+// cutFragments forgets the partial messages of group (all groups when
+// all) in progress.
+func (c *Core) cutFragments(group string, all bool) {
+	for k := range c.asm {
+		if all || k.group == group {
+			delete(c.asm, k)
+		}
+	}
 }

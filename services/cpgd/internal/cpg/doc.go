@@ -41,16 +41,24 @@
 //   - LEAVE uses the connection's own group and pid, not the request's;
 //   - a PROCLEAVE for a process not in the list emits no confchg (3.1.7
 //     emits one listing a process that was never a member);
-//   - JOINLIST contents are robust to cpg messages delivered inside a sync
+//   - JOINLIST handling is robust to cpg messages delivered inside a sync
 //     round (possible in needle when a multicast reaches totemd just after
-//     its configuration change): a node's JOINLIST also counts its own
-//     PROCJOIN/PROCLEAVE sent but not yet delivered, a PROCJOIN/PROCLEAVE
-//     delivered after its sender's JOINLIST updates the stored JOINLIST, and
-//     the activation applies the sender's own JOINLIST to its own entries
-//     too, so every member ends the round with the same process list.
-//   - fragments of a partial multicast reach a connection only in a
-//     consistent sequence (FIRST, CONTINUED…, LAST adding up to msglen):
-//     3.1.7's libcpg copies fragments without bounds checks (addendum §3.7).
+//     its configuration change): each sender's PROCJOIN/PROCLEAVE delivered
+//     in the round is applied to its stored JOINLIST, whether it came
+//     before or after it, and the activation checks the node's own entries
+//     against its own JOINLIST too, so every member ends the round with the
+//     same process list. Needle also sends an empty JOINLIST where 3.1.7
+//     sends none, so a stale one of an aborted round cannot stand for it;
+//   - a connection may not join a group while a PROCJOIN/PROCLEAVE of the
+//     same group and pid from this node is in flight (CS_ERR_TRY_AGAIN;
+//     3.1.7 lets a second connection of the same pid pick up the first
+//     one's join and leave);
+//   - fragmented messages (see partial in deliver.go): consistent fragment
+//     sequences only; members that join before the last fragment get the
+//     earlier ones replayed after their join confchg; a sync round cuts a
+//     message in progress for everyone alike;
+//   - a join that would give a group more than MaxGroupMembers processes is
+//     refused with CS_ERR_NO_RESOURCES (spec/cpg.md §11).
 //
 // Invariants are asserted: a broken one panics (a bug, not bad input); bad
 // ring input is rejected with an error from Deliver.

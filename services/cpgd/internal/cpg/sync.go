@@ -17,6 +17,15 @@ type round struct {
 	// joinlists are the JOINLISTs delivered in this round, the last one
 	// per sender, kept current by that sender's later PROCJOIN/PROCLEAVE.
 	joinlists map[uint32]*joinlist
+	// ops are the PROCJOIN/PROCLEAVE delivered in this round, per sender.
+	ops map[uint32][]roundOp
+}
+
+// roundOp is one delivered PROCJOIN (join) or PROCLEAVE.
+type roundOp struct {
+	join  bool
+	group string
+	pid   uint32
 }
 
 // joinlist is one sender's stored JOINLIST.
@@ -49,6 +58,7 @@ func (c *Core) ConfChg(_ ring.ConfType) { c.hold = true }
 // Trans), discard any earlier round's JOINLISTs.
 func (c *Core) SyncInit(r Round) {
 	c.hold = true
+	c.cutFragments("", true)
 	c.lastSyncRing = r.Ring
 	var down []uint32
 	for _, n := range c.oldMembers {
@@ -62,12 +72,11 @@ func (c *Core) SyncInit(r Round) {
 	}
 }
 
-// SyncProcess is cpg_sync_process: multicast DOWNLIST and JOINLIST. It is
-// always done at once (the host's queue never refuses). Needle sends a
-// JOINLIST even with no local process (3.1.7 sends none): an empty one
-// supersedes a stale JOINLIST of an aborted round that totemd may still
-// deliver in this one. The JOINLIST lists this node's processes as they
-// will be once its own PROCJOIN/PROCLEAVE still in flight are delivered.
+// SyncProcess is cpg_sync_process: multicast DOWNLIST and JOINLIST (this
+// node's processes as delivered so far). It is always done at once (the
+// host's queue never refuses). Needle sends a JOINLIST even with no local
+// process (3.1.7 sends none): an empty one supersedes a stale JOINLIST of
+// an aborted round that totemd may still deliver in this one.
 func (c *Core) SyncProcess(r Round) bool {
 	if c.round == nil || c.round.r.ID != r.ID {
 		c.warn("sync process for round %d without its sync init", r.ID)
@@ -80,16 +89,9 @@ func (c *Core) SyncProcess(r Round) bool {
 			entries = append(entries, cpgmsg.JoinEntry{PID: p.pid, Group: p.group})
 		}
 	}
-	for _, op := range c.pendingOwn {
-		i := slices.IndexFunc(entries, func(e cpgmsg.JoinEntry) bool { return e.PID == op.pid && e.Group == op.group })
-		switch {
-		case op.join && i < 0:
-			entries = append(entries, cpgmsg.JoinEntry{PID: op.pid, Group: op.group})
-		case !op.join && i >= 0:
-			entries = slices.Delete(entries, i, i+1)
-		}
+	if len(entries) > 0 || !c.cfg.Keep317AbortBug {
+		c.sendNow(cpgmsg.JoinList{Entries: entries})
 	}
-	c.sendNow(cpgmsg.JoinList{Entries: entries})
 	c.round.processed = true
 	return true
 }
@@ -126,25 +128,46 @@ func (c *Core) joinList(from uint32, m cpgmsg.JoinList) {
 		j.entries = append(j.entries, storedEntry{group: e.Group, pid: e.PID, stamp: c.stamp})
 	}
 	c.round.joinlists[from] = j
+	if !c.cfg.Keep317AbortBug {
+		// The sender may have built it before delivering some of its own
+		// PROCJOIN/PROCLEAVE that came earlier in this round: replaying
+		// them is harmless for those it had delivered.
+		for _, op := range c.round.ops[from] {
+			j.apply(op, &c.stamp)
+		}
+	}
 }
 
-// roundProc keeps a stored JOINLIST current when its sender's PROCJOIN or
-// PROCLEAVE is delivered after it in the same round (needle only).
+// apply makes a stored JOINLIST follow one PROCJOIN or PROCLEAVE of its
+// sender.
+func (j *joinlist) apply(op roundOp, stamp *uint64) {
+	i := j.find(op.group, op.pid)
+	switch {
+	case op.join && i < 0:
+		*stamp++
+		j.entries = append(j.entries, storedEntry{group: op.group, pid: op.pid, stamp: *stamp})
+	case !op.join && i >= 0:
+		j.entries = slices.Delete(j.entries, i, i+1)
+	}
+}
+
+// roundProc logs a PROCJOIN or PROCLEAVE delivered inside a round and
+// applies it to its sender's stored JOINLIST (needle only: a cpg message
+// can reach the ring inside a round when it reached totemd just after the
+// configuration change). With the replay in joinList, a sender's stored
+// JOINLIST always equals its processes as of the last delivered message,
+// whenever the sender built it, so every member ends the round alike.
 func (c *Core) roundProc(from uint32, join bool, group string, pid uint32) {
 	if c.round == nil || c.cfg.Keep317AbortBug {
 		return
 	}
-	j := c.round.joinlists[from]
-	if j == nil {
-		return
+	op := roundOp{join: join, group: group, pid: pid}
+	if c.round.ops == nil {
+		c.round.ops = map[uint32][]roundOp{}
 	}
-	i := j.find(group, pid)
-	switch {
-	case join && i < 0:
-		c.stamp++
-		j.entries = append(j.entries, storedEntry{group: group, pid: pid, stamp: c.stamp})
-	case !join && i >= 0:
-		j.entries = slices.Delete(j.entries, i, i+1)
+	c.round.ops[from] = append(c.round.ops[from], op)
+	if j := c.round.joinlists[from]; j != nil {
+		j.apply(op, &c.stamp)
 	}
 }
 
@@ -159,8 +182,8 @@ func (c *Core) SyncActivate(r Round) {
 		rd = &round{r: r, joinlists: map[uint32]*joinlist{}}
 	}
 	c.round = nil
+	c.cutFragments("", true)
 	c.oldMembers = slices.Clone(r.Members)
-	c.synced = true
 
 	// 1. Down list.
 	left := map[string][]Address{}
@@ -222,8 +245,8 @@ func (c *Core) SyncActivate(r Round) {
 	}
 
 	// 3. Zombies: entries no counted JOINLIST mentions. 3.1.7 spares its
-	// own node's entries; needle counts its own JOINLIST too (it reflects
-	// every own PROCJOIN/PROCLEAVE sent), so all members end alike.
+	// own node's entries; needle checks them against its own JOINLIST too,
+	// which equals them (see roundProc): all members end alike.
 	_, haveOwn := rd.joinlists[c.self]
 	for i := 0; i < len(c.procs); {
 		p := c.procs[i]
