@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,5 +255,65 @@ func TestJSON(t *testing.T) {
 	}
 	if r := ours([]string{"--json", "-h"}); !strings.Contains(r.stdout, `"votequorum"`) || r.exit != 0 {
 		t.Errorf("--json -h does not document the schema: %s", r)
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for one writer and one reader.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestMonitor: -m prints the status block at start (and at every change);
+// ours and Debian's (line-buffered through stdbuf) print the same first
+// block.
+func TestMonitor(t *testing.T) {
+	if !realcoro.InPrivateNamespaces(t) {
+		return
+	}
+	stdbuf, err := exec.LookPath("stdbuf")
+	if err != nil {
+		t.Skipf("stdbuf not installed: %v", err)
+	}
+	realcoro.Start(t, realcoro.Options{})
+	waitView(t, 1)
+	const end = " (local)\n\n" // the last line of a block, then the separating empty line
+	var theirsOut syncBuf
+	cmd := exec.Command(stdbuf, "-oL", realcoro.QuorumtoolBin, "-m")
+	cmd.Stdout = &theirsOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var oursOut, oursErr syncBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"corosync-quorumtool", "-m"}, &oursOut, &oursErr) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasSuffix(theirsOut.String(), end) || !strings.HasSuffix(oursOut.String(), end) {
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != exitFailure {
+		t.Errorf("-m ended with %d, want 1 once its connection is gone", code)
+	}
+	mask := func(s string) string { return dateLine.ReplaceAllString(s, "Date: (masked)") }
+	if g, w := mask(oursOut.String()), mask(theirsOut.String()); g != w || !strings.HasSuffix(w, end) {
+		t.Errorf("-m output differs:\n=== ours\n%s=== corosync-quorumtool\n%s", g, w)
 	}
 }
