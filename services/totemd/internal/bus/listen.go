@@ -53,6 +53,9 @@ func (l *privateListener) Close() error {
 // listenPrivate creates a listening unix socket at path, mode 0600, that
 // is unreachable to non-root users at every instant (see above).
 func listenPrivate(path string) (net.Listener, error) {
+	if err := checkParent(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp(filepath.Dir(path), ".bus-")
 	if err != nil {
 		return nil, fmt.Errorf("bus: private directory beside %s: %w", path, err)
@@ -84,6 +87,29 @@ func listenPrivate(path string) (net.Listener, error) {
 		return fail(fmt.Errorf("bus: move socket into place at %s: %w", path, err))
 	}
 	return &privateListener{UnixListener: ln, path: path, fi: fi}, nil
+}
+
+// checkParent refuses a directory in which another user could replace the
+// socket after it is in place (and so impersonate totemd to the service
+// daemons): it must belong to this process's user, and be writable by
+// nobody else unless sticky (as /tmp, where only a file's owner may
+// rename or remove it).
+func checkParent(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("bus: socket directory: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("bus: socket directory %s: no owner information", dir)
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("bus: socket directory %s belongs to uid %d, not to totemd's uid %d", dir, st.Uid, os.Geteuid())
+	}
+	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("bus: socket directory %s (mode %v) is writable by other users", dir, fi.Mode())
+	}
+	return nil
 }
 
 // admit checks the peer of a freshly accepted bus connection: root is let

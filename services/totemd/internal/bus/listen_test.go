@@ -313,3 +313,28 @@ func TestNonRootPeerIsRefused(t *testing.T) {
 		t.Fatalf("root probe: %+v, want attached", root)
 	}
 }
+
+// TestBusRefusesAnOpenDirectory: a directory where another user could
+// swap the socket for their own is refused; a sticky one (as /tmp) is not.
+func TestBusRefusesAnOpenDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{{0o755, true}, {0o700, true}, {0o777, false}, {0o775, false}, {0o777 | os.ModeSticky, true}} {
+		dir := sharedDir(t)
+		if err := os.Chmod(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := Listen(ctx, filepath.Join(dir, "bus.sock"), nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("directory mode %v: Listen error %v, want ok=%v", tc.mode, err, tc.ok)
+		}
+		if err == nil {
+			s.Close()
+		} else if !strings.Contains(err.Error(), "writable by other users") {
+			t.Errorf("directory mode %v: %v", tc.mode, err)
+		}
+		cancel()
+	}
+}
