@@ -10,19 +10,24 @@ import (
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
 )
 
+// BusRequest answers a request another daemon sent through totemd.
+func (s *service) BusRequest(from uint16, payload []byte) (cs.Error, []byte) {
+	return s.execBatch(from, payload)
+}
+
 // execBatch runs a bus request batch (format in package cmapreq) with the
 // daemon's rights and returns the batch status and the replies.
-func (d *Daemon) execBatch(payload []byte) (cs.Error, []byte) {
+func (s *service) execBatch(from uint16, payload []byte) (cs.Error, []byte) {
 	msgs, err := cmapreq.Split(payload, cmapwire.ReqHeaderSize)
 	if err != nil {
-		d.log.Warn("bus request refused", "error", err)
+		s.log.Warn("bus request refused", "error", err)
 		return cs.ErrInvalidParam, nil
 	}
 	status := cs.OK
 	onStats := false
 	var out []byte
 	for _, m := range msgs {
-		st, reply := d.execOne(m, &onStats)
+		st, reply := s.execOne(from, m, &onStats)
 		if status == cs.OK && st != cs.OK {
 			status = st
 		}
@@ -31,14 +36,17 @@ func (d *Daemon) execBatch(payload []byte) (cs.Error, []byte) {
 	return status, out
 }
 
-func (d *Daemon) execOne(m []byte, onStats *bool) (cs.Error, []byte) {
-	if int32(binary.NativeEndian.Uint32(m)) == cmapreq.ReqReload {
-		st, log := d.reload("bus request")
+func (s *service) execOne(from uint16, m []byte, onStats *bool) (cs.Error, []byte) {
+	switch int32(binary.NativeEndian.Uint32(m)) {
+	case cmapreq.ReqReload:
+		st, log := s.reload("bus request")
 		return st, cmapreq.ReloadReply(st, log)
+	case cmapreq.ReqTrack:
+		return s.tracks.track(from, m)
 	}
 	req, err := cmapwire.DecodeRequest(m)
 	if err != nil {
-		d.log.Warn("bus request refused", "error", err)
+		s.log.Warn("bus request refused", "error", err)
 		return cs.ErrInvalidParam, cmapwire.GenericError(cs.ErrInvalidParam)
 	}
 	switch q := req.(type) {
@@ -57,39 +65,39 @@ func (d *Daemon) execOne(m []byte, onStats *bool) (cs.Error, []byte) {
 		if *onStats {
 			v, st := value.New(q.Type, q.Value)
 			if st == cs.OK {
-				d.deliver(d.st.PutStat(q.Key, v))
+				s.deliver(s.st.PutStat(q.Key, v))
 			}
 			return st, cmapwire.EncodeStatus(cmapwire.ResSet, st)
 		}
-		r := d.st.Set(q.Key, value.Value{Type: q.Type, Data: q.Value})
-		d.deliver(r.Events)
+		r := s.st.Set(q.Key, value.Value{Type: q.Type, Data: q.Value})
+		s.deliver(r.Events)
 		return r.Err, cmapwire.EncodeStatus(cmapwire.ResSet, r.Err)
 	case cmapwire.Delete:
 		if *onStats {
 			st := cs.OK
-			if _, ok := d.st.Stat(q.Key); !ok {
+			if _, ok := s.st.Stat(q.Key); !ok {
 				st = cs.ErrNotExist
 			}
-			d.deliver(d.st.RemoveStat(q.Key))
+			s.deliver(s.st.RemoveStat(q.Key))
 			return st, cmapwire.EncodeStatus(cmapwire.ResDelete, st)
 		}
-		r := d.st.Delete(q.Key)
-		d.deliver(r.Events)
+		r := s.st.Delete(q.Key)
+		s.deliver(r.Events)
 		return r.Err, cmapwire.EncodeStatus(cmapwire.ResDelete, r.Err)
 	case cmapwire.AdjustInt:
 		if *onStats {
 			return cs.ErrNotSupported, cmapwire.EncodeStatus(cmapwire.ResAdjustInt, cs.ErrNotSupported)
 		}
-		r := d.st.Adjust(q.Key, q.Step)
-		d.deliver(r.Events)
+		r := s.st.Adjust(q.Key, q.Step)
+		s.deliver(r.Events)
 		return r.Err, cmapwire.EncodeStatus(cmapwire.ResAdjustInt, r.Err)
 	case cmapwire.Get:
 		var v value.Value
 		var ok bool
 		if *onStats {
-			v, ok = d.st.Stat(q.Key)
+			v, ok = s.st.Stat(q.Key)
 		} else {
-			v, ok = d.st.Get(q.Key)
+			v, ok = s.st.Get(q.Key)
 		}
 		st := cs.OK
 		if !ok {

@@ -1,23 +1,26 @@
-// Package daemon is cmapd's driver: one goroutine owns the map (store.Store
-// is not goroutine-safe) and runs everything that touches it as a closure
-// posted to its queue — libqb client requests, bus messages from totemd,
-// configuration reloads and the 1.5 s statistics poll. The other
-// goroutines only move bytes (IPC connections, the bus reader, the file
-// watcher).
+// Package daemon is what is cmap's own in cmapd: the map (store.Store),
+// its libqb requests and statistics, the config_version exchange, the
+// runtime.members keys, reloads, the bus request protocol other daemons
+// write into cmap with (libs/corotypes/cmapreq), and the prefix trackers
+// those daemons mirror cmap through. Everything else — command line,
+// logging, the owner goroutine, the bus attachment, the multicast queue,
+// the sync callbacks, the libqb endpoint and its uidgid rules — is
+// libs/svchost's. cmapd owns the map, so svchost reads the uidgid rules
+// straight from it (svchost.CmapOwner) instead of tracking them.
 package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/logsys"
-	"github.com/needle-cluster/needle/libs/qbipc"
+	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/cmapd/internal/cfgver"
 	"github.com/needle-cluster/needle/services/cmapd/internal/dispatch"
 	"github.com/needle-cluster/needle/services/cmapd/internal/load"
@@ -27,6 +30,9 @@ import (
 // StatsPeriod is how often statistics trackers are evaluated (corosync's
 // stats updater runs every 1.5 s).
 const StatsPeriod = 1500 * time.Millisecond
+
+// serviceID is cmap's corosync service id (bus attach, stats.ipcs keys).
+const serviceID = svcid.Cmap
 
 // Config says where cmapd finds its inputs.
 type Config struct {
@@ -41,186 +47,150 @@ type Config struct {
 	Debounce time.Duration
 }
 
-// Daemon is a loaded cmapd; Run serves it.
-type Daemon struct {
-	cfg Config
-	log hclog.Logger
-	ops chan func()
-	// fatal ends Run with an error (e.g. a config_version mismatch).
-	fatal chan error
-	// stopped is closed when Run returns: nothing runs posted work after.
-	stopped chan struct{}
-
-	// Owned by the Run goroutine from here on.
-	st        *store.Store
-	transport qbipc.Transport
-	conns     map[store.ConnID]*ipcConn
-	ipcActive uint64
-	ipcClosed uint64
-	bus       *busSession
-	ver       *cfgver.Service
-	nodeID    uint32
-	mq        []mcastItem
-	inflight  bool
-	mcastID   uint64
+// Options are cmapd's svchost options; debounce as Config.Debounce.
+func Options(debounce time.Duration) svchost.Options {
+	return svchost.Options{
+		Program:    "cmapd",
+		Usage:      "needle's cmap service daemon (corosync's configuration and runtime key/value map)",
+		Service:    serviceID,
+		Name:       "cmap",
+		Endpoints:  []string{"cmap"},
+		TickPeriod: StatsPeriod,
+		New: func(c svchost.Config) (svchost.Service, error) {
+			return newService(c, debounce)
+		},
+	}
 }
+
+// Daemon is a loaded cmapd; Run serves it.
+type Daemon struct{ sd *svchost.Daemon }
 
 // New loads the configuration as corosync's start-up does and builds the
 // initial map. Errors carry corosync's messages (a *coroconf.Error).
 func New(cfg Config) (*Daemon, error) {
-	if cfg.Debounce == 0 {
-		cfg.Debounce = 150 * time.Millisecond
-	}
-	res, err := coroconf.Check(cfg.ConfPath, coroconf.CheckOptions{Needle: true})
+	keys, err := coroconf.Load(cfg.ConfPath, coroconf.LoadOptions{})
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{
-		cfg:     cfg,
-		log:     cfg.Logs.Logger("CMAP"),
-		ops:     make(chan func(), 256),
-		fatal:   make(chan error, 1),
-		stopped: make(chan struct{}),
-		st:      store.New(),
-		conns:   make(map[store.ConnID]*ipcConn),
+	sd, err := svchost.New(Options(cfg.Debounce), svchost.Config{
+		Path: cfg.ConfPath, Keys: keys, Logs: cfg.Logs, Log: cfg.Logs.Logger("CMAP"),
+	}, cfg.BusPath)
+	if err != nil {
+		return nil, err
 	}
+	return &Daemon{sd: sd}, nil
+}
+
+// Run serves until ctx ends (nil) or a fatal condition (returned).
+func (d *Daemon) Run(ctx context.Context) error { return d.sd.Run(ctx) }
+
+// service is cmap as a svchost.Service. Owner goroutine only.
+type service struct {
+	path     string
+	debounce time.Duration
+	logs     *logsys.Logsys
+	log      hclog.Logger
+	host     svchost.Host
+	loop     svchost.Loop
+	st       *store.Store
+
+	conns     map[store.ConnID]*ipcConn
+	ipcActive uint64
+	ipcClosed uint64
+
+	attached bool
+	ver      *cfgver.Service
+	nodeID   uint32
+
+	tracks *trackers
+}
+
+func newService(c svchost.Config, debounce time.Duration) (*service, error) {
+	if debounce == 0 {
+		debounce = 150 * time.Millisecond
+	}
+	res, err := coroconf.Check(c.Path, coroconf.CheckOptions{Needle: true})
+	if err != nil {
+		return nil, err
+	}
+	s := &service{
+		path:     c.Path,
+		debounce: debounce,
+		logs:     c.Logs,
+		log:      c.Log,
+		host:     c.Host,
+		loop:     c.Loop,
+		st:       store.New(),
+		conns:    make(map[store.ConnID]*ipcConn),
+	}
+	s.tracks = newTrackers(s)
 	for _, w := range res.Warnings {
-		d.log.Warn(w)
+		s.log.Warn(w)
 	}
 	for k, v := range load.Initial(res.Map) {
-		if r := d.st.Set(k, v); r.Err != cs.OK {
-			d.log.Warn("key not stored", "key", k, "error", r.Err)
+		if r := s.st.Set(k, v); r.Err != cs.OK {
+			s.log.Warn("key not stored", "key", k, "error", r.Err)
 		}
 	}
-	if _, err := d.st.Track(cfgver.Key, cfgver.TrackFlags, 0); err != cs.OK {
+	if _, err := s.st.Track(cfgver.Key, cfgver.TrackFlags, 0); err != cs.OK {
 		return nil, fmt.Errorf("track %s: %s", cfgver.Key, err)
 	}
 	for _, k := range store.StaticStats() {
-		d.st.PutStat(k.Key, zero(k.Type))
+		s.st.PutStat(k.Key, zero(k.Type))
 	}
-	d.putGlobalStats()
-	qt := "native"
-	if v, ok := d.st.Get("system.qb_ipc_type"); ok {
-		qt, _ = v.AsString()
+	s.putGlobalStats()
+	if c.Loop != nil {
+		if err := s.watch(c.Done); err != nil {
+			s.log.Warn("configuration file is not watched; reload only on request", "error", err)
+		}
 	}
-	if d.transport, err = qbipc.ParseTransport(qt); err != nil {
-		return nil, fmt.Errorf("system.qb_ipc_type: %w", err)
-	}
-	return d, nil
+	return s, nil
 }
 
 func zero(t value.Type) value.Value { return value.Value{Type: t, Data: make([]byte, t.Size())} }
 
-// Run serves the libqb "cmap" endpoint, attaches to the bus and watches
-// the configuration file until ctx ends or a fatal condition (returned).
-func (d *Daemon) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer close(d.stopped)
-	srv, err := qbipc.Listen(qbipc.Config{Service: "cmap", Transport: d.transport}, &ipcHandler{d: d})
-	if err != nil {
-		return fmt.Errorf("listen on libqb service cmap: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	go d.busLoop(ctx)
-	if err := d.watch(ctx); err != nil {
-		d.log.Warn("configuration file is not watched; reload only on request", "error", err)
-	}
-	d.log.Info("cmap service ready", "ipc", d.transport.String())
-	tick := time.NewTicker(StatsPeriod)
-	defer tick.Stop()
-	var result error
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case f := <-d.ops:
-			f()
-		case <-tick.C:
-			d.pollStats()
-		case result = <-d.fatal:
-			break loop
-		}
-	}
-	cancel()
-	// Connections still finishing a request wait for the owner: keep
-	// running posted work until the server has closed them all.
-	for {
-		select {
-		case f := <-d.ops:
-			f()
-		case err := <-done:
-			if result == nil && err != nil && !errors.Is(err, context.Canceled) {
-				result = err
-			}
-			return result
-		}
-	}
-}
-
-// post queues f for the owner goroutine.
-func (d *Daemon) post(ctx context.Context, f func()) bool {
-	select {
-	case d.ops <- f:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-d.stopped:
-		return false
-	}
-}
-
-// do runs f on the owner goroutine and waits for it.
-func (d *Daemon) do(ctx context.Context, f func()) bool {
-	ch := make(chan struct{})
-	if !d.post(ctx, func() { f(); close(ch) }) {
-		return false
-	}
-	select {
-	case <-ch:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-d.stopped:
-		return false
-	}
-}
+// Tick polls the statistics.
+func (s *service) Tick(time.Time) { s.pollStats() }
 
 // deliver sends client events in change order and acts on the daemon's own
-// tracker events (totem.config_version).
-func (d *Daemon) deliver(evs []store.Event) {
+// tracker events (totem.config_version, bus and local prefix trackers).
+func (s *service) deliver(evs []store.Event) {
 	clients, internal := dispatch.Events(evs)
-	d.sendEvents(clients)
-	d.internal(internal)
+	s.sendEvents(clients)
+	s.internal(internal)
 }
 
-func (d *Daemon) sendEvents(out []dispatch.Outgoing) {
+func (s *service) sendEvents(out []dispatch.Outgoing) {
 	for _, o := range out {
-		if c, ok := d.conns[o.Conn]; ok {
-			if err := c.qc.SendEvent(o.Msg); err != nil {
-				d.log.Debug("event not sent", "conn", o.Conn, "error", err)
+		if c, ok := s.conns[o.Conn]; ok {
+			if err := c.cl.SendEvent(o.Msg); err != nil {
+				s.log.Debug("event not sent", "conn", o.Conn, "error", err)
 			}
 		}
 	}
 }
 
-func (d *Daemon) internal(evs []store.Event) {
+func (s *service) internal(evs []store.Event) {
+	var tracked []store.Event
 	for _, e := range evs {
-		if e.Key != cfgver.Key || d.ver == nil {
+		if e.Cookie != 0 {
+			tracked = append(tracked, e)
 			continue
 		}
-		v, ok := d.st.Get(cfgver.Key)
-		d.mcast(d.ver.ConfigVersionChanged(v, ok), nil)
+		if e.Key != cfgver.Key || s.ver == nil {
+			continue
+		}
+		v, ok := s.st.Get(cfgver.Key)
+		s.mcast(s.ver.ConfigVersionChanged(v, ok))
 	}
+	s.tracks.events(tracked)
 }
 
 // apply performs daemon writes and delivers their events.
-func (d *Daemon) apply(steps []load.Step) {
-	evs, errs := load.Apply(d.st, steps)
+func (s *service) apply(steps []load.Step) {
+	evs, errs := load.Apply(s.st, steps)
 	for _, e := range errs {
-		d.log.Warn("write refused", "key", e.Key, "error", e.Err)
+		s.log.Warn("write refused", "key", e.Key, "error", e.Err)
 	}
-	d.deliver(evs)
+	s.deliver(evs)
 }

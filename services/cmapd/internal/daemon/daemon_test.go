@@ -159,7 +159,21 @@ func (p *busPeer) send(m *ipcproto.Msg) {
 	}
 }
 
+// recv returns cmapd's next bus message, skipping the hellos it sends
+// every other service on attach (cmapreq.Hello: "track your prefixes
+// again").
 func (p *busPeer) recv() *ipcproto.Msg {
+	p.tb.Helper()
+	for {
+		m := p.recvAny()
+		if m.Kind == ipcproto.KindRequest && bytes.Equal(m.Payload, cmapreq.Hello()) {
+			continue
+		}
+		return m
+	}
+}
+
+func (p *busPeer) recvAny() *ipcproto.Msg {
 	p.tb.Helper()
 	type res struct {
 		m   *ipcproto.Msg

@@ -1,155 +1,112 @@
 package daemon
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/needle-cluster/needle/libs/corotypes/value"
-	"github.com/needle-cluster/needle/libs/qbipc"
+	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/cmapd/internal/dispatch"
 	"github.com/needle-cluster/needle/services/cmapd/internal/store"
 )
 
-// serviceID is cmap's corosync service id, used in stats.ipcs keys.
-const serviceID = 0
-
 // ipcConn is one libqb client and its stats keys.
 type ipcConn struct {
-	qc       *qbipc.Conn
+	cl       *svchost.Client
 	stats    []store.StatKey
 	procname string
 }
 
-// ipcHandler adapts qbipc's per-connection goroutines to the owner.
-type ipcHandler struct{ d *Daemon }
-
-// Connect applies corosync's rule: root (uid or gid 0) always, others
-// when uidgid.uid.<uid>, uidgid.gid.<gid> or their uidgid.config.*
-// forms are u8 1.
-func (h *ipcHandler) Connect(c *qbipc.Conn) error {
-	d := h.d
-	err := fmt.Errorf("cmapd is shutting down")
-	d.do(c.Context(), func() {
-		if err = qbipc.Authorize(c.Creds(), d.allowed); err != nil {
-			d.log.Error(fmt.Sprintf("Denied connection attempt from %d:%d", c.Creds().UID, c.Creds().GID))
-			return
-		}
-		id := store.ConnID(c.ID())
-		if err = d.st.Connect(id); err != nil {
-			return
-		}
-		cn := &ipcConn{qc: c, procname: procName(c.Creds().PID),
-			stats: store.ConnStats(serviceID, uint32(c.Creds().PID), fmt.Sprintf("0x%x", c.ID()))}
-		d.conns[id] = cn
-		d.ipcActive++
-		for _, k := range cn.stats {
-			d.deliver(d.st.PutStat(k.Key, d.connStat(cn, k)))
-		}
-		d.putGlobalStats()
-	})
-	return err
+// Connect registers an authorised client (svchost applied the uidgid
+// rules, read from this map) and creates its stats keys.
+func (s *service) Connect(c *svchost.Client) error {
+	id := store.ConnID(c.Conn.ID())
+	if err := s.st.Connect(id); err != nil {
+		return err
+	}
+	cn := &ipcConn{cl: c, procname: c.ProcName(),
+		stats: store.ConnStats(serviceID, uint32(c.Conn.Creds().PID), fmt.Sprintf("0x%x", c.Conn.ID()))}
+	s.conns[id] = cn
+	s.ipcActive++
+	for _, k := range cn.stats {
+		s.deliver(s.st.PutStat(k.Key, s.connStat(cn, k)))
+	}
+	s.putGlobalStats()
+	return nil
 }
 
-// Request runs one client request on the owner goroutine.
-func (h *ipcHandler) Request(c *qbipc.Conn, msg []byte) ([]byte, error) {
-	d := h.d
-	var reply []byte
-	ok := d.do(c.Context(), func() {
-		if m, _ := d.st.CurrentMap(store.ConnID(c.ID())); m == store.MapStats {
-			d.refreshConnStats() // corosync computes these on every read
-		}
-		r := dispatch.Request(d.st, store.ConnID(c.ID()), msg)
-		if r.Err != nil {
-			d.log.Debug("invalid request", "conn", c.ID(), "error", r.Err)
-		}
-		if r.Clear != 0 {
-			d.log.Debug("statistics clear asked", "targets", int(r.Clear))
-		}
-		reply = r.Reply
-		d.sendEvents(r.Notify)
-		d.internal(r.Internal)
-	})
-	if !ok {
-		return nil, fmt.Errorf("cmapd is shutting down")
+// Request answers one client request at once.
+func (s *service) Request(c *svchost.Client, msg []byte) error {
+	id := store.ConnID(c.Conn.ID())
+	if m, _ := s.st.CurrentMap(id); m == store.MapStats {
+		s.refreshConnStats() // corosync computes these on every read
 	}
-	return reply, nil
+	r := dispatch.Request(s.st, id, msg)
+	if r.Err != nil {
+		s.log.Debug("invalid request", "conn", c.Conn.ID(), "error", r.Err)
+	}
+	if r.Clear != 0 {
+		s.log.Debug("statistics clear asked", "targets", int(r.Clear))
+	}
+	// Events first, as corosync queues them before it answers.
+	s.sendEvents(r.Notify)
+	s.internal(r.Internal)
+	if r.Reply == nil {
+		c.NoReply()
+		return nil
+	}
+	if err := c.Respond(r.Reply); err != nil {
+		s.log.Debug("response not sent", "conn", c.Conn.ID(), "error", err)
+	}
+	return nil
 }
 
 // Disconnect frees the connection's iterators, trackers and stats keys.
-func (h *ipcHandler) Disconnect(c *qbipc.Conn) {
-	d := h.d
-	// The connection's own context is over; the owner may still be
-	// running, so wait on the daemon alone.
-	d.do(context.Background(), func() {
-		id := store.ConnID(c.ID())
-		cn, ok := d.conns[id]
-		if !ok {
-			return
-		}
-		d.st.Disconnect(id)
-		delete(d.conns, id)
-		for _, k := range cn.stats {
-			d.deliver(d.st.RemoveStat(k.Key))
-		}
-		d.ipcActive--
-		d.ipcClosed++
-		d.putGlobalStats()
-	})
-}
-
-// allowed reads the uidgid keys a client's ids need.
-func (d *Daemon) allowed(uid, gid uint32) bool {
-	for _, k := range []string{
-		fmt.Sprintf("uidgid.uid.%d", uid), fmt.Sprintf("uidgid.gid.%d", gid),
-		fmt.Sprintf("uidgid.config.uid.%d", uid), fmt.Sprintf("uidgid.config.gid.%d", gid),
-	} {
-		if v, ok := d.st.Get(k); ok && v.Type == value.Uint8 && len(v.Data) == 1 && v.Data[0] == 1 {
-			return true
-		}
+func (s *service) Disconnect(c *svchost.Client) {
+	id := store.ConnID(c.Conn.ID())
+	cn, ok := s.conns[id]
+	if !ok {
+		return
 	}
-	return false
-}
-
-// procName is /proc/<pid>/comm, as libqb records a client's name.
-func procName(pid int32) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	if err != nil {
-		return ""
+	s.st.Disconnect(id)
+	delete(s.conns, id)
+	for _, k := range cn.stats {
+		s.deliver(s.st.RemoveStat(k.Key))
 	}
-	return strings.TrimRight(string(b), "\n")
+	s.ipcActive--
+	s.ipcClosed++
+	s.putGlobalStats()
 }
 
 // connStat is the current value of one per-connection statistic.
-func (d *Daemon) connStat(cn *ipcConn, k store.StatKey) value.Value {
-	s := cn.qc.Stats()
+func (s *service) connStat(cn *ipcConn, k store.StatKey) value.Value {
+	st := cn.cl.Stats()
 	leaf := k.Key[strings.LastIndexByte(k.Key, '.')+1:]
 	var n uint64
 	switch leaf {
 	case "procname":
 		return value.Str(cn.procname)
 	case "queued":
-		n = uint64(s.EventsQueued)
+		n = uint64(st.EventsQueued)
 	case "queueing":
-		if s.EventsQueued > 0 {
+		if st.EventsQueued > 0 {
 			n = 1
 		}
 	case "sent":
-		n = s.Events
+		n = st.Events
 	case "requests":
-		n = s.Requests
+		n = st.Requests
 	case "responses":
-		n = s.Responses
+		n = st.Responses
 	case "dispatched":
-		n = s.Events
+		n = st.Events
 	case "send_retries":
-		n = s.SendRetries
+		n = st.SendRetries
 	case "flow_control":
-		n = uint64(s.FlowControl)
+		n = uint64(st.FlowControl)
 	case "flow_control_count":
-		n = s.FlowControlCount
+		n = st.FlowControlCount
 	}
 	v := zero(k.Type)
 	switch len(v.Data) {
@@ -161,22 +118,22 @@ func (d *Daemon) connStat(cn *ipcConn, k store.StatKey) value.Value {
 	return v
 }
 
-func (d *Daemon) putGlobalStats() {
-	d.deliver(d.st.PutStat("stats.ipcs.global.active", value.U64(d.ipcActive)))
-	d.deliver(d.st.PutStat("stats.ipcs.global.closed", value.U64(d.ipcClosed)))
+func (s *service) putGlobalStats() {
+	s.deliver(s.st.PutStat("stats.ipcs.global.active", value.U64(s.ipcActive)))
+	s.deliver(s.st.PutStat("stats.ipcs.global.closed", value.U64(s.ipcClosed)))
 }
 
 // pollStats refreshes the per-connection counters and fires the stats
 // map's exact-key trackers whose value changed.
-func (d *Daemon) pollStats() {
-	d.refreshConnStats()
-	d.deliver(d.st.PollStats())
+func (s *service) pollStats() {
+	s.refreshConnStats()
+	s.deliver(s.st.PollStats())
 }
 
-func (d *Daemon) refreshConnStats() {
-	for _, cn := range d.conns {
+func (s *service) refreshConnStats() {
+	for _, cn := range s.conns {
 		for _, k := range cn.stats {
-			d.st.PutStat(k.Key, d.connStat(cn, k))
+			s.st.PutStat(k.Key, s.connStat(cn, k))
 		}
 	}
 }

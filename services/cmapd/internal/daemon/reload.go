@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -17,11 +16,11 @@ import (
 // node do (spec/cmap.md §10): a file that does not parse or validate
 // changes nothing but the in-progress flags corosync leaves behind, and
 // is logged with the reason. It returns the status and the log lines.
-func (d *Daemon) reload(why string) (cs.Error, []string) {
-	d.log.Info("reloading configuration", "trigger", why, "file", d.cfg.ConfPath)
-	d.apply([]load.Step{load.ReloadBegin()})
+func (s *service) reload(why string) (cs.Error, []string) {
+	s.log.Info("reloading configuration", "trigger", why, "file", s.path)
+	s.apply([]load.Step{load.ReloadBegin()})
 	var plan load.Plan
-	parsed, err := coroconf.Load(d.cfg.ConfPath, coroconf.LoadOptions{})
+	parsed, err := coroconf.Load(s.path, coroconf.LoadOptions{})
 	if err != nil {
 		plan = load.ReloadParseFailed(err)
 	} else {
@@ -42,33 +41,33 @@ func (d *Daemon) reload(why string) (cs.Error, []string) {
 			invalid = invalidConfig{err}
 			derived = nil
 		}
-		plan = load.Reload(d.st, parsed, derived, invalid, load.ReloadOptions{CryptoReconf: true})
+		plan = load.Reload(s.st, parsed, derived, invalid, load.ReloadOptions{CryptoReconf: true})
 	}
-	d.apply(plan.Steps)
+	s.apply(plan.Steps)
 	for _, l := range plan.Log {
 		if plan.Status == cs.OK {
-			logsys.Notice(d.log, l)
+			logsys.Notice(s.log, l)
 		} else {
-			d.log.Error(l)
+			s.log.Error(l)
 		}
 	}
 	if plan.Status == cs.OK {
-		if lc, err := logsys.Parse(d.stringsWithPrefix("logging.")); err == nil {
-			if err := d.cfg.Logs.Apply(lc); err != nil {
-				d.log.Error("logging not re-applied", "error", err)
+		if lc, err := logsys.Parse(s.stringsWithPrefix("logging.")); err == nil {
+			if err := s.logs.Apply(lc); err != nil {
+				s.log.Error("logging not re-applied", "error", err)
 			}
 		}
-		logsys.Notice(d.log, "Configuration reloaded")
+		logsys.Notice(s.log, "Configuration reloaded")
 	}
 	return plan.Status, plan.Log
 }
 
 // stringsWithPrefix renders the live keys under prefix as logsys wants
 // them (every value as its string form).
-func (d *Daemon) stringsWithPrefix(prefix string) map[string]string {
+func (s *service) stringsWithPrefix(prefix string) map[string]string {
 	m := make(map[string]string)
-	for _, k := range d.st.Keys(prefix) {
-		v, _ := d.st.Get(k)
+	for _, k := range s.st.Keys(prefix) {
+		v, _ := s.st.Get(k)
 		if s, ok := v.AsString(); ok {
 			m[k] = s
 		} else if n, ok := v.AsUint(); ok {
@@ -83,26 +82,26 @@ func (d *Daemon) stringsWithPrefix(prefix string) map[string]string {
 // watch reloads after the configuration file (or its uidgid.d) changed
 // and stayed quiet for the debounce time. The directory is watched, so
 // editors that replace the file by renaming are seen too.
-func (d *Daemon) watch(ctx context.Context) error {
+func (s *service) watch(done <-chan struct{}) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("fsnotify: %w", err)
 	}
-	dir := filepath.Dir(d.cfg.ConfPath)
+	dir := filepath.Dir(s.path)
 	if err := w.Add(dir); err != nil {
 		w.Close()
 		return fmt.Errorf("watch %s: %w", dir, err)
 	}
 	uidgid := filepath.Join(dir, "uidgid.d")
 	_ = w.Add(uidgid) // optional directory
-	base := filepath.Base(d.cfg.ConfPath)
+	base := filepath.Base(s.path)
 	go func() {
 		defer w.Close()
 		var timer *time.Timer
 		var fire <-chan time.Time
 		for {
 			select {
-			case <-ctx.Done():
+			case <-done:
 				return
 			case ev, ok := <-w.Events:
 				if !ok {
@@ -115,19 +114,19 @@ func (d *Daemon) watch(ctx context.Context) error {
 					_ = w.Add(uidgid)
 				}
 				if timer == nil {
-					timer = time.NewTimer(d.cfg.Debounce)
+					timer = time.NewTimer(s.debounce)
 				} else {
-					timer.Reset(d.cfg.Debounce)
+					timer.Reset(s.debounce)
 				}
 				fire = timer.C
 			case err, ok := <-w.Errors:
 				if !ok {
 					return
 				}
-				d.log.Warn("configuration watch error", "error", err)
+				s.log.Warn("configuration watch error", "error", err)
 			case <-fire:
 				fire = nil
-				d.post(ctx, func() { d.reload("file changed") })
+				s.loop.Post(func() { s.reload("file changed") })
 			}
 		}
 	}()
