@@ -541,3 +541,25 @@ func FuzzDeliver(f *testing.F) {
 		c.Ready()
 	})
 }
+
+// After the bus to totemd went away, the messages the host failed are
+// sent again after the next round, before what the core held since.
+func TestRequeueAfterDetach(t *testing.T) {
+	cl := newCluster(t, 1)
+	c := cl.cores[1]
+	cl.sync([]uint32{1}, nil)
+	_ = c.Connect(1)
+	must(t, c.Join(1, "g", 5, 0), cs.OK)
+	cl.flush(1)
+	cl.take(1)
+	must(t, c.Mcast(1, []byte("lost")), cs.OK)
+	failed := c.Ready().Mcasts
+	c.Detached()
+	must(t, c.Mcast(1, []byte("later")), cs.OK)
+	c.Requeue(failed)
+	cl.sync([]uint32{1}, nil)
+	expect(t, "after reattaching", cl.take(1),
+		`c1 totem 1.8 [1]`,
+		`c1 deliver "g" from 1/5 "lost"`,
+		`c1 deliver "g" from 1/5 "later"`)
+}

@@ -316,3 +316,23 @@ func groupOrder[V any](m map[string]V) []string {
 	})
 	return gs
 }
+
+// Detached: the bus to totemd is gone. The core holds its ring messages
+// until the sync round that follows the next attachment activates (the
+// other nodes see this node's processes leave and come back with that
+// round). Keeping the core across a reattachment keeps the clients.
+func (c *Core) Detached() {
+	c.hold = true
+	c.round = nil
+	c.kept317 = nil
+}
+
+// Requeue gives back, in their original order, multicasts the host
+// failed because the bus went away before the ring accepted them. The core
+// sends them again, ahead of anything held, after the next activation: an
+// accepted client multicast is never dropped, and a PROCJOIN or PROCLEAVE
+// is not lost (it would leave its connection stuck).
+func (c *Core) Requeue(msgs [][]byte) {
+	c.hold = true
+	c.held = append(slices.Clone(msgs), c.held...)
+}
