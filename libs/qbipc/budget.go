@@ -32,9 +32,12 @@ import (
 // the connection end and reports CS_ERR_LIBRARY from dispatch, as when the
 // daemon restarts, and reconnects), and a warning names its service, pid,
 // uid, gid and process name. At the per-connection bound that is the
-// client whose event does not fit; at the shared budget it is the
-// connection holding the most queued bytes (a client that reads its events
-// holds next to none), repeated until the new event fits. A client whose
+// client whose event does not fit; at the shared budget it is the client
+// that has gone longest without taking an event from its queue (a client
+// that reads makes room all the time, so a burst to clients that keep up
+// does not cost them their connection while one that stopped reading
+// holds bytes), the largest queue among equals, repeated until the new
+// event fits. A client whose
 // queue made no progress for Config.EventStallTimeout is dropped the same
 // way, whatever its size.
 //
@@ -122,18 +125,24 @@ func (b *EventBudget) release(n int64) {
 	}
 }
 
-// hog is the connection holding the most queued event bytes, or nil.
+// hog is the connection with queued events that has gone longest without
+// taking one (the client least likely to be reading), the one holding the
+// most bytes among equals; nil if nothing is queued.
 func (b *EventBudget) hog() (*Conn, int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var top *Conn
-	var most int64
+	var held, since int64
 	for c := range b.conns {
-		if n := c.evAcct.Load(); n > most {
-			top, most = c, n
+		n, s := c.evAcct.Load(), c.evSince.Load()
+		if n == 0 || s == 0 {
+			continue
+		}
+		if top == nil || s < since || s == since && n > held {
+			top, held, since = c, n, s
 		}
 	}
-	return top, most
+	return top, held
 }
 
 // reserveFor takes n bytes for an event to c, dropping the connections
@@ -147,8 +156,9 @@ func (b *EventBudget) reserveFor(c *Conn, n int64) error {
 	defer b.shedMu.Unlock()
 	for !b.reserve(n) {
 		hog, held := b.hog()
-		if hog == nil {
-			return fmt.Errorf("event of %d bytes does not fit the event budget of %d bytes", n, b.limit)
+		if hog == nil { // nothing to free: the event is larger than the whole budget
+			c.drop("its event does not fit the event budget", "event_bytes", n, "budget_bytes", b.limit)
+			return fmt.Errorf("event of %d bytes does not fit the event budget of %d bytes: %w", n, b.limit, ErrClosed)
 		}
 		hog.drop("it is not reading its events and the event budget is exhausted",
 			"queued_bytes", held, "budget_bytes", b.limit, "budget_used_bytes", b.Used())

@@ -355,3 +355,70 @@ func TestEventCost(t *testing.T) {
 func slogTo(w *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// TestEventLargerThanTheBudget: an event that cannot fit even an empty
+// budget ends its client's connection (it would never be delivered), with
+// a warning; it is not silently skipped.
+func TestEventLargerThanTheBudget(t *testing.T) {
+	h := newEchoHandler()
+	logs := &syncBuffer{}
+	ts := startServer(t, Socket, h, func(c *Config) { c.EventBudgetBytes = 4096; c.Logger = slogTo(logs) })
+	c := dial(t, ts.service)
+	c.Request(testCtx(t), eventsReq(1, 8192))
+	waitDisconnect(t, h)
+	if !strings.Contains(logs.String(), "its event does not fit the event budget") {
+		t.Fatalf("no warning:\n%s", logs.String())
+	}
+	if used := ts.EventBudget().Used(); used != 0 {
+		t.Fatalf("%d bytes accounted", used)
+	}
+}
+
+// TestBudgetDropsTheStalledClientFirst: when the budget is full, the
+// client that has gone longest without reading goes first, even if a
+// client receiving a burst right now holds more; that one keeps every
+// event.
+func TestBudgetDropsTheStalledClientFirst(t *testing.T) {
+	h := newEchoHandler()
+	logs := &syncBuffer{}
+	ts := startServer(t, SHM, h, func(c *Config) { c.EventBudgetBytes = 3 << 20; c.Logger = slogTo(logs) })
+	ctx := testCtx(t)
+	stalled, burst := dial(t, ts.service), dial(t, ts.service)
+	if _, err := stalled.Request(ctx, eventsReq(800, 2048)); err != nil { // more than its ring holds
+		t.Fatal(err)
+	}
+	sc := ts.Conns()[0]
+	if sc.Stats().EventsQueuedBytes == 0 {
+		t.Fatal("nothing queued for the stalled client")
+	}
+	const n = 1800
+	if _, err := burst.Request(ctx, eventsReq(n, 2048)); err != nil {
+		t.Fatal(err)
+	}
+	if id := waitDisconnect(t, h); id != sc.ID() {
+		t.Fatalf("conn %d dropped, want the stalled conn %d", id, sc.ID())
+	}
+	var bc *Conn
+	for _, c := range ts.Conns() {
+		bc = c
+	}
+	held := bc.Stats().EventsQueuedBytes
+	m := regexp.MustCompile(`budget is exhausted.* queued_bytes=(\d+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no budget drop logged:\n%s", logs.String())
+	}
+	var stalledHeld int64
+	fmt.Sscan(m[1], &stalledHeld)
+	if stalledHeld >= held {
+		t.Fatalf("stalled client held %d bytes, the burst's %d: this does not show the order", stalledHeld, held)
+	}
+	for i := 0; i < n; i++ {
+		ev, err := burst.ReadEvent(ctx)
+		if err != nil {
+			t.Fatalf("burst event %d: %v", i, err)
+		}
+		if v := le.Uint32(ev[RespHeaderSize:]); v != uint32(i) {
+			t.Fatalf("burst event %d carries %d", i, v)
+		}
+	}
+}

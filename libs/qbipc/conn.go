@@ -51,6 +51,7 @@ type Conn struct {
 	evQueue [][]byte
 	evBytes int64        // accounted bytes in evQueue (budget.go)
 	evAcct  atomic.Int64 // evBytes, readable without evMu (for the budget's choice of whom to drop)
+	evSince atomic.Int64 // unix ns since when the queue has waited for the client; 0 when empty
 	evWake  chan struct{}
 
 	fcMu   sync.Mutex
@@ -279,6 +280,7 @@ func (c *Conn) shutdown() {
 		freed := c.evBytes
 		c.evQueue, c.evBytes = nil, 0
 		c.evAcct.Store(0)
+		c.evSince.Store(0)
 		c.evMu.Unlock()
 		c.srv.cfg.EventBudget.release(freed)
 		c.srv.cfg.EventBudget.leave(c)

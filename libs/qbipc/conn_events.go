@@ -38,6 +38,9 @@ func (c *Conn) SendEvent(msg []byte) error {
 			"queued_bytes", queued, "limit_bytes", limit)
 		return fmt.Errorf("event queue of %d bytes full: %w", queued, ErrClosed)
 	}
+	if len(c.evQueue) == 0 {
+		c.evSince.Store(time.Now().UnixNano())
+	}
 	c.evQueue = append(c.evQueue, msg)
 	c.evBytes += cost
 	c.evAcct.Store(c.evBytes)
@@ -120,6 +123,11 @@ func (c *Conn) pushEvents() (progressed, pending bool, err error) {
 			c.evQueue = c.evQueue[1:]
 			c.evBytes -= eventCost(ev)
 			c.evAcct.Store(c.evBytes)
+			if len(c.evQueue) == 0 {
+				c.evSince.Store(0)
+			} else {
+				c.evSince.Store(time.Now().UnixNano()) // the client made room: it reads
+			}
 			c.srv.cfg.EventBudget.release(eventCost(ev))
 		}
 		c.stats.events.Add(1) // with the pop: Events+EventsQueued stays exact
