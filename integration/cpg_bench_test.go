@@ -128,7 +128,7 @@ func BenchmarkCPG(b *testing.B) {
 			continue
 		}
 		nc := needleCpgCluster(b, 3, harness.ConfOptions{})
-		ndl := runCpgRows(b, nc, "needle")
+		ndl := runCpgRows(b, nc.c, "needle")
 		emitRatios(b, ndl, coro)
 	}
 }

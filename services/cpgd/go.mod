@@ -11,6 +11,7 @@ require (
 	github.com/needle-cluster/needle/libs/logsys v0.0.0
 	github.com/needle-cluster/needle/libs/nstest v0.0.0
 	github.com/needle-cluster/needle/libs/qbipc v0.0.0
+	github.com/needle-cluster/needle/libs/svchost v0.0.0
 	github.com/urfave/cli/v2 v2.27.7
 )
 
@@ -33,4 +34,5 @@ replace (
 	github.com/needle-cluster/needle/libs/logsys => ../../libs/logsys
 	github.com/needle-cluster/needle/libs/nstest => ../../libs/nstest
 	github.com/needle-cluster/needle/libs/qbipc => ../../libs/qbipc
+	github.com/needle-cluster/needle/libs/svchost => ../../libs/svchost
 )
