@@ -156,6 +156,7 @@ func seeds(f *testing.F) {
 		{Kind: KindConfChg, Conf: &Conf{Members: []uint32{1}}},
 		{Kind: KindMcast, ID: 1, Payload: []byte("abc")},
 		{Kind: KindSyncInit, Ring: &Ring{Rep: 1, Seq: 2}, Trans: []uint32{1}, Members: []uint32{1, 2}},
+		{Kind: KindDeliverBatch, Batch: Batch{{From: 1, Payload: []byte("a")}, {From: 2, Swapped: true}}},
 	} {
 		b, _ := Encode(m)
 		f.Add(b)

@@ -1,13 +1,3 @@
-// Package ipcproto is the local bus between totemd and the service daemons
-// (cmapd, quorumd, cpgd): length-prefixed msgpack frames over a unix
-// socket. A service attaches with its Corosync service id, multicasts
-// through the ring, and receives one ordered stream of deliveries,
-// configuration changes and sync steps; requests between local services
-// are routed through totemd.
-//
-// Frame: a 4-byte big-endian length, then one msgpack-encoded Msg. Every
-// decoder here checks lengths and kinds before use and returns an error
-// naming what was wrong; a peer that sends a bad frame is disconnected.
 package ipcproto
 
 import (
@@ -21,35 +11,32 @@ import (
 // Kind says what a Msg is; each kind uses the fields named in its comment.
 type Kind uint8
 
-// Message kinds. "svc→" goes from a service to totemd, "→svc" the other way.
-//
-// Multicasts may be pipelined: a service may send many KindMcast before the
-// acks come back, and totemd answers each in order. Once one is refused
-// with TryAgain, every later one is refused too, until the refused one is
-// sent again under the same ID; so a service that resends from its first
-// refused message on keeps its messages in the order it made them.
+// Message kinds. "svc→" goes from a service to totemd, "→svc" the other
+// way. The package doc (doc.go) is the contract: ordering, sync steps,
+// pipelining, batching and service membership.
 const (
 	KindAttach       Kind = iota + 1 // svc→: Service, Name
-	KindAttached                     // →svc: NodeID, Ring (current ring)
+	KindAttached                     // →svc: NodeID, Ring, Members (service members), RingMembers
 	KindDetach                       // svc→: clean detach
-	KindMcast                        // svc→: ID, Payload (agreed-order multicast)
-	KindMcastAck                     // →svc: ID, Status (OK, TooBig, or TryAgain when the ring queue is full: see below)
+	KindMcast                        // svc→: ID, Payload (agreed-order multicast; may be pipelined)
+	KindMcastAck                     // →svc: ID, Status (OK, TooBig, or TryAgain when the ring queue is full)
 	KindDeliver                      // →svc: From, Payload, Swapped
-	KindConfChg                      // →svc: Conf
-	KindSyncInit                     // →svc: Ring, Trans, Members
-	KindSyncProcess                  // →svc: Ring
-	KindSyncDone                     // svc→: Ring
-	KindSyncActivate                 // →svc: Ring
-	KindSyncAbort                    // →svc
+	KindConfChg                      // →svc: Conf (service view and RingMembers)
+	KindSyncInit                     // →svc: ID (round), SyncKind, Ring, Trans, Members
+	KindSyncProcess                  // →svc: ID, SyncKind, Ring
+	KindSyncDone                     // svc→: ID, Ring
+	KindSyncActivate                 // →svc: ID, SyncKind, Ring, Members (service members after the round)
+	KindSyncAbort                    // →svc: ID
 	KindRequest                      // both: ID, Service (destination), Payload
 	KindResponse                     // both: ID, Status, Payload
 	KindError                        // →svc: Text; the connection closes after it
+	KindDeliverBatch                 // →svc: Batch (consecutive deliveries, in order)
 	kindEnd
 )
 
 var kindNames = [...]string{"", "attach", "attached", "detach", "mcast", "mcast-ack", "deliver",
 	"confchg", "sync-init", "sync-process", "sync-done", "sync-activate", "sync-abort",
-	"request", "response", "error"}
+	"request", "response", "error", "deliver-batch"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {
@@ -75,23 +62,103 @@ const (
 // membership, RingMembers the ring's.
 type Conf = ring.ConfChg
 
+// SyncKind says why a sync round runs.
+type SyncKind uint8
+
+const (
+	// SyncFull follows a ring change: corosync's sync, every service of
+	// the union of all members' service lists, every ring member takes
+	// part (real corosync nodes included).
+	SyncFull SyncKind = iota
+	// SyncService follows this service's daemon attaching or detaching on
+	// some node: this one service, needle members only.
+	SyncService
+)
+
+func (k SyncKind) String() string {
+	switch k {
+	case SyncFull:
+		return "full"
+	case SyncService:
+		return "service"
+	}
+	return fmt.Sprintf("synckind(%d)", uint8(k))
+}
+
+// Delivery is one message of a KindDeliverBatch: what a KindDeliver
+// carries.
+type Delivery struct {
+	From    uint32 `msgpack:"f"`
+	Payload []byte `msgpack:"p"`
+	Swapped bool   `msgpack:"sw,omitempty"`
+}
+
+// MaxBatch bounds the deliveries of one KindDeliverBatch.
+const MaxBatch = 1024
+
+// Batch is the deliveries of a KindDeliverBatch, in order.
+type Batch []Delivery
+
+// DecodeMsgpack refuses a batch of more than MaxBatch deliveries before
+// allocating it. msgpack would size the slice from the declared count, and
+// a Delivery takes 40 bytes where its element may take 1 byte on the wire:
+// with the count bounded, a batch costs at most 40 KiB beyond its bytes
+// (decode.go's allocation budget).
+func (b *Batch) DecodeMsgpack(d *msgpack.Decoder) error {
+	n, err := d.DecodeArrayLen()
+	if err != nil {
+		return err
+	}
+	if n < 0 {
+		*b = nil
+		return nil
+	}
+	if n > MaxBatch {
+		return fmt.Errorf("batch of %d deliveries, at most %d", n, MaxBatch)
+	}
+	out := make(Batch, n)
+	for i := range out {
+		if err := d.Decode(&out[i]); err != nil {
+			return fmt.Errorf("batch delivery %d: %w", i, err)
+		}
+	}
+	*b = out
+	return nil
+}
+
 // Msg is one bus message. Status is a cs_error_t, so a service can hand it
 // to its libqb clients unchanged.
 type Msg struct {
-	Kind    Kind     `msgpack:"k"`
-	Service uint16   `msgpack:"sv,omitempty"`
-	Name    string   `msgpack:"n,omitempty"`
-	ID      uint64   `msgpack:"i,omitempty"`
-	NodeID  uint32   `msgpack:"nd,omitempty"`
-	From    uint32   `msgpack:"f,omitempty"`
-	Payload []byte   `msgpack:"p,omitempty"`
-	Swapped bool     `msgpack:"sw,omitempty"`
-	Status  cs.Error `msgpack:"st,omitempty"`
-	Ring    *Ring    `msgpack:"r,omitempty"`
-	Conf    *Conf    `msgpack:"c,omitempty"`
-	Trans   []uint32 `msgpack:"tr,omitempty"`
-	Members []uint32 `msgpack:"m,omitempty"`
-	Text    string   `msgpack:"x,omitempty"`
+	Kind        Kind     `msgpack:"k"`
+	Service     uint16   `msgpack:"sv,omitempty"`
+	Name        string   `msgpack:"n,omitempty"`
+	ID          uint64   `msgpack:"i,omitempty"`
+	NodeID      uint32   `msgpack:"nd,omitempty"`
+	From        uint32   `msgpack:"f,omitempty"`
+	Payload     []byte   `msgpack:"p,omitempty"`
+	Swapped     bool     `msgpack:"sw,omitempty"`
+	Status      cs.Error `msgpack:"st,omitempty"`
+	Ring        *Ring    `msgpack:"r,omitempty"`
+	Conf        *Conf    `msgpack:"c,omitempty"`
+	Trans       []uint32 `msgpack:"tr,omitempty"`
+	Members     []uint32 `msgpack:"m,omitempty"`
+	RingMembers []uint32 `msgpack:"rm,omitempty"`
+	SyncKind    SyncKind `msgpack:"sk,omitempty"`
+	Batch       Batch    `msgpack:"b,omitempty"`
+	Text        string   `msgpack:"x,omitempty"`
+}
+
+// Deliveries returns the messages a KindDeliver or KindDeliverBatch
+// carries, in delivery order (nil for other kinds), so a service handles
+// both forms with one loop.
+func (m *Msg) Deliveries() []Delivery {
+	switch m.Kind {
+	case KindDeliver:
+		return []Delivery{{From: m.From, Payload: m.Payload, Swapped: m.Swapped}}
+	case KindDeliverBatch:
+		return m.Batch
+	}
+	return nil
 }
 
 // Encode returns the msgpack body of m (without the length prefix).
@@ -131,6 +198,13 @@ func (m *Msg) Validate() error {
 	case KindSyncInit, KindSyncProcess, KindSyncDone, KindSyncActivate:
 		if m.Ring == nil {
 			return fmt.Errorf("ipcproto: %s without a ring id", m.Kind)
+		}
+		if m.SyncKind > SyncService {
+			return fmt.Errorf("ipcproto: %s of unknown sync kind %d", m.Kind, uint8(m.SyncKind))
+		}
+	case KindDeliverBatch:
+		if len(m.Batch) == 0 || len(m.Batch) > MaxBatch {
+			return fmt.Errorf("ipcproto: %s with %d deliveries, want 1..%d", m.Kind, len(m.Batch), MaxBatch)
 		}
 	case KindAttached, KindDetach, KindMcast, KindMcastAck, KindDeliver, KindSyncAbort,
 		KindRequest, KindResponse, KindError:

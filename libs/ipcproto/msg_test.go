@@ -19,11 +19,15 @@ func TestRoundTrip(t *testing.T) {
 	cases := []*Msg{
 		{Kind: KindAttach, Service: 0, Name: "cmap"},
 		{Kind: KindAttached, NodeID: 3, Ring: ring},
+		{Kind: KindAttached, NodeID: 3, Ring: ring, Members: []uint32{1, 3}, RingMembers: []uint32{1, 2, 3}},
 		{Kind: KindMcast, ID: 7, Payload: bytes.Repeat([]byte{0xab}, 1<<20)},
 		{Kind: KindMcastAck, ID: 7, Status: cs.ErrTryAgain},
 		{Kind: KindDeliver, From: 2, Payload: []byte("x"), Swapped: true},
 		{Kind: KindConfChg, Conf: &Conf{Type: Regular, Ring: *ring, Members: []uint32{1, 2, 3}, Joined: []uint32{3}}},
 		{Kind: KindSyncInit, Ring: ring, Trans: []uint32{1, 2}, Members: []uint32{1, 2, 3}},
+		{Kind: KindSyncInit, ID: 4, SyncKind: SyncService, Ring: ring, Trans: []uint32{1}, Members: []uint32{1, 3}},
+		{Kind: KindConfChg, Conf: &Conf{Type: Transitional, Ring: *ring, Members: []uint32{1}, Left: []uint32{3}, RingMembers: []uint32{1, 2}}},
+		{Kind: KindDeliverBatch, Batch: []Delivery{{From: 1, Payload: []byte("a")}, {From: 2, Payload: []byte("b"), Swapped: true}}},
 		{Kind: KindSyncDone, Ring: ring},
 		{Kind: KindRequest, ID: 9, Service: 0, Payload: []byte("set")},
 		{Kind: KindResponse, ID: 9, Status: cs.OK},
@@ -64,6 +68,9 @@ func TestRejects(t *testing.T) {
 		{"attach without name", &Msg{Kind: KindAttach, Service: 2}, "without a name"},
 		{"confchg without conf", &Msg{Kind: KindConfChg}, "without a configuration"},
 		{"sync without ring", &Msg{Kind: KindSyncDone}, "without a ring id"},
+		{"unknown sync kind", &Msg{Kind: KindSyncInit, Ring: &Ring{}, SyncKind: 2}, "unknown sync kind 2"},
+		{"empty batch", &Msg{Kind: KindDeliverBatch}, "with 0 deliveries"},
+		{"oversize batch", &Msg{Kind: KindDeliverBatch, Batch: make(Batch, MaxBatch+1)}, "with 1025 deliveries"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -113,5 +120,33 @@ func TestStatusEncoding(t *testing.T) {
 		if got := hex.EncodeToString(b); got != tc.want {
 			t.Errorf("%s status %d: %s, want %s", tc.msg.Kind, tc.msg.Status, got, tc.want)
 		}
+	}
+}
+
+func TestDeliveries(t *testing.T) {
+	one := &Msg{Kind: KindDeliver, From: 2, Payload: []byte("x"), Swapped: true}
+	if d := one.Deliveries(); len(d) != 1 || d[0].From != 2 || string(d[0].Payload) != "x" || !d[0].Swapped {
+		t.Errorf("deliver: %+v", d)
+	}
+	batch := &Msg{Kind: KindDeliverBatch, Batch: []Delivery{{From: 1}, {From: 2}}}
+	if d := batch.Deliveries(); len(d) != 2 || d[1].From != 2 {
+		t.Errorf("batch: %+v", d)
+	}
+	if d := (&Msg{Kind: KindConfChg}).Deliveries(); d != nil {
+		t.Errorf("confchg: %+v", d)
+	}
+	if KindDeliverBatch.String() != "deliver-batch" || SyncService.String() != "service" || SyncFull.String() != "full" {
+		t.Errorf("names: %s %s %s", KindDeliverBatch, SyncService, SyncFull)
+	}
+}
+
+// TestDecodeRefusesOversizeBatch: a batch header declaring more than
+// MaxBatch deliveries is refused before anything is allocated for it.
+func TestDecodeRefusesOversizeBatch(t *testing.T) {
+	// {"k": 16, "b": array16 of 1025 empty maps}
+	b := []byte{0x82, 0xa1, 'k', byte(KindDeliverBatch), 0xa1, 'b', 0xdc, 0x04, 0x01}
+	b = append(b, bytes.Repeat([]byte{0x80}, MaxBatch+1)...)
+	if _, err := Decode(b); err == nil || !strings.Contains(err.Error(), "at most 1024") {
+		t.Fatalf("oversize batch: %v", err)
 	}
 }

@@ -179,12 +179,14 @@ func (b *busState) onMsg(s *session, m *ipcproto.Msg) {
 	switch m.Kind {
 	case ipcproto.KindConfChg:
 		svc.ConfChg(*m.Conf)
-	case ipcproto.KindDeliver:
-		svc.Deliver(m.From, m.Payload, m.Swapped)
+	case ipcproto.KindDeliver, ipcproto.KindDeliverBatch:
+		for _, d := range m.Deliveries() {
+			svc.Deliver(d.From, d.Payload, d.Swapped)
+		}
 	case ipcproto.KindMcastAck:
 		b.onAck(m)
 	case ipcproto.KindSyncInit:
-		b.round = &roundState{r: SyncRound{ID: m.ID, Kind: FullSync, Ring: *m.Ring, Members: m.Members, Trans: m.Trans}}
+		b.round = &roundState{r: SyncRound{ID: m.ID, Kind: m.SyncKind, Ring: *m.Ring, Members: m.Members, Trans: m.Trans}}
 		svc.SyncInit(b.round.r)
 	case ipcproto.KindSyncProcess:
 		if b.round == nil || b.round.r.ID != m.ID {
@@ -228,7 +230,7 @@ func (b *busState) onMsg(s *session, m *ipcproto.Msg) {
 
 func (b *busState) onAttached(s *session, m *ipcproto.Msg) {
 	b.conn, b.attached, b.nodeID = s.conn, true, m.NodeID
-	a := Attachment{NodeID: m.NodeID, RingMembers: m.Members, ServiceMembers: m.Members}
+	a := Attachment{NodeID: m.NodeID, RingMembers: m.RingMembers, ServiceMembers: m.Members}
 	if m.Ring != nil {
 		a.Ring = *m.Ring
 	}

@@ -200,7 +200,7 @@ func (r *rig) accept(nodeID uint32) *peer {
 	if m := p.recv(); m.Kind != ipcproto.KindAttach || m.Service != 7 || m.Name != "svctest" {
 		r.t.Fatalf("first message %+v, want attach", m)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: nodeID, Ring: &ipcproto.Ring{Rep: 1, Seq: 4}, Members: []uint32{1, 2}})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: nodeID, Ring: &ipcproto.Ring{Rep: 1, Seq: 4}, RingMembers: []uint32{1, 2}, Members: []uint32{1, 2}})
 	return p
 }
 

@@ -54,9 +54,14 @@ type Service interface {
 	Detached()
 
 	// ConfChg is a configuration change: Transitional then Regular, as in
-	// extended virtual synchrony. Members is the service membership (ring
-	// members whose daemon for this service is attached; real corosync
-	// nodes always count as attached); RingMembers is the whole ring.
+	// extended virtual synchrony, when the ring changes and when this
+	// service's membership changes inside a ring (its daemon attached or
+	// detached on some node: both changes carry the current ring id and a
+	// ServiceSync round follows). Members, Left and Joined are the service
+	// membership (ring members whose daemon for this service is attached;
+	// real corosync nodes always count as attached); RingMembers is the
+	// whole ring. A ring's Regular change comes before its SyncInit and
+	// before any of its deliveries (libs/ipcproto's package doc).
 	ConfChg(c ipcproto.Conf)
 	// Deliver is one message of this service in agreed order (its
 	// payload begins with corosync's 8-byte exec header).
@@ -112,19 +117,26 @@ type Attachment struct {
 	// Ring is the current ring (zero before the first ring formed).
 	Ring ipcproto.Ring
 	// RingMembers are the ring's members; ServiceMembers those with this
-	// service attached.
+	// service attached, as the daemons attached elsewhere were last told
+	// (between a ring change and its service views: the transitional
+	// view). This daemon is not among them until the ConfChg of its own
+	// attach; a node may still be listed while the detach of its previous
+	// daemon is on its way.
 	RingMembers, ServiceMembers []uint32
 }
 
-// SyncKind says why a sync round runs.
-type SyncKind uint8
+// SyncKind says why a sync round runs (ipcproto's SyncKind, from
+// KindSyncInit).
+type SyncKind = ipcproto.SyncKind
 
 const (
-	// FullSync follows a ring change (corosync's sync).
-	FullSync SyncKind = iota
+	// FullSync follows a ring change (corosync's sync): every ring member
+	// takes part, real corosync nodes included.
+	FullSync = ipcproto.SyncFull
 	// ServiceSync follows this service's daemon attaching or detaching on
-	// some node; only needle nodes take part.
-	ServiceSync
+	// some node; only needle nodes take part. The configuration changes
+	// of the new service membership (ConfChg) come right before it.
+	ServiceSync = ipcproto.SyncService
 )
 
 // SyncRound identifies one sync round in the callbacks.

@@ -135,9 +135,11 @@ func run(ctx context.Context, bus, out string, count, size, window int, node uin
 						return err
 					}
 				}
-			case ipcproto.KindDeliver:
-				if len(m.Payload) >= 24 {
-					fmt.Fprintf(w, "%d %d\n", binary.LittleEndian.Uint32(m.Payload[16:]), binary.LittleEndian.Uint32(m.Payload[20:]))
+			case ipcproto.KindDeliver, ipcproto.KindDeliverBatch:
+				for _, d := range m.Deliveries() {
+					if len(d.Payload) >= 24 {
+						fmt.Fprintf(w, "%d %d\n", binary.LittleEndian.Uint32(d.Payload[16:]), binary.LittleEndian.Uint32(d.Payload[20:]))
+					}
 				}
 			case ipcproto.KindConfChg:
 				if m.Conf.Type == ipcproto.Regular {

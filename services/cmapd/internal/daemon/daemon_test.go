@@ -285,7 +285,7 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 	h := startDaemon(t, "shm")
 	p := h.accept(t)
 	ring := &ipcproto.Ring{Rep: 1, Seq: 4}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: ring, Members: []uint32{1}})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: ring, RingMembers: []uint32{1}, Members: []uint32{1}})
 	c := dial(t)
 	ctx := context.Background()
 	waitStr(t, c, "runtime.members.1.status", "joined")
@@ -385,12 +385,12 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 func TestReattachAfterBusRestart(t *testing.T) {
 	h := startDaemon(t, "shm")
 	p := h.accept(t)
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: &ipcproto.Ring{Rep: 1, Seq: 4}, Members: []uint32{1, 2}})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: &ipcproto.Ring{Rep: 1, Seq: 4}, RingMembers: []uint32{1, 2}, Members: []uint32{1, 2}})
 	c := dial(t)
 	waitStr(t, c, "runtime.members.2.status", "joined")
 	p.conn.Close() // totemd went away
 	p = h.accept(t)
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: &ipcproto.Ring{Rep: 1, Seq: 8}, Members: []uint32{1}})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: &ipcproto.Ring{Rep: 1, Seq: 8}, RingMembers: []uint32{1}, Members: []uint32{1}})
 	waitStr(t, c, "runtime.members.2.status", "left")
 }
 
@@ -477,7 +477,7 @@ func TestConfigVersionMismatchExits(t *testing.T) {
 	h := startDaemonConf(t, conf)
 	p := h.accept(t)
 	ring := &ipcproto.Ring{Rep: 1, Seq: 8}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: ring, Members: []uint32{1, 2}})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: ring, RingMembers: []uint32{1, 2}, Members: []uint32{1, 2}})
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindSyncInit, ID: 1, Ring: ring, Trans: []uint32{1}, Members: []uint32{1, 2}})
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindSyncProcess, ID: 1, Ring: ring})
 	m := p.recv()

@@ -19,7 +19,7 @@ import (
 func TestBusPrefixTracking(t *testing.T) {
 	h := startDaemon(t, "shm")
 	p := h.accept(t)
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: &ipcproto.Ring{Rep: 1, Seq: 4}, Members: []uint32{1}})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: 1, Ring: &ipcproto.Ring{Rep: 1, Seq: 4}, RingMembers: []uint32{1}, Members: []uint32{1}})
 	hellos := map[uint16]bool{}
 	for len(hellos) < 7 {
 		m := p.recvAny()

@@ -71,15 +71,53 @@ func (s *Service) writer(log hclog.Logger) {
 	for {
 		select {
 		case m := <-s.out:
-			if err := s.conn.Send(m); err != nil {
-				log.Warn("send to service failed", "service", s.Name, "error", err)
-				s.close(err)
-				return
+			for m != nil {
+				var next *ipcproto.Msg
+				if m.Kind == ipcproto.KindDeliver {
+					m, next = s.batch(m)
+				}
+				if err := s.conn.Send(m); err != nil {
+					log.Warn("send to service failed", "service", s.Name, "error", err)
+					s.close(err)
+					return
+				}
+				m = next
 			}
 		case <-s.done:
 			return
 		}
 	}
+}
+
+// MaxBatchBytes bounds the payload bytes of one KindDeliverBatch (and
+// ipcproto.MaxBatch its deliveries): a batch frame stays well under
+// ipcproto.MaxFrame even with msgpack's per-delivery overhead.
+const MaxBatchBytes = 1 << 20
+
+// batch merges first with the deliveries queued right behind it into one
+// KindDeliverBatch (the ipcproto contract allows either form), so a service
+// that fell behind catches up with fewer frames. It returns the frame to
+// send and the queued message it took that does not belong in the batch,
+// if any. Only the writer reads s.out, so its length is what is waiting.
+func (s *Service) batch(first *ipcproto.Msg) (out, next *ipcproto.Msg) {
+	if len(s.out) == 0 {
+		return first, nil
+	}
+	b := []ipcproto.Delivery{{From: first.From, Payload: first.Payload, Swapped: first.Swapped}}
+	size := len(first.Payload)
+	for len(s.out) > 0 && len(b) < ipcproto.MaxBatch {
+		m := <-s.out
+		if m.Kind != ipcproto.KindDeliver || size+len(m.Payload) > MaxBatchBytes {
+			next = m
+			break
+		}
+		b = append(b, ipcproto.Delivery{From: m.From, Payload: m.Payload, Swapped: m.Swapped})
+		size += len(m.Payload)
+	}
+	if len(b) == 1 {
+		return first, next
+	}
+	return &ipcproto.Msg{Kind: ipcproto.KindDeliverBatch, Batch: b}, next
 }
 
 // Server accepts service daemons.

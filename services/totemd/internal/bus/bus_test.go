@@ -114,3 +114,84 @@ func TestKilledServiceIsReportedGone(t *testing.T) {
 		t.Fatal("send to a gone service succeeded")
 	}
 }
+
+func deliver(from uint32, p string) *ipcproto.Msg {
+	return &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: from, Payload: []byte(p)}
+}
+
+// TestBatchTakesConsecutiveDeliveries: the writer merges the deliveries
+// queued behind one into a KindDeliverBatch, in order, and stops at the
+// first other message, which it hands back to be sent next.
+func TestBatchTakesConsecutiveDeliveries(t *testing.T) {
+	conf := &ipcproto.Msg{Kind: ipcproto.KindConfChg, Conf: &ipcproto.Conf{}}
+	s := &Service{out: make(chan *ipcproto.Msg, 8)}
+	for _, m := range []*ipcproto.Msg{deliver(2, "b"), deliver(3, "c"), conf, deliver(4, "d")} {
+		s.out <- m
+	}
+	out, next := s.batch(deliver(1, "a"))
+	want := []ipcproto.Delivery{{From: 1, Payload: []byte("a")}, {From: 2, Payload: []byte("b")}, {From: 3, Payload: []byte("c")}}
+	if out.Kind != ipcproto.KindDeliverBatch || len(out.Batch) != 3 || next != conf {
+		t.Fatalf("batch %+v next %+v", out, next)
+	}
+	for i, d := range out.Deliveries() {
+		if d.From != want[i].From || string(d.Payload) != string(want[i].Payload) {
+			t.Fatalf("delivery %d: %+v, want %+v", i, d, want[i])
+		}
+	}
+	// Alone in the queue: sent as it is.
+	<-s.out
+	if out, next := s.batch(deliver(5, "e")); out.Kind != ipcproto.KindDeliver || next != nil {
+		t.Fatalf("single delivery became %+v, %+v", out, next)
+	}
+	// The byte bound closes a batch; the delivery that did not fit comes next.
+	big := deliver(7, strings.Repeat("x", MaxBatchBytes))
+	s.out <- deliver(6, "f")
+	s.out <- big
+	if out, next := s.batch(deliver(5, "e")); out.Kind != ipcproto.KindDeliverBatch || len(out.Batch) != 2 || next != big {
+		t.Fatalf("byte bound: %+v, next %+v", out, next)
+	}
+}
+
+// TestDeliveriesArriveInOrder sends a burst of deliveries and other
+// messages to a real daemon connection: whatever was batched, the daemon
+// sees every delivery once, in order, and the other messages in place.
+func TestDeliveriesArriveInOrder(t *testing.T) {
+	s, path := listen(t)
+	c := dial(t, path)
+	if err := c.Send(&ipcproto.Msg{Kind: ipcproto.KindAttach, Service: 2, Name: "cpg"}); err != nil {
+		t.Fatal(err)
+	}
+	svc := next(t, s).Svc
+	const n = 5000
+	for i := 0; i < n; i++ {
+		m := deliver(uint32(i), "m")
+		if i%1000 == 999 {
+			m = &ipcproto.Msg{Kind: ipcproto.KindConfChg, Conf: &ipcproto.Conf{Members: []uint32{uint32(i)}}}
+		}
+		if err := svc.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, frames := 0, 0
+	for got < n {
+		m, err := c.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames++
+		if m.Kind == ipcproto.KindConfChg {
+			if m.Conf.Members[0] != uint32(got) {
+				t.Fatalf("confchg %d arrived at position %d", m.Conf.Members[0], got)
+			}
+			got++
+			continue
+		}
+		for _, d := range m.Deliveries() {
+			if d.From != uint32(got) {
+				t.Fatalf("delivery %d arrived at position %d", d.From, got)
+			}
+			got++
+		}
+	}
+	t.Logf("%d messages in %d frames", n, frames)
+}

@@ -59,6 +59,8 @@ type Node struct {
 	tr     *transport.Transport
 	bus    *bus.Server
 
+	held    []heldDelivery // service deliveries held until the ring's views (syncengine.HoldDeliveries)
+	holding bool
 	outbox  [][]byte // sync messages waiting for room in the queue
 	outboxA [][]byte // service-group messages of totemd's own services (cfg), likewise
 	cfgs    *cfgState
@@ -78,6 +80,12 @@ type Node struct {
 	view  Membership
 	// watchers are told about every installed membership (tests, cfg).
 	watchers []chan Membership
+}
+
+// heldDelivery is a service message waiting for its ring's views.
+type heldDelivery struct {
+	svc uint16
+	msg *ipcproto.Msg
 }
 
 // now is the cores' clock: time since the driver started.
@@ -286,12 +294,14 @@ func (n *Node) pushOutbox() {
 	}
 }
 
+// confChange hands a Totem configuration to the sync engine, which turns it
+// into each attached service's view (syncengine/view.go): the services
+// see their configuration changes through apply, in delivery order.
 func (n *Node) confChange(c *srp.ConfChange) {
 	ids := toU32(c.Members)
 	ring := syncengine.RingID{Rep: uint32(c.Ring.Rep), Seq: c.Ring.Seq}
 	if c.Type == srp.Transitional {
 		n.recv.ConfChange(toU32(c.Left))
-		n.broadcastConf(c)
 		acts, err := n.sync.ConfChange(syncengine.Transitional, ids, ring)
 		n.logErr("transitional configuration", err)
 		n.apply(acts)
@@ -306,22 +316,9 @@ func (n *Node) confChange(c *srp.ConfChange) {
 	n.publish()
 	n.log.Info("new membership", "ring", fmt.Sprintf("%x.%x", c.Ring.Rep, c.Ring.Seq), "members", c.Members,
 		"joined", c.Joined, "left", c.Left)
-	n.broadcastConf(c)
 	acts, err := n.sync.ConfChange(syncengine.Regular, ids, ring)
 	n.logErr("regular configuration", err)
 	n.apply(acts)
-}
-
-// broadcastConf tells every attached service about a ring change.
-func (n *Node) broadcastConf(c *srp.ConfChange) {
-	m := &ipcproto.Msg{Kind: ipcproto.KindConfChg, Conf: &ipcproto.Conf{
-		Type:    ipcproto.ConfType(c.Type),
-		Ring:    ipcproto.Ring{Rep: uint32(c.Ring.Rep), Seq: c.Ring.Seq},
-		Members: toU32(c.Members), Left: toU32(c.Left), Joined: toU32(c.Joined),
-	}}
-	for _, svc := range n.services {
-		n.sendSvc(svc, m)
-	}
 }
 
 // apply carries out sync engine actions.
@@ -337,19 +334,39 @@ func (n *Node) apply(acts []syncengine.Action) {
 			n.synced = true
 			n.publish()
 			n.cfg.SyncLog.Info("Completed service synchronization, ready to provide service.")
+		case syncengine.ServiceConfChg:
+			conf := a.Conf
+			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindConfChg, Conf: &conf})
+		case syncengine.HoldDeliveries:
+			n.holding = true
+		case syncengine.ReleaseDeliveries:
+			n.holding = false
+			held := n.held
+			n.held = nil
+			for _, h := range held {
+				n.toService(h.svc, h.msg)
+			}
 		case syncengine.InitService:
-			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncInit, ID: a.Round,
+			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncInit, ID: a.Round, SyncKind: syncKind(a.Kind),
 				Ring: &ipcproto.Ring{Rep: a.Ring.Rep, Seq: a.Ring.Seq}, Trans: a.Trans, Members: a.Members})
 		case syncengine.ProcessService:
 			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncProcess, ID: a.Round,
-				Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}})
+				SyncKind: syncKind(a.Kind), Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}})
 		case syncengine.ActivateService:
-			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncActivate, ID: a.Round,
+			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncActivate, ID: a.Round, SyncKind: syncKind(a.Kind),
 				Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}, Members: a.Members})
 		case syncengine.AbortService:
 			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncAbort, ID: a.Round})
 		}
 	}
+}
+
+// syncKind is the bus form of a round kind.
+func syncKind(k syncengine.RoundKind) ipcproto.SyncKind {
+	if k == syncengine.ServiceRound {
+		return ipcproto.SyncService
+	}
+	return ipcproto.SyncFull
 }
 
 func (n *Node) toService(id uint16, m *ipcproto.Msg) {
@@ -375,7 +392,14 @@ func (n *Node) deliverService(from uint32, body []byte, swapped bool) {
 		n.deliverCfg(from, body, swapped)
 		return
 	}
-	n.toService(h.Service, &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: from, Payload: slices.Clone(body), Swapped: swapped})
+	m := &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: from, Payload: slices.Clone(body), Swapped: swapped}
+	if n.holding {
+		// The new ring's service views are not known yet: the message
+		// goes out after them (syncengine's HoldDeliveries).
+		n.held = append(n.held, heldDelivery{svc: h.Service, msg: m})
+		return
+	}
+	n.toService(h.Service, m)
 }
 
 // deliverSync feeds group "sync" messages to the sync engine.
@@ -405,8 +429,9 @@ func (n *Node) handleBus(ev bus.Event) {
 		n.services[svc.ID] = svc
 		delete(n.refused, svc.ID)
 		n.log.Info("service attached", "service", svc.Name, "id", svc.ID)
+		ring, ringMembers, members := n.sync.View(syncengine.ServiceID(svc.ID))
 		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: uint32(n.cfg.SRP.Self),
-			Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}, Members: toU32(n.members)})
+			Ring: &ring, RingMembers: ringMembers, Members: members})
 		acts, err := n.sync.ServiceAttached(syncengine.ServiceID(svc.ID))
 		n.logErr("service attach", err)
 		n.apply(acts)

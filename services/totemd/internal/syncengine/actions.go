@@ -1,5 +1,7 @@
 package syncengine
 
+import "github.com/needle-cluster/needle/libs/corotypes/ring"
+
 // Action is something the driver must do; events return them in order.
 type Action interface{ syncAction() }
 
@@ -38,7 +40,9 @@ type SyncStarted struct{ Ring RingID }
 type SyncComplete struct{ Ring RingID }
 
 // InitService is sync_init for a local daemon. Round identifies the round in
-// later callbacks and in ServiceDone.
+// later callbacks and in ServiceDone. It comes after the configuration
+// changes of the round (ServiceConfChg), as corosync calls sync_init only
+// once every member's SERVICE_BUILD arrived.
 //
 // FullRound: Members are the ring members and Trans the transitional members
 // that are also in Members (corosync's lists). ServiceRound: Members are the
@@ -58,18 +62,40 @@ type InitService struct {
 type ProcessService struct {
 	Service ServiceID
 	Round   uint64
+	Kind    RoundKind
 }
 
 // ActivateService is sync_activate: every participant finished the service.
 // Members is the service membership after the round: ring members whose
-// daemon for Service is attached (a non-needle member counts as attached to
-// every service its SERVICE_BUILD listed).
+// daemon for Service is attached (a non-needle member, one that sent no
+// ServiceSet, counts as attached to every service).
 type ActivateService struct {
 	Service ServiceID
 	Round   uint64
 	Kind    RoundKind
 	Members []uint32
 }
+
+// ConfChg is a configuration change as one service sees it (the shared
+// libs/corotypes/ring type).
+type ConfChg = ring.ConfChg
+
+// ServiceConfChg is a configuration change for the local daemon of
+// Service: its service membership (Members, Left, Joined) beside the ring's
+// (RingMembers). See view.go for when they come.
+type ServiceConfChg struct {
+	Service ServiceID
+	Conf    ConfChg
+}
+
+// HoldDeliveries asks the driver to hold group "a" deliveries for the
+// service daemons, in order, until ReleaseDeliveries: the regular views of
+// the new ring are not known yet.
+type HoldDeliveries struct{}
+
+// ReleaseDeliveries hands the held deliveries to the daemons, in order,
+// after the regular views just returned.
+type ReleaseDeliveries struct{}
 
 // AbortService is sync_abort: a ring change interrupted a round in which the
 // daemon was initialised and not yet activated; drop partial state.
@@ -78,10 +104,13 @@ type AbortService struct {
 	Round   uint64
 }
 
-func (Multicast) syncAction()       {}
-func (SyncStarted) syncAction()     {}
-func (SyncComplete) syncAction()    {}
-func (InitService) syncAction()     {}
-func (ProcessService) syncAction()  {}
-func (ActivateService) syncAction() {}
-func (AbortService) syncAction()    {}
+func (Multicast) syncAction()         {}
+func (SyncStarted) syncAction()       {}
+func (SyncComplete) syncAction()      {}
+func (InitService) syncAction()       {}
+func (ProcessService) syncAction()    {}
+func (ActivateService) syncAction()   {}
+func (AbortService) syncAction()      {}
+func (ServiceConfChg) syncAction()    {}
+func (HoldDeliveries) syncAction()    {}
+func (ReleaseDeliveries) syncAction() {}

@@ -60,6 +60,15 @@ type tnode struct {
 	aborts    int
 	doneStep  map[ServiceID]int // step of the last ServiceDone
 	actStep   map[ServiceID]int // step of the last activation
+
+	// What each daemon saw, per ring: its views and its group "a"
+	// messages, from the ring's first regular view on (views.go).
+	holding   bool
+	held      []logEntry
+	ringStart bool                 // a regular configuration was delivered; views not shown yet
+	segRing   map[ServiceID]RingID // ring of the segment being recorded (zero: not recording)
+	segs      map[ServiceID]map[RingID][]string
+	views     map[ServiceID][]ConfChg // every view, in order
 }
 
 type cluster struct {
@@ -89,7 +98,8 @@ func (c *cluster) addNode(id uint32, announce []ServiceID, svcs ...ServiceID) *t
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	n := &tnode{id: id, eng: e, daemons: map[ServiceID]*daemon{}, doneStep: map[ServiceID]int{}, actStep: map[ServiceID]int{}}
+	n := &tnode{id: id, eng: e, daemons: map[ServiceID]*daemon{}, doneStep: map[ServiceID]int{}, actStep: map[ServiceID]int{},
+		segRing: map[ServiceID]RingID{}, segs: map[ServiceID]map[RingID][]string{}, views: map[ServiceID][]ConfChg{}}
 	c.nodes[id] = n
 	for _, s := range svcs {
 		c.attach(n, s)
@@ -108,6 +118,7 @@ func (c *cluster) attach(n *tnode, s ServiceID) {
 
 func (c *cluster) detach(n *tnode, s ServiceID) {
 	delete(n.daemons, s)
+	delete(n.segRing, s)
 	acts, err := n.eng.ServiceDetached(s)
 	if err != nil {
 		c.t.Fatal(err)
@@ -186,6 +197,29 @@ func (c *cluster) apply(n *tnode, acts []Action) {
 		case ActivateService:
 			c.checkActivate(n, a)
 			n.trace = append(n.trace, fmt.Sprintf("activate %d %s members=%v", a.Service, a.Kind, a.Members))
+		case ServiceConfChg:
+			if n.daemons[a.Service] == nil {
+				c.t.Fatalf("node %d: view for service %d without a daemon", n.id, a.Service)
+			}
+			if n.holding && a.Conf.Type == Transitional {
+				c.t.Fatalf("node %d: transitional view while holding deliveries", n.id)
+			}
+			n.view(a.Service, a.Conf)
+		case HoldDeliveries:
+			if n.holding {
+				c.t.Fatalf("node %d: hold while holding", n.id)
+			}
+			n.holding = true
+		case ReleaseDeliveries:
+			if !n.holding {
+				c.t.Fatalf("node %d: release without hold", n.id)
+			}
+			n.holding, n.ringStart = false, false
+			held := n.held
+			n.held = nil
+			for _, e := range held {
+				c.deliverA(n, e)
+			}
 		case AbortService:
 			d := n.daemons[a.Service]
 			if d == nil || !d.open {
@@ -249,7 +283,16 @@ func (c *cluster) deliver(n *tnode, e logEntry) {
 		if err != nil {
 			c.t.Fatalf("node %d: %v", n.id, err)
 		}
+		n.ringStart = e.conf.typ == Regular
 		c.apply(n, acts)
+		return
+	}
+	if e.group == "a" {
+		if n.holding {
+			n.held = append(n.held, e)
+		} else {
+			c.deliverA(n, e)
+		}
 		return
 	}
 	if e.group != "sync" || (n.corosync && isNeedle(e.payload)) {
@@ -260,6 +303,88 @@ func (c *cluster) deliver(n *tnode, e logEntry) {
 		c.t.Fatalf("node %d: deliver from %d: %v", n.id, e.from, err)
 	}
 	c.apply(n, acts)
+}
+
+// deliverA hands a group "a" message to its service's daemon, recording it
+// in the daemon's stream.
+func (c *cluster) deliverA(n *tnode, e logEntry) {
+	var svc ServiceID
+	if _, err := fmt.Sscanf(string(e.payload), "svc %d ", &svc); err != nil {
+		c.t.Fatalf("group a payload %q", e.payload)
+	}
+	if n.daemons[svc] != nil {
+		n.record(svc, string(e.payload))
+	}
+}
+
+// record appends to the daemon's stream of the ring being recorded.
+func (n *tnode) record(svc ServiceID, ev string) {
+	r, ok := n.segRing[svc]
+	if !ok || r.IsZero() {
+		return
+	}
+	n.segs[svc][r] = append(n.segs[svc][r], ev)
+}
+
+// view records a configuration change shown to a daemon. A transitional
+// view of another ring stops recording (transitional views differ between
+// merging partitions); the first regular view of a ring starts a segment,
+// unless the daemon attached in the middle of the ring.
+func (n *tnode) view(svc ServiceID, cc ConfChg) {
+	n.views[svc] = append(n.views[svc], cc)
+	ev := fmt.Sprintf("%s ring=%v members=%v left=%v joined=%v ringmembers=%v", cc.Type, cc.Ring, cc.Members, cc.Left, cc.Joined, cc.RingMembers)
+	switch {
+	case cc.Type == Transitional && cc.Ring != n.segRing[svc]:
+		n.segRing[svc] = RingID{}
+	case cc.Type == Regular && n.segRing[svc].IsZero() && n.ringStart:
+		n.segRing[svc] = cc.Ring
+		if n.segs[svc] == nil {
+			n.segs[svc] = map[RingID][]string{}
+		}
+		// Left and Joined of a ring's first regular view are relative
+		// to each node's transitional view, which differs between
+		// merging partitions; the members are the same everywhere.
+		n.segs[svc][cc.Ring] = []string{fmt.Sprintf("regular ring=%v members=%v ringmembers=%v", cc.Ring, cc.Members, cc.RingMembers)}
+		return
+	}
+	n.record(svc, ev)
+}
+
+// checkViews asserts the service membership property: for every service
+// and ring, every daemon that saw the ring's first regular view saw the
+// same sequence of views and messages in it (one a prefix of the other
+// while delivery is still under way).
+func (c *cluster) checkViews() {
+	c.t.Helper()
+	type key struct {
+		svc  ServiceID
+		ring RingID
+	}
+	longest := map[key][]string{}
+	owner := map[key]uint32{}
+	for _, id := range slices.Sorted(maps.Keys(c.nodes)) {
+		n := c.nodes[id]
+		if n.corosync {
+			continue // a corosync node runs no needle daemon: its stand-ins see no service rounds
+		}
+		for svc, rings := range n.segs {
+			for r, seg := range rings {
+				k := key{svc, r}
+				l := longest[k]
+				short, long := seg, l
+				if len(short) > len(long) {
+					short, long = long, short
+				}
+				if !slices.Equal(short, long[:len(short)]) {
+					c.t.Fatalf("service %d ring %v: node %d saw\n  %s\nnode %d saw\n  %s", svc, r, id,
+						strings.Join(seg, "\n  "), owner[k], strings.Join(l, "\n  "))
+				}
+				if len(seg) >= len(l) {
+					longest[k], owner[k] = seg, id
+				}
+			}
+		}
+	}
 }
 
 // advance delivers to n the log entries addressed to it up to position to.
@@ -315,6 +440,7 @@ func (c *cluster) run(max int) {
 	c.t.Helper()
 	for i := 0; i < max; i++ {
 		if c.quiet() {
+			c.checkViews()
 			return
 		}
 		c.stepOnce()

@@ -67,6 +67,9 @@ type Engine struct {
 	sets    map[uint32][]ServiceID // per member: attached (needle) or announced (others)
 	pending []change               // ServiceChanges waiting for the current round to end
 
+	shown   viewState // what the attached daemons were last shown (view.go)
+	holding bool      // group "a" deliveries held until the ring's regular views
+
 	stats Stats
 }
 
@@ -110,6 +113,12 @@ func (e *Engine) ConfChange(typ ConfType, members []uint32, ring RingID) ([]Acti
 		return nil, fmt.Errorf("syncengine: regular configuration %v: members %v lack this node %d", ring, members, e.cfg.Self)
 	}
 	var out []Action
+	if typ == Transitional {
+		// A ring that never got its regular views gets them now, with what
+		// was delivered in it, before its transitional one.
+		out = e.endHold(out)
+		out = e.showTransitional(out, members, ring)
+	}
 	if !e.inSync {
 		e.inSync = true
 		out = append(out, SyncStarted{Ring: ring})
@@ -121,6 +130,9 @@ func (e *Engine) ConfChange(typ ConfType, members []uint32, ring RingID) ([]Acti
 		e.trans = slices.Clone(members)
 		return out, nil
 	}
+	out = e.endHold(out) // a regular configuration without a transitional one
+	e.holding = true
+	out = append(out, HoldDeliveries{})
 	return e.startFull(out, members, ring)
 }
 
@@ -184,7 +196,7 @@ func (e *Engine) TokenSent() []Action {
 	}
 	if !r.asked {
 		r.asked = true
-		return []Action{ProcessService{Service: s.id, Round: r.seq}}
+		return []Action{ProcessService{Service: s.id, Round: r.seq, Kind: r.kind}}
 	}
 	return nil
 }
@@ -284,15 +296,11 @@ func (e *Engine) Status() Status {
 // as known from the last full round and the per-service rounds since.
 func (e *Engine) ServiceMembers(svc ServiceID) []uint32 { return e.membersOf(svc) }
 
-// membersOf lists, in ring order, the members whose set holds svc.
+// membersOf lists, ascending, the members of the current ring whose daemon
+// for svc is attached; a member that sent no ServiceSet counts as attached.
 func (e *Engine) membersOf(svc ServiceID) []uint32 {
-	var ms []uint32
-	for _, m := range e.members {
-		if slices.Contains(e.sets[m], svc) {
-			ms = append(ms, m)
-		}
-	}
-	return ms
+	v := viewState{members: e.members, needle: e.needle, sets: e.sets}
+	return v.of(svc)
 }
 
 // attachedList returns the attached services in ascending order.

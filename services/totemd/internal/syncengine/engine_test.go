@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -119,8 +120,16 @@ func TestRingChangeDuringBuildAborts(t *testing.T) {
 	c.run(1000)
 	for _, id := range c.ring {
 		n := c.nodes[id]
-		if n.aborts != len(all) {
-			t.Errorf("node %d: %d aborts, want %d (one per initialised service)", id, n.aborts, len(all))
+		// sync_init comes after the last SERVICE_BUILD: nobody was
+		// initialised, so nobody is aborted.
+		if n.aborts != 0 {
+			t.Errorf("node %d: %d aborts, want none", id, n.aborts)
+		}
+		// The first ring never got its builds: its regular views came
+		// at the next transitional one, everyone counted as attached.
+		first := n.views[2][1]
+		if first.Type != Regular || !reflect.DeepEqual(first.Members, []uint32{1, 2, 3}) || n.views[2][2].Type != Transitional {
+			t.Errorf("node %d: views %+v", id, n.views[2])
 		}
 		if len(n.completes) != 1 || n.completes[0] != c.ringID {
 			t.Errorf("node %d completes %v", id, n.completes)
@@ -268,8 +277,12 @@ func TestEngineSteps(t *testing.T) {
 	}
 	ring := RingID{Rep: 1, Seq: 9}
 	a, err := e.ConfChange(Transitional, []uint32{1}, RingID{Rep: 1, Seq: 5})
-	if err != nil || !reflect.DeepEqual(a, []Action{SyncStarted{Ring: RingID{Rep: 1, Seq: 5}}}) {
-		t.Fatalf("transitional: %v %v", a, err)
+	wantTrans := []Action{
+		ServiceConfChg{Service: 2, Conf: ConfChg{Type: Transitional, Ring: RingID{Rep: 1, Seq: 5}, RingMembers: []uint32{1}}},
+		SyncStarted{Ring: RingID{Rep: 1, Seq: 5}},
+	}
+	if err != nil || !reflect.DeepEqual(a, wantTrans) {
+		t.Fatalf("transitional: %#v %v", a, err)
 	}
 	a, err = e.ConfChange(Regular, []uint32{1, 2}, ring)
 	if err != nil {
@@ -277,10 +290,7 @@ func TestEngineSteps(t *testing.T) {
 	}
 	set, _ := ServiceSet{Ring: ring, Services: []ServiceID{2}}.Marshal()
 	build, _ := ServiceBuild{Ring: ring, Services: []ServiceID{0, 2}}.Marshal()
-	want := []Action{
-		Multicast{Payload: set}, Multicast{Payload: build},
-		InitService{Service: 2, Round: 1, Kind: FullRound, Ring: ring, Trans: []uint32{1}, Members: []uint32{1, 2}},
-	}
+	want := []Action{HoldDeliveries{}, Multicast{Payload: set}, Multicast{Payload: build}}
 	if !reflect.DeepEqual(a, want) {
 		t.Fatalf("regular:\n%#v\nwant\n%#v", a, want)
 	}
@@ -291,10 +301,22 @@ func TestEngineSteps(t *testing.T) {
 	for _, d := range []struct {
 		from uint32
 		p    []byte
-	}{{1, set}, {1, build}, {2, peerBuild}} {
+	}{{1, set}, {1, build}} {
 		if a, err := e.Deliver(d.from, d.p); err != nil || a != nil {
 			t.Fatalf("deliver: %v %v", a, err)
 		}
+	}
+	// The last build: the regular view (node 2 sent no ServiceSet, so it
+	// counts as attached), the held deliveries, then sync_init.
+	a, err = e.Deliver(2, peerBuild)
+	want = []Action{
+		ServiceConfChg{Service: 2, Conf: ConfChg{Type: Regular, Ring: ring, Members: []uint32{1, 2},
+			Joined: []uint32{1, 2}, RingMembers: []uint32{1, 2}}},
+		ReleaseDeliveries{},
+		InitService{Service: 2, Round: 1, Kind: FullRound, Ring: ring, Trans: []uint32{1}, Members: []uint32{1, 2}},
+	}
+	if err != nil || !reflect.DeepEqual(a, want) {
+		t.Fatalf("last build:\n%#v\nwant\n%#v", a, want)
 	}
 	barrier := Barrier{Ring: ring}.Marshal()
 	steps := []struct {
@@ -329,8 +351,8 @@ func TestEngineSteps(t *testing.T) {
 	if e.InProgress() || e.Status().Active {
 		t.Fatalf("still syncing: %+v", e.Status())
 	}
-	// Node 2 sent no ServiceSet: it counts as a corosync node attached to
-	// everything it announced.
+	// Node 2 sent no ServiceSet: it counts as a corosync node, attached to
+	// every service.
 	if got := e.ServiceMembers(5); !reflect.DeepEqual(got, []uint32{2}) {
 		t.Fatalf("service 5 members %v, want [2]", got)
 	}
@@ -349,7 +371,7 @@ func TestEmptyServiceListCompletesAtOnce(t *testing.T) {
 	build, _ := ServiceBuild{Ring: ring}.Marshal()
 	e.Deliver(1, set)
 	a, err := e.Deliver(1, build)
-	if err != nil || !reflect.DeepEqual(a, []Action{SyncComplete{Ring: ring}}) {
+	if err != nil || !reflect.DeepEqual(a, []Action{ReleaseDeliveries{}, SyncComplete{Ring: ring}}) {
 		t.Fatalf("got %v %v, want SyncComplete", a, err)
 	}
 }
@@ -546,12 +568,160 @@ func TestTransFilteredToMembers(t *testing.T) {
 	if _, err := e.ConfChange(Transitional, []uint32{5, 3, 1, 2}, RingID{Rep: 1, Seq: 4}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := e.ConfChange(Regular, []uint32{1, 3, 4, 5}, RingID{Rep: 1, Seq: 8})
-	if err != nil {
+	ring := RingID{Rep: 1, Seq: 8}
+	if _, err := e.ConfChange(Regular, []uint32{1, 3, 4, 5}, ring); err != nil {
 		t.Fatal(err)
 	}
-	init, ok := a[len(a)-1].(InitService)
-	if !ok || !reflect.DeepEqual(init.Trans, []uint32{5, 3, 1}) || !reflect.DeepEqual(init.Members, []uint32{1, 3, 4, 5}) {
-		t.Fatalf("got %#v, want trans [5 3 1] members [1 3 4 5]", a[len(a)-1])
+	set, _ := ServiceSet{Ring: ring, Services: []ServiceID{0}}.Marshal()
+	build, _ := ServiceBuild{Ring: ring, Services: []ServiceID{0}}.Marshal()
+	var a []Action
+	for _, d := range []struct {
+		from uint32
+		p    []byte
+	}{{3, set}, {3, build}, {1, build}, {4, build}, {5, build}} {
+		got, err := e.Deliver(d.from, d.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a = append(a, got...)
+	}
+	i := slices.IndexFunc(a, func(x Action) bool { _, ok := x.(InitService); return ok })
+	if i < 0 {
+		t.Fatalf("no InitService in %#v", a)
+	}
+	init := a[i].(InitService)
+	if !reflect.DeepEqual(init.Trans, []uint32{5, 3, 1}) || !reflect.DeepEqual(init.Members, []uint32{1, 3, 4, 5}) {
+		t.Fatalf("got %#v, want trans [5 3 1] members [1 3 4 5]", init)
+	}
+}
+
+// lastViews returns the last n views node id's daemon for svc saw, as
+// "type members left joined" strings.
+func lastViews(c *cluster, id uint32, svc ServiceID, n int) []string {
+	vs := c.nodes[uint32(id)].views[svc]
+	var out []string
+	for _, v := range vs[max(len(vs)-n, 0):] {
+		out = append(out, fmt.Sprintf("%s %v left=%v joined=%v ring=%v", v.Type, v.Members, v.Left, v.Joined, v.RingMembers))
+	}
+	return out
+}
+
+// TestServiceViewsFollowAttachDetach: a daemon attaching on node 2 gives
+// every attached daemon (node 2's own included) a configuration change
+// with node 2 joined; its detach gives one with node 2 left. Views and
+// messages are the same sequence everywhere (checkViews in run).
+func TestServiceViewsFollowAttachDetach(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			c := newCluster(t, seed, 3, 0)
+			c.attach(c.nodes[1], 2)
+			c.attach(c.nodes[3], 2)
+			c.reconfigure(1, 2, 3)
+			c.run(2000)
+			for _, id := range []uint32{1, 3} {
+				want := []string{"regular [1 3] left=[] joined=[1 3] ring=[1 2 3]"}
+				if got := lastViews(c, id, 2, 1); !reflect.DeepEqual(got, want) {
+					t.Errorf("node %d after the ring formed: %q, want %q", id, got, want)
+				}
+			}
+			c.attach(c.nodes[2], 2)
+			c.run(2000)
+			for _, id := range []uint32{1, 2, 3} {
+				want := []string{"transitional [1 3] left=[] joined=[] ring=[1 2 3]", "regular [1 2 3] left=[] joined=[2] ring=[1 2 3]"}
+				if got := lastViews(c, id, 2, 2); !reflect.DeepEqual(got, want) {
+					t.Errorf("node %d after node 2 attached: %q, want %q", id, got, want)
+				}
+				if i := c.nodes[id].lastIndex("init 2 "); i < 0 || !strings.HasPrefix(c.nodes[id].trace[i], "init 2 service ") {
+					t.Errorf("node %d: the attach round is not flagged a service round: %q", id, c.nodes[id].trace)
+				}
+			}
+			if got := lastViews(c, 2, 0, 1); len(got) != 1 || got[0] != "regular [1 2 3] left=[] joined=[1 2 3] ring=[1 2 3]" {
+				t.Errorf("node 2's cmap saw %q: another service's view must not change", got)
+			}
+			c.detach(c.nodes[2], 2)
+			c.run(2000)
+			for _, id := range []uint32{1, 3} {
+				want := []string{"transitional [1 3] left=[2] joined=[] ring=[1 2 3]", "regular [1 3] left=[] joined=[] ring=[1 2 3]"}
+				if got := lastViews(c, id, 2, 2); !reflect.DeepEqual(got, want) {
+					t.Errorf("node %d after node 2 detached: %q, want %q", id, got, want)
+				}
+			}
+			c.reconfigure(1, 3) // node 2 leaves the ring too: nothing changes for cpg but the ring
+			c.run(2000)
+			for _, id := range []uint32{1, 3} {
+				want := []string{"transitional [1 3] left=[] joined=[] ring=[1 3]", "regular [1 3] left=[] joined=[] ring=[1 3]"}
+				if got := lastViews(c, id, 2, 2); !reflect.DeepEqual(got, want) {
+					t.Errorf("node %d after node 2 left the ring: %q, want %q", id, got, want)
+				}
+			}
+			c.checkNoOpenInits()
+		})
+	}
+}
+
+// TestCorosyncNodeCountsAsAttached: a member that sends no ServiceSet (a
+// corosync 3.1.7 node) is in every service's membership, with or without
+// anything like a daemon.
+func TestCorosyncNodeCountsAsAttached(t *testing.T) {
+	c := newCluster(t, 4, 3)
+	c.attach(c.nodes[1], 2)
+	c.attach(c.nodes[2], 2)
+	c.nodes[3].corosync = true
+	c.reconfigure(1, 2, 3)
+	c.run(2000)
+	for _, id := range []uint32{1, 2} {
+		want := []string{"regular [1 2 3] left=[] joined=[1 2 3] ring=[1 2 3]"}
+		if got := lastViews(c, id, 2, 1); !reflect.DeepEqual(got, want) {
+			t.Errorf("node %d: %q, want %q", id, got, want)
+		}
+		if got := c.nodes[id].eng.ServiceMembers(9); !reflect.DeepEqual(got, []uint32{3}) {
+			t.Errorf("node %d: members of a service nobody runs: %v, want the corosync node", id, got)
+		}
+	}
+	c.detach(c.nodes[2], 2)
+	c.run(2000)
+	want := []string{"transitional [1 3] left=[2] joined=[] ring=[1 2 3]", "regular [1 3] left=[] joined=[] ring=[1 2 3]"}
+	if got := lastViews(c, 1, 2, 2); !reflect.DeepEqual(got, want) {
+		t.Errorf("node 1 after node 2 detached: %q, want %q", got, want)
+	}
+}
+
+// TestDeliveriesHeldUntilRegularView: a service message delivered after
+// the regular configuration but before the last SERVICE_BUILD reaches the
+// daemons after the new ring's regular view, on every node.
+func TestDeliveriesHeldUntilRegularView(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			c := newCluster(t, seed, 3, 2)
+			c.reconfigure(1, 2)
+			c.run(2000)
+			c.reconfigure(1, 2, 3)
+			early := "svc 2 from 1 round 99"
+			c.log = append(c.log, logEntry{from: 1, group: "a", payload: []byte(early), dest: []uint32{1, 2, 3}})
+			c.run(2000)
+			for _, id := range []uint32{1, 2, 3} {
+				seg := c.nodes[id].segs[2][c.ringID]
+				if len(seg) < 2 || !strings.HasPrefix(seg[0], "regular ") || seg[1] != early {
+					t.Errorf("node %d saw %q, want the regular view then %q", id, seg, early)
+				}
+			}
+		})
+	}
+}
+
+// TestInitKindFlagsRound: sync_init says whether a round is a full ring
+// round or a service round.
+func TestInitKindFlagsRound(t *testing.T) {
+	c := newCluster(t, 1, 2, 2)
+	c.reconfigure(1, 2)
+	c.run(1000)
+	n := c.nodes[1]
+	if i := n.lastIndex("init 2 "); i < 0 || n.trace[i] != "init 2 full trans=[1] members=[1 2]" {
+		t.Fatalf("full round init: %q", n.trace)
+	}
+	c.detach(c.nodes[2], 2)
+	c.run(1000)
+	if i := n.lastIndex("init 2 "); n.trace[i] != "init 2 service trans=[1] members=[1]" {
+		t.Fatalf("service round init: %q", n.trace[i])
 	}
 }

@@ -55,16 +55,26 @@ func (e *Engine) startFull(out []Action, members []uint32, ring RingID) ([]Actio
 	}
 	// The ServiceSet goes first: per-sender FIFO then guarantees that when
 	// the last SERVICE_BUILD arrives, every needle member is known.
-	out = append(out, Multicast{Payload: set}, Multicast{Payload: build})
+	return append(out, Multicast{Payload: set}, Multicast{Payload: build}), nil
+}
+
+// buildDone ends the building step of a full round: the ring's regular
+// views are known now, then the held deliveries go out, then the local
+// daemons are initialised (corosync's sync_init, which it calls only after
+// the last SERVICE_BUILD) and processing starts.
+func (e *Engine) buildDone(out []Action) []Action {
+	r := e.cur
+	out = e.endHold(out)
+	r.inited = true
 	for _, s := range r.services {
 		if s.local {
 			out = append(out, InitService{
-				Service: s.id, Round: r.seq, Kind: FullRound, Ring: ring,
-				Trans: slices.Clone(trans), Members: slices.Clone(members),
+				Service: s.id, Round: r.seq, Kind: FullRound, Ring: e.ring,
+				Trans: slices.Clone(e.trans), Members: slices.Clone(e.members),
 			})
 		}
 	}
-	return out, nil
+	return e.enterProcess(out)
 }
 
 // onServiceSet records a needle member and its attached services.
@@ -108,7 +118,7 @@ func (e *Engine) onServiceBuild(from uint32, list []ServiceID) []Action {
 	if !r.mark(from) {
 		return nil
 	}
-	return e.enterProcess(nil)
+	return e.buildDone(nil)
 }
 
 // onBarrier counts a corosync barrier for the current service of a full

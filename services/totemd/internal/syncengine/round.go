@@ -6,6 +6,7 @@ type round struct {
 	seq      uint64
 	kind     RoundKind
 	building bool // full round: waiting for every member's SERVICE_BUILD
+	inited   bool // the local services got their InitService
 
 	services []entry // ascending id; a per-service round has one
 	idx      int     // the service being processed
@@ -31,14 +32,15 @@ type entry struct {
 // calls sync_abort only for the current service and only while its worker
 // runs; a superset costs nothing (all 3.1.7 aborts drop partial state at
 // most) and gives daemons a simple contract: each InitService is closed by
-// one ActivateService or AbortService, unless the daemon detached.
+// one ActivateService or AbortService, unless the daemon detached. A full
+// round aborted while building initialised nobody and aborts nobody.
 func (e *Engine) abort(out []Action) []Action {
 	r := e.cur
 	if r == nil {
 		return out
 	}
 	for _, s := range r.services {
-		if s.local && !s.activated {
+		if r.inited && s.local && !s.activated {
 			out = append(out, AbortService{Service: s.id, Round: r.seq})
 		}
 	}

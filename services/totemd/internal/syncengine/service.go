@@ -44,6 +44,7 @@ func (e *Engine) startPending(out []Action) []Action {
 				trans = append(trans, m)
 			}
 		}
+		out = e.showServiceChange(out, c.svc, e.snapshot())
 		// Only needle members run per-service rounds: a corosync node never
 		// sees them (it ignores the needle ids) and keeps counting as
 		// attached. Needle members without the daemon are placeholders.
@@ -58,6 +59,7 @@ func (e *Engine) startPending(out []Action) []Action {
 		e.cur = &round{
 			seq:          e.seq,
 			kind:         ServiceRound,
+			inited:       true,
 			services:     []entry{{id: c.svc, local: local}},
 			participants: parts,
 			received:     map[uint32]bool{},

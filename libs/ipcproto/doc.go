@@ -1,0 +1,128 @@
+// Package ipcproto is the local bus between totemd and the service daemons
+// (cmapd, quorumd, cpgd): length-prefixed msgpack frames over a unix
+// socket. A service attaches with its Corosync service id, multicasts
+// through the ring, and receives one ordered stream of deliveries,
+// configuration changes and sync steps; requests between local services
+// are routed through totemd. This comment is the contract both sides keep.
+//
+// # Frames
+//
+// A frame is a 4-byte big-endian length (at most MaxFrame), then one
+// msgpack-encoded Msg. Every decoder here checks lengths and kinds before
+// use and returns an error naming what was wrong (decode.go bounds every
+// declared length before anything is allocated); a peer that sends a bad
+// frame is disconnected. Kind says which fields a message uses (see the
+// Kind constants).
+//
+// # Attach and detach
+//
+// The first frame of a connection is KindAttach{Service, Name}. totemd
+// admits only root (peer credentials) and one daemon per service id; it
+// answers KindAttached{NodeID, Ring, Members, RingMembers} or KindError
+// and closes. Members is the service membership and RingMembers the ring's,
+// as the daemons already attached were last told (see "Service
+// membership"); the new daemon is not in Members until the configuration
+// change of its own attach arrives. KindDetach, or closing the socket,
+// detaches; either way the other nodes learn of it through the ring.
+//
+// # Service membership
+//
+// The service membership of a ring is its members whose daemon for that
+// service is attached. A member that announced no needle service set (a
+// real corosync node) counts as attached to every service: it runs them
+// all in-process.
+//
+// A KindConfChg carries a ring.ConfChg: Members, Left and Joined are the
+// service membership, RingMembers the ring's members (for a transitional
+// change, the transitional members). Changes come in Transitional/Regular
+// pairs, as in extended virtual synchrony, on two occasions:
+//
+//   - The ring changes. The Transitional change comes with Totem's
+//     transitional configuration: the service members that stay, and those
+//     that left. Messages of the old ring that Totem recovers follow it. The
+//     Regular change comes once the new ring's service membership is agreed
+//     (every member's service list has been delivered, right after Totem's
+//     regular configuration); the service's deliveries of the new ring are
+//     held until then, so none arrives before its ring's Regular change.
+//     A ring that ends before that gets its Regular change, with members
+//     not heard from counted as attached, before its successor's
+//     Transitional one.
+//   - The service's membership changes inside a ring: its daemon attached
+//     or detached on some needle node. Both changes carry the current ring
+//     id: Transitional with the members that stay and Left, Regular with
+//     the new membership and Joined. A service sync round follows.
+//
+// Every attached daemon that saw a ring's Regular change sees, from there
+// on, the same sequence of changes and deliveries as every other such
+// daemon, because totemd derives them from agreed-order input only. Left
+// and Joined of a ring's first Regular change are relative to each node's
+// transitional view and may differ between merging partitions (as in
+// extended virtual synchrony); Members and RingMembers never do.
+//
+// # Deliveries and batching
+//
+// KindDeliver{From, Payload, Swapped} is one ring message of this service
+// (its exec header names the service) in agreed order; Payload begins with
+// Corosync's exec header; Swapped says the sender's byte order differs.
+// When several deliveries are queued for a daemon, totemd may send them as
+// one KindDeliverBatch{Batch} (at most 1024 deliveries and 1 MiB of
+// payload), in the same order; nothing else is ever inside a batch, so its
+// position in the stream is that of its first delivery. A daemon must take
+// both forms: Msg.Deliveries returns the messages of either.
+//
+// # Sync rounds
+//
+// A round is corosync's sync for one or more services. Its steps reach the
+// daemon in this order, one round at a time:
+//
+//   - KindSyncInit{ID, SyncKind, Ring, Trans, Members}: sync_init; reset
+//     the round's state. It comes after the round's configuration changes.
+//     SyncFull follows a ring change: Members are the ring members and
+//     Trans the members of the previous ring that are in the new one;
+//     every ring member takes part, corosync nodes included. SyncService
+//     follows an attach or detach of this service's daemon on some node:
+//     Members is the new service membership and Trans the previous service
+//     members that remain; only needle nodes take part (a corosync node
+//     never sees the round and keeps counting as attached).
+//   - KindSyncProcess{ID, SyncKind, Ring}: sync_process; multicast this
+//     service's sync messages (KindMcast), then answer KindSyncDone{ID,
+//     Ring} once every one of them was accepted (KindMcastAck OK). The
+//     round's barrier leaves after them, so every participant delivers
+//     them before the round moves on.
+//   - KindSyncActivate{ID, SyncKind, Ring, Members}: sync_activate; every
+//     participant finished, commit. Members is the service membership
+//     after the round.
+//   - KindSyncAbort{ID}: sync_abort; a ring change interrupted the round,
+//     drop its partial state. The next configuration changes follow.
+//
+// Each KindSyncInit is closed by exactly one KindSyncActivate or
+// KindSyncAbort with its ID, unless the daemon detaches first. A service
+// round that arrives while another round runs waits for it.
+//
+// # Multicasts and pipelining
+//
+// KindMcast{ID, Payload} asks for an agreed-order multicast; totemd
+// answers KindMcastAck{ID, Status} for each, in order: OK (queued for the
+// ring), TooBig (never fits, do not resend) or TryAgain (the ring's queue
+// is full). Multicasts may be pipelined: a service may send many before the
+// acks come back. Once one is refused with TryAgain, every later one is
+// refused too, until the refused one is sent again under the same ID; so a
+// service that resends from its first refused message on keeps its
+// messages in the order it made them. Window is that sending side.
+//
+// # Requests between services
+//
+// KindRequest{ID, Service, Payload} names the destination service;
+// totemd forwards it with Service replaced by the sender's id, and routes
+// the KindResponse{ID, Service, Status, Payload} back the same way. A
+// request to a service not attached on this node is answered by totemd
+// with CS_ERR_NOT_EXIST. The payloads are the services' own formats (for
+// cmap: libs/corotypes/cmapreq).
+//
+// # Flow control
+//
+// totemd never blocks the ring on a daemon: each daemon has a bounded
+// queue of frames, and a daemon that falls that far behind is disconnected
+// (rather than silently missing a delivery); it reattaches, and the other
+// nodes see it detach and attach again through service rounds.
+package ipcproto
