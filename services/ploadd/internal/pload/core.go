@@ -90,7 +90,7 @@ type Core struct {
 	wanted, size        uint32
 	sent, delivered     uint32
 	firstNs             int64
-	startSet, observed  bool
+	startSet            bool
 	msg                 []byte // the MCAST every send reuses (never mutated)
 	startsIgnored, runs uint64
 }
@@ -98,20 +98,14 @@ type Core struct {
 // New returns an idle core.
 func New() *Core { return &Core{} }
 
-// Observe records the pload.* keys as they were when the daemon started
-// (or its cmap mirror was re-established): it never starts a run, so a
-// restart does not replay an old pload.start.
-func (c *Core) Observe(s Settings) {
-	c.startSet, c.observed = s.Start == Magic, true
-}
-
 // Configured is called after a change below pload.: a run starts (a START
 // is multicast) when pload.start has just become Magic and this node is
-// not running one.
+// not running one. The daemon deletes pload.start once its START is on
+// the ring, so a key left set never replays a run after a restart.
 func (c *Core) Configured(s Settings) Output {
 	var out Output
-	was := c.startSet || !c.observed
-	c.startSet, c.observed = s.Start == Magic, true
+	was := c.startSet
+	c.startSet = s.Start == Magic
 	if s.Start != Magic || was {
 		return out
 	}

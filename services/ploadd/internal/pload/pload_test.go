@@ -129,9 +129,6 @@ func (r *ring) deliver(t *testing.T, from uint32, msg []byte) {
 
 func TestRunOnThreeNodes(t *testing.T) {
 	r := &ring{cores: []*Core{New(), New(), New()}, out: make([][]Output, 3)}
-	for _, c := range r.cores {
-		c.Observe(Settings{Count: DefaultCount, Size: DefaultSize})
-	}
 	out := r.cores[1].Configured(Settings{Count: 5, Size: 100, Start: Magic})
 	if out.Start == nil || len(out.Logs) != 1 || out.Logs[0].Text != "Starting pload!" {
 		t.Fatalf("configured: %+v", out)
@@ -179,9 +176,9 @@ func TestRunOnThreeNodes(t *testing.T) {
 
 func TestStartRule(t *testing.T) {
 	c := New()
-	// The key already set when the daemon starts: no run (a restart must
-	// not replay an old start).
-	c.Observe(Settings{Start: Magic, Count: 10, Size: 10})
+	if out := c.Configured(Settings{Start: Magic, Count: 10, Size: 10}); out.Start == nil {
+		t.Fatal("pload.start set did not start a run")
+	}
 	if out := c.Configured(Settings{Start: Magic, Count: 11, Size: 10}); out.Start != nil {
 		t.Fatal("a change of pload.count started a run while pload.start stayed set")
 	}
