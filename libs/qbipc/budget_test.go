@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // trackingCmap is the part of cmap that issue 9 (7b) and issue 15 (5)
@@ -354,14 +355,37 @@ func TestBudgetDropsTheStalledClientFirst(t *testing.T) {
 	ts := startServer(t, SHM, h, func(c *Config) { c.EventBudgetBytes = 3 << 20; c.Logger = slogTo(logs) })
 	ctx := testCtx(t)
 	stalled, burst := dial(t, ts.service), dial(t, ts.service)
-	if _, err := stalled.Request(ctx, eventsReq(800, 2048)); err != nil { // more than its ring holds
+	if _, err := stalled.Request(ctx, eventsReq(1200, 2048)); err != nil { // more than its ring holds
 		t.Fatal(err)
 	}
 	sc := ts.Conns()[0]
-	if sc.Stats().EventsQueuedBytes == 0 {
+	for _, c := range ts.Conns() {
+		if c.ID() < sc.ID() { // the stalled client connected first
+			sc = c
+		}
+	}
+	// Wait until its ring is full (the server has retried an event):
+	// from then on its queue waits for a client that does not read.
+	for sc.Stats().SendRetries == 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("the stalled client's ring never filled: %+v", sc.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st := sc.Stats()
+	if st.EventsQueuedBytes == 0 {
 		t.Fatal("nothing queued for the stalled client")
 	}
-	const n = 1800
+	// The burst fits the budget alone even if none of it has reached the
+	// client's ring yet, but not beside the stalled client's queue once
+	// a ring's worth (as many events as the stalled client's ring took)
+	// has: so exactly one client must go, and it must be the stalled one.
+	cost := int(eventCost(NewResponse(eventID, 1, 2048)))
+	budget := ts.EventBudget().Limit()
+	n := budget / cost
+	if (n-int(st.Events))*cost <= budget-int(st.EventsQueuedBytes) {
+		t.Fatalf("calibration: %d burst events, ring of %d, stalled queue %d bytes, budget %d", n, st.Events, st.EventsQueuedBytes, budget)
+	}
 	if _, err := burst.Request(ctx, eventsReq(n, 2048)); err != nil {
 		t.Fatal(err)
 	}
