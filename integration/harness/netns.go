@@ -232,6 +232,10 @@ mkdir -p /etc/corosync /var/lib/corosync /var/log/corosync
 mount --bind "$d/etc" /etc/corosync
 mount --bind "$d/state" /var/lib/corosync
 mount --bind "$d/log" /var/log/corosync
+if [ -d "$d/pcmk" ]; then
+  mount --bind "$d/pcmk/lib" /var/lib/pacemaker
+  mount --bind "$d/pcmk/log" /var/log/pacemaker
+fi
 exec "$@"`
 
 func (nd *Node) command(ctx context.Context, args ...string) *exec.Cmd {
@@ -350,12 +354,29 @@ func (c *Cluster) teardown() {
 		_ = p.Kill()
 	}
 	for _, nd := range c.Nodes {
+		nd.killLeftovers()
 		if err := run("ip", "netns", "del", nd.NS); err != nil {
 			c.tb.Logf("teardown: %v", err)
 		}
 	}
 	if err := run("ip", "netns", "del", c.hub); err != nil {
 		c.tb.Logf("teardown: %v", err)
+	}
+}
+
+// killLeftovers kills what still runs in the node's network namespace
+// after its processes were killed: children a daemon forked (pacemakerd's
+// sub-daemons) outlive a SIGKILL of their parent. Only this cluster's
+// processes live in its namespaces.
+func (nd *Node) killLeftovers() {
+	out, err := exec.Command("ip", "netns", "pids", nd.NS).Output()
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 
