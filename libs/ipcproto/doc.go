@@ -42,8 +42,10 @@
 //     that left. Messages of the old ring that Totem recovers follow it. The
 //     Regular change comes once the new ring's service membership is agreed
 //     (every member's service list has been delivered, right after Totem's
-//     regular configuration); the service's deliveries of the new ring are
-//     held until then, so none arrives before its ring's Regular change.
+//     regular configuration), with the full round's KindSyncInit right
+//     behind it; the service's deliveries of the new ring are held until
+//     then, so none arrives before its ring's Regular change and sync_init
+//     (corosync's order: confchg, sync_init, messages, sync_process).
 //     A ring that ends before that gets its Regular change, with members
 //     not heard from counted as attached, before its successor's
 //     Transitional one.
@@ -76,7 +78,11 @@
 // daemon in this order, one round at a time:
 //
 //   - KindSyncInit{ID, SyncKind, Ring, Trans, Members}: sync_init; reset
-//     the round's state. It comes after the round's configuration changes.
+//     the round's state. It comes after the round's configuration changes
+//     (so, unlike corosync 3.1.7, which calls sync_init as soon as it sent
+//     its own service list, a full round's init waits for every member's
+//     list; a ring change before that aborts nothing, as nothing was
+//     initialised).
 //     SyncFull follows a ring change: Members are the ring members and
 //     Trans the members of the previous ring that are in the new one;
 //     every ring member takes part, corosync nodes included. SyncService

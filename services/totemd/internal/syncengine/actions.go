@@ -41,8 +41,9 @@ type SyncComplete struct{ Ring RingID }
 
 // InitService is sync_init for a local daemon. Round identifies the round in
 // later callbacks and in ServiceDone. It comes after the configuration
-// changes of the round (ServiceConfChg), as corosync calls sync_init only
-// once every member's SERVICE_BUILD arrived.
+// changes of the round (ServiceConfChg); in a full round that is once
+// every member's SERVICE_BUILD arrived (see buildDone for how this
+// differs from corosync).
 //
 // FullRound: Members are the ring members and Trans the transitional members
 // that are also in Members (corosync's lists). ServiceRound: Members are the
@@ -94,7 +95,7 @@ type ServiceConfChg struct {
 type HoldDeliveries struct{}
 
 // ReleaseDeliveries hands the held deliveries to the daemons, in order,
-// after the regular views just returned.
+// after the regular views and the InitService actions just returned.
 type ReleaseDeliveries struct{}
 
 // AbortService is sync_abort: a ring change interrupted a round in which the

@@ -307,13 +307,13 @@ func TestEngineSteps(t *testing.T) {
 		}
 	}
 	// The last build: the regular view (node 2 sent no ServiceSet, so it
-	// counts as attached), the held deliveries, then sync_init.
+	// counts as attached), sync_init, then the held deliveries.
 	a, err = e.Deliver(2, peerBuild)
 	want = []Action{
 		ServiceConfChg{Service: 2, Conf: ConfChg{Type: Regular, Ring: ring, Members: []uint32{1, 2},
 			Joined: []uint32{1, 2}, RingMembers: []uint32{1, 2}}},
-		ReleaseDeliveries{},
 		InitService{Service: 2, Round: 1, Kind: FullRound, Ring: ring, Trans: []uint32{1}, Members: []uint32{1, 2}},
+		ReleaseDeliveries{},
 	}
 	if err != nil || !reflect.DeepEqual(a, want) {
 		t.Fatalf("last build:\n%#v\nwant\n%#v", a, want)

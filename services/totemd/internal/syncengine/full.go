@@ -59,12 +59,25 @@ func (e *Engine) startFull(out []Action, members []uint32, ring RingID) ([]Actio
 }
 
 // buildDone ends the building step of a full round: the ring's regular
-// views are known now, then the held deliveries go out, then the local
-// daemons are initialised (corosync's sync_init, which it calls only after
-// the last SERVICE_BUILD) and processing starts.
+// views are known now. The daemons get them, then sync_init, then the
+// deliveries held since the regular configuration, then processing starts:
+// the order corosync's services see (confchg, sync_init, the new ring's
+// messages, sync_process).
+//
+// Corosync 3.1.7 calls sync_init right after sending its own
+// SERVICE_BUILD (sync_start → sync_process_call_init), before the others'
+// arrive; needle waits for them, because the regular view it must show
+// first depends on every member's service set. With deliveries held, a
+// daemon sees the same relative order. The one difference: a ring change
+// during building aborts nothing here, where corosync would call sync_init
+// and then sync_abort.
 func (e *Engine) buildDone(out []Action) []Action {
 	r := e.cur
-	out = e.endHold(out)
+	held := e.holding
+	if held {
+		e.holding = false
+		out = e.showRegular(out, e.snapshot())
+	}
 	r.inited = true
 	for _, s := range r.services {
 		if s.local {
@@ -73,6 +86,9 @@ func (e *Engine) buildDone(out []Action) []Action {
 				Trans: slices.Clone(e.trans), Members: slices.Clone(e.members),
 			})
 		}
+	}
+	if held {
+		out = append(out, ReleaseDeliveries{})
 	}
 	return e.enterProcess(out)
 }

@@ -17,12 +17,12 @@ import (
 // SERVICE_BUILD (preceded, for a needle member, by its ServiceSet) has
 // been delivered. From the regular configuration until then the engine
 // asks the driver to hold group "a" deliveries (HoldDeliveries), and lets
-// them through right after the regular views (ReleaseDeliveries): a
-// message of the new ring reaches a daemon after that ring's regular
-// view, as in extended virtual synchrony. A ring change that interrupts
-// the wait ends it with the views the delivered messages allow (a member
-// not heard from counts as attached, like a corosync node), before the
-// next transitional view.
+// them through after the regular views and sync_init (ReleaseDeliveries,
+// full.go's buildDone): a message of the new ring reaches a daemon after
+// that ring's regular view, as in extended virtual synchrony. A ring
+// change that interrupts the wait ends it with the views the delivered
+// messages allow (a member not heard from counts as attached, like a
+// corosync node), before the next transitional view.
 
 // viewState is what service views are computed from: the ring and its
 // members, and which of them are needle members with which daemons.
