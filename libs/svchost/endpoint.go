@@ -155,6 +155,9 @@ func (e *Endpoint) Serve(ctx context.Context) error {
 	return err
 }
 
+// Close stops accepting and drops every client (Serve returns).
+func (e *Endpoint) Close() error { return e.srv.Close() }
+
 // Clients lists the connected clients; owner goroutine only.
 func (e *Endpoint) Clients() []*Client {
 	out := make([]*Client, 0, len(e.clients))

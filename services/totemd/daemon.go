@@ -244,16 +244,9 @@ func cfgConfig(res *coroconf.CheckResult) (node.CfgConfig, error) {
 			cc.ShutdownTimeout = &d
 		}
 	}
-	cc.Authorize = func(uid, gid uint32) bool {
-		for _, k := range []string{
-			fmt.Sprintf("uidgid.uid.%d", uid), fmt.Sprintf("uidgid.config.uid.%d", uid),
-			fmt.Sprintf("uidgid.gid.%d", gid), fmt.Sprintf("uidgid.config.gid.%d", gid),
-		} {
-			if v, ok := m[k]; ok && v.Equal(value.U8(1)) {
-				return true
-			}
-		}
-		return false
+	cc.UIDGID = map[string]value.Value{}
+	for _, k := range m.KeysWithPrefix("uidgid.") {
+		cc.UIDGID[k] = m[k]
 	}
 	return cc, nil
 }

@@ -41,3 +41,7 @@ replace github.com/needle-cluster/needle/libs/ipcproto => ../../libs/ipcproto
 require github.com/needle-cluster/needle/libs/qbipc v0.0.0
 
 replace github.com/needle-cluster/needle/libs/qbipc => ../../libs/qbipc
+
+require github.com/needle-cluster/needle/libs/svchost v0.0.0
+
+replace github.com/needle-cluster/needle/libs/svchost => ../../libs/svchost

@@ -6,10 +6,16 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/svcid"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
+	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/qbipc"
+	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/cfgipc"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
@@ -24,8 +30,13 @@ type CfgConfig struct {
 	Nodelist map[uint32][]netip.Addr
 	// ShutdownTimeout is cfg.shutdown_timeout when configured.
 	ShutdownTimeout *time.Duration
-	// Authorize applies the uidgid rules to a non-root client.
-	Authorize func(uid, gid uint32) bool
+	// UIDGID are the uidgid.* keys of the configuration file: the rules
+	// for non-root clients until cmapd reports the live ones. From then on
+	// totemd mirrors cmapd's uidgid.* keys (tracked over the bus, again
+	// after every hello of a new cmapd), so a runtime
+	// `cmapctl -s uidgid.gid.N u8 1` lets that group into cfg at once, as
+	// it does into cmap.
+	UIDGID map[string]value.Value
 	// Reload re-reads and validates corosync.conf for `cfgtool -R`; nil
 	// means reload is not supported here.
 	Reload func() error
@@ -44,39 +55,101 @@ type cfgState struct {
 	timer    *time.Timer
 	timerGen uint64
 	everSeen map[uint32]bool
+	// uidgid mirrors cmapd's uidgid.* keys for the endpoint's rules;
+	// trackReq is the bus id of the track request awaiting its answer.
+	uidgid   *svchost.Mirror
+	trackReq uint64
 }
 
 func (n *Node) startCfg(ctx context.Context) error {
 	cc := n.cfg.Cfg
-	n.cfgs = &cfgState{everSeen: map[uint32]bool{}}
+	n.cfgs = &cfgState{everSeen: map[uint32]bool{}, uidgid: svchost.NewMirror()}
+	n.cfgs.uidgid.Replace(svchost.UIDGIDPrefix, cc.UIDGID)
 	n.cfgs.svc = cfg.New(cfgStatus{n})
-	n.cfgs.ep = cfgipc.New(cfgipc.Config{
-		Service: n.cfgs.svc,
-		Loop:    loopSubmitter{n, ctx},
-		Authorize: func(c qbipc.Creds) error {
-			return qbipc.Authorize(c, func(uid, gid uint32) bool { return cc.Authorize != nil && cc.Authorize(uid, gid) })
-		},
-		Other: n.cfgAction,
+	n.cfgs.ep = cfgipc.New(cfgipc.Config{Service: n.cfgs.svc, Other: n.cfgAction, Logger: n.cfg.CfgLog})
+	ep, err := svchost.ListenEndpoint(svchost.EndpointConfig{
+		Service: cfg.IPCName, Transport: cc.Transport, Loop: nodeLoop{n, ctx}, Handler: n.cfgs.ep,
+		Rules: svchost.UIDGID{Keys: n.cfgs.uidgid, Log: n.cfg.Logger}, Log: n.cfg.Logger.Named("IPC"),
 	})
-	srv, err := qbipc.Listen(qbipc.Config{Service: cfg.IPCName, Transport: cc.Transport}, n.cfgs.ep)
 	if err != nil {
 		return fmt.Errorf("cfg endpoint: %w", err)
 	}
 	go func() {
-		if err := srv.Serve(ctx); err != nil && ctx.Err() == nil {
+		if err := ep.Serve(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("cfg endpoint stopped", "error", err)
 		}
 	}()
 	return nil
 }
 
-// loopSubmitter runs cfg core calls on the node goroutine.
-type loopSubmitter struct {
+// nodeLoop runs the cfg endpoint's work on the node goroutine.
+type nodeLoop struct {
 	n   *Node
 	ctx context.Context
 }
 
-func (l loopSubmitter) Submit(f func()) { _ = l.n.Do(l.ctx, f) }
+func (l nodeLoop) Post(f func()) bool { return l.n.Do(l.ctx, f) == nil }
+
+// trackUIDGID asks cmapd for its uidgid.* keys and their changes (cmapd's
+// prefix tracking, package cmapreq). Called on cmapd's hello, which every
+// cmapd sends when it attaches.
+func (n *Node) trackUIDGID() {
+	svc, ok := n.services[svcid.Cmap]
+	if !ok || n.cfgs == nil {
+		return
+	}
+	n.reqSeq++
+	n.cfgs.trackReq = n.reqSeq
+	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.Track(svchost.UIDGIDPrefix)})
+}
+
+// ownRequest answers a request a service sent to totemd itself: cmapd's
+// hello and its uidgid change notifications.
+func (n *Node) ownRequest(m *ipcproto.Msg) *ipcproto.Msg {
+	reply := &ipcproto.Msg{Kind: ipcproto.KindResponse, ID: m.ID, Service: selfService, Status: cs.OK}
+	note, err := cmapreq.DecodeNotification(m.Payload)
+	switch {
+	case err != nil:
+		n.log.Debug("request to totemd refused", "error", err)
+		reply.Status = cs.ErrNotSupported
+	case note.Hello:
+		n.trackUIDGID()
+	case n.cfgs != nil:
+		var mine []svchost.Change
+		for _, e := range note.Changes {
+			if strings.HasPrefix(e.Key, svchost.UIDGIDPrefix) {
+				mine = append(mine, svchost.Change{Key: e.Key, Value: e.Value, Deleted: e.Deleted})
+			}
+		}
+		n.cfgs.uidgid.Apply(mine)
+	}
+	if err == nil {
+		reply.Payload = cmapreq.NotificationReply(reply.Status)
+	}
+	return reply
+}
+
+// trackResponse takes cmapd's answer to trackUIDGID; false for any other
+// response.
+func (n *Node) trackResponse(m *ipcproto.Msg) bool {
+	if n.cfgs == nil || n.cfgs.trackReq == 0 || m.ID != n.cfgs.trackReq {
+		return false
+	}
+	n.cfgs.trackReq = 0
+	st, es, err := cmapreq.DecodeTrackReply(m.Payload)
+	if m.Status != cs.OK || err != nil || st != cs.OK {
+		n.log.Warn("uidgid keys not tracked", "status", m.Status, "error", err)
+		return true
+	}
+	snap := make(map[string]value.Value, len(es))
+	for _, e := range es {
+		if !e.Deleted && strings.HasPrefix(e.Key, svchost.UIDGIDPrefix) {
+			snap[e.Key] = e.Value
+		}
+	}
+	n.cfgs.uidgid.Replace(svchost.UIDGIDPrefix, snap)
+	return true
+}
 
 // cfgAction carries out what the cfg core asks of the driver.
 func (n *Node) cfgAction(a cfg.Action) {

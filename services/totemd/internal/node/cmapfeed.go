@@ -67,6 +67,9 @@ func (n *Node) askCmapReload(seq uint64) bool {
 
 // ownResponse handles a response addressed to totemd itself.
 func (n *Node) ownResponse(m *ipcproto.Msg) {
+	if n.trackResponse(m) {
+		return
+	}
 	seq, ok := n.pendingReload[m.ID]
 	if !ok {
 		if m.Status != cs.OK {

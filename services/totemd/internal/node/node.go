@@ -472,6 +472,10 @@ func (n *Node) route(src *bus.Service, m *ipcproto.Msg) {
 		n.ownResponse(m)
 		return
 	}
+	if m.Kind == ipcproto.KindRequest && m.Service == selfService {
+		n.sendSvc(src, n.ownRequest(m)) // cmapd's hello and uidgid changes (cfg.go)
+		return
+	}
 	dst, ok := n.services[m.Service]
 	if !ok {
 		if m.Kind == ipcproto.KindRequest {

@@ -1,90 +1,72 @@
 // Package cfgipc puts the cfg core on the libqb "cfg" endpoint: it is the
-// qbipc.Handler for that service and turns the core's Respond/SendEvent
-// actions into writes on the right connection. Every touch of the core
-// happens inside Loop.Submit, on the goroutine that owns it (totemd's
-// node loop), so the core stays single-threaded; all other actions are
-// handed to the driver.
+// svchost.Handler of that endpoint (svchost.Endpoint runs the libqb side
+// and the live uidgid rules) and turns the core's Respond/SendEvent
+// actions into writes on the right connection. svchost calls the handler
+// on the loop goroutine that owns the core (totemd's node loop), so the
+// core stays single-threaded; all other actions are handed to the driver.
 package cfgipc
 
 import (
 	"fmt"
-	"log/slog"
 
-	"github.com/needle-cluster/needle/libs/qbipc"
+	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 )
 
-// Loop runs functions on the goroutine that owns the cfg core.
-type Loop interface {
-	// Submit runs f there and returns once f has run.
-	Submit(f func())
-}
-
 // Config wires an Endpoint to its driver.
 type Config struct {
-	// Service is the core; only touched inside Loop.Submit.
+	// Service is the core; only touched on the loop goroutine.
 	Service *cfg.Service
-	Loop    Loop
-	// Authorize accepts or refuses a client before it is connected
-	// (spec/client-api.md §4.1); nil accepts everyone.
-	Authorize func(qbipc.Creds) error
 	// Other carries out every action that is not a response or event
 	// (Multicast, timers, Reload, ReopenLogs, CryptoPhase, Log, Exit,
 	// Shutdown). It runs on the loop goroutine and must not block on it.
 	Other  func(cfg.Action)
-	Logger *slog.Logger
+	Logger hclog.Logger
 }
 
-// Endpoint is the qbipc.Handler of the "cfg" service.
+// Endpoint is the svchost.Handler of the "cfg" service. A request is
+// answered when the core says so: at once, or later (a reload, a
+// shutdown vote), which svchost.Client.Respond allows.
 type Endpoint struct {
 	cfg   Config
-	conns map[cfg.ConnID]*qbipc.Conn // loop goroutine only
+	conns map[cfg.ConnID]*svchost.Client // loop goroutine only
 }
 
-// New returns the handler; pass it to qbipc.Listen with Service "cfg".
+// New returns the handler; give it to svchost.ListenEndpoint with Service
+// cfg.IPCName.
 func New(c Config) *Endpoint {
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = hclog.NewNullLogger()
 	}
-	return &Endpoint{cfg: c, conns: map[cfg.ConnID]*qbipc.Conn{}}
+	return &Endpoint{cfg: c, conns: map[cfg.ConnID]*svchost.Client{}}
 }
 
-// Connect implements qbipc.Handler.
-func (e *Endpoint) Connect(c *qbipc.Conn) error {
-	if e.cfg.Authorize != nil {
-		if err := e.cfg.Authorize(c.Creds()); err != nil {
-			return err
-		}
+// Connect implements svchost.Handler (the client passed the uidgid rules).
+func (e *Endpoint) Connect(c *svchost.Client) error {
+	id := cfg.ConnID(c.Conn.ID())
+	if err := e.cfg.Service.Connect(id); err != nil {
+		return err
 	}
-	var err error
-	e.cfg.Loop.Submit(func() {
-		id := cfg.ConnID(c.ID())
-		if err = e.cfg.Service.Connect(id); err == nil {
-			e.conns[id] = c
-		}
-	})
-	return err
+	e.conns[id] = c
+	return nil
 }
 
-// Request implements qbipc.Handler: every answer goes out through Carry.
-func (e *Endpoint) Request(c *qbipc.Conn, msg []byte) ([]byte, error) {
-	e.cfg.Loop.Submit(func() {
-		acts, err := e.cfg.Service.Request(cfg.ConnID(c.ID()), msg)
-		if err != nil {
-			e.cfg.Logger.Debug("cfg request refused", "conn", c.ID(), "err", err)
-		}
-		e.Carry(acts)
-	})
-	return nil, nil
+// Request implements svchost.Handler: every answer goes out through Carry.
+func (e *Endpoint) Request(c *svchost.Client, msg []byte) error {
+	acts, err := e.cfg.Service.Request(cfg.ConnID(c.Conn.ID()), msg)
+	if err != nil {
+		e.cfg.Logger.Debug("cfg request refused", "conn", c.Conn.ID(), "error", err)
+	}
+	e.Carry(acts)
+	return nil
 }
 
-// Disconnect implements qbipc.Handler.
-func (e *Endpoint) Disconnect(c *qbipc.Conn) {
-	e.cfg.Loop.Submit(func() {
-		id := cfg.ConnID(c.ID())
-		delete(e.conns, id)
-		e.Carry(e.cfg.Service.Disconnect(id))
-	})
+// Disconnect implements svchost.Handler.
+func (e *Endpoint) Disconnect(c *svchost.Client) {
+	id := cfg.ConnID(c.Conn.ID())
+	delete(e.conns, id)
+	e.Carry(e.cfg.Service.Disconnect(id))
 }
 
 // Carry performs actions of the core: responses and events are written
@@ -95,9 +77,9 @@ func (e *Endpoint) Carry(acts []cfg.Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case cfg.Respond:
-			e.write(a.Conn, "response", a.Msg, (*qbipc.Conn).Respond)
+			e.write(a.Conn, "response", a.Msg, (*svchost.Client).Respond)
 		case cfg.SendEvent:
-			e.write(a.Conn, "event", a.Msg, (*qbipc.Conn).SendEvent)
+			e.write(a.Conn, "event", a.Msg, (*svchost.Client).SendEvent)
 		default:
 			if e.cfg.Other != nil {
 				e.cfg.Other(a)
@@ -106,12 +88,12 @@ func (e *Endpoint) Carry(acts []cfg.Action) {
 	}
 }
 
-func (e *Endpoint) write(id cfg.ConnID, what string, msg []byte, send func(*qbipc.Conn, []byte) error) {
+func (e *Endpoint) write(id cfg.ConnID, what string, msg []byte, send func(*svchost.Client, []byte) error) {
 	c, ok := e.conns[id]
 	if !ok {
 		return
 	}
 	if err := send(c, msg); err != nil {
-		e.cfg.Logger.Debug(fmt.Sprintf("cfg %s not delivered", what), "conn", id, "err", err)
+		e.cfg.Logger.Debug(fmt.Sprintf("cfg %s not delivered", what), "conn", id, "error", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/qbipc"
+	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/client"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/corotest"
@@ -57,7 +58,7 @@ func newLoopNode(t *testing.T) *loopNode {
 		fns: make(chan func()), ring: make(chan func(), 64), svc: cfg.New(oneNode{}),
 		timers: map[uint64]*time.Timer{}, exited: make(chan int, 1), stopped: make(chan struct{}, 1),
 	}
-	n.ep = New(Config{Service: n.svc, Loop: n, Other: n.other})
+	n.ep = New(Config{Service: n.svc, Other: n.other})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() {
@@ -87,6 +88,12 @@ func (n *loopNode) Submit(f func()) {
 	done := make(chan struct{})
 	n.fns <- func() { f(); close(done) }
 	<-done
+}
+
+// Post implements svchost.Loop.
+func (n *loopNode) Post(f func()) bool {
+	n.fns <- f
+	return true
 }
 
 func (n *loopNode) other(a cfg.Action) {
@@ -139,9 +146,10 @@ func (n *loopNode) logged(line string) bool {
 	return false
 }
 
-// serve listens on "cfg" with the loop node behind it.
-func serve(t *testing.T, n *loopNode, tr qbipc.Transport) *qbipc.Server {
-	srv, err := qbipc.Listen(qbipc.Config{Service: cfg.IPCName, Transport: tr}, n.ep)
+// serve listens on "cfg" with the loop node behind it (root only: the
+// uidgid rules have no keys here).
+func serve(t *testing.T, n *loopNode, tr qbipc.Transport) *svchost.Endpoint {
+	srv, err := svchost.ListenEndpoint(svchost.EndpointConfig{Service: cfg.IPCName, Transport: tr, Loop: n, Handler: n.ep})
 	if err != nil {
 		t.Fatal(err)
 	}
