@@ -26,6 +26,8 @@ build:
 test:
 	$(GO) vet $(PKGS)
 	$(MAKE) sim SEEDS=300 NODES=3-24 SIM_FLAGS="-first 900001"
+	$(MAKE) sim SEEDS=200 NODES=3-32 SIM_FLAGS="-first 3000001 -faults cold"
+	$(MAKE) sim SEEDS=200 NODES=3-16 SIM_FLAGS="-first 3100001 -faults stop"
 	$(GO) test -count=1 -timeout 18m $(PKGS)
 
 lint:
