@@ -11,7 +11,7 @@ SEEDS ?= 2000
 NODES ?= 3-64
 SIM_FLAGS ?=
 
-.PHONY: all build test lint fuzz install sim bench clean cluster cluster-down
+.PHONY: all build test lint fuzz install sim soak bench clean cluster cluster-down
 
 all: build
 
@@ -51,6 +51,15 @@ install: build
 
 sim:
 	$(GO) run ./services/totemd/cmd/sim -seeds $(SEEDS) -nodes $(NODES) $(SIM_FLAGS)
+
+# Long simulator soak: SOAK_SEEDS consecutive seeds from SOAK_FIRST (choose
+# it before the run), 3-64 nodes, mixed faults, a progress line and a
+# summary line.
+SOAK_SEEDS ?= 100000
+SOAK_FIRST ?= 5000001
+soak:
+	$(GO) build -o $(BIN)/sim ./services/totemd/cmd/sim
+	$(BIN)/sim -seeds $(SOAK_SEEDS) -first $(SOAK_FIRST) -nodes 3-64 -parallel 2
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
