@@ -64,7 +64,7 @@ func needleCpgCluster(tb testing.TB, n int, o harness.ConfOptions) *needleCpg {
 	}
 	nc := &needleCpg{c: c, totemd: make([]*harness.Proc, n), cmapd: make([]*harness.Proc, n), cpgd: make([]*harness.Proc, n)}
 	tb.Cleanup(func() {
-		if t, ok := tb.(*testing.T); ok && !t.Failed() {
+		if !tb.Failed() {
 			return
 		}
 		for _, ps := range [][]*harness.Proc{nc.totemd, nc.cmapd, nc.cpgd} {
