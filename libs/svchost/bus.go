@@ -238,6 +238,7 @@ func (b *busState) onAttached(s *session, m *ipcproto.Msg) {
 	b.d.svc.Attached(b.d.host, a)
 	if b.d.mirror == b.cmap {
 		b.cmap.trackAll()
+		b.d.publishAllStats()
 	}
 }
 

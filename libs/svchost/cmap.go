@@ -94,6 +94,7 @@ func (c *busCmap) notification(payload []byte) (cs.Error, []byte, bool) {
 	}
 	if n.Hello {
 		c.trackAll()
+		c.b.d.publishAllStats() // a new cmapd has none of them
 	} else {
 		var mine []Change
 		for _, e := range n.Changes {

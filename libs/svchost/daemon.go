@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/qbipc"
@@ -44,6 +45,9 @@ type Daemon struct {
 	rules     UIDGID
 	host      *host
 	deferred  []func()
+	// stats are the published statistics keys of each client (daemons
+	// other than cmapd).
+	stats map[*Client][]cmapreq.Stat
 }
 
 // New loads what the daemon needs before serving: cfg.Keys from the
@@ -69,6 +73,7 @@ func New(opts Options, cfg Config, busPath string) (*Daemon, error) {
 		ops:     make(chan func(), 256),
 		stopped: make(chan struct{}),
 		fatal:   make(chan error, 1),
+		stats:   map[*Client][]cmapreq.Stat{},
 	}
 	if cfg.Log == nil {
 		cfg.Log = d.logger(strings.ToUpper(opts.Program))
@@ -131,8 +136,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	serveErr := make(chan error, len(d.opts.Endpoints))
 	for _, name := range d.opts.Endpoints {
+		var h Handler = d.svc
+		if d.mirror == d.bus.cmap {
+			h = statsHandler{d, endpointServiceID(name, d.opts.Service)}
+		}
 		ep, err := ListenEndpoint(EndpointConfig{
-			Service: name, Transport: d.transport, Loop: d, Handler: d.svc,
+			Service: name, Transport: d.transport, Loop: d, Handler: h,
 			Rules: d.rules, Log: d.logger("IPC"),
 		})
 		if err != nil {
@@ -153,6 +162,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopBus()
 	busDone := make(chan struct{})
 	go func() { defer close(busDone); d.bus.loop(busCtx) }()
+	statsTick := time.NewTicker(StatsPeriod)
+	defer statsTick.Stop()
 	var tick <-chan time.Time
 	if d.opts.TickPeriod > 0 {
 		t := time.NewTicker(d.opts.TickPeriod)
@@ -170,6 +181,8 @@ loop:
 			d.step(f)
 		case now := <-tick:
 			d.step(func() { d.svc.Tick(now) })
+		case <-statsTick.C:
+			d.step(d.publishAllStats)
 		case result = <-d.fatal:
 			break loop
 		case err := <-serveErr:

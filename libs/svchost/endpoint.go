@@ -66,8 +66,9 @@ type Client struct {
 	// Value is the service's per-client state.
 	Value any
 
-	pending chan reply // the request awaiting its answer, if any
-	gone    bool
+	pending  chan reply // the request awaiting its answer, if any
+	gone     bool
+	procname *string
 }
 
 type reply struct {
@@ -116,13 +117,17 @@ func (c *Client) SendEvent(msg []byte) error {
 // stats.ipcs.service<S>.<pid>.<conn>.* keys).
 func (c *Client) Stats() qbipc.ConnStats { return c.Conn.Stats() }
 
-// ProcName is the client's /proc/<pid>/comm, as libqb records it.
+// ProcName is the client's /proc/<pid>/comm, as libqb records it (read
+// once, at the first call).
 func (c *Client) ProcName() string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.Conn.Creds().PID))
-	if err != nil {
-		return ""
+	if c.procname == nil {
+		name := ""
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.Conn.Creds().PID)); err == nil {
+			name = strings.TrimRight(string(b), "\n")
+		}
+		c.procname = &name
 	}
-	return strings.TrimRight(string(b), "\n")
+	return *c.procname
 }
 
 // ListenEndpoint binds the endpoint's libqb name; Serve runs it.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
+	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/nstest"
@@ -172,5 +173,58 @@ func TestUIDGIDLive(t *testing.T) {
 	p.recvKind(ipcproto.KindResponse)
 	if got := clientAs(t, "svctest", 65534, 65534); got != "permission denied" {
 		t.Fatalf("after deleting the key: %s", got)
+	}
+}
+
+// TestClientStatsPublished: a daemon other than cmapd sends each client's
+// stats.ipcs.service<S>.<pid>.<conn>.* keys to cmapd's stats map on
+// connect (S from the endpoint's name) and deletes them on disconnect.
+func TestClientStatsPublished(t *testing.T) {
+	if !nstest.Run(t, namespaces...) {
+		return
+	}
+	svc := &testService{}
+	rg := startRig(t, svc, Options{Endpoints: []string{"quorum"}})
+	p := rg.accept(1)
+	p.answerCmap(p.recvKind(ipcproto.KindRequest), nil) // the uidgid. track
+	c := dialEndpoint(t, "quorum")
+	stats := func(m *ipcproto.Msg) []cmapwire.Request {
+		t.Helper()
+		msgs, err := cmapreq.Split(m.Payload, cmapwire.ReqHeaderSize)
+		if err != nil || m.Service != cmapService {
+			t.Fatalf("stats batch %+v: %v", m, err)
+		}
+		var out []cmapwire.Request
+		for _, b := range msgs {
+			r, err := cmapwire.DecodeRequest(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		if sm, ok := out[0].(cmapwire.SetCurrentMap); !ok || sm.Map != 1 {
+			t.Fatalf("batch does not switch to the stats map: %+v", out[0])
+		}
+		return out[1:]
+	}
+	put := stats(p.recvKind(ipcproto.KindRequest))
+	prefix := fmt.Sprintf("stats.ipcs.service3.%d.", os.Getpid())
+	if len(put) != 13 {
+		t.Fatalf("%d keys published", len(put))
+	}
+	for _, r := range put {
+		if s, ok := r.(cmapwire.Set); !ok || !strings.HasPrefix(s.Key, prefix) {
+			t.Fatalf("published %+v, want keys below %s", r, prefix)
+		}
+	}
+	c.Close()
+	for {
+		reqs := stats(p.recvKind(ipcproto.KindRequest))
+		if _, ok := reqs[0].(cmapwire.Delete); ok {
+			if len(reqs) != 13 {
+				t.Fatalf("%d keys deleted", len(reqs))
+			}
+			break
+		}
 	}
 }

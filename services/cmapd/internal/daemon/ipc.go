@@ -1,10 +1,6 @@
 package daemon
 
 import (
-	"encoding/binary"
-	"fmt"
-	"strings"
-
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/cmapd/internal/dispatch"
@@ -13,9 +9,8 @@ import (
 
 // ipcConn is one libqb client and its stats keys.
 type ipcConn struct {
-	cl       *svchost.Client
-	stats    []store.StatKey
-	procname string
+	cl    *svchost.Client
+	stats []store.StatKey
 }
 
 // Connect registers an authorised client (svchost applied the uidgid
@@ -25,12 +20,11 @@ func (s *service) Connect(c *svchost.Client) error {
 	if err := s.st.Connect(id); err != nil {
 		return err
 	}
-	cn := &ipcConn{cl: c, procname: c.ProcName(),
-		stats: store.ConnStats(serviceID, uint32(c.Conn.Creds().PID), fmt.Sprintf("0x%x", c.Conn.ID()))}
+	cn := &ipcConn{cl: c, stats: c.StatKeys(serviceID)}
 	s.conns[id] = cn
 	s.ipcActive++
 	for _, k := range cn.stats {
-		s.deliver(s.st.PutStat(k.Key, s.connStat(cn, k)))
+		s.deliver(s.st.PutStat(k.Key, svchost.ConnStatValue(cn.cl, k)))
 	}
 	s.putGlobalStats()
 	return nil
@@ -79,45 +73,6 @@ func (s *service) Disconnect(c *svchost.Client) {
 	s.putGlobalStats()
 }
 
-// connStat is the current value of one per-connection statistic.
-func (s *service) connStat(cn *ipcConn, k store.StatKey) value.Value {
-	st := cn.cl.Stats()
-	leaf := k.Key[strings.LastIndexByte(k.Key, '.')+1:]
-	var n uint64
-	switch leaf {
-	case "procname":
-		return value.Str(cn.procname)
-	case "queued":
-		n = uint64(st.EventsQueued)
-	case "queueing":
-		if st.EventsQueued > 0 {
-			n = 1
-		}
-	case "sent":
-		n = st.Events
-	case "requests":
-		n = st.Requests
-	case "responses":
-		n = st.Responses
-	case "dispatched":
-		n = st.Events
-	case "send_retries":
-		n = st.SendRetries
-	case "flow_control":
-		n = uint64(st.FlowControl)
-	case "flow_control_count":
-		n = st.FlowControlCount
-	}
-	v := zero(k.Type)
-	switch len(v.Data) {
-	case 4:
-		binary.NativeEndian.PutUint32(v.Data, uint32(n))
-	case 8:
-		binary.NativeEndian.PutUint64(v.Data, n)
-	}
-	return v
-}
-
 func (s *service) putGlobalStats() {
 	s.deliver(s.st.PutStat("stats.ipcs.global.active", value.U64(s.ipcActive)))
 	s.deliver(s.st.PutStat("stats.ipcs.global.closed", value.U64(s.ipcClosed)))
@@ -133,7 +88,7 @@ func (s *service) pollStats() {
 func (s *service) refreshConnStats() {
 	for _, cn := range s.conns {
 		for _, k := range cn.stats {
-			s.st.PutStat(k.Key, s.connStat(cn, k))
+			s.st.PutStat(k.Key, svchost.ConnStatValue(cn.cl, k))
 		}
 	}
 }

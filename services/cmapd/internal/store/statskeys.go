@@ -1,8 +1,6 @@
 package store
 
 import (
-	"fmt"
-
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
@@ -18,18 +16,8 @@ func StaticStats() []StatKey {
 	return append(cmapreq.TotemStats(), StatKey{Key: "stats.ipcs.global.active", Type: value.Uint64}, StatKey{Key: "stats.ipcs.global.closed", Type: value.Uint64})
 }
 
-// ConnStats are the keys of one IPC connection, in the order corosync
-// creates (and deletes) them, which is the order trackers see: the
-// segment is service<id>.<pid>.<token>, where corosync prints its
-// connection pointer as the token ("0x55cd…"); any token that is unique
-// and stable for the connection's lifetime will do.
+// ConnStats are the keys of one IPC connection (cmapreq.ConnStats: other
+// daemons publish theirs with the same list).
 func ConnStats(service uint16, pid uint32, token string) []StatKey {
-	p := fmt.Sprintf("stats.ipcs.service%d.%d.%s.", service, pid, token)
-	return []StatKey{
-		{Key: p + "queueing", Type: value.Int32}, {Key: p + "queued", Type: value.Uint32}, {Key: p + "invalid_request", Type: value.Uint64},
-		{Key: p + "overload", Type: value.Uint64}, {Key: p + "sent", Type: value.Uint32}, {Key: p + "procname", Type: value.String},
-		{Key: p + "requests", Type: value.Uint64}, {Key: p + "responses", Type: value.Uint64}, {Key: p + "dispatched", Type: value.Uint64},
-		{Key: p + "send_retries", Type: value.Uint64}, {Key: p + "recv_retries", Type: value.Uint64}, {Key: p + "flow_control", Type: value.Uint32},
-		{Key: p + "flow_control_count", Type: value.Uint64},
-	}
+	return cmapreq.ConnStats(service, pid, token)
 }
