@@ -155,7 +155,8 @@ func waitMembersOf(tb testing.TB, nd *harness.Node, node, want int, timeout time
 }
 
 // TestCpgdNeedle: three needle nodes (totemd, cmapd, cpgd). cpgload with
-// every node sending: lost 0, one order hash. Debian's corosync-cpgtool
+// every node sending, then 2 MiB messages (partial fragments) from two
+// nodes: lost 0, one order hash. Debian's corosync-cpgtool
 // and ours print the same on every node. kill -9 of node 3's cpgd: the
 // other nodes see node 3's processes leave; after a restart new processes
 // of node 3 appear everywhere again.
@@ -166,6 +167,9 @@ func TestCpgdNeedle(t *testing.T) {
 	rs := runCpgload(t, nc.c, "check", 1024, []int{2000, 2000, 2000})
 	checkOneOrder(t, rs, 6000)
 	t.Logf("needle: order hash %s on all 3 nodes, %v msg/s at node 1", rs[0].OrderHash, int(rs[0].MsgsPerS))
+	// 2 MiB messages: libcpg-style PARTIAL_MCAST fragments through cpgd.
+	rs = runCpgload(t, nc.c, "partial", 2<<20, []int{3, 3, 0})
+	checkOneOrder(t, rs, 6)
 	compareCpgtool(t, nc.c)
 
 	// holdGroups left 3 processes of node 3 in groups.
