@@ -170,6 +170,9 @@ func TestCpgdNeedle(t *testing.T) {
 	// 2 MiB messages: libcpg-style PARTIAL_MCAST fragments through cpgd.
 	rs = runCpgload(t, nc.c, "partial", 2<<20, []int{3, 3, 0})
 	checkOneOrder(t, rs, 6)
+	// Debian's own libcpg against cpgd: small and fragmented messages.
+	runProbe(t, nc.c, "probe", 1000, 300)
+	runProbe(t, nc.c, "probebig", 1536<<10, 2)
 	compareCpgtool(t, nc.c)
 
 	// holdGroups left 3 processes of node 3 in groups.

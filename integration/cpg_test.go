@@ -165,8 +165,9 @@ func corosyncCluster(tb testing.TB, n int, o harness.ConfOptions) (*harness.Clus
 
 // TestCpgloadRealCorosync: cpgload on a 3-node Debian corosync 3.1.7
 // cluster, every node sending 1 KiB messages flat out: nothing lost, one
-// delivery order; then Debian's corosync-cpgtool and ours agree on the
-// group while three members hold it.
+// delivery order; the real-libcpg probe (testdata/cpgprobe.c) passes with
+// small and fragmented (1.5 MiB) messages; then Debian's corosync-cpgtool
+// and ours agree on the groups while members hold them.
 func TestCpgloadRealCorosync(t *testing.T) {
 	needCorosync(t)
 	buildCpgBins(t)
@@ -174,6 +175,8 @@ func TestCpgloadRealCorosync(t *testing.T) {
 	rs := runCpgload(t, c, "check", 1024, []int{2000, 2000, 2000})
 	checkOneOrder(t, rs, 6000)
 	t.Logf("order hash %s on all 3 nodes", rs[0].OrderHash)
+	runProbe(t, c, "probe", 1000, 300)
+	runProbe(t, c, "probebig", 1536<<10, 2)
 	compareCpgtool(t, c)
 }
 
@@ -227,4 +230,48 @@ func compareCpgtool(t *testing.T, c *harness.Cluster) {
 			}
 		}
 	}
+}
+
+// probeBin is testdata/cpgprobe.c built against Debian's libcpg.so.4.
+var probeBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+const libcpg = "/usr/lib/x86_64-linux-gnu/libcpg.so.4"
+
+// runProbe runs the real-libcpg probe on every node at once (size-byte
+// messages, count from each) and wants every node to report success.
+func runProbe(t *testing.T, c *harness.Cluster, group string, size, count int) {
+	t.Helper()
+	probeBin.once.Do(func() {
+		probeBin.path = filepath.Join(bins.dir, "cpgprobe")
+		if b, err := exec.Command("gcc", "-Wall", "-O2", "-o", probeBin.path, "testdata/cpgprobe.c", libcpg).CombinedOutput(); err != nil {
+			probeBin.err = fmt.Errorf("gcc cpgprobe.c: %v: %s", err, b)
+		}
+	})
+	if probeBin.err != nil {
+		t.Skipf("real libcpg probe unavailable: %v", probeBin.err)
+	}
+	var procs []*harness.Proc
+	for _, nd := range c.Nodes {
+		p, err := nd.Start("cpgprobe-"+group, probeBin.path, group, fmt.Sprint(len(c.Nodes)), fmt.Sprint(size), fmt.Sprint(count))
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for _, p := range procs {
+		for !p.Exited() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		p.Kill()
+		want := fmt.Sprintf("cpgprobe ok received=%d totem=", count*len(c.Nodes))
+		if p.ExitCode() != 0 || !strings.Contains(p.Output(), want) {
+			t.Fatalf("libcpg probe on node %d (exit %d): %s", p.Node.Index+1, p.ExitCode(), p.Output())
+		}
+	}
+	t.Logf("libcpg probe, %d × %d B from each node: ok on all nodes", count, size)
 }
