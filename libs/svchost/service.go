@@ -13,7 +13,23 @@
 // method is called on the host's single owner goroutine. A Service never
 // starts goroutines and never blocks; what it must do later it asks the
 // host for (Host.After, the done callbacks). Done callbacks never run
-// inside the call that registered them: they are posted to the owner.
+// inside the call that registered them: they are posted to the owner
+// (exception: the CmapMirror of a CmapOwner, cmapd's own map, may finish
+// Set and Delete at once).
+//
+// Clients: a libqb client's next request is read only once its current
+// one was answered (Client.Respond, at once or later, or Client.NoReply),
+// as libqb clients wait for each answer anyway. A daemon other than cmapd
+// publishes each client's stats.ipcs.service<S>.<pid>.<conn>.* keys into
+// cmapd's stats map (S is the id named like the endpoint: "quorum" 3,
+// "votequorum" 5, "cpg" 2).
+//
+// Multicasts: Host.Mcast never refuses and never drops: a TryAgain from
+// totemd stalls the queue, which resends from the refused message in
+// order; only a lost bus fails what was not accepted (ErrLibrary). A
+// service answers its clients CS_ERR_TRY_AGAIN while Host.Congested.
+// SyncDone reaches totemd only after every multicast queued before it was
+// accepted by the ring.
 //
 // Entry points: Main (the whole daemon from its command line), New + Run
 // (the same without the command line, for tests and embedding), and the
@@ -173,7 +189,10 @@ type Host interface {
 	// SyncDone reports that the service finished SyncProcess for r.
 	SyncDone(r SyncRound)
 	// Request sends a request to another service on this node through
-	// totemd (e.g. a cmap write); done gets the status and payload.
+	// totemd (e.g. a cmapreq batch to cmap, service 0); done (may be nil)
+	// gets the response's status and payload, or ErrLibrary if the bus
+	// went away first, or ErrNotExist from totemd when that service's
+	// daemon is not attached.
 	Request(service uint16, payload []byte, done func(cs.Error, []byte))
 	// Cmap is the mirror of the cmap prefixes named in Options.CmapPrefixes.
 	Cmap() CmapMirror
@@ -195,7 +214,9 @@ type CmapMirror interface {
 	Keys(prefix string) []string
 	// Watch calls f on the owner goroutine after every change below
 	// prefix (one call per committed change of cmapd, with every key
-	// that changed in it), including the initial load.
+	// that changed in it), including the initial load and the reload
+	// after a cmapd restart (keys that differ). Watches accumulate:
+	// register each once (in New through Config.Host), not in Attached.
 	Watch(prefix string, f func(changed []string))
 	// Set writes key through cmapd; done may be nil.
 	Set(key string, v CmapValue, done func(cs.Error))
