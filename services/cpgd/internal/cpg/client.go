@@ -34,12 +34,15 @@ func (c *Core) conn(id ConnID) *conn {
 // 128-entry arrays, spec/cpg.md §11).
 func (c *Core) Join(id ConnID, group string, pid, flags uint32) cs.Error {
 	k := c.conn(id)
+	// Finalized connections count too (3.1.7 skips them): they keep their
+	// membership until they disconnect, and their PROCLEAVE would end the
+	// new connection's.
 	for _, o := range c.conns {
-		if !o.finalized && o.state != unjoined && o.pid == pid && o.group == group {
+		if o.state != unjoined && o.pid == pid && o.group == group {
 			return cs.ErrExist
 		}
 	}
-	if c.findProc(group, c.self, pid) >= 0 || c.inflight[proc{group: group, node: c.self, pid: pid}] > 0 {
+	if c.findProc(group, c.self, pid) >= 0 || c.ownPending(group, pid) {
 		// A leave of the same process is not delivered yet. Needle also
 		// waits for any PROCJOIN/PROCLEAVE of that group and pid still on
 		// its way (3.1.7 does not: a second connection of the same pid
@@ -70,7 +73,7 @@ func (c *Core) Join(id ConnID, group string, pid, flags uint32) cs.Error {
 
 // sendProc queues a PROCJOIN or PROCLEAVE.
 func (c *Core) sendProc(join bool, group string, pid, reason uint32) {
-	c.inflight[proc{group: group, node: c.self, pid: pid}]++
+	c.own = append(c.own, roundOp{join: join, group: group, pid: pid})
 	if join {
 		c.send(cpgmsg.ProcJoin{Group: group, PID: pid, Reason: reason})
 	} else {

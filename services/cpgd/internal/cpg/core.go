@@ -96,7 +96,8 @@ type Core struct {
 	oldMembers   []uint32             // members at the last activation (my_old_member_list)
 	lastSyncRing ring.ID              // ring of the last SyncInit (last_sync_ring_id)
 	asm          map[asmKey]assembly  // fragmented messages in progress
-	inflight     map[proc]int         // own PROCJOIN/PROCLEAVE sent (or held), not yet delivered, per group and pid
+	own          []roundOp            // own PROCJOIN/PROCLEAVE sent or held, not yet delivered, in order
+	missed       []roundOp            // own ones the ring took while the bus was gone (see Detached)
 	stamp        uint64               // orders stored JOINLIST entries by arrival (3.1.7 walks them newest first)
 	kept317      map[uint32]*joinlist // JOINLISTs 3.1.7 keeps across a barrier-phase abort (Keep317AbortBug)
 
@@ -111,7 +112,7 @@ func New(cfg Config) (*Core, error) {
 	if cfg.NodeID == 0 {
 		return nil, fmt.Errorf("cpg: config: NodeID is 0, want this node's id")
 	}
-	return &Core{cfg: cfg, self: cfg.NodeID, byID: map[ConnID]*conn{}, hold: true, inflight: map[proc]int{}, asm: map[asmKey]assembly{}}, nil
+	return &Core{cfg: cfg, self: cfg.NodeID, byID: map[ConnID]*conn{}, hold: true, asm: map[asmKey]assembly{}}, nil
 }
 
 // NodeID is this node's id.
@@ -160,6 +161,19 @@ func (c *Core) sendNow(m cpgmsg.Message) {
 }
 
 func (c *Core) emit(e Event) { c.out.Events = append(c.out.Events, e) }
+
+// ownPending reports whether a PROCJOIN or PROCLEAVE of (group, pid)
+// from this node is on its way.
+func (c *Core) ownPending(group string, pid uint32) bool {
+	// Ops the ring took while the bus was gone count until the next
+	// activation: until Requeue, some of them may still be on their way.
+	for _, op := range append(slices.Clone(c.own), c.missed...) {
+		if op.group == group && op.pid == pid {
+			return true
+		}
+	}
+	return false
+}
 
 // findProc returns the index of (group, node, pid) in the process list.
 func (c *Core) findProc(group string, node, pid uint32) int {

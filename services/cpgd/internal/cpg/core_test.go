@@ -544,7 +544,7 @@ func FuzzDeliver(f *testing.F) {
 
 // After the bus to totemd went away, the messages the host failed are
 // sent again after the next round, before what the core held since.
-func TestRequeueAfterDetach(t *testing.T) {
+func TestResendAfterDetach(t *testing.T) {
 	cl := newCluster(t, 1)
 	c := cl.cores[1]
 	cl.sync([]uint32{1}, nil)
@@ -555,7 +555,7 @@ func TestRequeueAfterDetach(t *testing.T) {
 	must(t, c.Mcast(1, []byte("lost")), cs.OK)
 	failed := c.Ready().Mcasts
 	c.Detached()
-	must(t, c.Mcast(1, []byte("later")), cs.OK)
+	must(t, c.Mcast(1, []byte("later")), cs.OK) // while the bus is away: held after the failed one
 	c.Requeue(failed)
 	cl.sync([]uint32{1}, nil)
 	expect(t, "after reattaching", cl.take(1),

@@ -46,23 +46,21 @@ func (c *Core) Deliver(from uint32, msg []byte, swapped bool) error {
 	return nil
 }
 
-// landed counts down our own PROCJOIN/PROCLEAVE in flight. One we did not
-// send (an earlier cpgd on this node sent it) counts nothing.
+// landed forgets one of our own PROCJOIN/PROCLEAVE once delivered. One
+// we did not send (an earlier cpgd on this node did) is just applied.
 func (c *Core) landed(from uint32, m cpgmsg.Message) {
 	if from != c.self {
 		return
 	}
-	var k proc
+	var op roundOp
 	switch m := m.(type) {
 	case cpgmsg.ProcJoin:
-		k = proc{group: m.Group, node: from, pid: m.PID}
+		op = roundOp{join: true, group: m.Group, pid: m.PID}
 	case cpgmsg.ProcLeave:
-		k = proc{group: m.Group, node: from, pid: m.PID}
+		op = roundOp{group: m.Group, pid: m.PID}
 	}
-	if c.inflight[k] > 1 {
-		c.inflight[k]--
-	} else {
-		delete(c.inflight, k)
+	if i := slices.Index(c.own, op); i >= 0 {
+		c.own = slices.Delete(c.own, i, i+1)
 	}
 }
 

@@ -50,9 +50,14 @@
 //     same process list. Needle also sends an empty JOINLIST where 3.1.7
 //     sends none, so a stale one of an aborted round cannot stand for it;
 //   - a connection may not join a group while a PROCJOIN/PROCLEAVE of the
-//     same group and pid from this node is in flight (CS_ERR_TRY_AGAIN;
-//     3.1.7 lets a second connection of the same pid pick up the first
-//     one's join and leave);
+//     same group and pid from this node is in flight (CS_ERR_TRY_AGAIN), nor
+//     while a finalized connection still holds that group and pid
+//     (CS_ERR_EXIST): 3.1.7 lets a second connection of the same pid pick
+//     up the first one's join and leave;
+//   - Detached/Requeue keep the core (and its clients) across a loss of the
+//     bus to totemd: failed multicasts are sent again after the next round, and
+//     own PROCJOIN/PROCLEAVE the ring took meanwhile count in the next
+//     JOINLIST;
 //   - fragmented messages (see partial in deliver.go): consistent fragment
 //     sequences only; members that join before the last fragment get the
 //     earlier ones replayed after their join confchg; a sync round cuts a

@@ -2,6 +2,7 @@ package cpg
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -87,6 +88,16 @@ func (c *Core) SyncProcess(r Round) bool {
 	for _, p := range c.procs {
 		if p.node == c.self {
 			entries = append(entries, cpgmsg.JoinEntry{PID: p.pid, Group: p.group})
+		}
+	}
+	// Own messages the ring took while the bus was gone (Detached).
+	for _, op := range c.missed {
+		i := slices.IndexFunc(entries, func(e cpgmsg.JoinEntry) bool { return e.PID == op.pid && e.Group == op.group })
+		switch {
+		case op.join && i < 0:
+			entries = append(entries, cpgmsg.JoinEntry{PID: op.pid, Group: op.group})
+		case !op.join && i >= 0:
+			entries = slices.Delete(entries, i, i+1)
 		}
 	}
 	if len(entries) > 0 || !c.cfg.Keep317AbortBug {
@@ -182,6 +193,7 @@ func (c *Core) SyncActivate(r Round) {
 		rd = &round{r: r, joinlists: map[uint32]*joinlist{}}
 	}
 	c.round = nil
+	c.missed = nil
 	c.cutFragments("", true)
 	c.oldMembers = slices.Clone(r.Members)
 
@@ -318,21 +330,59 @@ func groupOrder[V any](m map[string]V) []string {
 }
 
 // Detached: the bus to totemd is gone. The core holds its ring messages
-// until the sync round that follows the next attachment activates (the
-// other nodes see this node's processes leave and come back with that
-// round). Keeping the core across a reattachment keeps the clients.
+// until the sync round that follows the next attachment activates. The
+// ring delivered what it had accepted to every other node while this cpgd
+// was away: its own PROCJOIN/PROCLEAVE among them count in its next
+// JOINLIST, so the round after the reattachment gives every node, this one
+// included, the same view of this node's processes. Keeping the core
+// across a reattachment keeps the clients; the other nodes see them leave
+// and come back.
 func (c *Core) Detached() {
 	c.hold = true
 	c.round = nil
 	c.kept317 = nil
+	// Until Requeue says otherwise, everything sent was accepted.
+	took := len(c.own) - c.procOps(c.held)
+	c.missed = append(c.missed, c.own[:took]...)
+	c.own = slices.Clone(c.own[took:])
 }
 
-// Requeue gives back, in their original order, multicasts the host
-// failed because the bus went away before the ring accepted them. The core
-// sends them again, ahead of anything held, after the next activation: an
-// accepted client multicast is never dropped, and a PROCJOIN or PROCLEAVE
-// is not lost (it would leave its connection stuck).
-func (c *Core) Requeue(msgs [][]byte) {
+// Requeue gives back, in their order, the multicasts the host failed
+// because the bus went away before the ring accepted them; call it after
+// Detached and before the next SyncProcess (at the reattachment). The core
+// sends them again, ahead of anything it held, after the next activation:
+// an accepted client multicast is never dropped, a PROCJOIN or PROCLEAVE is
+// not lost. Failed sync messages (DOWNLIST, JOINLIST) are dropped: their
+// round is over, and a stale JOINLIST must not stand for this node in a
+// later one.
+func (c *Core) Requeue(failed [][]byte) {
+	var resend [][]byte
+	for _, b := range failed {
+		if m, err := cpgmsg.Decode(b, false); err == nil && (m.Fn() == cpgmsg.FnJoinList || m.Fn() == cpgmsg.FnDownlist) {
+			continue
+		}
+		resend = append(resend, b)
+	}
+	// The failed PROCJOIN/PROCLEAVE are the last ones Detached counted as
+	// taken by the ring: they are on their way again.
+	k := c.procOps(resend)
+	if k > len(c.missed) {
+		panic(fmt.Sprintf("cpg: %d failed PROCJOIN/PROCLEAVE, only %d sent before the bus went away", k, len(c.missed)))
+	}
+	back := c.missed[len(c.missed)-k:]
+	c.own = append(slices.Clone(back), c.own...)
+	c.missed = c.missed[:len(c.missed)-k]
 	c.hold = true
-	c.held = append(slices.Clone(msgs), c.held...)
+	c.held = append(resend, c.held...)
+}
+
+// procOps counts the PROCJOIN/PROCLEAVE among encoded messages.
+func (c *Core) procOps(msgs [][]byte) int {
+	n := 0
+	for _, b := range msgs {
+		if m, err := cpgmsg.Decode(b, false); err == nil && (m.Fn() == cpgmsg.FnProcJoin || m.Fn() == cpgmsg.FnProcLeave) {
+			n++
+		}
+	}
+	return n
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/corotypes/ring"
 	"github.com/needle-cluster/needle/services/cpgd/internal/cpg"
+	"github.com/needle-cluster/needle/services/cpgd/internal/cpgmsg"
 )
 
 // Options configure one run.
@@ -93,6 +94,8 @@ type node struct {
 	barriers       map[uint32]bool // senders whose barrier of ring was delivered
 	prevMembers    []uint32        // members of the ring before the current one (for Trans)
 	rounds         int             // sync rounds started on this node
+	detached       bool            // cpgd lost totemd; core and clients kept
+	failed         [][]byte        // multicasts the host failed at the detachment
 	clients        []*client
 	nextConn       cpg.ConnID
 }
@@ -103,7 +106,7 @@ type Stats struct {
 	RaceMoves                            int // queues sent inside a round (the bus race)
 	InRoundCpg                           int // PROCJOIN/PROCLEAVE/MCAST delivered inside a round
 	Confchgs, Messages, Fragments        int // events clients got
-	Crashes                              int
+	Crashes, Detaches                    int
 }
 
 // Sim is one simulated cluster.
@@ -119,6 +122,7 @@ type Sim struct {
 	step    int
 	chk     *Checker
 	groups  []string
+	fullCut bool // the ring did not break: every part delivers all it sequenced
 }
 
 // New builds a simulation; nothing has happened yet.
@@ -163,6 +167,7 @@ func (s *Sim) start(n *node) {
 	n.ring, n.round, n.processed, n.waitingAck = nil, nil, false, false
 	n.normalQ, n.syncQ, n.syncBar, n.syncBarRing = nil, nil, nil, nil
 	n.clients, n.prevMembers = nil, nil
+	n.detached, n.failed = false, nil
 }
 
 // stop kills a node's cpgd (or the node): its clients vanish with it and
@@ -245,6 +250,9 @@ func (s *Sim) Reconfigure(comps [][]uint32) {
 				}
 			}
 			cut := lo + s.rng.IntN(len(r.seq)-lo+1)
+			if s.fullCut {
+				cut = len(r.seq)
+			}
 			for _, m := range t {
 				for r.delivered[m] < cut && s.node(m).ring == r {
 					s.deliverNext(s.node(m))
@@ -476,6 +484,9 @@ func (s *Sim) Quiesce() {
 		if !n.up {
 			s.start(n)
 		}
+		if n.detached {
+			s.reattach(n)
+		}
 	}
 	var all []uint32
 	for _, n := range s.nodes {
@@ -499,6 +510,9 @@ func (s *Sim) workStep() bool {
 	}
 	var jobs []job
 	for _, n := range s.upNodes() {
+		if n.ring == nil {
+			continue // detached
+		}
 		if n.round != nil && !n.processed {
 			jobs = append(jobs, job{n, 0})
 		}
@@ -548,7 +562,30 @@ func (s *Sim) fault() {
 			down = append(down, n)
 		}
 	}
-	switch k := s.rng.IntN(4); {
+	var detached []*node
+	for _, n := range s.upNodes() {
+		if n.detached {
+			detached = append(detached, n)
+		}
+	}
+	if len(comps) == 0 && len(detached) == 0 && len(down) == 0 {
+		return
+	}
+	switch k := s.rng.IntN(6); {
+	case k == 4 && len(comps) > 0: // a cpgd loses its bus to totemd
+		c := comps[s.rng.IntN(len(comps))]
+		s.detach(s.node(c[s.rng.IntN(len(c))]))
+		return
+	case k == 5 && len(detached) > 0: // and gets it back
+		n := detached[s.rng.IntN(len(detached))]
+		s.reattach(n)
+		s.tracef("reattach node %d", n.id)
+		if len(comps) > 0 && s.rng.IntN(2) == 0 {
+			i := s.rng.IntN(len(comps))
+			comps[i] = append(comps[i], n.id)
+		} else {
+			comps = append(comps, []uint32{n.id})
+		}
 	case k == 0 && len(down) > 0: // restart a node (or its cpgd)
 		n := down[s.rng.IntN(len(down))]
 		s.start(n)
@@ -582,6 +619,9 @@ func (s *Sim) fault() {
 		comps = slices.Delete(comps, j, j+1)
 		s.tracef("merge")
 	default: // split a part
+		if len(comps) == 0 {
+			return
+		}
 		i := s.rng.IntN(len(comps))
 		c := comps[i]
 		if len(c) < 2 {
@@ -594,6 +634,62 @@ func (s *Sim) fault() {
 		s.tracef("split")
 	}
 	s.Reconfigure(comps)
+}
+
+// detach: node n's cpgd loses totemd. What it had queued fails and is
+// given back to the core; what the ring already sequenced reaches every
+// other member (the totem ring is intact) but not n's cpgd. The others see
+// n leave the service membership.
+func (s *Sim) detach(n *node) {
+	s.tracef("detach node %d", n.id)
+	s.Stats.Detaches++
+	var failed [][]byte
+	failed = append(failed, n.normalQ...)
+	for i, p := range n.syncQ {
+		if !n.syncBar[i] {
+			failed = append(failed, p)
+		}
+	}
+	// Messages of n's clients sequenced but not delivered to n: the
+	// others get them, n's clients do not (self delivery is lost).
+	requeued := map[string]bool{}
+	for _, p := range failed {
+		if m, err := cpgmsg.Decode(p, false); err == nil {
+			if mc, ok := m.(cpgmsg.Mcast); ok {
+				requeued[string(mc.Data)] = true
+			}
+		}
+	}
+	for _, cl := range n.clients {
+		s.chk.detached(cl, requeued)
+	}
+	n.normalQ, n.syncQ, n.syncBar, n.syncBarRing = nil, nil, nil, nil
+	n.core.Detached()
+	n.failed = failed // given back at the reattachment, as cpgd's adapter does
+	n.detached = true
+	n.round, n.processed, n.waitingAck = nil, false, false
+	var comps [][]uint32
+	for _, c := range s.components() {
+		c = slices.DeleteFunc(c, func(m uint32) bool { return m == n.id })
+		if len(c) > 0 {
+			comps = append(comps, c)
+		}
+	}
+	old := n.ring
+	n.ring = nil
+	_ = old
+	s.fullCut = true
+	s.Reconfigure(comps)
+	s.fullCut = false
+}
+
+// reattach: the cpgd of a detached node has totemd again; it joins a ring
+// with the next Reconfigure.
+func (s *Sim) reattach(n *node) {
+	n.detached = false
+	n.ring = nil
+	n.core.Requeue(n.failed)
+	n.failed = nil
 }
 
 // Connect opens a client on a node.

@@ -54,6 +54,7 @@ func runSeeds(t *testing.T, race bool) {
 		total.Messages += st.Messages
 		total.Fragments += st.Fragments
 		total.Crashes += st.Crashes
+		total.Detaches += st.Detaches
 		cut += sim.Checker().Cut
 		if len(v) == 0 {
 			continue
@@ -72,7 +73,7 @@ func runSeeds(t *testing.T, race bool) {
 		return
 	}
 	// The histories must keep reaching the hard cases.
-	if total.BarrierAborts == 0 || total.ProcessAborts == 0 || total.Crashes == 0 || total.Fragments == 0 || (race && total.InRoundCpg == 0) {
+	if total.BarrierAborts == 0 || total.ProcessAborts == 0 || total.Crashes == 0 || total.Detaches == 0 || total.Fragments == 0 || (race && total.InRoundCpg == 0) {
 		t.Errorf("the simulator no longer covers barrier-phase aborts, process-phase aborts, crashes, fragments (or, with the bus race, cpg messages inside rounds): %+v", total)
 	}
 }
