@@ -14,7 +14,8 @@ type opt struct {
 
 // getopt parses args (without the program name) like glibc's getopt with
 // its default argument permutation: options may follow operands, "--"
-// ends the options, "-" alone is an operand. Letters followed by ':' in
+// ends the options, "-" alone is an operand; "--json" is needle's one
+// long option. Letters followed by ':' in
 // optstring take an argument. It stops at the first error, after writing
 // glibc's message to stderr, and reports ok false.
 func getopt(prog string, args []string, optstring string, stderr io.Writer) (opts []opt, operands []string, ok bool) {
@@ -23,6 +24,12 @@ func getopt(prog string, args []string, optstring string, stderr io.Writer) (opt
 		if a == "--" {
 			operands = append(operands, args[i+1:]...)
 			break
+		}
+		if a == "--json" {
+			// needle's extension, reported as 'J' (the C tool rejects
+			// it: "invalid option -- '-'").
+			opts = append(opts, opt{c: 'J'})
+			continue
 		}
 		if len(a) < 2 || a[0] != '-' {
 			operands = append(operands, a)

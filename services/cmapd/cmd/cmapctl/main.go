@@ -2,6 +2,10 @@
 // messages and exit codes as Debian's corosync-cmapctl 3.1.7, byte for
 // byte, against cmapd or a real corosync. Options are parsed like glibc's
 // getopt (not a flag library) so every command line behaves the same.
+//
+// One addition: --json with a key listing (no option, or -g) prints one
+// JSON object instead of the text (schema: `cmapctl --json -h` and
+// docs/json.md); without it every output is the C tool's.
 package main
 
 import (
@@ -46,6 +50,8 @@ type tool struct {
 	stdin  io.Reader
 	fmt    ctlfmt.Options
 	ctx    context.Context
+	// json collects the listed keys for --json instead of printing lines.
+	json *listJSON
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -66,7 +72,12 @@ func (t *tool) main(args []string) int {
 		switch o.c {
 		case 'h':
 			t.out.WriteString(helpText)
+			if t.json != nil {
+				t.out.WriteString(jsonHelp)
+			}
 			return 0
+		case 'J':
+			t.json = &listJSON{Keys: []keyJSON{}}
 		case 'b':
 			t.fmt.Binary = true
 		case 'q':
@@ -118,6 +129,11 @@ func (t *tool) main(args []string) int {
 		return 1
 	}
 	defer t.c.Close()
+	if t.json != nil && (act == actPrintPrefix || act == actGet) {
+		// Printed last, whatever the exit status: it holds exactly the
+		// keys the text would have listed.
+		defer t.json.write(t.out)
+	}
 	code := 0
 	switch act {
 	case actPrintPrefix:

@@ -78,6 +78,10 @@ func (t *tool) printKey(key string, length uint64, typ value.Type) {
 			return
 		}
 	}
+	if t.json != nil {
+		t.json.add(key, v, t.fmt.Binary)
+		return
+	}
 	t.out.WriteString(ctlfmt.Line(key, v, t.fmt))
 }
 

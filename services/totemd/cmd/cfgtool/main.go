@@ -2,6 +2,10 @@
 // and exit statuses as corosync 3.1.7's tool (spec/cfg.md §7.1), over the
 // libqb "cfg" and "cmap" services, so it works against totemd and against
 // a real corosync.
+//
+// One addition: --json with -s or -n prints one JSON object instead of
+// the text (schema: `cfgtool --json` and docs/json.md); every other
+// output stays byte-identical to corosync-cfgtool's.
 package main
 
 import (
@@ -55,6 +59,7 @@ type settings struct {
 	nodeid uint32
 	brief  bool
 	force  bool
+	json   bool   // needle's --json: -s/-n print one JSON object
 	iface  string // accepted and ignored, as in 3.1.7
 	// rejected: an option argument was invalid; the message is printed
 	// and parsing stopped, as the C tool exits at that option.
@@ -112,6 +117,7 @@ func optionDefs(st *settings, stderr io.Writer) []optionDef {
 		{option{'a', "address", true}, "show the addresses of the node with this id", nodeidArg(actShowAddr)},
 		{option{'H', "shutdown", false}, "shut this node down cleanly", set(actShutdown)},
 		{option{0, "force", false}, "with -H: shut down regardless of vetoes", func(string) error { st.force = true; return nil }},
+		{option{0, "json", false}, "with -s or -n: print one JSON object (needle extension; schema in docs/json.md)", func(string) error { st.json = true; return nil }},
 		{option{'r', "", false}, "(no effect)", noop},
 		{option{'h', "", false}, "print usage", noop},
 	}
@@ -183,7 +189,7 @@ func parseNodeID(s string) (uint32, bool) {
 func dispatch(ctx context.Context, st *settings, stdout, stderr io.Writer) int {
 	switch st.action {
 	case actLinkStatus, actNodeStatus:
-		return statusDo(ctx, st.action, st.brief, stdout, stderr)
+		return statusDo(ctx, st.action, st.brief, st.json, stdout, stderr)
 	case actReload:
 		return reloadDo(ctx, stdout, stderr)
 	case actReopen:
@@ -196,6 +202,9 @@ func dispatch(ctx context.Context, st *settings, stdout, stderr io.Writer) int {
 		return showAddrDo(ctx, st.nodeid, stdout, stderr)
 	}
 	fmt.Fprint(stdout, usage)
+	if st.json {
+		fmt.Fprint(stdout, jsonHelp)
+	}
 	return 0
 }
 

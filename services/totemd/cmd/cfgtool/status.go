@@ -14,8 +14,24 @@ import (
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/client"
 )
 
-// statusDo is -s (link view, -b for brief) and -n (node view).
-func statusDo(ctx context.Context, act action, brief bool, stdout, stderr io.Writer) int {
+// statusDo is -s (link view, -b for brief) and -n (node view). With
+// asJSON the text goes nowhere and the same facts are printed as one JSON
+// object at the end (errors, messages and exit codes unchanged).
+func statusDo(ctx context.Context, act action, brief, asJSON bool, stdout, stderr io.Writer) int {
+	if !asJSON {
+		return status(ctx, act, brief, nil, stdout, stderr)
+	}
+	js := &statusJSON{}
+	code := status(ctx, act, brief, js, io.Discard, stderr)
+	if code == 0 {
+		return js.write(stdout, stderr)
+	}
+	return code
+}
+
+// status prints the text view to stdout and, when js is not nil, records
+// the same facts in js.
+func status(ctx context.Context, act action, brief bool, js *statusJSON, stdout, stderr io.Writer) int {
 	c, ok := dialCfg(ctx, stderr, true)
 	if !ok {
 		return 1
@@ -84,12 +100,14 @@ func statusDo(ctx context.Context, act action, brief bool, stdout, stderr io.Wri
 	cm.Close()
 
 	fmt.Fprintf(stdout, "Local node ID %d, transport %s\n", local, transport)
+	js.header(local, transport)
 	if act == actNodeStatus {
 		for _, id := range nodes {
 			ns, err := c.NodeStatus(ctx, id)
 			if err != nil || ns.Reachable == 0 || ns.NodeID == local {
 				continue
 			}
+			js.node(ns, linkTransport[:])
 			fmt.Fprintf(stdout, "nodeid: %d reachable", ns.NodeID)
 			if ns.Remote != 0 {
 				fmt.Fprint(stdout, " remote")
@@ -134,6 +152,7 @@ func statusDo(ctx context.Context, act action, brief bool, stdout, stderr io.Wri
 		if info[otherIdx].Links[i].Enabled == 0 {
 			continue
 		}
+		js.link(i, linkTransport[i], info[otherIdx].Links[i].SrcAddr, info, localIdx)
 		fmt.Fprintf(stdout, "LINK ID %d %s\n", i, linkTransport[i])
 		fmt.Fprintf(stdout, "\taddr\t= %s\n", info[otherIdx].Links[i].SrcAddr)
 		if brief {
