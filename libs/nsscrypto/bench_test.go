@@ -12,13 +12,13 @@ func BenchmarkSeal(b *testing.B) {
 	k := mustKeys(b, Suite{CipherAES256, HashSHA256}, testKey(30))
 	for _, n := range []int{1 << 10, 64 << 10} {
 		b.Run(fmt.Sprintf("%dKiB", n>>10), func(b *testing.B) {
-			s := k.NewSealer(rand.Reader)
+			s := k.NewSealer(rand.Reader, 1, 1)
 			frame := make([]byte, n)
 			buf := make([]byte, 0, n+k.Overhead())
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.Seal(buf[:0], frame); err != nil {
+				if _, err := s.Seal(buf[:0], frame, 2); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -26,21 +26,34 @@ func BenchmarkSeal(b *testing.B) {
 	}
 }
 
+// BenchmarkOpen opens a cycle of distinct datagrams (each is accepted only
+// once); after each pass through the cycle the window is forgotten, which
+// costs one map clear per benchOpenCycle datagrams.
 func BenchmarkOpen(b *testing.B) {
+	const benchOpenCycle = 16
 	k := mustKeys(b, Suite{CipherAES256, HashSHA256}, testKey(30))
 	for _, n := range []int{1 << 10, 64 << 10} {
 		b.Run(fmt.Sprintf("%dKiB", n>>10), func(b *testing.B) {
-			dg, err := k.NewSealer(rand.Reader).Seal(nil, make([]byte, n))
-			if err != nil {
-				b.Fatal(err)
+			s := k.NewSealer(rand.Reader, 1, 1)
+			dgs := make([][]byte, benchOpenCycle)
+			for i := range dgs {
+				var err error
+				if dgs[i], err = s.Seal(nil, make([]byte, n), 2); err != nil {
+					b.Fatal(err)
+				}
 			}
-			o := k.NewOpener()
+			o := k.NewOpener(2)
 			buf := make([]byte, 0, n+16)
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
+			i := 0
 			for b.Loop() {
-				if _, err := o.Open(buf[:0], dg); err != nil {
+				if _, err := o.Open(buf[:0], dgs[i]); err != nil {
 					b.Fatal(err)
+				}
+				if i++; i == len(dgs) {
+					i = 0
+					clear(o.win.streams)
 				}
 			}
 		})

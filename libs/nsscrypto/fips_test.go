@@ -61,11 +61,11 @@ func TestFIPSChild(t *testing.T) {
 			}
 			// crypto/rand.Reader is the production source, and the one
 			// fips140=only expects.
-			dg, err := k.NewSealer(rand.Reader).Seal(nil, []byte("frame under FIPS"))
+			dg, err := k.NewSealer(rand.Reader, 1, 7).Seal(nil, []byte("frame under FIPS"), 2)
 			if err != nil {
 				t.Fatalf("%s seal: %v", s, err)
 			}
-			got, err := k.NewOpener().Open(nil, dg)
+			got, err := k.NewOpener(2).Open(nil, dg)
 			if err != nil || string(got) != "frame under FIPS" {
 				t.Fatalf("%s open: %q %v", s, got, err)
 			}

@@ -87,13 +87,15 @@ func (k *Keys) newMAC() hash.Hash {
 	return hmac.New(h, k.macKey)
 }
 
-// NewSealer returns a Sealer drawing IVs from rand (crypto/rand.Reader in
-// production; a seeded reader makes sealing reproducible in tests).
-func (k *Keys) NewSealer(rand io.Reader) *Sealer {
-	return &Sealer{keys: k, mac: k.newMAC(), rand: rand}
+// NewSealer returns the Sealer of node from in the given epoch (see
+// NextEpoch), drawing IVs from rand (crypto/rand.Reader in production; a
+// seeded reader makes sealing reproducible in tests).
+func (k *Keys) NewSealer(rand io.Reader, from uint32, epoch uint64) *Sealer {
+	return &Sealer{keys: k, mac: k.newMAC(), rand: rand, from: from, epoch: epoch, last: map[uint32]uint64{}}
 }
 
-// NewOpener returns an Opener.
-func (k *Keys) NewOpener() *Opener {
-	return &Opener{keys: k, mac: k.newMAC()}
+// NewOpener returns the Opener of node self: it accepts datagrams sealed
+// for self or for every member (destination 0), each at most once.
+func (k *Keys) NewOpener(self uint32) *Opener {
+	return &Opener{keys: k, mac: k.newMAC(), self: self}
 }

@@ -58,11 +58,11 @@ func TestRoundTripEverySuite(t *testing.T) {
 	for _, su := range allSuites() {
 		t.Run(su.String(), func(t *testing.T) {
 			k := mustKeys(t, su, testKey(1))
-			s, o := k.NewSealer(seeded(1)), k.NewOpener()
+			s, o := k.NewSealer(seeded(1), 1, 7), k.NewOpener(2)
 			for _, n := range sizes {
 				frame := make([]byte, n)
 				seeded(byte(n)).Read(frame)
-				dg, err := s.Seal(nil, frame)
+				dg, err := s.Seal(nil, frame, 2)
 				if err != nil {
 					t.Fatalf("seal %d: %v", n, err)
 				}
@@ -90,11 +90,12 @@ func TestOverhead(t *testing.T) {
 		want int
 	}{
 		{Suite{}, 0},
-		{Suite{CipherNone, HashSHA1}, 24},
-		{Suite{CipherAES256, HashSHA1}, 56}, // as 2.0.0 reserved
-		{Suite{CipherAES256, HashSHA256}, 68},
-		{Suite{CipherAES128, HashSHA512}, 100},
-		{Suite{Cipher3DES, HashMD5}, 36},
+		// 2.0.0 reserved 56 for aes256+sha1; the sender header adds 24.
+		{Suite{CipherNone, HashSHA1}, 48},
+		{Suite{CipherAES256, HashSHA1}, 80},
+		{Suite{CipherAES256, HashSHA256}, 92},
+		{Suite{CipherAES128, HashSHA512}, 124},
+		{Suite{Cipher3DES, HashMD5}, 60},
 	} {
 		if got := tc.s.Overhead(); got != tc.want {
 			t.Errorf("%s overhead %d, want %d", tc.s, got, tc.want)
@@ -104,7 +105,7 @@ func TestOverhead(t *testing.T) {
 			continue
 		}
 		k := mustKeys(t, tc.s, testKey(2))
-		dg, err := k.NewSealer(seeded(2)).Seal(nil, make([]byte, 64))
+		dg, err := k.NewSealer(seeded(2), 1, 7).Seal(nil, make([]byte, 64), 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,47 +118,55 @@ func TestOverhead(t *testing.T) {
 func TestSealDeterministicWithSeed(t *testing.T) {
 	k := mustKeys(t, Suite{CipherAES256, HashSHA256}, testKey(3))
 	frame := []byte("totem frame")
-	a, _ := k.NewSealer(seeded(9)).Seal(nil, frame)
-	b, _ := k.NewSealer(seeded(9)).Seal(nil, frame)
-	c, _ := k.NewSealer(seeded(10)).Seal(nil, frame)
+	a, _ := k.NewSealer(seeded(9), 1, 7).Seal(nil, frame, 2)
+	b, _ := k.NewSealer(seeded(9), 1, 7).Seal(nil, frame, 2)
+	c, _ := k.NewSealer(seeded(10), 1, 7).Seal(nil, frame, 2)
 	if !bytes.Equal(a, b) {
 		t.Fatal("same seed gave different datagrams")
 	}
 	if bytes.Equal(a, c) {
 		t.Fatal("different seeds gave the same datagram")
 	}
-	s := k.NewSealer(seeded(9))
-	d1, _ := s.Seal(nil, frame)
-	d2, _ := s.Seal(nil, frame)
-	if bytes.Equal(d1[4:20], d2[4:20]) {
+	s := k.NewSealer(seeded(9), 1, 7)
+	d1, _ := s.Seal(nil, frame, 2)
+	d2, _ := s.Seal(nil, frame, 2)
+	if bytes.Equal(d1[28:44], d2[28:44]) {
 		t.Fatal("IV repeated between two datagrams")
 	}
 }
 
 func TestHeaderLayout(t *testing.T) {
 	k := mustKeys(t, Suite{CipherAES192, HashSHA384}, testKey(4))
-	dg, _ := k.NewSealer(seeded(4)).Seal(nil, make([]byte, 10))
-	if !bytes.Equal(dg[:4], []byte{2, 4, 0, 0}) {
-		t.Fatalf("header % x, want 02 04 00 00", dg[:4])
+	s := k.NewSealer(seeded(4), 0x01020304, 0x1122334455667788)
+	if _, err := s.Seal(nil, nil, 9); err != nil { // the sequence counts per destination
+		t.Fatal(err)
 	}
-	iv := make([]byte, 16)
+	dg, _ := s.Seal(nil, make([]byte, 10), 0x0a0b0c0d)
+	if !bytes.Equal(dg[:4], []byte{2, 4, 1, 0}) {
+		t.Fatalf("header % x, want 02 04 01 00", dg[:4])
+	}
+	sender := []byte{1, 2, 3, 4, 0x0a, 0x0b, 0x0c, 0x0d, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0, 0, 0, 0, 0, 0, 0, 1}
+	if !bytes.Equal(dg[4:28], sender) {
+		t.Fatalf("sender header % x, want % x", dg[4:28], sender)
+	}
+	iv := make([]byte, 32)
 	seeded(4).Read(iv)
-	if !bytes.Equal(dg[4:20], iv) {
-		t.Fatalf("IV % x, want the first 16 random bytes % x", dg[4:20], iv)
+	if !bytes.Equal(dg[28:44], iv[16:]) {
+		t.Fatalf("IV % x, want the second 16 random bytes % x", dg[28:44], iv[16:])
 	}
-	if len(dg) != 4+16+16+48 {
-		t.Fatalf("len %d, want %d", len(dg), 4+16+16+48)
+	if len(dg) != 4+24+16+16+48 {
+		t.Fatalf("len %d, want %d", len(dg), 4+24+16+16+48)
 	}
 }
 
 func TestNoneIsIdentity(t *testing.T) {
 	k := mustKeys(t, Suite{}, nil)
 	frame := []byte{0x70, 0xc0, 3, 0}
-	dg, err := k.NewSealer(nil).Seal(nil, frame)
+	dg, err := k.NewSealer(nil, 1, 7).Seal(nil, frame, 2)
 	if err != nil || !bytes.Equal(dg, frame) {
 		t.Fatalf("seal none: % x, %v", dg, err)
 	}
-	got, err := k.NewOpener().Open(nil, frame)
+	got, err := k.NewOpener(2).Open(nil, frame)
 	if err != nil || !bytes.Equal(got, frame) {
 		t.Fatalf("open none: % x, %v", got, err)
 	}
@@ -172,8 +181,8 @@ func TestTamperEveryByte(t *testing.T) {
 		}
 		t.Run(su.String(), func(t *testing.T) {
 			k := mustKeys(t, su, testKey(5))
-			o := k.NewOpener()
-			dg, err := k.NewSealer(seeded(5)).Seal(nil, []byte("a Totem frame of some 40 bytes, or so..."))
+			o := k.NewOpener(2)
+			dg, err := k.NewSealer(seeded(5), 1, 7).Seal(nil, []byte("a Totem frame of some 40 bytes, or so..."), 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,10 +205,10 @@ func TestWrongKeyRejected(t *testing.T) {
 		if !su.Enabled() {
 			continue
 		}
-		dg, _ := mustKeys(t, su, testKey(6)).NewSealer(seeded(6)).Seal(nil, []byte("frame"))
+		dg, _ := mustKeys(t, su, testKey(6)).NewSealer(seeded(6), 1, 7).Seal(nil, []byte("frame"), 2)
 		other := testKey(6)
 		other[200] ^= 1 // a byte no cipher key length would reach directly
-		_, err := mustKeys(t, su, other).NewOpener().Open(nil, dg)
+		_, err := mustKeys(t, su, other).NewOpener(2).Open(nil, dg)
 		if !errors.Is(err, ErrDigest) {
 			t.Errorf("%s: wrong key gave %v, want ErrDigest", su, err)
 		}
@@ -208,9 +217,9 @@ func TestWrongKeyRejected(t *testing.T) {
 
 func TestSuiteMismatchRejected(t *testing.T) {
 	key := testKey(7)
-	dg, _ := mustKeys(t, Suite{CipherAES256, HashSHA256}, key).NewSealer(seeded(7)).Seal(nil, []byte("frame"))
+	dg, _ := mustKeys(t, Suite{CipherAES256, HashSHA256}, key).NewSealer(seeded(7), 1, 7).Seal(nil, []byte("frame"), 2)
 	for _, other := range []Suite{{CipherAES128, HashSHA256}, {CipherAES256, HashSHA512}, {CipherNone, HashSHA256}} {
-		_, err := mustKeys(t, other, key).NewOpener().Open(nil, dg)
+		_, err := mustKeys(t, other, key).NewOpener(2).Open(nil, dg)
 		if !errors.Is(err, ErrSuiteMismatch) {
 			t.Errorf("%s opening aes256+sha256: %v, want ErrSuiteMismatch", other, err)
 		}
@@ -220,7 +229,7 @@ func TestSuiteMismatchRejected(t *testing.T) {
 		}
 	}
 	// A plain 3.x Totem frame (magic 70 c0) reaching an encrypted node.
-	_, err := mustKeys(t, Suite{CipherAES256, HashSHA256}, key).NewOpener().Open(nil, []byte{0x70, 0xc0, 3, 0, 2, 0, 0, 0, 1})
+	_, err := mustKeys(t, Suite{CipherAES256, HashSHA256}, key).NewOpener(2).Open(nil, []byte{0x70, 0xc0, 3, 0, 2, 0, 0, 0, 1})
 	if !errors.Is(err, ErrSuiteMismatch) {
 		t.Errorf("plain frame: %v", err)
 	}
@@ -229,8 +238,8 @@ func TestSuiteMismatchRejected(t *testing.T) {
 func TestLengthLimits(t *testing.T) {
 	for _, su := range allSuites() {
 		k := mustKeys(t, su, testKey(8))
-		s, o := k.NewSealer(seeded(8)), k.NewOpener()
-		if _, err := s.Seal(nil, make([]byte, MaxFrame+1)); err == nil {
+		s, o := k.NewSealer(seeded(8), 1, 7), k.NewOpener(2)
+		if _, err := s.Seal(nil, make([]byte, MaxFrame+1), 2); err == nil {
 			t.Errorf("%s: sealed a frame over MaxFrame", su)
 		}
 		if _, err := o.Open(nil, make([]byte, MaxFrame+su.Overhead()+1)); !errors.Is(err, ErrTooLong) {
@@ -239,7 +248,7 @@ func TestLengthLimits(t *testing.T) {
 		if !su.Enabled() {
 			continue
 		}
-		dg, _ := s.Seal(nil, []byte("0123456789abcdef0123"))
+		dg, _ := s.Seal(nil, []byte("0123456789abcdef0123"), 2)
 		for n := range len(dg) {
 			if _, err := o.Open(nil, dg[:n]); err == nil {
 				t.Errorf("%s: truncated to %d of %d bytes accepted", su, n, len(dg))
@@ -252,19 +261,22 @@ func TestLengthLimits(t *testing.T) {
 }
 
 func TestShortMessages(t *testing.T) {
-	o := mustKeys(t, Suite{CipherAES256, HashSHA256}, testKey(9)).NewOpener()
+	o := mustKeys(t, Suite{CipherAES256, HashSHA256}, testKey(9)).NewOpener(2)
 	for _, tc := range []struct {
 		in   []byte
 		want error
 	}{
 		{nil, ErrTooShort},
 		{[]byte{1, 3, 0}, ErrTooShort},
-		{[]byte{1, 3, 0, 0}, ErrTooShort},
-		{[]byte{1, 3, 0, 1}, ErrHeader},
+		{[]byte{1, 3, 1, 0}, ErrTooShort},
+		{[]byte{1, 3, 0, 0}, ErrHeader}, // needle before replay protection
+		{append([]byte{1, 3, 0, 0}, make([]byte, 24+16+16+32)...), ErrHeader},
+		{[]byte{1, 3, 1, 1}, ErrHeader},
 		{[]byte{1, 3, 7, 0}, ErrHeader},
-		{[]byte{9, 3, 0, 0}, ErrSuiteMismatch},
-		{append([]byte{1, 3, 0, 0}, make([]byte, 16+16+32)...), ErrDigest},
-		{append([]byte{1, 3, 0, 0}, make([]byte, 16+17+32)...), ErrCiphertext},
+		{[]byte{9, 3, 1, 0}, ErrSuiteMismatch},
+		{append([]byte{1, 3, 1, 0}, make([]byte, 24+16+16+31)...), ErrTooShort},
+		{append([]byte{1, 3, 1, 0}, make([]byte, 24+16+16+32)...), ErrDigest},
+		{append([]byte{1, 3, 1, 0}, make([]byte, 24+16+17+32)...), ErrCiphertext},
 	} {
 		_, err := o.Open(nil, tc.in)
 		if !errors.Is(err, tc.want) {
@@ -280,9 +292,9 @@ func TestBadPaddingAfterValidMAC(t *testing.T) {
 	su := Suite{CipherAES128, HashSHA256}
 	k := mustKeys(t, su, testKey(10))
 	for _, last := range []byte{0, 17, 255} {
-		dg, _ := k.NewSealer(seeded(10)).Seal(nil, make([]byte, 15)) // one block, pad 1
+		dg, _ := k.NewSealer(seeded(10), 1, 7).Seal(nil, make([]byte, 15), 2) // one block, pad 1
 		// Decrypt, corrupt the pad byte, re-encrypt and re-MAC by hand.
-		body := dg[4 : len(dg)-32]
+		body := dg[28 : len(dg)-32]
 		iv, ct := body[:16], body[16:]
 		pt := make([]byte, 16)
 		k.block.Decrypt(pt, ct)
@@ -297,7 +309,7 @@ func TestBadPaddingAfterValidMAC(t *testing.T) {
 		m := k.newMAC()
 		m.Write(dg[:len(dg)-32])
 		copy(dg[len(dg)-32:], m.Sum(nil))
-		if _, err := k.NewOpener().Open(nil, dg); !errors.Is(err, ErrPadding) {
+		if _, err := k.NewOpener(2).Open(nil, dg); !errors.Is(err, ErrPadding) {
 			t.Errorf("pad byte %d: %v, want ErrPadding", last, err)
 		}
 	}
@@ -344,7 +356,7 @@ func (failReader) Read([]byte) (int, error) { return 0, errors.New("entropy gone
 func TestSealRandomFailure(t *testing.T) {
 	k := mustKeys(t, Suite{CipherAES256, HashSHA256}, testKey(12))
 	dst := []byte("keep")
-	out, err := k.NewSealer(failReader{}).Seal(dst, []byte("x"))
+	out, err := k.NewSealer(failReader{}, 1, 7).Seal(dst, []byte("x"), 2)
 	if err == nil || err.Error() != "seal: read 16-byte IV: entropy gone" {
 		t.Fatalf("err %v", err)
 	}

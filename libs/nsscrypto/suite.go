@@ -195,14 +195,22 @@ func (s Suite) checkFIPS(fipsMode bool) error {
 // headerSize is the fixed crypto header in front of every sealed datagram.
 const headerSize = 4
 
-// Overhead is how many bytes sealing adds to a frame at most: the header, IV,
-// the largest padding and the HMAC. totemd subtracts it from the MTU. It is 0
+// formatV2 is byte 2 of the header: the layout with the sender header
+// (replay protection). Needle before it sent 0 there.
+const formatV2 = 1
+
+// senderSize is the sender header after the crypto header: sender nodeid,
+// destination nodeid, epoch, sequence (4+4+8+8 bytes, big-endian).
+const senderSize = 24
+
+// Overhead is how many bytes sealing adds to a frame at most: the header,
+// the sender header, IV, the largest padding and the HMAC. totemd subtracts it from the MTU. It is 0
 // for none/none, where frames go out unchanged.
 func (s Suite) Overhead() int {
 	if !s.Enabled() {
 		return 0
 	}
-	return headerSize + 2*s.Cipher.BlockSize() + s.Hash.Size()
+	return headerSize + senderSize + 2*s.Cipher.BlockSize() + s.Hash.Size()
 }
 
 // MaxFrame is the largest frame Seal accepts and Open returns (64 KiB, knet's

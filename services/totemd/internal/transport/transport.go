@@ -6,8 +6,23 @@
 // It is the I/O shell around the pure SRP core: frames go out sealed by a
 // FrameCodec when crypto is configured, frames come in opened, checked and
 // handed to the caller's channel. Datagrams that fail authentication, come
-// from an address outside the nodelist, or are too large are dropped and
-// counted; they never reach the protocol.
+// from an address outside the nodelist, are too large, or (encrypted rings
+// only) are authentic but not fresh — replayed, from a sender's previous
+// life, or sealed for another node — are dropped and counted; they never
+// reach the protocol.
+//
+// # Replay protection (encrypted needle rings)
+//
+// Every sealed datagram carries, under the HMAC, the sender's nodeid, the
+// destination nodeid (0 for one udp multicast datagram), the sender's epoch
+// and a sequence number counted per destination (libs/nsscrypto's package
+// doc has the layout and the argument). The transport seals each copy of a
+// udpu "multicast" for its member, so a datagram captured on its way to
+// one node is refused by every other node, and by that node a second time.
+// Refusals are counted in Stats.DroppedReplay and logged at most once a
+// second together with the other drops. Unencrypted rings (no FrameCodec)
+// send bare Totem frames exactly as corosync 3.1.7 does: nothing changes
+// on their wire, and they have no replay protection beyond Totem's own.
 package transport
 
 import (
@@ -21,6 +36,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/nsscrypto"
 )
 
 // Mode selects the transport.
@@ -44,9 +60,12 @@ type Peer struct {
 
 // FrameCodec seals frames before they leave and opens them on receipt
 // (libs/nsscrypto). A nil codec sends plain Totem frames, as corosync does
-// on udp/udpu.
+// on udp/udpu. Seal is told the nodeid the datagram goes to (0: the udp
+// multicast group); Open's errors that wrap nsscrypto.ErrReplay or
+// nsscrypto.ErrMisdirected are counted as replays, any other as an
+// authentication failure.
 type FrameCodec interface {
-	Seal(frame []byte) ([]byte, error)
+	Seal(frame []byte, to uint32) ([]byte, error)
 	Open(datagram []byte) ([]byte, error)
 }
 
@@ -72,11 +91,13 @@ type Packet struct {
 	From  netip.AddrPort
 }
 
-// Stats are cumulative drop and traffic counters.
+// Stats are cumulative drop and traffic counters. DroppedReplay counts
+// authentic datagrams refused as not fresh (encrypted rings only).
 type Stats struct {
 	Sent, Received               uint64
 	DroppedAuth, DroppedUnlisted uint64
 	DroppedSize, SendErrors      uint64
+	DroppedReplay                uint64
 }
 
 // Transport is a running transport.
@@ -95,6 +116,7 @@ type Transport struct {
 	wg      sync.WaitGroup
 
 	sent, received, dAuth, dUnlisted, dSize, sendErr atomic.Uint64
+	dReplay                                          atomic.Uint64
 	lastWarn                                         atomic.Int64 // unix nanos of the last drop warning
 }
 
@@ -178,7 +200,7 @@ func (t *Transport) SendToken(to uint32, frame []byte) error {
 	if t.cfg.Mode == UDP {
 		conn = t.send
 	}
-	return t.write(conn, frame, dst)
+	return t.write(conn, frame, to, dst)
 }
 
 // Mcast sends a frame to every member: one datagram per nodelist member
@@ -186,24 +208,26 @@ func (t *Transport) SendToken(to uint32, frame []byte) error {
 // multicast loop off and feeds its own copy back locally).
 func (t *Transport) Mcast(frame []byte) error {
 	if t.cfg.Mode == UDP {
-		err := t.write(t.send, frame, t.group)
+		err := t.write(t.send, frame, 0, t.group)
 		t.deliverLocal(frame)
 		return err
 	}
 	var first error
 	for _, p := range t.cfg.Peers {
-		if err := t.write(t.send, frame, t.peers[p.ID]); err != nil && first == nil {
+		if err := t.write(t.send, frame, p.ID, t.peers[p.ID]); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
 }
 
-func (t *Transport) write(conn *net.UDPConn, frame []byte, dst netip.AddrPort) error {
+// write sends one datagram to node to (0: the multicast group) at dst,
+// sealed for that node when crypto is on.
+func (t *Transport) write(conn *net.UDPConn, frame []byte, to uint32, dst netip.AddrPort) error {
 	out := frame
 	if t.cfg.Codec != nil {
 		var err error
-		if out, err = t.cfg.Codec.Seal(frame); err != nil {
+		if out, err = t.cfg.Codec.Seal(frame, to); err != nil {
 			t.sendErr.Add(1)
 			return fmt.Errorf("transport: seal: %w", err)
 		}
@@ -250,6 +274,10 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 		frame := append([]byte(nil), buf[:n]...)
 		if t.cfg.Codec != nil {
 			opened, err := t.cfg.Codec.Open(frame)
+			if errors.Is(err, nsscrypto.ErrReplay) || errors.Is(err, nsscrypto.ErrMisdirected) {
+				t.drop(&t.dReplay, from, "replayed: "+err.Error())
+				continue
+			}
 			if err != nil {
 				t.drop(&t.dAuth, from, "authentication failed: "+err.Error())
 				continue
@@ -276,7 +304,8 @@ func (t *Transport) drop(ctr *atomic.Uint64, from netip.AddrPort, why string) {
 	}
 	s := t.Stats()
 	t.log.Warn("dropped datagram", "from", from.String(), "reason", why,
-		"auth_failures", s.DroppedAuth, "unlisted", s.DroppedUnlisted, "oversize", s.DroppedSize)
+		"auth_failures", s.DroppedAuth, "unlisted", s.DroppedUnlisted, "oversize", s.DroppedSize,
+		"replayed", s.DroppedReplay)
 }
 
 // Stats returns the counters.
@@ -285,6 +314,7 @@ func (t *Transport) Stats() Stats {
 		Sent: t.sent.Load(), Received: t.received.Load(),
 		DroppedAuth: t.dAuth.Load(), DroppedUnlisted: t.dUnlisted.Load(),
 		DroppedSize: t.dSize.Load(), SendErrors: t.sendErr.Load(),
+		DroppedReplay: t.dReplay.Load(),
 	}
 }
 
