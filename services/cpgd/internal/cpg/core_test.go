@@ -563,3 +563,48 @@ func TestResendAfterDetach(t *testing.T) {
 		`c1 deliver "g" from 1/5 "lost"`,
 		`c1 deliver "g" from 1/5 "later"`)
 }
+
+// More local processes than one JOINLIST holds go in several; receivers
+// add them up. A DOWNLIST starts its sender's list afresh, so a stale
+// JOINLIST of an aborted round does not count.
+func TestJoinListSplitAndStale(t *testing.T) {
+	a, _ := New(Config{NodeID: 1})
+	n := MaxJoinListEntries + 1
+	for pid := range n {
+		if err := a.Deliver(1, cpgmsg.Encode(cpgmsg.ProcJoin{Group: "g", PID: uint32(pid + 1), Reason: 1}), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := Round{ID: 1, Ring: ring.ID{Rep: 1, Seq: 4}, Members: []uint32{1, 2}, Trans: []uint32{1}}
+	a.SyncInit(r)
+	a.SyncProcess(r)
+	out := a.Ready().Mcasts
+	if len(out) != 3 {
+		t.Fatalf("%d sync messages, want DOWNLIST and two JOINLISTs", len(out))
+	}
+	for i, want := range []int{cpgmsg.DownlistSize, cpgmsg.ResHeaderSize + cpgmsg.JoinEntrySize*MaxJoinListEntries, cpgmsg.ResHeaderSize + cpgmsg.JoinEntrySize} {
+		if len(out[i]) != want {
+			t.Fatalf("sync message %d: %d bytes, want %d", i, len(out[i]), want)
+		}
+	}
+
+	b, _ := New(Config{NodeID: 2})
+	b.SyncInit(Round{ID: 1, Ring: r.Ring, Members: r.Members, Trans: []uint32{2}})
+	// A stale JOINLIST from node 1's aborted round comes first.
+	stale := cpgmsg.Encode(cpgmsg.JoinList{Entries: []cpgmsg.JoinEntry{{PID: 999, Group: "ghost"}}})
+	for _, m := range append([][]byte{stale}, out...) {
+		if err := b.Deliver(1, m, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.SyncActivate(r)
+	got := b.ProcessList()
+	if len(got) != n {
+		t.Fatalf("node 2 knows %d processes of node 1, want %d", len(got), n)
+	}
+	for _, e := range got {
+		if e.Group != "g" {
+			t.Fatalf("stale entry %+v applied", e)
+		}
+	}
+}

@@ -32,9 +32,7 @@ func (c *Core) Deliver(from uint32, msg []byte, swapped bool) error {
 		c.joinList(from, m)
 	case cpgmsg.Downlist:
 		// 3.1.7 only logs it: every node applies its own downlist.
-		if c.round == nil {
-			c.stats.OutOfRound++
-		}
+		c.downList(from)
 	case cpgmsg.DownlistOld:
 		c.stats.DownlistOld++
 		c.warn("DOWNLIST_OLD from node %d ignored", from)

@@ -47,8 +47,10 @@
 //     in the round is applied to its stored JOINLIST, whether it came
 //     before or after it, and the activation checks the node's own entries
 //     against its own JOINLIST too, so every member ends the round with the
-//     same process list. Needle also sends an empty JOINLIST where 3.1.7
-//     sends none, so a stale one of an aborted round cannot stand for it;
+//     same process list. A sender's DOWNLIST (always its first sync message)
+//     starts its stored JOINLIST afresh, so a stale JOINLIST of an aborted
+//     round cannot stand for it, and more processes than one message holds
+//     go in several JOINLISTs;
 //   - a connection may not join a group while a PROCJOIN/PROCLEAVE of the
 //     same group and pid from this node is in flight (CS_ERR_TRY_AGAIN), nor
 //     while a finalized connection still holds that group and pid

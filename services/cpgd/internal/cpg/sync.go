@@ -73,11 +73,16 @@ func (c *Core) SyncInit(r Round) {
 	}
 }
 
+// MaxJoinListEntries is the most entries one JOINLIST carries: 24 + 144 ×
+// 7000 bytes stays under the ring's 1 MiB message limit. 3.1.7 sends one
+// JOINLIST whatever its size (and cannot send it beyond the limit);
+// receivers of either kind add up the entries of several.
+const MaxJoinListEntries = 7000
+
 // SyncProcess is cpg_sync_process: multicast DOWNLIST and JOINLIST (this
-// node's processes as delivered so far). It is always done at once (the
-// host's queue never refuses). Needle sends a JOINLIST even with no local
-// process (3.1.7 sends none): an empty one supersedes a stale JOINLIST of
-// an aborted round that totemd may still deliver in this one.
+// node's processes as delivered so far, plus own messages the ring took
+// while the bus was gone). It is always done at once (the host's queue
+// never refuses).
 func (c *Core) SyncProcess(r Round) bool {
 	if c.round == nil || c.round.r.ID != r.ID {
 		c.warn("sync process for round %d without its sync init", r.ID)
@@ -100,8 +105,12 @@ func (c *Core) SyncProcess(r Round) bool {
 			entries = slices.Delete(entries, i, i+1)
 		}
 	}
-	if len(entries) > 0 || !c.cfg.Keep317AbortBug {
-		c.sendNow(cpgmsg.JoinList{Entries: entries})
+	// Like 3.1.7, nothing when there is no local process. Unlike it, a
+	// list too long for one ring message goes in several.
+	for len(entries) > 0 {
+		n := min(len(entries), MaxJoinListEntries)
+		c.sendNow(cpgmsg.JoinList{Entries: entries[:n]})
+		entries = entries[n:]
 	}
 	c.round.processed = true
 	return true
@@ -121,24 +130,47 @@ func (c *Core) SyncAbort() {
 	c.round = nil
 }
 
-// joinList stores a delivered JOINLIST (the sender's last one wins).
+// downList notes a sender's DOWNLIST. A sender always sends it first in
+// its sync messages, so needle starts that sender's stored JOINLIST afresh
+// here: a JOINLIST of an aborted round that totemd delivers in this one
+// (it was still queued) does not stand for the sender, and a sender with
+// no local process (it sends no JOINLIST) counts as having none. 3.1.7
+// keeps every entry it ever stored in the round.
+func (c *Core) downList(from uint32) {
+	if c.round == nil {
+		c.stats.OutOfRound++
+		return
+	}
+	if !c.cfg.Keep317AbortBug {
+		j := &joinlist{}
+		c.round.joinlists[from] = j
+		// Its own PROCJOIN/PROCLEAVE delivered earlier in this round count
+		// even if it sends no JOINLIST (see roundProc).
+		for _, op := range c.round.ops[from] {
+			j.apply(op, &c.stamp)
+		}
+	}
+}
+
+// joinList stores a delivered JOINLIST. A sender with more processes than
+// one message holds sends several; their entries add up.
 func (c *Core) joinList(from uint32, m cpgmsg.JoinList) {
 	if c.round == nil {
 		c.stats.OutOfRound++
 		return
 	}
-	j := &joinlist{}
-	if c.cfg.Keep317AbortBug {
-		// 3.1.7 appends every entry it receives.
-		if old := c.round.joinlists[from]; old != nil {
-			j = old
-		}
+	j := c.round.joinlists[from]
+	if j == nil {
+		j = &joinlist{}
+		c.round.joinlists[from] = j
 	}
 	for _, e := range m.Entries {
+		if !c.cfg.Keep317AbortBug && j.find(e.Group, e.PID) >= 0 {
+			continue
+		}
 		c.stamp++
 		j.entries = append(j.entries, storedEntry{group: e.Group, pid: e.PID, stamp: c.stamp})
 	}
-	c.round.joinlists[from] = j
 	if !c.cfg.Keep317AbortBug {
 		// The sender may have built it before delivering some of its own
 		// PROCJOIN/PROCLEAVE that came earlier in this round: replaying
@@ -244,12 +276,21 @@ func (c *Core) SyncActivate(r Round) {
 	})
 
 	// 2. Join list.
+	// Sets keep a round with thousands of processes linear.
+	known := make(map[proc]bool, len(c.procs))
+	for _, p := range c.procs {
+		known[p] = true
+	}
+	listed := make(map[proc]bool, len(stored))
 	joined := map[string][]Address{}
 	for _, s := range stored {
-		if c.findProc(s.e.group, s.from, s.e.pid) >= 0 {
+		p := proc{group: s.e.group, node: s.from, pid: s.e.pid}
+		listed[p] = true
+		if known[p] {
 			continue
 		}
-		c.insertProc(proc{group: s.e.group, node: s.from, pid: s.e.pid})
+		known[p] = true
+		c.insertProc(p)
 		joined[s.e.group] = append(joined[s.e.group], Address{NodeID: s.from, PID: s.e.pid, Reason: ReasonNodeUp})
 	}
 	for _, g := range groupOrder(joined) {
@@ -266,14 +307,7 @@ func (c *Core) SyncActivate(r Round) {
 			i++
 			continue
 		}
-		found := false
-		for _, s := range stored {
-			if s.from == p.node && s.e.pid == p.pid && s.e.group == p.group {
-				found = true
-				break
-			}
-		}
-		if found {
+		if listed[p] {
 			i++
 			continue
 		}
