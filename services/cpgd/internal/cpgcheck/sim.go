@@ -21,13 +21,32 @@
 //     before that aborts the round. Barriers and JOINLISTs of an aborted
 //     round that were still queued are sent in the next ring, as totemd
 //     would;
-//   - sometimes the messages a node queued just before a configuration
-//     change reach totemd after it, so they are sent inside the sync round
-//     (the bus race), in their order.
+//   - with Options.BusRace, the messages a node queued just before a
+//     configuration change sometimes reach totemd after it, so they are
+//     sent inside the sync round, in their order;
+//   - a cpgd may also lose its bus to totemd and get it back with its core
+//     and clients kept (cpgd's adapter does so): what it had queued fails
+//     and is given back (Requeue) at the reattachment, what the ring had
+//     taken reaches the other nodes only.
 //
 // Clients join, leave, multicast (whole and fragmented), disconnect and
 // finalize at random, also while a round runs (the core must hold, never
-// drop). The checker (check.go) records what every client saw.
+// drop). The checker (check.go) records what every client saw and checks,
+// as it goes and at the end, after healing every partition:
+//   - virtual synchrony: two processes that install the same view and then
+//     the same next view of their group delivered the same messages
+//     (fragmented ones counted when complete) between them;
+//   - every confchg a client sees is the previous view plus joined minus
+//     left, in (node, pid) order, its first one is its own join, and
+//     membership_get agrees with it;
+//   - nodes that activated a ring have the same process list after every
+//     delivery, and the same after the activation, with no process of a
+//     node outside the round (no ghost);
+//   - per client: agreed order, per-sender FIFO, no duplicate, its own
+//     accepted messages delivered (except a fragmented one a sync round
+//     cut, or one the ring took while its cpgd was detached);
+//   - at the end: one process list on every node, equal to the processes
+//     joined, and each client's last view equal to its group's members.
 package cpgcheck
 
 import (
