@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,15 +12,27 @@ import (
 )
 
 // TestUIDGIDLiveOnEveryEndpoint (issue 15 point 1): an unprivileged
-// client is refused by cfg (totemd) and cmap (cmapd), and each refusal is
-// logged; after a runtime `corosync-cmapctl -s uidgid.gid.65534 u8 1`
+// client is refused by cfg (totemd), cmap (cmapd), quorum and votequorum
+// (quorumd) and cpg (cpgd), and each refusal is logged; after a runtime `corosync-cmapctl -s uidgid.gid.65534 u8 1`
 // (what pacemakerd does for its non-root daemons) the same client is let
-// into both at once, as corosync 3.1.7 does; deleting the key shuts both
-// again. Debian's tools are the clients.
+// into every one at once, as corosync 3.1.7 does; deleting the key shuts
+// them again. Debian's tools are the clients.
 func TestUIDGIDLiveOnEveryEndpoint(t *testing.T) {
 	needNamespaces(t)
 	needCorosync(t)
 	needCmapd(t)
+	// quorumd and cpgd join when they build (they are younger than this
+	// test); the tools they serve are then checked too.
+	daemons := map[string]string{}
+	if haveCpgd(t) {
+		daemons["cpgd"] = cpgdBin.path
+	}
+	quorumd := filepath.Join(t.TempDir(), "quorumd")
+	if out, err := exec.Command("go", "build", "-o", quorumd, "../services/quorumd").CombinedOutput(); err == nil {
+		daemons["quorumd"] = quorumd
+	} else {
+		t.Logf("quorumd not checked: go build: %v: %s", err, out)
+	}
 	c := harness.New(t, 1)
 	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
 		t.Fatal(err)
@@ -33,6 +47,13 @@ func TestUIDGIDLiveOnEveryEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	procs = append(procs, cmapd)
+	for name, bin := range daemons {
+		p, err := nd.Start(name, bin, "-f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
 	waitRing(t, "1", 20*time.Second, totem)
 	waitMembers(t, nd, []int{1}, 10*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -43,19 +64,37 @@ func TestUIDGIDLiveOnEveryEndpoint(t *testing.T) {
 		out, err := nd.Run(ctx, args...)
 		return string(out), err == nil
 	}
-	cfgArgs := []string{"corosync-cfgtool", "-s"}
-	cmapArgs := []string{"corosync-cmapctl", "-g", "totem.cluster_name"}
+	// Each tool and a line it prints only when the service let it in.
+	type tool struct {
+		args []string
+		in   string
+	}
+	tools := []tool{
+		{[]string{"corosync-cfgtool", "-s"}, "Local node ID 1"},
+		{[]string{"corosync-cmapctl", "-g", "totem.cluster_name"}, "needle-it"},
+	}
+	if daemons["quorumd"] != "" {
+		tools = append(tools, tool{[]string{"corosync-quorumtool", "-s"}, "Votequorum information"})
+	}
+	if daemons["cpgd"] != "" {
+		tools = append(tools, tool{[]string{"corosync-cpgtool"}, "Group Name"})
+	}
 	expect := func(when string, allowed bool) {
 		t.Helper()
-		for _, args := range [][]string{cfgArgs, cmapArgs} {
-			out, ok := nobody(args...)
-			if ok != allowed {
-				t.Errorf("%s: %v as 65534:65534 succeeded=%v, want %v:\n%s", when, args, ok, allowed, out)
+		for _, tl := range tools {
+			out, _ := nobody(tl.args...)
+			if got := strings.Contains(out, tl.in); got != allowed {
+				t.Errorf("%s: %v as 65534:65534 let in=%v, want %v:\n%s", when, tl.args, got, allowed, out)
 			}
 		}
 	}
 	expect("no uidgid key", false)
-	for _, p := range []*harness.Proc{totem, cmapd} {
+	for _, p := range procs {
+		// corosync-quorumtool opens cmap first, so a refused user never
+		// reaches quorumd: its refusal cannot be seen from here.
+		if p.Name == "quorumd" {
+			continue
+		}
 		if !strings.Contains(p.Output(), "Denied connection attempt from 65534:65534") {
 			t.Errorf("%s did not log the refusal", p.Name)
 		}
