@@ -27,7 +27,7 @@ func needQuorumtool(t testing.TB) {
 	quorumBins.once.Do(func() {
 		quorumBins.quorumd = filepath.Join(bins.dir, "quorumd")
 		quorumBins.quorumtool = filepath.Join(bins.dir, "quorumtool")
-		for pkg, out := range map[string]string{"../services/quorumd/cmd/quorumtool": quorumBins.quorumtool} {
+		for pkg, out := range map[string]string{"../services/quorumd/cmd/quorumtool": quorumBins.quorumtool, "../services/quorumd": quorumBins.quorumd} {
 			if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 				quorumBins.err = fmt.Errorf("go build %s: %v: %s", pkg, err, b)
 			}
@@ -69,28 +69,36 @@ func sameQuorumtool(t *testing.T, nodes []*harness.Node, cases ...string) {
 	}
 }
 
-// waitQuorumtool waits until `corosync-quorumtool -s` on each node exits
-// with code and reports members nodes.
+// waitQuorumtool waits until `quorumtool -s` on each node exits with
+// code and reports members nodes.
 func waitQuorumtool(t *testing.T, tool string, code, members int, timeout time.Duration, nodes ...*harness.Node) time.Duration {
+	t.Helper()
+	return waitTool(t, tool, []string{"-s"}, func(r ctlResult) bool {
+		return r.Code == code && strings.Contains(r.Stdout, fmt.Sprintf("\nNodes:            %d\n", members))
+	}, timeout, nodes...)
+}
+
+// waitTool waits until tool with args satisfies ok on every node.
+func waitTool(t *testing.T, tool string, args []string, ok func(ctlResult) bool, timeout time.Duration, nodes ...*harness.Node) time.Duration {
 	t.Helper()
 	start := time.Now()
 	var last ctlResult
 	for time.Since(start) < timeout {
-		ok := true
+		all := true
 		for _, nd := range nodes {
-			last = quorumtool(t, nd, tool, "-s")
-			if last.Code != code || !strings.Contains(last.Stdout, fmt.Sprintf("\nNodes:            %d\n", members)) {
-				ok = false
+			last = quorumtool(t, nd, tool, args...)
+			if !ok(last) {
+				all = false
 				last.Stderr += fmt.Sprintf("(node %d)\n", nd.Index+1)
 				break
 			}
 		}
-		if ok {
+		if all {
 			return time.Since(start)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("after %v not every node reports exit %d with %d members; last:\n%s", timeout, code, members, last)
+	t.Fatalf("after %v, %s %v is not yet as expected; last:\n%s", timeout, filepath.Base(tool), args, last)
 	return 0
 }
 
@@ -130,4 +138,188 @@ func TestQuorumtoolRealCluster(t *testing.T) {
 	}
 	waitQuorumtool(t, debianQuorumtool, 0, 3, 30*time.Second, c.Nodes...)
 	sameQuorumtool(t, c.Nodes, "-s", "-l")
+}
+
+// needleQuorum is a needle cluster with quorum: totemd, cmapd and quorumd
+// per node.
+type needleQuorum struct {
+	c                      *harness.Cluster
+	totemd, cmapd, quorumd []*harness.Proc
+	all                    []*harness.Proc
+}
+
+// startQuorumd starts quorumd on node i.
+func (n *needleQuorum) startQuorumd(t *testing.T, i int) {
+	t.Helper()
+	p, err := n.c.Nodes[i].Start("quorumd", quorumBins.quorumd, "-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.quorumd[i] = p
+	n.all = append(n.all, p)
+}
+
+// needleQuorumCluster writes conf to n nodes and starts totemd, cmapd and
+// quorumd on each.
+func needleQuorumCluster(t *testing.T, n int, o harness.ConfOptions) *needleQuorum {
+	t.Helper()
+	needNamespaces(t)
+	needCmapd(t)
+	needQuorumtool(t)
+	c := harness.New(t, n)
+	if err := c.WriteConf(o); err != nil {
+		t.Fatal(err)
+	}
+	nq := &needleQuorum{c: c, totemd: make([]*harness.Proc, n), cmapd: make([]*harness.Proc, n), quorumd: make([]*harness.Proc, n)}
+	dumpOnFailure(t, &nq.all)
+	for i, nd := range c.Nodes {
+		nq.totemd[i] = startTotemd(t, nd)
+		nq.all = append(nq.all, nq.totemd[i])
+	}
+	for i, nd := range c.Nodes {
+		p, err := nd.Start("cmapd", cmapBins.cmapd, "-f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nq.cmapd[i] = p
+		nq.all = append(nq.all, p)
+	}
+	for i := range c.Nodes {
+		nq.startQuorumd(t, i)
+	}
+	return nq
+}
+
+// realQuorumCluster runs Debian's corosync on n nodes with o.
+func realQuorumCluster(t *testing.T, n int, o harness.ConfOptions) (*harness.Cluster, []*harness.Proc) {
+	t.Helper()
+	needCorosync(t)
+	c := harness.New(t, n)
+	if err := c.WriteConf(o); err != nil {
+		t.Fatal(err)
+	}
+	procs := make([]*harness.Proc, n)
+	for i, nd := range c.Nodes {
+		p, err := nd.Start("corosync", "corosync", "-f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs[i] = p
+	}
+	dumpOnFailure(t, &procs)
+	return c, procs
+}
+
+// record runs Debian's corosync-quorumtool with each argument list on
+// every node.
+func record(t *testing.T, nodes []*harness.Node, cases ...string) [][]ctlResult {
+	t.Helper()
+	out := make([][]ctlResult, len(nodes))
+	for i, nd := range nodes {
+		for _, c := range cases {
+			out[i] = append(out[i], quorumtool(t, nd, debianQuorumtool, strings.Fields(c)...))
+		}
+	}
+	return out
+}
+
+// ringSeq is the sequence half of the Ring ID line: how many rings formed
+// before this one depends on how the daemons' start-ups interleaved, not
+// on quorum, so the comparison with another cluster masks it (the
+// representative stays compared).
+var ringSeq = regexp.MustCompile(`(?m)^(Ring ID:          (?:[0-9a-f]+\.)?)[0-9a-f]+$`)
+
+func maskSeq(r ctlResult) string {
+	r.Stdout = ringSeq.ReplaceAllString(r.Stdout, "${1}(seq)")
+	return r.String()
+}
+
+// sameAsReal requires Debian's (and our) quorumtool on needle to print
+// what Debian's printed on real corosync (ref, from record), the ring
+// sequence aside.
+func sameAsReal(t *testing.T, nodes []*harness.Node, ref [][]ctlResult, cases ...string) {
+	t.Helper()
+	for i, nd := range nodes {
+		for j, c := range cases {
+			for _, tool := range []string{debianQuorumtool, quorumBins.quorumtool} {
+				got := quorumtool(t, nd, tool, strings.Fields(c)...)
+				if maskSeq(got) != maskSeq(ref[i][j]) {
+					t.Errorf("node %d: %s %s on needle differs from corosync:\n=== needle\n%s=== corosync\n%s", nd.Index+1, filepath.Base(tool), c, got, ref[i][j])
+				}
+			}
+		}
+	}
+}
+
+// TestQuorumdNoProvider: without quorum.provider needle's quorum service
+// is QUORUM_FREE, as corosync's: always quorate, no votequorum, no view.
+func TestQuorumdNoProvider(t *testing.T) {
+	needNamespaces(t)
+	needQuorumtool(t)
+	o := harness.ConfOptions{Token: 1000, Quorum: "# no provider"}
+	cases := []string{"-s", "-l", "-e 2", "-v 1", "-f"}
+	// Without votequorum -s fails (CS_ERR_BAD_HANDLE); -l shows the
+	// (empty) view once the quorum service answers.
+	listed := func(r ctlResult) bool { return r.Code == 0 }
+	rc, procs := realQuorumCluster(t, 3, o)
+	waitTool(t, debianQuorumtool, []string{"-l"}, listed, 30*time.Second, rc.Nodes...)
+	ref := record(t, rc.Nodes, cases...)
+	for _, p := range procs {
+		p.Stop(10 * time.Second)
+	}
+	nq := needleQuorumCluster(t, 3, o)
+	waitRing(t, "1 2 3", 30*time.Second, nq.totemd...)
+	waitTool(t, debianQuorumtool, []string{"-l"}, listed, 30*time.Second, nq.c.Nodes...)
+	sameAsReal(t, nq.c.Nodes, ref, cases...)
+}
+
+// TestQuorumdPartition: three needle nodes are quorate; a 1|2 partition
+// leaves the minority inquorate (quorumtool -s exits 2) while the
+// majority stays quorate; healing restores quorum everywhere. Debian's
+// corosync-quorumtool -s on needle prints what it prints on a real
+// corosync with the same configuration and history, whole and split.
+func TestQuorumdPartition(t *testing.T) {
+	needNamespaces(t)
+	needQuorumtool(t)
+	o := harness.ConfOptions{Token: 1000}
+	cases := []string{"-s", "-l", "-s -p", "-s -o i"}
+	var ref, refSplit [][]ctlResult
+	if harness.HaveCorosync() {
+		rc, procs := realQuorumCluster(t, 3, o)
+		waitQuorumtool(t, debianQuorumtool, 0, 3, 30*time.Second, rc.Nodes...)
+		ref = record(t, rc.Nodes, cases...)
+		if err := rc.Partition([]int{0}); err != nil {
+			t.Fatal(err)
+		}
+		waitQuorumtool(t, debianQuorumtool, 2, 1, 30*time.Second, rc.Nodes[0])
+		waitQuorumtool(t, debianQuorumtool, 0, 2, 30*time.Second, rc.Nodes[1:]...)
+		refSplit = record(t, rc.Nodes, cases...)
+		for _, p := range procs {
+			p.Stop(10 * time.Second)
+		}
+	}
+
+	nq := needleQuorumCluster(t, 3, o)
+	waitRing(t, "1 2 3", 30*time.Second, nq.totemd...)
+	d := waitQuorumtool(t, quorumBins.quorumtool, 0, 3, 30*time.Second, nq.c.Nodes...)
+	t.Logf("3 needle nodes quorate after %v", d)
+	if ref != nil {
+		sameAsReal(t, nq.c.Nodes, ref, cases...)
+	}
+
+	if err := nq.c.Partition([]int{0}); err != nil {
+		t.Fatal(err)
+	}
+	d = waitQuorumtool(t, quorumBins.quorumtool, 2, 1, 30*time.Second, nq.c.Nodes[0])
+	t.Logf("minority inquorate after %v", d)
+	waitQuorumtool(t, quorumBins.quorumtool, 0, 2, 30*time.Second, nq.c.Nodes[1:]...)
+	if refSplit != nil {
+		sameAsReal(t, nq.c.Nodes, refSplit, cases...)
+	}
+
+	if err := nq.c.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	d = waitQuorumtool(t, quorumBins.quorumtool, 0, 3, 30*time.Second, nq.c.Nodes...)
+	t.Logf("healed and quorate after %v", d)
 }

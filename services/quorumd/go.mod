@@ -11,6 +11,7 @@ require (
 	github.com/needle-cluster/needle/libs/logsys v0.0.0
 	github.com/needle-cluster/needle/libs/nstest v0.0.0
 	github.com/needle-cluster/needle/libs/qbipc v0.0.0
+	github.com/needle-cluster/needle/libs/svchost v0.0.0
 	github.com/needle-cluster/needle/services/cmapd v0.0.0
 	github.com/urfave/cli/v2 v2.27.7
 )
@@ -34,5 +35,6 @@ replace (
 	github.com/needle-cluster/needle/libs/logsys => ../../libs/logsys
 	github.com/needle-cluster/needle/libs/nstest => ../../libs/nstest
 	github.com/needle-cluster/needle/libs/qbipc => ../../libs/qbipc
+	github.com/needle-cluster/needle/libs/svchost => ../../libs/svchost
 	github.com/needle-cluster/needle/services/cmapd => ../cmapd
 )
