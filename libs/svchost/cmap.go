@@ -26,6 +26,8 @@ type busCmap struct {
 	b        *busState
 	m        *Mirror
 	prefixes []string
+	// round numbers trackAll calls: only the latest may report ready.
+	round uint64
 }
 
 func newBusCmap(b *busState, prefixes []string) *busCmap {
@@ -54,15 +56,28 @@ func (c *busCmap) seed(keys coroconf.Map) {
 // mirrored keys with cmapd's answer. When cmapd is not attached the
 // request fails; its hello after attaching brings us back here.
 func (c *busCmap) trackAll() {
+	c.round++
+	round, left, failed := c.round, len(c.prefixes), false
+	answered := func(ok bool) {
+		left--
+		failed = failed || !ok
+		if left == 0 && !failed && round == c.round {
+			if f, ok := c.b.d.svc.(CmapFollower); ok {
+				f.CmapReady()
+			}
+		}
+	}
 	for _, p := range c.prefixes {
 		c.b.request(cmapService, cmapreq.Track(p), func(st cs.Error, payload []byte) {
 			if st != cs.OK {
 				c.b.d.log.Debug("cmap prefix not tracked yet", "prefix", p, "status", st)
+				answered(false)
 				return
 			}
 			rst, es, err := cmapreq.DecodeTrackReply(payload)
 			if err != nil || rst != cs.OK {
 				c.b.d.log.Warn("cmap track refused", "prefix", p, "status", rst, "error", err)
+				answered(false)
 				return
 			}
 			snap := make(map[string]value.Value, len(es))
@@ -72,6 +87,7 @@ func (c *busCmap) trackAll() {
 				}
 			}
 			c.m.Replace(p, snap)
+			answered(true)
 		})
 	}
 }

@@ -80,6 +80,7 @@ func (s *testService) Request(c *Client, msg []byte) error {
 	return c.Respond(qbipc.NewResponse(0, 0, 0))
 }
 func (s *testService) Disconnect(c *Client) { s.record("disconnect") }
+func (s *testService) CmapReady()           { s.record("cmap-ready") }
 func (s *testService) Tick(time.Time)       {}
 
 type lockedBuffer struct {
@@ -413,6 +414,7 @@ func TestCmapMirrorTracksAndRetracks(t *testing.T) {
 	if !slices.Equal(prefixes, []string{"quorum.", "uidgid."}) {
 		t.Fatalf("tracked %v", prefixes)
 	}
+	waitFor(t, "cmap ready", func() bool { return svc.has("cmap-ready") == 1 })
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: 1, Service: cmapService, Payload: cmapreq.Changed([]cmapreq.Entry{
 		{Key: "quorum.two_node", Value: value.U8(1)}, {Key: "totem.token", Value: value.U32(1)}})})
 	if m := p.recvKind(ipcproto.KindResponse); m.ID != 1 || m.Status != cs.OK {
@@ -442,6 +444,7 @@ func TestCmapMirrorTracksAndRetracks(t *testing.T) {
 	for range 2 {
 		p.answerCmap(p.recvKind(ipcproto.KindRequest), cmap)
 	}
+	waitFor(t, "cmap ready again", func() bool { return svc.has("cmap-ready") == 2 })
 	waitFor(t, "retrack", func() bool {
 		var gone bool
 		r.do(func() { _, ok := r.d.host.Cmap().Get("uidgid.gid.5"); gone = !ok && len(events) == 3 })

@@ -119,6 +119,15 @@ type BusServer interface {
 	BusRequest(from uint16, payload []byte) (cs.Error, []byte)
 }
 
+// CmapFollower is implemented by a Service that writes keys into cmap
+// (runtime.*, statistics): CmapReady is called each time cmapd answered
+// the tracking of every mirrored prefix — after each attach, and after
+// each restart of cmapd, whose new map has none of those keys — so the
+// service writes them again. The mirror is current when it is called.
+type CmapFollower interface {
+	CmapReady()
+}
+
 // CmapOwner is implemented by the Service that owns the cmap (cmapd):
 // the host then serves Host.Cmap and the uidgid rules from the returned
 // mirror instead of tracking prefixes through the bus (a round trip to
