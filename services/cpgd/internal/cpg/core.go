@@ -96,6 +96,7 @@ type Core struct {
 	oldMembers   []uint32             // members at the last activation (my_old_member_list)
 	lastSyncRing ring.ID              // ring of the last SyncInit (last_sync_ring_id)
 	asm          map[asmKey]assembly  // fragmented messages in progress
+	nodeCount    map[groupNode]int    // processes per group and node (the per-message "known node" check)
 	own          []roundOp            // own PROCJOIN/PROCLEAVE sent or held, not yet delivered, in order
 	missed       []roundOp            // own ones the ring took while the bus was gone (see Detached)
 	stamp        uint64               // orders stored JOINLIST entries by arrival (3.1.7 walks them newest first)
@@ -112,7 +113,7 @@ func New(cfg Config) (*Core, error) {
 	if cfg.NodeID == 0 {
 		return nil, fmt.Errorf("cpg: config: NodeID is 0, want this node's id")
 	}
-	return &Core{cfg: cfg, self: cfg.NodeID, byID: map[ConnID]*conn{}, hold: true, asm: map[asmKey]assembly{}}, nil
+	return &Core{cfg: cfg, self: cfg.NodeID, byID: map[ConnID]*conn{}, hold: true, asm: map[asmKey]assembly{}, nodeCount: map[groupNode]int{}}, nil
 }
 
 // NodeID is this node's id.
@@ -196,6 +197,23 @@ func (c *Core) insertProc(p proc) {
 		}
 	}
 	c.procs = slices.Insert(c.procs, i, p)
+	c.nodeCount[groupNode{p.group, p.node}]++
+}
+
+// groupNode keys the count of a node's processes in a group.
+type groupNode struct {
+	group string
+	node  uint32
+}
+
+// dropCount forgets one process of p's node in p's group.
+func (c *Core) dropCount(p proc) {
+	k := groupNode{p.group, p.node}
+	if c.nodeCount[k] <= 1 {
+		delete(c.nodeCount, k)
+	} else {
+		c.nodeCount[k]--
+	}
 }
 
 // removeProc deletes (group, node, pid); it reports whether it was there.
@@ -204,6 +222,7 @@ func (c *Core) removeProc(group string, node, pid uint32) bool {
 	if i < 0 {
 		return false
 	}
+	c.dropCount(c.procs[i])
 	c.procs = slices.Delete(c.procs, i, i+1)
 	return true
 }
@@ -211,12 +230,7 @@ func (c *Core) removeProc(group string, node, pid uint32) bool {
 // nodeInGroup reports whether node has any process in group (the check
 // before delivering a message).
 func (c *Core) nodeInGroup(group string, node uint32) bool {
-	for _, p := range c.procs {
-		if p.node == node && p.group == group {
-			return true
-		}
-	}
-	return false
+	return c.nodeCount[groupNode{group, node}] > 0
 }
 
 // groupSize counts the entries of group.
@@ -315,4 +329,49 @@ func (c *Core) ProcessList() []IterEntry {
 		out[i] = IterEntry{Group: p.group, NodeID: p.node, PID: p.pid}
 	}
 	return out
+}
+
+// CheckInvariants reports the first broken internal invariant: the process
+// list sorted by node and pid without duplicates, the per-group node
+// counts matching it, and connection states consistent. The simulator
+// calls it after every step; a daemon may call it in debug builds.
+func (c *Core) CheckInvariants() error {
+	seen := map[proc]bool{}
+	counts := map[groupNode]int{}
+	for i, p := range c.procs {
+		if seen[p] {
+			return fmt.Errorf("cpg: process %d/%d of %s listed twice", p.node, p.pid, Printable(p.group))
+		}
+		seen[p] = true
+		counts[groupNode{p.group, p.node}]++
+		if i > 0 {
+			q := c.procs[i-1]
+			if q.node > p.node || (q.node == p.node && q.pid > p.pid) {
+				return fmt.Errorf("cpg: process list out of order at %d: %d/%d after %d/%d", i, p.node, p.pid, q.node, q.pid)
+			}
+		}
+	}
+	if len(counts) != len(c.nodeCount) {
+		return fmt.Errorf("cpg: %d group/node counts, the list has %d", len(c.nodeCount), len(counts))
+	}
+	for k, n := range counts {
+		if c.nodeCount[k] != n {
+			return fmt.Errorf("cpg: node %d counted %d times in %s, listed %d", k.node, c.nodeCount[k], Printable(k.group), n)
+		}
+	}
+	for _, k := range c.conns {
+		if k.state == unjoined && (k.group != "" || k.pid != 0) {
+			return fmt.Errorf("cpg: unjoined connection %d keeps group %s pid %d", k.id, Printable(k.group), k.pid)
+		}
+		if c.byID[k.id] != k {
+			return fmt.Errorf("cpg: connection %d missing from the index", k.id)
+		}
+	}
+	if len(c.byID) != len(c.conns) {
+		return fmt.Errorf("cpg: %d connections indexed, %d listed", len(c.byID), len(c.conns))
+	}
+	if !c.hold && len(c.held) > 0 {
+		return fmt.Errorf("cpg: %d messages held outside a round", len(c.held))
+	}
+	return nil
 }

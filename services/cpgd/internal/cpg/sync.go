@@ -235,6 +235,7 @@ func (c *Core) SyncActivate(r Round) {
 	for _, p := range c.procs {
 		if slices.Contains(rd.downlist, p.node) {
 			left[p.group] = append(left[p.group], Address{NodeID: p.node, PID: p.pid, Reason: ReasonNodeDown})
+			c.dropCount(p)
 			continue
 		}
 		kept = append(kept, p)
@@ -312,6 +313,7 @@ func (c *Core) SyncActivate(r Round) {
 			continue
 		}
 		c.notify(p.group, nil, []Address{{NodeID: p.node, PID: p.pid, Reason: ReasonProcDown}})
+		c.dropCount(p)
 		c.procs = slices.Delete(c.procs, i, i+1)
 	}
 

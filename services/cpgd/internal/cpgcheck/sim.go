@@ -487,6 +487,11 @@ func (s *Sim) Run() []string {
 	s.Reconfigure(comps)
 	for s.step = 0; s.step < s.opt.Steps; s.step++ {
 		s.randomStep(true)
+		for _, n := range s.upNodes() {
+			if err := n.core.CheckInvariants(); err != nil {
+				s.chk.violate("node %d: %v", n.id, err)
+			}
+		}
 		if s.chk.failed() {
 			return s.chk.Violations()
 		}
