@@ -13,7 +13,9 @@
 //     corosync answers return their reply's data and status directly;
 //   - output (Ready): ring multicasts, encoded, to hand to Host.Mcast in
 //     order, and per-connection events (Deliver, PartialDeliver, ConfChg,
-//     TotemConfChg) to encode for the client.
+//     TotemConfChg) to encode for the client;
+//   - bus input: Detached and Requeue when the bus to totemd goes and
+//     comes back (the core and its clients survive it).
 //
 // Flow control is the adapter's: it answers CS_ERR_TRY_AGAIN from
 // Host.Backlog and InSync where corosync would (addendum §5). The core never
@@ -21,6 +23,15 @@
 // sync round runs (from ConfChg or SyncInit to SyncActivate) is held and
 // released, in order, right after the activation's events (addendum §3.5:
 // 3.1.7 drops such messages with a log line).
+//
+// What the core needs from the ring: agreed order, extended virtual
+// synchrony, and none of its non-sync messages (PROCJOIN, PROCLEAVE,
+// MCAST, PARTIAL_MCAST) delivered inside a sync round, as corosync's
+// trans-ack gate ensures. If totemd let a message the core sent before a
+// configuration change into the round that follows (it reached totemd
+// after the change), every node would still end with the same process
+// list, but a partition could deliver messages before any view change, so
+// virtual synchrony would not hold (cpgcheck's TestSeedsBusRace).
 //
 // Where needle deliberately differs from 3.1.7 (each also noted where it
 // is implemented):
