@@ -11,3 +11,5 @@ replace (
 	github.com/needle-cluster/needle/libs/corotypes => ../libs/corotypes
 	github.com/needle-cluster/needle/libs/ipcproto => ../libs/ipcproto
 )
+
+require golang.org/x/sys v0.50.0

@@ -48,7 +48,7 @@ func BenchmarkOpen(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if _, err := o.Open(buf[:0], dgs[i]); err != nil {
+				if _, err := o.Open(buf[:0], dgs[i], now()); err != nil {
 					b.Fatal(err)
 				}
 				if i++; i == len(dgs) {

@@ -77,12 +77,21 @@
 //     captured on its way to another member);
 //   - its epoch is lower than the stream's (ErrReplay: the sender has
 //     restarted since, this is its previous life);
-//   - its epoch is the stream's and its sequence number was accepted
-//     before or is WindowSize or more below the highest (ErrReplay).
+//   - its epoch is the stream's and its sequence number is below the
+//     highest and was accepted before, or is below the first one this node
+//     accepted in the epoch, or is WindowSize or more below the highest, or
+//     arrives MaxLate (1 s) or more after the highest did (ErrReplay).
 //
 // A higher epoch than the stream's is the sender's restart: the stream
 // starts afresh at that datagram. A stream never heard of is accepted as
-// it comes. A datagram is recorded only once it is fully accepted (HMAC,
+// it comes. The first sequence number accepted in an epoch is a floor:
+// what the sender sealed before it, while this node was not yet listening,
+// was never received and must not be accepted later either — without the
+// floor, a capture of a ring's formation replayed a few seconds later was
+// taken (the joins a node sent to a peer that was still starting), and the
+// ring re-formed. The MaxLate bound does the same for datagrams lost on
+// the way: a gap in a sequence is reordering only for a moment; later, the
+// missing datagram can only come from a capture. A datagram is recorded only once it is fully accepted (HMAC,
 // window, padding), so a damaged copy cannot block the genuine one, and
 // the window is bounded (at most 4096 streams).
 //
@@ -96,10 +105,12 @@
 //     any it used before, so receivers that knew the old one switch to it
 //     on its first datagram, and from then on refuse the old life entirely.
 //   - A receiver that has not yet heard a restarted sender's new epoch
-//     still accepts old-life datagrams sealed for it that it never got
-//     (lost on the way) if they are above or inside its window — each
-//     once. Old-life datagrams it did get are duplicates, and those sealed
-//     for another member are misdirected; both stay refused.
+//     still accepts, once each, old-life datagrams sealed for it that it
+//     never got and that are newer than the newest it got (the last ones
+//     the sender sent before it stopped, lost on the way or held back by
+//     the attacker). Everything else of the old life is refused: what it
+//     got as duplicates, older gaps as late, copies for other members as
+//     misdirected.
 //   - Trust on first use: a receiver that has just started knows no epoch.
 //     Until the real sender's first datagram reaches it, a capture of that
 //     sender from any earlier life is accepted — each datagram once, in
@@ -116,7 +127,11 @@
 //     it (and log "epoch … is older than its current epoch …") until they
 //     restart themselves. Keep the state directory, or the clock, right.
 //   - Reordering deeper than WindowSize datagrams from one sender to one
-//     node is refused like a replay; Totem recovers it as loss.
+//     node, or later than MaxLate, and a reordered datagram that overtook
+//     the first one of an epoch, are refused like replays; Totem recovers
+//     them as loss.
+//   - An attacker on the path can still delay a datagram for up to MaxLate
+//     or drop it, as the network itself can; Totem is built for both.
 //   - Unencrypted rings have none of this: their wire is corosync's, where
 //     the only defences are block_unlisted_ips and Totem's own checks.
 package nsscrypto

@@ -65,7 +65,7 @@ func TestFIPSChild(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s seal: %v", s, err)
 			}
-			got, err := k.NewOpener(2).Open(nil, dg)
+			got, err := k.NewOpener(2).Open(nil, dg, now())
 			if err != nil || string(got) != "frame under FIPS" {
 				t.Fatalf("%s open: %q %v", s, got, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"time"
 )
 
 // FuzzOpen feeds arbitrary datagrams to Open under every suite. Open must
@@ -30,7 +31,7 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint8, dg []byte) {
 		k := keys[int(which)%len(keys)]
 		o := k.NewOpener(2)
-		frame, org, err := o.OpenFrom(nil, dg)
+		frame, org, err := o.OpenFrom(nil, dg, now())
 		if err != nil {
 			return
 		}
@@ -47,7 +48,7 @@ func FuzzOpen(f *testing.F) {
 		if got := binary.BigEndian.Uint64(dg[headerSize+16:]); got != org.Seq {
 			t.Fatalf("%s: origin seq %d, header says %d", su, org.Seq, got)
 		}
-		if _, err := o.Open(nil, dg); err == nil {
+		if _, err := o.Open(nil, dg, now()); err == nil {
 			t.Fatalf("%s: the same datagram opened twice", su)
 		}
 		bs := su.Cipher.BlockSize()
@@ -65,40 +66,49 @@ func FuzzOpen(f *testing.F) {
 }
 
 // FuzzReplayWindow checks the window against a plain model (a set of
-// accepted numbers per stream and epoch) on arbitrary sequences of
-// (stream, epoch, seq) triples: both must agree on every verdict.
+// accepted numbers per stream and epoch, the first one, the newest and its
+// arrival) on arbitrary sequences of (stream, epoch, seq, time step): both
+// must agree on every verdict.
 func FuzzReplayWindow(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0})
 	f.Add([]byte{1, 3, 0, 4, 0, 1, 3, 0, 2, 0, 1, 3, 0, 4, 0, 1, 2, 0, 9, 0, 1, 4, 255, 255, 3})
+	f.Add([]byte{0, 1, 0, 5, 0, 0, 1, 0, 9, 0, 0, 1, 0, 7, 255, 0, 1, 0, 6, 255, 0, 1, 0, 8, 255, 0, 1, 0, 6, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		type model struct {
-			epoch, top uint64
-			seen       map[uint64]bool
+			epoch, floor, top uint64
+			topAt             time.Time
+			seen              map[uint64]bool
 		}
 		var w replayWindow
 		m := map[streamKey]*model{}
+		at := time.Now()
 		for len(ops) >= 5 {
 			k := streamKey{sender: uint32(ops[0] % 3), group: ops[0]&4 != 0}
 			epoch := uint64(ops[1] % 4)
 			// Sequence steps of up to ~3 windows, so every case is reached.
 			seq := uint64(binary.BigEndian.Uint16(ops[2:4])) % (3 * WindowSize)
+			at = at.Add(time.Duration(ops[4]) * 5 * time.Millisecond) // up to 1.275 s
 			ops = ops[5:]
 			s, ok := m[k]
-			want := !ok || epoch > s.epoch || (epoch == s.epoch && !s.seen[seq] && (seq > s.top || s.top-seq < WindowSize))
-			err := w.check(k, epoch, seq)
+			want := !ok || epoch > s.epoch ||
+				(epoch == s.epoch && (seq > s.top ||
+					(!s.seen[seq] && seq >= s.floor && s.top-seq < WindowSize && at.Sub(s.topAt) < MaxLate)))
+			err := w.check(k, epoch, seq, at)
 			if (err == nil) != want {
 				t.Fatalf("%+v epoch %d seq %d: window says %v, model says accept=%v", k, epoch, seq, err, want)
 			}
 			if !want {
 				continue
 			}
-			w.accept(k, epoch, seq)
+			w.accept(k, epoch, seq, at)
 			if !ok || epoch > s.epoch {
-				s = &model{epoch: epoch, top: seq, seen: map[uint64]bool{}}
+				s = &model{epoch: epoch, floor: seq, top: seq, topAt: at, seen: map[uint64]bool{}}
 				m[k] = s
 			}
 			s.seen[seq] = true
-			s.top = max(s.top, seq)
+			if seq > s.top {
+				s.top, s.topAt = seq, at
+			}
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"time"
 )
 
 // Reasons Open rejects a datagram; the returned error wraps one of them (or
@@ -42,21 +43,22 @@ type Origin struct {
 	Epoch, Seq uint64
 }
 
-// Open appends the Totem frame carried by datagram to dst and returns the
+// Open appends the Totem frame carried by datagram, received at now (a
+// time with a monotonic reading: time.Now()), to dst and returns the
 // result; dst must not overlap datagram. It checks, in this order, the length,
 // the header (types equal to ours, format 1, pad byte zero), the HMAC in
 // constant time, the destination, the replay window, and only then decrypts
 // and checks the padding; the window records the datagram only once all of
 // that passed. With none/none the datagram is the frame. On error dst is
 // returned unchanged.
-func (o *Opener) Open(dst, datagram []byte) ([]byte, error) {
-	out, _, err := o.OpenFrom(dst, datagram)
+func (o *Opener) Open(dst, datagram []byte, now time.Time) ([]byte, error) {
+	out, _, err := o.OpenFrom(dst, datagram, now)
 	return out, err
 }
 
 // OpenFrom is Open that also returns the sender header (zero with
 // none/none).
-func (o *Opener) OpenFrom(dst, datagram []byte) ([]byte, Origin, error) {
+func (o *Opener) OpenFrom(dst, datagram []byte, now time.Time) ([]byte, Origin, error) {
 	su := o.keys.suite
 	n := len(datagram)
 	if n > MaxFrame+su.Overhead() {
@@ -107,7 +109,7 @@ func (o *Opener) OpenFrom(dst, datagram []byte) ([]byte, Origin, error) {
 		return dst, org, fmt.Errorf("open: from node %d, sealed for node %d, this is node %d: %w", org.Sender, org.To, o.self, ErrMisdirected)
 	}
 	key := streamKey{sender: org.Sender, group: org.To == 0}
-	if err := o.win.check(key, org.Epoch, org.Seq); err != nil {
+	if err := o.win.check(key, org.Epoch, org.Seq, now); err != nil {
 		return dst, org, fmt.Errorf("open: %w", err)
 	}
 
@@ -131,6 +133,6 @@ func (o *Opener) OpenFrom(dst, datagram []byte) ([]byte, Origin, error) {
 		}
 		out = out[:len(out)-pad]
 	}
-	o.win.accept(key, org.Epoch, org.Seq)
+	o.win.accept(key, org.Epoch, org.Seq, now)
 	return out, org, nil
 }

@@ -3,6 +3,7 @@ package nsscrypto
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // WindowSize is how far behind the newest sequence number of a stream a
@@ -11,6 +12,13 @@ import (
 // the window counts datagrams of one sender to this node, not the sender's
 // whole traffic.
 const WindowSize = 1024
+
+// MaxLate is how long after the newest datagram of a stream an older one
+// (a gap in its sequence) may still arrive and be accepted. Reordering on a
+// LAN takes microseconds; a datagram that went missing and turns up later
+// than this is treated as a replay of one the receiver lost, or that an
+// attacker captured and held back.
+const MaxLate = time.Second
 
 // maxStreams bounds the per-sender state an Opener keeps. Only holders of
 // the key can create a stream (the window is consulted after the HMAC), so
@@ -33,11 +41,13 @@ type streamKey struct {
 }
 
 // stream is the freshness state of one stream: the sender's current epoch,
-// the highest sequence number accepted in it, and which of the WindowSize
-// numbers up to it were seen (bit seq % WindowSize).
+// the first sequence number accepted in it (floor), the highest (top) and
+// when that arrived, and which of the WindowSize numbers up to top were
+// seen (bit seq % WindowSize).
 type stream struct {
-	epoch, top uint64
-	seen       [WindowSize / 64]uint64
+	epoch, floor, top uint64
+	topAt             time.Time
+	seen              [WindowSize / 64]uint64
 }
 
 func (s *stream) bit(seq uint64) (word int, mask uint64) {
@@ -50,13 +60,16 @@ func (s *stream) bit(seq uint64) (word int, mask uint64) {
 // authentic datagrams. The rules, in the terms of the package doc:
 //
 //   - a stream never heard of is accepted, whatever its epoch and sequence
-//     (trust on first use: the limit discussed in the package doc);
+//     (trust on first use: the limit discussed in the package doc); that
+//     first sequence number is the stream's floor: anything the sender
+//     sealed before it (while this node was not yet listening) is refused;
 //   - a higher epoch than the stream's means the sender restarted: the
-//     window starts afresh at that datagram;
+//     stream starts afresh at that datagram, which is its new floor;
 //   - a lower epoch is stale: rejected, for good;
 //   - in the current epoch a sequence number above the newest is accepted
-//     and becomes the newest; one at most WindowSize-1 below it is accepted
-//     once; anything older, or seen before, is rejected.
+//     and becomes the newest; one below it is accepted once if it is
+//     above the floor, at most WindowSize-1 below the newest, and arrives
+//     less than MaxLate after the newest did; anything else is rejected.
 //
 // check and accept are split so that nothing is recorded for a datagram
 // whose decryption or padding fails after its window check.
@@ -64,9 +77,9 @@ type replayWindow struct {
 	streams map[streamKey]*stream
 }
 
-// check reports why (epoch, seq) on stream k must be refused, or nil. It
-// changes nothing.
-func (w *replayWindow) check(k streamKey, epoch, seq uint64) error {
+// check reports why (epoch, seq) arriving at now on stream k must be
+// refused, or nil. It changes nothing. now only needs a monotonic reading.
+func (w *replayWindow) check(k streamKey, epoch, seq uint64, now time.Time) error {
 	s, ok := w.streams[k]
 	switch {
 	case !ok:
@@ -80,6 +93,8 @@ func (w *replayWindow) check(k streamKey, epoch, seq uint64) error {
 		return fmt.Errorf("node %d: epoch %d is older than its current epoch %d: %w", k.sender, epoch, s.epoch, ErrReplay)
 	case seq > s.top:
 		return nil
+	case seq < s.floor:
+		return fmt.Errorf("node %d: sequence %d of epoch %d is from before the first one received, %d: %w", k.sender, seq, epoch, s.floor, ErrReplay)
 	case s.top-seq >= WindowSize:
 		return fmt.Errorf("node %d: sequence %d is %d behind the newest %d (window %d): %w", k.sender, seq, s.top-seq, s.top, WindowSize, ErrReplay)
 	}
@@ -87,14 +102,17 @@ func (w *replayWindow) check(k streamKey, epoch, seq uint64) error {
 	if s.seen[word]&mask != 0 {
 		return fmt.Errorf("node %d: sequence %d of epoch %d already received: %w", k.sender, seq, epoch, ErrReplay)
 	}
+	if late := now.Sub(s.topAt); late >= MaxLate {
+		return fmt.Errorf("node %d: sequence %d arrived %v after the newer %d (at most %v): %w", k.sender, seq, late.Round(time.Millisecond), s.top, MaxLate, ErrReplay)
+	}
 	return nil
 }
 
 // accept records (epoch, seq) on stream k; check must have returned nil
 // for it just before. A broken call order panics: that is a bug here, not
 // bad input.
-func (w *replayWindow) accept(k streamKey, epoch, seq uint64) {
-	if err := w.check(k, epoch, seq); err != nil {
+func (w *replayWindow) accept(k streamKey, epoch, seq uint64, now time.Time) {
+	if err := w.check(k, epoch, seq, now); err != nil {
 		panic(fmt.Sprintf("nsscrypto: replay window accept after a failed check: %v", err))
 	}
 	if w.streams == nil {
@@ -106,7 +124,7 @@ func (w *replayWindow) accept(k streamKey, epoch, seq uint64) {
 			s = new(stream)
 			w.streams[k] = s
 		}
-		*s = stream{epoch: epoch, top: seq}
+		*s = stream{epoch: epoch, floor: seq, top: seq, topAt: now}
 		word, mask := s.bit(seq)
 		s.seen[word] |= mask
 		return
@@ -120,7 +138,7 @@ func (w *replayWindow) accept(k streamKey, epoch, seq uint64) {
 				s.seen[word] &^= mask
 			}
 		}
-		s.top = seq
+		s.top, s.topAt = seq, now
 	}
 	word, mask := s.bit(seq)
 	s.seen[word] |= mask

@@ -19,45 +19,54 @@ func TestReplayWindow(t *testing.T) {
 		epoch, seq uint64
 		want       error // nil: accepted
 		why        string
+		at         time.Duration // arrival, after the test's start
 	}
 	for _, tc := range []struct {
 		name  string
 		steps []step
 	}{
-		{"in order", []step{{a, 5, 1, nil, "first"}, {a, 5, 2, nil, ""}, {a, 5, 3, nil, ""}, {a, 5, 4, nil, ""}}},
-		{"first datagram may start anywhere", []step{{a, 5, 900, nil, "trust on first use"}, {a, 5, 901, nil, ""}, {a, 5, 899, nil, "reordered"}}},
+		{"in order", []step{{a, 5, 1, nil, "first", 0}, {a, 5, 2, nil, "", 0}, {a, 5, 3, nil, "", 0}, {a, 5, 4, nil, "", 0}}},
+		{"first datagram may start anywhere", []step{{a, 5, 900, nil, "trust on first use", 0}, {a, 5, 902, nil, "", 0}, {a, 5, 901, nil, "reordered", 0}}},
+		{"nothing from before the first", []step{{a, 5, 900, nil, "", 0}, {a, 5, 899, ErrReplay, "sent before this node listened", 0}, {a, 5, 1, ErrReplay, "", 0}, {a, 5, 901, nil, "", 0}}},
+		{"late", []step{
+			{a, 5, 1, nil, "", 0}, {a, 5, 3, nil, "", 0}, {a, 5, 5, nil, "", 100 * time.Millisecond},
+			{a, 5, 4, nil, "reordered just under MaxLate", 100*time.Millisecond + MaxLate - 1},
+			{a, 5, 2, ErrReplay, "lost one turning up at MaxLate", 100*time.Millisecond + MaxLate},
+			{a, 5, 6, nil, "newer: the clock restarts", 10 * time.Second}, {a, 5, 2, nil, "within MaxLate of the newest again", 10*time.Second + MaxLate/2},
+		}},
 		{"reordered within the window", []step{
-			{a, 5, 10, nil, ""}, {a, 5, 14, nil, "gap"}, {a, 5, 12, nil, "late"}, {a, 5, 11, nil, "late"},
-			{a, 5, 13, nil, "late"}, {a, 5, 12, ErrReplay, "late twice"}, {a, 5, 15, nil, ""},
+			{a, 5, 10, nil, "", 0}, {a, 5, 14, nil, "gap", 0}, {a, 5, 12, nil, "late", 0}, {a, 5, 11, nil, "late", 0},
+			{a, 5, 13, nil, "late", 0}, {a, 5, 12, ErrReplay, "late twice", 0}, {a, 5, 15, nil, "", 0},
 		}},
-		{"duplicate", []step{{a, 5, 1, nil, ""}, {a, 5, 1, ErrReplay, "same"}, {a, 5, 2, nil, ""}, {a, 5, 2, ErrReplay, "newest again"}, {a, 5, 1, ErrReplay, "older again"}}},
+		{"duplicate", []step{{a, 5, 1, nil, "", 0}, {a, 5, 1, ErrReplay, "same", 0}, {a, 5, 2, nil, "", 0}, {a, 5, 2, ErrReplay, "newest again", 0}, {a, 5, 1, ErrReplay, "older again", 0}}},
 		{"window edge", []step{
-			{a, 5, 1, nil, ""}, {a, 5, WindowSize, nil, "jump to the last seq that keeps 1"},
-			{a, 5, 1, ErrReplay, "seen"}, {a, 5, 2, nil, "oldest still inside"},
-			{a, 5, WindowSize + 2, nil, "1 and 2 fall out"}, {a, 5, 2, ErrReplay, "too old"}, {a, 5, 3, nil, "inside, unseen"},
+			{a, 5, 1, nil, "", 0}, {a, 5, WindowSize, nil, "jump to the last seq that keeps 1", 0},
+			{a, 5, 1, ErrReplay, "seen", 0}, {a, 5, 2, nil, "oldest still inside", 0},
+			{a, 5, WindowSize + 2, nil, "1 and 2 fall out", 0}, {a, 5, 2, ErrReplay, "too old", 0}, {a, 5, 3, nil, "inside, unseen", 0},
 		}},
-		{"too old", []step{{a, 5, 5000, nil, ""}, {a, 5, 5000 - WindowSize, ErrReplay, "exactly one window behind"}, {a, 5, 1, ErrReplay, "far behind"}, {a, 5, 5000 - WindowSize + 1, nil, "last slot"}}},
-		{"big jump clears the window", []step{{a, 5, 1, nil, ""}, {a, 5, 2, nil, ""}, {a, 5, 1 + 3*WindowSize, nil, "jump"}, {a, 5, 2 + 2*WindowSize, nil, "same slot as 2, unseen"}, {a, 5, 1 + 3*WindowSize, ErrReplay, "newest again"}}},
-		{"new epoch restarts the sequence", []step{{a, 5, 700, nil, ""}, {a, 5, 701, nil, ""}, {a, 9, 1, nil, "restart"}, {a, 9, 2, nil, ""}, {a, 9, 1, ErrReplay, "dup in new epoch"}}},
-		{"old epoch after new", []step{{a, 5, 1, nil, ""}, {a, 9, 1, nil, "restart"}, {a, 5, 2, ErrReplay, "previous life, fresh seq"}, {a, 5, 1_000_000, ErrReplay, "previous life, far ahead"}, {a, 9, 2, nil, ""}}},
+		{"too old", []step{{a, 5, 1, nil, "", 0}, {a, 5, 5000, nil, "", 0}, {a, 5, 5000 - WindowSize, ErrReplay, "exactly one window behind", 0}, {a, 5, 1, ErrReplay, "far behind", 0}, {a, 5, 5000 - WindowSize + 1, nil, "last slot", 0}}},
+		{"big jump clears the window", []step{{a, 5, 1, nil, "", 0}, {a, 5, 2, nil, "", 0}, {a, 5, 1 + 3*WindowSize, nil, "jump", 0}, {a, 5, 2 + 2*WindowSize, nil, "same slot as 2, unseen", 0}, {a, 5, 1 + 3*WindowSize, ErrReplay, "newest again", 0}}},
+		{"new epoch restarts the sequence", []step{{a, 5, 700, nil, "", 0}, {a, 5, 701, nil, "", 0}, {a, 9, 1, nil, "restart", 0}, {a, 9, 2, nil, "", 0}, {a, 9, 1, ErrReplay, "dup in new epoch", 0}}},
+		{"old epoch after new", []step{{a, 5, 1, nil, "", 0}, {a, 9, 1, nil, "restart", 0}, {a, 5, 2, ErrReplay, "previous life, fresh seq", 0}, {a, 5, 1_000_000, ErrReplay, "previous life, far ahead", 0}, {a, 9, 2, nil, "", 0}}},
 		{"previous life before the new one was heard", []step{
-			{a, 5, 10, nil, ""}, {a, 5, 9, nil, "unseen old-life datagram within the window: the documented limit"},
-			{a, 5, 10, ErrReplay, "seen old-life datagram"}, {a, 9, 1, nil, "new life"}, {a, 5, 11, ErrReplay, "old life is dead now"},
+			{a, 5, 8, nil, "", 0}, {a, 5, 10, nil, "", 0}, {a, 5, 9, nil, "unseen old-life datagram in the window, not late yet: the documented limit", 0},
+			{a, 5, 10, ErrReplay, "seen old-life datagram", 0}, {a, 9, 1, nil, "new life", 0}, {a, 5, 11, ErrReplay, "old life is dead now", 0},
 		}},
 		{"streams are independent", []step{
-			{a, 5, 3, nil, ""}, {b, 5, 3, nil, "other sender, same numbers"}, {ag, 5, 3, nil, "same sender, group stream"},
-			{ag, 5, 3, ErrReplay, ""}, {b, 4, 4, ErrReplay, "b's epoch is 5"}, {a, 6, 1, nil, "a restarts"}, {ag, 5, 4, nil, "group stream keeps its own epoch"},
+			{a, 5, 3, nil, "", 0}, {b, 5, 3, nil, "other sender, same numbers", 0}, {ag, 5, 3, nil, "same sender, group stream", 0},
+			{ag, 5, 3, ErrReplay, "", 0}, {b, 4, 4, ErrReplay, "b's epoch is 5", 0}, {a, 6, 1, nil, "a restarts", 0}, {ag, 5, 4, nil, "group stream keeps its own epoch", 0},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var w replayWindow
+			t0 := time.Now()
 			for i, st := range tc.steps {
-				err := w.check(st.k, st.epoch, st.seq)
+				err := w.check(st.k, st.epoch, st.seq, t0.Add(st.at))
 				if !errors.Is(err, st.want) || (st.want == nil) != (err == nil) {
 					t.Fatalf("step %d (%s) %+v epoch %d seq %d: %v, want %v", i, st.why, st.k, st.epoch, st.seq, err, st.want)
 				}
 				if err == nil {
-					w.accept(st.k, st.epoch, st.seq)
+					w.accept(st.k, st.epoch, st.seq, t0.Add(st.at))
 				}
 			}
 		})
@@ -67,24 +76,24 @@ func TestReplayWindow(t *testing.T) {
 func TestReplayWindowAcceptWithoutCheckPanics(t *testing.T) {
 	var w replayWindow
 	k := streamKey{sender: 1}
-	w.accept(k, 1, 1)
+	w.accept(k, 1, 1, now())
 	defer func() {
 		if recover() == nil {
 			t.Fatal("accepting a duplicate did not panic")
 		}
 	}()
-	w.accept(k, 1, 1)
+	w.accept(k, 1, 1, now())
 }
 
 func TestReplayWindowBoundsStreams(t *testing.T) {
 	var w replayWindow
 	for i := range maxStreams {
-		w.accept(streamKey{sender: uint32(i)}, 1, 1)
+		w.accept(streamKey{sender: uint32(i)}, 1, 1, now())
 	}
-	if err := w.check(streamKey{sender: maxStreams}, 1, 1); !errors.Is(err, ErrTooMany) {
+	if err := w.check(streamKey{sender: maxStreams}, 1, 1, now()); !errors.Is(err, ErrTooMany) {
 		t.Fatalf("stream %d: %v, want ErrTooMany", maxStreams+1, err)
 	}
-	if err := w.check(streamKey{sender: 3}, 1, 2); err != nil {
+	if err := w.check(streamKey{sender: 3}, 1, 2, now()); err != nil {
 		t.Fatalf("known stream refused at the bound: %v", err)
 	}
 }
@@ -109,16 +118,18 @@ func TestOpenRejectsReplays(t *testing.T) {
 			}
 			open := func(o *Opener, dg []byte, want error) {
 				t.Helper()
-				_, err := o.Open(nil, dg)
+				_, err := o.Open(nil, dg, now())
 				if !errors.Is(err, want) || (want == nil) != (err == nil) {
 					t.Fatalf("open: %v, want %v", err, want)
 				}
 			}
-			j1, j2 := seal(s, 2, "join 1"), seal(s, 2, "join 2")
-			open(o2, j2, nil)
-			open(o2, j1, nil) // reordered
+			j1, j2, j3 := seal(s, 2, "join 1"), seal(s, 2, "join 2"), seal(s, 2, "join 3")
+			open(o2, j1, nil)
+			open(o2, j3, nil)
+			open(o2, j2, nil) // reordered
 			open(o2, j1, ErrReplay)
 			open(o2, j2, ErrReplay)
+			open(o2, j3, ErrReplay)
 			open(o3, j1, ErrMisdirected) // sealed for node 2
 			g := seal(s, 0, "to every member")
 			open(o2, g, nil)
@@ -130,11 +141,11 @@ func TestOpenRejectsReplays(t *testing.T) {
 			old := seal(s, 2, "a datagram of the old life never delivered")
 			open(o2, r1, nil)
 			open(o2, old, ErrReplay)
-			_, org, err := o2.OpenFrom(nil, seal(restarted, 2, "x"))
+			_, org, err := o2.OpenFrom(nil, seal(restarted, 2, "x"), now())
 			if err != nil || org != (Origin{Sender: 1, To: 2, Epoch: 101, Seq: 2}) {
 				t.Fatalf("origin %+v, %v", org, err)
 			}
-			if _, err := o2.Open(nil, old); err == nil || !strings.Contains(err.Error(), "node 1: epoch 100 is older than its current epoch 101") {
+			if _, err := o2.Open(nil, old, now()); err == nil || !strings.Contains(err.Error(), "node 1: epoch 100 is older than its current epoch 101") {
 				t.Fatalf("message: %v", err)
 			}
 		})
@@ -168,10 +179,10 @@ func TestOpenRecordsOnlyWhatItAccepts(t *testing.T) {
 	m.Write(bad[:len(bad)-32])
 	copy(bad[len(bad)-32:], m.Sum(nil))
 	o := k.NewOpener(2)
-	if _, err := o.Open(nil, bad); !errors.Is(err, ErrPadding) {
+	if _, err := o.Open(nil, bad, now()); !errors.Is(err, ErrPadding) {
 		t.Fatalf("bad padding: %v", err)
 	}
-	if _, err := o.Open(nil, good); err != nil {
+	if _, err := o.Open(nil, good, now()); err != nil {
 		t.Fatalf("genuine datagram after a failed one with its sequence: %v", err)
 	}
 }
@@ -181,7 +192,7 @@ func TestNoneHasNoReplayState(t *testing.T) {
 	o := k.NewOpener(2)
 	frame := []byte{0x70, 0xc0, 3, 0}
 	for range 3 {
-		if got, err := o.Open(nil, frame); err != nil || string(got) != string(frame) {
+		if got, err := o.Open(nil, frame, now()); err != nil || string(got) != string(frame) {
 			t.Fatalf("none/none: % x, %v", got, err)
 		}
 	}

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
+
+// now is the receive time the tests hand to Open.
+func now() time.Time { return time.Now() }
 
 // allSuites is every cipher×hash combination NewKeys accepts outside FIPS mode.
 func allSuites() []Suite {
@@ -72,7 +76,7 @@ func TestRoundTripEverySuite(t *testing.T) {
 				if su.Cipher != CipherNone && n >= 16 && bytes.Contains(dg, frame[:16]) {
 					t.Fatalf("seal %d: plaintext visible in datagram", n)
 				}
-				got, err := o.Open([]byte("prefix"), dg)
+				got, err := o.Open([]byte("prefix"), dg, now())
 				if err != nil {
 					t.Fatalf("open %d: %v", n, err)
 				}
@@ -166,7 +170,7 @@ func TestNoneIsIdentity(t *testing.T) {
 	if err != nil || !bytes.Equal(dg, frame) {
 		t.Fatalf("seal none: % x, %v", dg, err)
 	}
-	got, err := k.NewOpener(2).Open(nil, frame)
+	got, err := k.NewOpener(2).Open(nil, frame, now())
 	if err != nil || !bytes.Equal(got, frame) {
 		t.Fatalf("open none: % x, %v", got, err)
 	}
@@ -191,7 +195,7 @@ func TestTamperEveryByte(t *testing.T) {
 				for _, flip := range []byte{0x01, 0x80, 0xff} {
 					copy(bad, dg)
 					bad[i] ^= flip
-					if got, err := o.Open(nil, bad); err == nil {
+					if got, err := o.Open(nil, bad, now()); err == nil {
 						t.Fatalf("byte %d ^ %#x accepted: % x", i, flip, got)
 					}
 				}
@@ -208,7 +212,7 @@ func TestWrongKeyRejected(t *testing.T) {
 		dg, _ := mustKeys(t, su, testKey(6)).NewSealer(seeded(6), 1, 7).Seal(nil, []byte("frame"), 2)
 		other := testKey(6)
 		other[200] ^= 1 // a byte no cipher key length would reach directly
-		_, err := mustKeys(t, su, other).NewOpener(2).Open(nil, dg)
+		_, err := mustKeys(t, su, other).NewOpener(2).Open(nil, dg, now())
 		if !errors.Is(err, ErrDigest) {
 			t.Errorf("%s: wrong key gave %v, want ErrDigest", su, err)
 		}
@@ -219,7 +223,7 @@ func TestSuiteMismatchRejected(t *testing.T) {
 	key := testKey(7)
 	dg, _ := mustKeys(t, Suite{CipherAES256, HashSHA256}, key).NewSealer(seeded(7), 1, 7).Seal(nil, []byte("frame"), 2)
 	for _, other := range []Suite{{CipherAES128, HashSHA256}, {CipherAES256, HashSHA512}, {CipherNone, HashSHA256}} {
-		_, err := mustKeys(t, other, key).NewOpener(2).Open(nil, dg)
+		_, err := mustKeys(t, other, key).NewOpener(2).Open(nil, dg, now())
 		if !errors.Is(err, ErrSuiteMismatch) {
 			t.Errorf("%s opening aes256+sha256: %v, want ErrSuiteMismatch", other, err)
 		}
@@ -229,7 +233,7 @@ func TestSuiteMismatchRejected(t *testing.T) {
 		}
 	}
 	// A plain 3.x Totem frame (magic 70 c0) reaching an encrypted node.
-	_, err := mustKeys(t, Suite{CipherAES256, HashSHA256}, key).NewOpener(2).Open(nil, []byte{0x70, 0xc0, 3, 0, 2, 0, 0, 0, 1})
+	_, err := mustKeys(t, Suite{CipherAES256, HashSHA256}, key).NewOpener(2).Open(nil, []byte{0x70, 0xc0, 3, 0, 2, 0, 0, 0, 1}, now())
 	if !errors.Is(err, ErrSuiteMismatch) {
 		t.Errorf("plain frame: %v", err)
 	}
@@ -242,7 +246,7 @@ func TestLengthLimits(t *testing.T) {
 		if _, err := s.Seal(nil, make([]byte, MaxFrame+1), 2); err == nil {
 			t.Errorf("%s: sealed a frame over MaxFrame", su)
 		}
-		if _, err := o.Open(nil, make([]byte, MaxFrame+su.Overhead()+1)); !errors.Is(err, ErrTooLong) {
+		if _, err := o.Open(nil, make([]byte, MaxFrame+su.Overhead()+1), now()); !errors.Is(err, ErrTooLong) {
 			t.Errorf("%s: oversize datagram gave %v", su, err)
 		}
 		if !su.Enabled() {
@@ -250,11 +254,11 @@ func TestLengthLimits(t *testing.T) {
 		}
 		dg, _ := s.Seal(nil, []byte("0123456789abcdef0123"), 2)
 		for n := range len(dg) {
-			if _, err := o.Open(nil, dg[:n]); err == nil {
+			if _, err := o.Open(nil, dg[:n], now()); err == nil {
 				t.Errorf("%s: truncated to %d of %d bytes accepted", su, n, len(dg))
 			}
 		}
-		if _, err := o.Open(nil, append(dg, 0)); err == nil {
+		if _, err := o.Open(nil, append(dg, 0), now()); err == nil {
 			t.Errorf("%s: datagram with a trailing byte accepted", su)
 		}
 	}
@@ -278,7 +282,7 @@ func TestShortMessages(t *testing.T) {
 		{append([]byte{1, 3, 1, 0}, make([]byte, 24+16+16+32)...), ErrDigest},
 		{append([]byte{1, 3, 1, 0}, make([]byte, 24+16+17+32)...), ErrCiphertext},
 	} {
-		_, err := o.Open(nil, tc.in)
+		_, err := o.Open(nil, tc.in, now())
 		if !errors.Is(err, tc.want) {
 			t.Errorf("Open(% x): %v, want %v", tc.in, err, tc.want)
 		}
@@ -309,7 +313,7 @@ func TestBadPaddingAfterValidMAC(t *testing.T) {
 		m := k.newMAC()
 		m.Write(dg[:len(dg)-32])
 		copy(dg[len(dg)-32:], m.Sum(nil))
-		if _, err := k.NewOpener(2).Open(nil, dg); !errors.Is(err, ErrPadding) {
+		if _, err := k.NewOpener(2).Open(nil, dg, now()); !errors.Is(err, ErrPadding) {
 			t.Errorf("pad byte %d: %v, want ErrPadding", last, err)
 		}
 	}

@@ -3,6 +3,7 @@ package transport
 import (
 	"io"
 	"sync"
+	"time"
 
 	"github.com/needle-cluster/needle/libs/nsscrypto"
 )
@@ -33,5 +34,5 @@ func (c *sealedCodec) Seal(frame []byte, to uint32) ([]byte, error) {
 func (c *sealedCodec) Open(d []byte) ([]byte, error) {
 	c.omu.Lock()
 	defer c.omu.Unlock()
-	return c.opener.Open(nil, d)
+	return c.opener.Open(nil, d, time.Now())
 }

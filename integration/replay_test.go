@@ -1,0 +1,289 @@
+package integration
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/needle-cluster/needle/integration/harness"
+	"golang.org/x/sys/unix"
+)
+
+// inNetns runs fn on a thread moved into the named network namespace
+// (ip netns's /run/netns/<ns>). Sockets fn creates stay in that namespace
+// for good, whichever thread uses them later. If the thread cannot be moved
+// back it stays locked, so the runtime retires it with the goroutine.
+func inNetns[T any](ns string, fn func() (T, error)) (T, error) {
+	var zero T
+	runtime.LockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return zero, err
+	}
+	defer self.Close()
+	target, err := os.Open(filepath.Join("/run/netns", ns))
+	if err != nil {
+		runtime.UnlockOSThread()
+		return zero, err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return zero, fmt.Errorf("setns %s: %w", ns, err)
+	}
+	v, ferr := fn()
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		return v, fmt.Errorf("setns back from %s: %w", ns, err)
+	}
+	runtime.UnlockOSThread()
+	return v, ferr
+}
+
+// capture records the IPv4 packets of Totem traffic (UDP to port 5405,
+// and any later fragments) that one node sends and receives on its LAN
+// interface, as they are on the wire: a packet socket in the node's
+// namespace, as tcpdump would use.
+type capture struct {
+	fd   int
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	pkts [][]byte
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func startCapture(t *testing.T, ns string) *capture {
+	t.Helper()
+	fd, err := inNetns(ns, func() (int, error) {
+		return unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
+	})
+	if err != nil {
+		t.Fatalf("packet socket in %s: %v", ns, err)
+	}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000}); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	c := &capture{fd: fd, stop: make(chan struct{}), done: make(chan struct{})}
+	go c.loop()
+	t.Cleanup(func() { c.finish() })
+	return c
+}
+
+func (c *capture) loop() {
+	defer close(c.done)
+	buf := make([]byte, 65536)
+	for {
+		select {
+		case <-c.stop:
+			return
+		default:
+		}
+		n, _, err := unix.Recvfrom(c.fd, buf, 0)
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return
+		}
+		if p := buf[:n]; totemPacket(p) {
+			c.mu.Lock()
+			c.pkts = append(c.pkts, append([]byte(nil), p...))
+			c.mu.Unlock()
+		}
+	}
+}
+
+// totemPacket: IPv4, UDP, between two different addresses (a node's
+// datagrams to itself go over lo and could not be injected from outside
+// anyway), first fragment to port 5405 or a later fragment.
+func totemPacket(p []byte) bool {
+	if len(p) < 20 || p[0]>>4 != 4 || p[9] != unix.IPPROTO_UDP {
+		return false
+	}
+	ihl := int(p[0]&0x0f) * 4
+	if string(p[12:16]) == string(p[16:20]) || len(p) < ihl {
+		return false
+	}
+	if binary.BigEndian.Uint16(p[6:8])&0x1fff != 0 {
+		return true
+	}
+	return len(p) >= ihl+8 && binary.BigEndian.Uint16(p[ihl+2:]) == 5405
+}
+
+// finish stops the capture and returns what it recorded.
+func (c *capture) finish() [][]byte {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+		<-c.done
+		unix.Close(c.fd)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pkts
+}
+
+// replayFrom sends captured IPv4 packets again from the outsider's
+// namespace, through a raw socket: each keeps its source address (a
+// member's) and its payload byte for byte; it goes to its original
+// destination and to every other member in dsts. The UDP checksum is
+// zeroed (allowed for IPv4: a packet socket may have seen a partial
+// checksum the NIC was to finish), the kernel fills in the IP header's.
+// It paces itself to spread the packets over about dur and returns how
+// many packets the kernel accepted per destination.
+func replayFrom(t *testing.T, ns string, pkts [][]byte, dsts []netip.Addr, dur time.Duration) map[netip.Addr]int {
+	t.Helper()
+	fd, err := inNetns(ns, func() (int, error) {
+		return unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	})
+	if err != nil {
+		t.Fatalf("raw socket in %s: %v", ns, err)
+	}
+	defer unix.Close(fd)
+	sent := map[netip.Addr]int{}
+	end := time.Now().Add(dur)
+	buf := make([]byte, 65536)
+	for round := 0; time.Now().Before(end); round++ {
+		for i, p := range pkts {
+			n := copy(buf, p)
+			q := buf[:n]
+			ihl := int(q[0]&0x0f) * 4
+			if binary.BigEndian.Uint16(q[6:8])&0x1fff == 0 && len(q) >= ihl+8 {
+				q[ihl+6], q[ihl+7] = 0, 0
+			}
+			for _, d := range dsts {
+				a := d.As4()
+				copy(q[16:20], a[:])
+				if err := unix.Sendto(fd, q, 0, &unix.SockaddrInet4{Addr: a}); err == nil {
+					sent[d]++
+				}
+			}
+			if i%8 == 7 {
+				time.Sleep(2 * time.Millisecond)
+			}
+			if !time.Now().Before(end) {
+				break
+			}
+		}
+	}
+	return sent
+}
+
+var (
+	droppedLine = regexp.MustCompile(`dropped datagram .*auth_failures=(\d+) .*replayed=(\d+)`)
+	newMembLine = regexp.MustCompile(`new membership ring=`)
+)
+
+// TestNeedleEncryptedRingRefusesReplays captures the Totem traffic of an
+// encrypted 3-node ring from its formation (joins, commit tokens) through
+// a few seconds of steady state, then sends every captured packet again
+// from a fourth namespace, outside the nodelist but on the same LAN, with
+// the original member's source address — to the node it was for and to
+// the other two. Before replay protection one captured join made the ring
+// re-form hundreds of times; now no membership changes, every node counts
+// the replays (the counter rises in its drop warnings, no authentication
+// failures among them), and it warns at most once a second.
+func TestNeedleEncryptedRingRefusesReplays(t *testing.T) {
+	needNamespaces(t)
+	c := harness.New(t, 3)
+	if err := c.WriteConf(harness.ConfOptions{Token: 1000, Extra: "crypto_cipher: aes256\n\tcrypto_hash: sha256"}); err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 256)
+	for i := range key {
+		key[i] = byte(i * 7)
+	}
+	for _, nd := range c.Nodes {
+		if err := nd.WriteFile("etc/authkey", key, 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outsider, err := c.AddNode() // on the LAN, not in the nodelist
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := c.Nodes[:3]
+
+	capt := startCapture(t, members[0].NS)
+	var procs []*harness.Proc
+	dumpOnFailure(t, &procs)
+	for _, nd := range members {
+		procs = append(procs, startTotemd(t, nd))
+	}
+	waitRing(t, "1 2 3", 20*time.Second, procs...)
+	time.Sleep(3 * time.Second) // steady state: tokens, mcasts, merge detects
+	pkts := capt.finish()
+	if len(pkts) < 50 {
+		t.Fatalf("captured only %d Totem packets on node 1", len(pkts))
+	}
+	sizes := map[int]int{}
+	for _, p := range pkts {
+		sizes[len(p)-28]++ // UDP payload of an unfragmented packet
+	}
+	t.Logf("captured %d packets on node 1's LAN interface (UDP payload sizes: %v)", len(pkts), sizes)
+
+	ring, _, _ := lastMembership(procs[0])
+	membsBefore := make([]int, len(procs))
+	logAt := make([]int, len(procs))
+	for i, p := range procs {
+		out := p.Output()
+		membsBefore[i] = len(newMembLine.FindAllStringIndex(out, -1))
+		logAt[i] = len(out)
+	}
+
+	var dsts []netip.Addr
+	for _, nd := range members {
+		dsts = append(dsts, nd.Addr)
+	}
+	const replayFor = 5 * time.Second
+	start := time.Now()
+	sent := replayFrom(t, outsider.NS, pkts, dsts, replayFor)
+	elapsed := time.Since(start)
+	t.Logf("replayed for %v: %v packets per destination", elapsed.Round(time.Millisecond), sent)
+	time.Sleep(3 * time.Second) // three token timeouts: time for any re-formation to show
+
+	for i, p := range procs {
+		out := p.Output()
+		if n := len(newMembLine.FindAllStringIndex(out, -1)); n != membsBefore[i] {
+			t.Errorf("node %d: %d membership changes during the replay", i+1, n-membsBefore[i])
+		}
+		if r, m, _ := lastMembership(p); r != ring || m != "1 2 3" {
+			t.Errorf("node %d is on ring %s [%s], was %s [1 2 3]", i+1, r, m, ring)
+		}
+		lines := droppedLine.FindAllStringSubmatch(out[logAt[i]:], -1)
+		var counts []uint64
+		for _, l := range lines {
+			if l[1] != "0" {
+				t.Errorf("node %d: authentication failures among the replays: %s", i+1, l[0])
+			}
+			v, _ := strconv.ParseUint(l[2], 10, 64)
+			counts = append(counts, v)
+		}
+		if len(counts) < 2 || counts[len(counts)-1] <= counts[0] {
+			t.Errorf("node %d: replay counter did not rise: %v", i+1, counts)
+		}
+		if limit := int(elapsed/time.Second) + 2; len(lines) > limit {
+			t.Errorf("node %d: %d drop warnings in %v, at most %d allowed", i+1, len(lines), elapsed.Round(time.Millisecond), limit)
+		}
+		if sample := strings.TrimSpace(out[logAt[i]:]); sample != "" {
+			if j := strings.IndexByte(sample, '\n'); j > 0 {
+				sample = sample[:j]
+			}
+			t.Logf("node %d: %d warnings, replay counter %v; first: %s", i+1, len(lines), counts, sample)
+		}
+	}
+}
