@@ -163,14 +163,32 @@ func (m *Msg) Deliveries() []Delivery {
 
 // Encode returns the msgpack body of m (without the length prefix).
 func Encode(m *Msg) ([]byte, error) {
+	return appendEncode(nil, m)
+}
+
+// appendEncode appends m's msgpack body to b.
+func appendEncode(b []byte, m *Msg) ([]byte, error) {
 	if err := m.Validate(); err != nil {
-		return nil, err
+		return b, err
 	}
-	return msgpack.Marshal(m)
+	if out, ok := appendFast(b, m); ok {
+		return out, nil
+	}
+	body, err := msgpack.Marshal(m)
+	if err != nil {
+		return b, err
+	}
+	return append(b, body...), nil
 }
 
 // Decode parses one msgpack body and validates it.
 func Decode(b []byte) (*Msg, error) {
+	if m, ok := decodeFast(b); ok {
+		if err := m.Validate(); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
 	if err := checkFrame(b); err != nil { // before msgpack trusts any length (decode.go)
 		return nil, fmt.Errorf("ipcproto: decode %d-byte frame: %w", len(b), err)
 	}

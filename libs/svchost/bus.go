@@ -34,6 +34,8 @@ type busState struct {
 
 	q         *mcastQueue
 	retryWait bool // a resend after TryAgain is scheduled
+	pumpDue   bool // a pump is deferred to the end of the owner's work
+	out       []*ipcproto.Msg
 
 	reqSeq uint64
 	reqs   map[uint64]func(cs.Error, []byte)
@@ -107,6 +109,10 @@ func (b *busState) run(ctx context.Context) error {
 		b.d.Post(func() { b.detached(s) })
 		return err
 	}
+	// Frames that arrived together are handed to the owner as one piece of
+	// work, so the multicasts their acks make room for leave together too
+	// (schedulePump).
+	var batch []*ipcproto.Msg
 	for {
 		m, err := conn.Recv()
 		if err == nil && m.Kind == ipcproto.KindError {
@@ -114,15 +120,32 @@ func (b *busState) run(ctx context.Context) error {
 		} else if errors.Is(err, io.EOF) {
 			err = errors.New("totemd closed the bus connection")
 		}
+		if err == nil {
+			batch = append(batch, m)
+			if len(batch) < maxRecvBatch && conn.FrameBuffered() {
+				continue
+			}
+		}
+		if len(batch) > 0 {
+			ms := batch
+			batch = nil
+			if !b.d.Post(func() {
+				for _, m := range ms {
+					b.onMsg(s, m)
+				}
+			}) {
+				return errors.New("daemon stopped")
+			}
+		}
 		if err != nil {
 			b.d.Post(func() { b.detached(s) })
 			return err
 		}
-		if !b.d.Post(func() { b.onMsg(s, m) }) {
-			return errors.New("daemon stopped")
-		}
 	}
 }
+
+// maxRecvBatch bounds the frames handed to the owner as one piece of work.
+const maxRecvBatch = 256
 
 // detached ends session s: queued multicasts and requests fail, a sync
 // round in progress is aborted, the Service learns it.
@@ -278,22 +301,46 @@ func (b *busState) mcast(payload []byte, done func(cs.Error)) {
 		return
 	}
 	b.q.push(payload, done)
-	b.pump()
+	b.schedulePump()
 }
 
-// pump sends what the window allows.
-func (b *busState) pump() {
-	if !b.attached || b.retryWait {
+// schedulePump sends what the window allows once the current piece of
+// owner work is done, so that every multicast queued by it (and by the
+// callbacks it deferred) leaves with one write.
+func (b *busState) schedulePump() {
+	if b.pumpDue {
 		return
 	}
+	b.pumpDue = true
+	b.d.later(func() {
+		b.pumpDue = false
+		b.pump()
+	})
+}
+
+// pump sends what the window allows, with one write (ipcproto.Conn.SendBatch).
+func (b *busState) pump() {
+	if !b.attached || b.retryWait || b.conn == nil {
+		return
+	}
+	out := b.out[:0]
 	for {
 		it, ok := b.q.next()
 		if !ok {
-			return
+			break
 		}
-		if !b.send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: it.id, Payload: it.payload}) {
-			return
-		}
+		out = append(out, &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: it.id, Payload: it.payload})
+	}
+	b.out = out
+	if len(out) == 0 {
+		return
+	}
+	err := b.conn.SendBatch(out)
+	clear(out)
+	if err != nil {
+		// The reader reports the detach; the items stay queued until then.
+		b.d.log.Warn("bus send failed", "kind", ipcproto.KindMcast.String(), "error", err)
+		b.conn.Close()
 	}
 }
 
@@ -325,7 +372,7 @@ func (b *busState) onAck(m *ipcproto.Msg) {
 		})
 		return
 	}
-	b.pump()
+	b.schedulePump()
 }
 
 // syncDone records that the service finished SyncProcess for r; totemd

@@ -87,6 +87,7 @@ func serve(c *cli.Context, opts Options, path, bus string) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	defer startCPUProfile(ctx, opts.Program)()
 	logsys.Notice(log, fmt.Sprintf("needle %s starting up", opts.Program))
 	if err := d.Run(ctx); err != nil {
 		log.Error(opts.Program+" stopped", "error", err)

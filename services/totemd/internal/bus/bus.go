@@ -67,22 +67,22 @@ func (s *Service) close(err error) {
 	})
 }
 
+// writer sends the queued frames. It takes everything queued at once,
+// merges consecutive deliveries into KindDeliverBatch frames and writes
+// the lot with one system call (ipcproto.Conn.SendBatch): under load the
+// bus costs a write per batch of frames, not per message.
 func (s *Service) writer(log hclog.Logger) {
+	var out []*ipcproto.Msg
 	for {
 		select {
 		case m := <-s.out:
-			for m != nil {
-				var next *ipcproto.Msg
-				if m.Kind == ipcproto.KindDeliver {
-					m, next = s.batch(m)
-				}
-				if err := s.conn.Send(m); err != nil {
-					log.Warn("send to service failed", "service", s.Name, "error", err)
-					s.close(err)
-					return
-				}
-				m = next
+			out = s.collect(out[:0], m)
+			if err := s.conn.SendBatch(out); err != nil {
+				log.Warn("send to service failed", "service", s.Name, "error", err)
+				s.close(err)
+				return
 			}
+			clear(out)
 		case <-s.done:
 			return
 		}
@@ -94,30 +94,48 @@ func (s *Service) writer(log hclog.Logger) {
 // ipcproto.MaxFrame even with msgpack's per-delivery overhead.
 const MaxBatchBytes = 1 << 20
 
-// batch merges first with the deliveries queued right behind it into one
-// KindDeliverBatch (the ipcproto contract allows either form), so a service
-// that fell behind catches up with fewer frames. It returns the frame to
-// send and the queued message it took that does not belong in the batch,
-// if any. Only the writer reads s.out, so its length is what is waiting.
-func (s *Service) batch(first *ipcproto.Msg) (out, next *ipcproto.Msg) {
-	if len(s.out) == 0 {
-		return first, nil
+// maxWriteBytes bounds the payload bytes the writer takes for one write.
+const maxWriteBytes = 4 << 20
+
+// collect appends first and the frames queued behind it to out, in order,
+// consecutive deliveries merged into KindDeliverBatch frames (the ipcproto
+// contract allows either form). Only the writer reads s.out, so its length
+// is what is waiting.
+func (s *Service) collect(out []*ipcproto.Msg, first *ipcproto.Msg) []*ipcproto.Msg {
+	size := 0
+	var batch []ipcproto.Delivery // the deliveries since the last other frame
+	batchBytes := 0
+	endBatch := func() {
+		switch len(batch) {
+		case 0:
+		case 1:
+			d := batch[0]
+			out = append(out, &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: d.From, Payload: d.Payload, Swapped: d.Swapped})
+		default:
+			out = append(out, &ipcproto.Msg{Kind: ipcproto.KindDeliverBatch, Batch: batch})
+		}
+		batch, batchBytes = nil, 0
 	}
-	b := []ipcproto.Delivery{{From: first.From, Payload: first.Payload, Swapped: first.Swapped}}
-	size := len(first.Payload)
-	for len(s.out) > 0 && len(b) < ipcproto.MaxBatch {
-		m := <-s.out
-		if m.Kind != ipcproto.KindDeliver || size+len(m.Payload) > MaxBatchBytes {
-			next = m
+	m := first
+	for {
+		size += len(m.Payload)
+		if m.Kind == ipcproto.KindDeliver {
+			if len(batch) == ipcproto.MaxBatch || batchBytes+len(m.Payload) > MaxBatchBytes {
+				endBatch()
+			}
+			batch = append(batch, ipcproto.Delivery{From: m.From, Payload: m.Payload, Swapped: m.Swapped})
+			batchBytes += len(m.Payload)
+		} else {
+			endBatch()
+			out = append(out, m)
+		}
+		if len(s.out) == 0 || size >= maxWriteBytes {
 			break
 		}
-		b = append(b, ipcproto.Delivery{From: m.From, Payload: m.Payload, Swapped: m.Swapped})
-		size += len(m.Payload)
+		m = <-s.out
 	}
-	if len(b) == 1 {
-		return first, next
-	}
-	return &ipcproto.Msg{Kind: ipcproto.KindDeliverBatch, Batch: b}, next
+	endBatch()
+	return out
 }
 
 // Server accepts service daemons.

@@ -119,36 +119,41 @@ func deliver(from uint32, p string) *ipcproto.Msg {
 	return &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: from, Payload: []byte(p)}
 }
 
-// TestBatchTakesConsecutiveDeliveries: the writer merges the deliveries
-// queued behind one into a KindDeliverBatch, in order, and stops at the
-// first other message, which it hands back to be sent next.
-func TestBatchTakesConsecutiveDeliveries(t *testing.T) {
+// TestCollectMergesConsecutiveDeliveries: the writer takes everything
+// queued, merges consecutive deliveries into KindDeliverBatch frames, in
+// order, and keeps every other message in its place between them.
+func TestCollectMergesConsecutiveDeliveries(t *testing.T) {
 	conf := &ipcproto.Msg{Kind: ipcproto.KindConfChg, Conf: &ipcproto.Conf{}}
 	s := &Service{out: make(chan *ipcproto.Msg, 8)}
 	for _, m := range []*ipcproto.Msg{deliver(2, "b"), deliver(3, "c"), conf, deliver(4, "d")} {
 		s.out <- m
 	}
-	out, next := s.batch(deliver(1, "a"))
-	want := []ipcproto.Delivery{{From: 1, Payload: []byte("a")}, {From: 2, Payload: []byte("b")}, {From: 3, Payload: []byte("c")}}
-	if out.Kind != ipcproto.KindDeliverBatch || len(out.Batch) != 3 || next != conf {
-		t.Fatalf("batch %+v next %+v", out, next)
+	out := s.collect(nil, deliver(1, "a"))
+	if len(out) != 3 || out[0].Kind != ipcproto.KindDeliverBatch || out[1] != conf || out[2].Kind != ipcproto.KindDeliver {
+		t.Fatalf("collected %+v", out)
 	}
-	for i, d := range out.Deliveries() {
+	want := []ipcproto.Delivery{{From: 1, Payload: []byte("a")}, {From: 2, Payload: []byte("b")}, {From: 3, Payload: []byte("c")}}
+	for i, d := range out[0].Deliveries() {
 		if d.From != want[i].From || string(d.Payload) != string(want[i].Payload) {
 			t.Fatalf("delivery %d: %+v, want %+v", i, d, want[i])
 		}
 	}
-	// Alone in the queue: sent as it is.
-	<-s.out
-	if out, next := s.batch(deliver(5, "e")); out.Kind != ipcproto.KindDeliver || next != nil {
-		t.Fatalf("single delivery became %+v, %+v", out, next)
+	if d := out[2].Deliveries(); len(d) != 1 || d[0].From != 4 {
+		t.Fatalf("last delivery %+v", d)
 	}
-	// The byte bound closes a batch; the delivery that did not fit comes next.
+	// Alone in the queue: sent as it is.
+	if out := s.collect(nil, deliver(5, "e")); len(out) != 1 || out[0].Kind != ipcproto.KindDeliver {
+		t.Fatalf("single delivery became %+v", out)
+	}
+	// The byte bound closes a batch; the delivery that did not fit starts
+	// the next frame.
 	big := deliver(7, strings.Repeat("x", MaxBatchBytes))
 	s.out <- deliver(6, "f")
 	s.out <- big
-	if out, next := s.batch(deliver(5, "e")); out.Kind != ipcproto.KindDeliverBatch || len(out.Batch) != 2 || next != big {
-		t.Fatalf("byte bound: %+v, next %+v", out, next)
+	out = s.collect(nil, deliver(5, "e"))
+	if len(out) != 2 || out[0].Kind != ipcproto.KindDeliverBatch || len(out[0].Batch) != 2 ||
+		out[1].Kind != ipcproto.KindDeliver || out[1].From != 7 {
+		t.Fatalf("byte bound: %+v", out)
 	}
 }
 
