@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -322,4 +323,56 @@ func TestQuorumdPartition(t *testing.T) {
 	}
 	d = waitQuorumtool(t, quorumBins.quorumtool, 0, 3, 30*time.Second, nq.c.Nodes...)
 	t.Logf("healed and quorate after %v", d)
+}
+
+// TestQuorumdExpectedVotesTracking: with expected_votes_tracking the
+// highest expected votes seen (3) is written to each node's
+// /var/lib/corosync/ev_tracking and survives a restart, so a node that
+// comes back alone still expects 3 votes and stays inquorate. (Real
+// corosync 3.1.7 writes the file only when creating it, with 0, and
+// keeps the barrier in memory only: addendum §1.4; needle persists it.)
+func TestQuorumdExpectedVotesTracking(t *testing.T) {
+	o := harness.ConfOptions{Token: 1000, Quorum: "provider: corosync_votequorum\n\texpected_votes_tracking: 1"}
+	nq := needleQuorumCluster(t, 3, o)
+	waitRing(t, "1 2 3", 30*time.Second, nq.totemd...)
+	waitQuorumtool(t, quorumBins.quorumtool, 0, 3, 30*time.Second, nq.c.Nodes...)
+	for _, nd := range nq.c.Nodes {
+		path := filepath.Join(nd.Dir, "state", "ev_tracking")
+		var b []byte
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, _ = os.ReadFile(path)
+			if string(b) == "\x03\x00\x00\x00" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if string(b) != "\x03\x00\x00\x00" {
+			t.Errorf("node %d: %s holds %x, want the barrier 3 (03000000)", nd.Index+1, path, b)
+		}
+	}
+	for _, ps := range [][]*harness.Proc{nq.quorumd, nq.cmapd, nq.totemd} {
+		for _, p := range ps {
+			p.Stop(10 * time.Second)
+		}
+	}
+	// Node 1 alone again: totemd, cmapd, quorumd.
+	nd := nq.c.Nodes[0]
+	nq.totemd[0] = startTotemd(t, nd)
+	p, err := nd.Start("cmapd", cmapBins.cmapd, "-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nq.all = append(nq.all, nq.totemd[0], p)
+	nq.startQuorumd(t, 0)
+	waitQuorumtool(t, quorumBins.quorumtool, 2, 1, 30*time.Second, nd)
+	r := quorumtool(t, nd, quorumBins.quorumtool, "-s")
+	for _, want := range []string{"Expected votes:   3\n", "Quorum:           2 Activity blocked\n"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("node 1 restarted alone: no %q in\n%s", want, r)
+		}
+	}
+	if v := ctl(t, nd, debianCmapctl, "-g", "runtime.votequorum.ev_tracking_barrier"); !strings.Contains(v.Stdout, "= 3\n") {
+		t.Errorf("runtime.votequorum.ev_tracking_barrier: %s", v)
+	}
 }

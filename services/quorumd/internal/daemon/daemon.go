@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/coroconf"
+	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/quorumd/internal/qsvc"
@@ -87,7 +88,7 @@ func newService(c svchost.Config) (svchost.Service, error) {
 	}
 	if v, ok := c.Keys["quorum.provider"]; ok {
 		s.provider, _ = v.AsString()
-		s.qlog.Info(fmt.Sprintf("Using quorum provider %s", s.provider))
+		logsys.Notice(s.qlog, fmt.Sprintf("Using quorum provider %s", s.provider))
 		switch s.provider {
 		case "corosync_votequorum":
 		case "corosync_ykd":
@@ -205,12 +206,12 @@ func (s *service) setQuorum(view []uint32, quorate bool, ring wire.RingID) {
 	out, changed := s.q.SetQuorum(view, quorate, ring)
 	if changed {
 		if quorate {
-			s.qlog.Info("This node is within the primary component and will provide service.")
+			logsys.Notice(s.qlog, "This node is within the primary component and will provide service.")
 		} else {
-			s.qlog.Info("This node is within the non-primary component and will NOT provide any services.")
+			logsys.Notice(s.qlog, "This node is within the non-primary component and will NOT provide any services.")
 		}
 	}
-	s.qlog.Info(fmt.Sprintf("Members[%d]:%s", len(view), idList(view)))
+	logsys.Notice(s.qlog, fmt.Sprintf("Members[%d]:%s", len(view), idList(view)))
 	s.send(out)
 }
 

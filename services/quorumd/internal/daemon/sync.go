@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/quorumd/wire"
 )
@@ -32,12 +33,12 @@ func (s *service) Deliver(from uint32, payload []byte, swapped bool) {
 func (s *service) SyncInit(r svchost.SyncRound) {
 	if r.Kind == svchost.FullSync {
 		joined, left := s.q.SyncInit(r.Trans, r.Members, ringOf(r))
-		s.qlog.Info("Sync members[" + itoa(len(r.Members)) + "]:" + idList(r.Members))
+		logsys.Notice(s.qlog, "Sync members["+itoa(len(r.Members))+"]:"+idList(r.Members))
 		if len(joined) > 0 {
-			s.qlog.Info("Sync joined[" + itoa(len(joined)) + "]:" + idList(joined))
+			logsys.Notice(s.qlog, "Sync joined["+itoa(len(joined))+"]:"+idList(joined))
 		}
 		if len(left) > 0 {
-			s.qlog.Info("Sync left[" + itoa(len(left)) + "]:" + idList(left))
+			logsys.Notice(s.qlog, "Sync left["+itoa(len(left))+"]:"+idList(left))
 		}
 		s.send(s.q.SyncActivate())
 	}
