@@ -47,6 +47,10 @@ const (
 	// MaxBacklog is the number of multicasts waiting for totemd beyond
 	// which clients are told to try again.
 	MaxBacklog = 512
+	// MaxBacklogBytes bounds the same queue in bytes, so large messages do
+	// not pile up seconds of traffic in cpgd (corosync's totem queue is
+	// bounded in bytes too).
+	MaxBacklogBytes = 4 << 20
 	// TickPeriod re-checks congestion (corosync's 1 ms timer re-checks
 	// its queue level; a multicast's acceptance re-checks it too).
 	TickPeriod = 10 * time.Millisecond
@@ -78,6 +82,8 @@ type service struct {
 	failed   [][]byte
 	attached bool
 	lost     uint64
+	// backlogBytes are the bytes handed to Host.Mcast and not yet done.
+	backlogBytes int
 }
 
 func newService(c svchost.Config) *service {
@@ -227,6 +233,7 @@ func (s *service) flush() {
 	if s.core.HasReady() {
 		rd := s.core.Ready()
 		for _, m := range rd.Mcasts {
+			s.backlogBytes += len(m)
 			s.host.Mcast(m, func(e cs.Error) { s.mcastDone(m, e) })
 		}
 		for _, e := range rd.Events {
@@ -241,6 +248,7 @@ func (s *service) flush() {
 // given back to the core when the bus returns, so an accepted multicast
 // is not lost. Anything else (a message too big for the ring) is logged.
 func (s *service) mcastDone(m []byte, e cs.Error) {
+	s.backlogBytes -= len(m)
 	switch e {
 	case cs.OK:
 	case cs.ErrLibrary:
@@ -257,7 +265,7 @@ func (s *service) mcastDone(m []byte, e cs.Error) {
 
 // congested is corosync's "sync in progress or queue critical".
 func (s *service) congested() bool {
-	return s.core == nil || s.core.InSync() || s.host == nil || s.host.Congested()
+	return s.core == nil || s.core.InSync() || s.host == nil || s.host.Congested() || s.backlogBytes >= MaxBacklogBytes
 }
 
 // updateFlow sets libqb's flag on every client when the state changed.
