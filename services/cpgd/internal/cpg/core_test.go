@@ -608,3 +608,30 @@ func TestJoinListSplitAndStale(t *testing.T) {
 		}
 	}
 }
+
+// A failure reported after the round that followed the reattachment is
+// sent at once (a repeated PROCJOIN changes nothing).
+func TestRequeueAfterTheRound(t *testing.T) {
+	cl := newCluster(t, 1)
+	c := cl.cores[1]
+	cl.sync([]uint32{1}, nil)
+	_ = c.Connect(1)
+	must(t, c.Join(1, "g", 5, 0), cs.OK)
+	join := c.Ready().Mcasts
+	c.Detached()
+	cl.sync([]uint32{1}, nil) // the JOINLIST counts the join as taken by the ring
+	expect(t, "round", cl.take(1),
+		`c1 confchg "g" members=[1/5] left=[] joined=[1/5:4]`,
+		`c1 totem 1.8 [1]`)
+	c.Requeue(join)
+	if len(c.Ready().Mcasts) != 1 {
+		t.Fatal("the late failure was not sent at once")
+	}
+	if err := c.Deliver(1, join[0], false); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Ready(); len(r.Events) != 0 {
+		t.Fatalf("a repeated PROCJOIN made events: %v", r.Events)
+	}
+	must(t, c.Leave(1), cs.OK)
+}

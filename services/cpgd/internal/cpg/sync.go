@@ -2,7 +2,6 @@ package cpg
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -384,32 +383,56 @@ func (c *Core) Detached() {
 }
 
 // Requeue gives back, in their order, the multicasts the host failed
-// because the bus went away before the ring accepted them; call it after
-// Detached and before the next SyncProcess (at the reattachment). The core
-// sends them again, ahead of anything it held, after the next activation:
-// an accepted client multicast is never dropped, a PROCJOIN or PROCLEAVE is
-// not lost. Failed sync messages (DOWNLIST, JOINLIST) are dropped: their
-// round is over, and a stale JOINLIST must not stand for this node in a
-// later one.
+// because the bus went away before the ring accepted them; the adapter
+// calls it at the reattachment, and again for failures reported later
+// (each batch after the previous one). The core sends them again: ahead of
+// anything it still holds, or at once if the round after the reattachment
+// is already over. An accepted client multicast is never dropped, a
+// PROCJOIN or PROCLEAVE is not lost. Failed sync messages (DOWNLIST,
+// JOINLIST) are dropped: their round is over, and a stale JOINLIST must
+// not stand for this node in a later one.
 func (c *Core) Requeue(failed [][]byte) {
 	var resend [][]byte
+	var ops []roundOp
 	for _, b := range failed {
-		if m, err := cpgmsg.Decode(b, false); err == nil && (m.Fn() == cpgmsg.FnJoinList || m.Fn() == cpgmsg.FnDownlist) {
+		m, err := cpgmsg.Decode(b, false)
+		if err == nil && (m.Fn() == cpgmsg.FnJoinList || m.Fn() == cpgmsg.FnDownlist) {
 			continue
 		}
 		resend = append(resend, b)
+		switch m := m.(type) {
+		case cpgmsg.ProcJoin:
+			ops = append(ops, roundOp{join: true, group: m.Group, pid: m.PID})
+		case cpgmsg.ProcLeave:
+			ops = append(ops, roundOp{group: m.Group, pid: m.PID})
+		}
 	}
-	// The failed PROCJOIN/PROCLEAVE are the last ones Detached counted as
-	// taken by the ring: they are on their way again.
-	k := c.procOps(resend)
-	if k > len(c.missed) {
-		panic(fmt.Sprintf("cpg: %d failed PROCJOIN/PROCLEAVE, only %d sent before the bus went away", k, len(c.missed)))
+	// Detached counted these as taken by the ring: they are on their way
+	// again. (Once a round activated, missed is gone and they are plain
+	// repeats: a PROCJOIN of a known process and a PROCLEAVE of an unknown
+	// one change nothing.)
+	var back []roundOp
+	for i := len(ops) - 1; i >= 0; i-- {
+		if j := lastIndex(c.missed, ops[i]); j >= 0 {
+			c.missed = slices.Delete(c.missed, j, j+1)
+		}
+		back = append([]roundOp{ops[i]}, back...)
 	}
-	back := c.missed[len(c.missed)-k:]
-	c.own = append(slices.Clone(back), c.own...)
-	c.missed = c.missed[:len(c.missed)-k]
-	c.hold = true
-	c.held = append(resend, c.held...)
+	c.own = append(back, c.own...)
+	if c.hold {
+		c.held = append(resend, c.held...)
+	} else {
+		c.out.Mcasts = append(c.out.Mcasts, resend...)
+	}
+}
+
+func lastIndex(ops []roundOp, op roundOp) int {
+	for i := len(ops) - 1; i >= 0; i-- {
+		if ops[i] == op {
+			return i
+		}
+	}
+	return -1
 }
 
 // procOps counts the PROCJOIN/PROCLEAVE among encoded messages.
