@@ -4,7 +4,13 @@ go 1.26.8
 
 require github.com/needle-cluster/needle/libs/qbipc v0.0.0
 
-require golang.org/x/sys v0.50.0 // indirect
+require (
+	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
+	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/urfave/cli/v2 v2.27.7
+	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
 
 replace (
 	github.com/needle-cluster/needle/libs/nstest => ../nstest

@@ -6,6 +6,11 @@ require github.com/urfave/cli/v2 v2.27.7
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
+	github.com/needle-cluster/needle/libs/corotypes v0.0.0 // man page tests (manpage)
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 )
+
+replace github.com/needle-cluster/needle/libs/corotypes => ../corotypes
+
+replace github.com/needle-cluster/needle/libs/qbipc => ../qbipc

@@ -53,6 +53,18 @@ func fail(code int, cause error, format string, a ...any) *exitError {
 	return &exitError{code, msg}
 }
 
+// flags are corosync-keygen's options (the man page is generated from
+// them; the help text stays the C tool's usageText).
+func flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "key-file", Aliases: []string{"k"}, Value: nsscrypto.DefaultKeyFile, Usage: "write the key to `FILE`"},
+		&cli.StringFlag{Name: "random-file", Aliases: []string{"r"}, Value: defaultRandom, Usage: "read the key's bytes from `FILE`"},
+		&cli.StringFlag{Name: "size", Aliases: []string{"s"}, Usage: fmt.Sprintf("key length in `BYTES`, %d to %d (default: %d)", nsscrypto.MinKeyLen, nsscrypto.MaxKeyLen, defaultKeyLen)},
+		&cli.BoolFlag{Name: "less-secure", Aliases: []string{"l"}, Usage: "accepted and ignored, for compatibility"},
+		&cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "print the usage"},
+	}
+}
+
 // run is the whole command; it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	prog := filepath.Base(args[0]) // err()/errx() print the short name
@@ -64,13 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		HideVersion:     true,
 		Writer:          stdout,
 		ErrWriter:       stderr,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "key-file", Aliases: []string{"k"}, Value: nsscrypto.DefaultKeyFile},
-			&cli.StringFlag{Name: "random-file", Aliases: []string{"r"}, Value: defaultRandom},
-			&cli.StringFlag{Name: "size", Aliases: []string{"s"}},
-			&cli.BoolFlag{Name: "less-secure", Aliases: []string{"l"}},
-			&cli.BoolFlag{Name: "help", Aliases: []string{"h"}},
-		},
+		Flags:           flags(),
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			fmt.Fprintf(stderr, "%s: %s\n", argv0, getoptWording(err))
 			fmt.Fprintln(stdout, "Error parsing command line options.")

@@ -46,8 +46,9 @@ type Result struct {
 	RunNumber uint64  `json:"run"`
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	app := &cli.App{
+// newApp is pload's command line; the man page is generated from it.
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
 		Name:      "pload",
 		Usage:     "start a pload run (corosync's ring load test) on the cluster and print its result",
 		UsageText: "pload [-c COUNT] [-s SIZE] [--json] [--timeout DURATION]",
@@ -78,7 +79,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return nil
 		},
 	}
-	err := app.Run(args)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	err := newApp(stdout, stderr).Run(args)
 	var ec cli.ExitCoder
 	switch {
 	case err == nil:

@@ -18,7 +18,10 @@ type statusJSON struct {
 	Nodes       []nodeJSON `json:"nodes,omitempty"`
 }
 
-// linkJSON is one link of -s: its local address and each node's state.
+// linkJSON is one link of -s: the address the text shows and each node's
+// state. That address is the link's source address in the status of the
+// last other node; on udp/udpu corosync 3.1.7 fills it with that member's
+// own address (totemudpu_nodestatus_get), and needle does the same.
 type linkJSON struct {
 	LinkID    int             `json:"link_id"`
 	Transport string          `json:"transport,omitempty"`
@@ -119,7 +122,8 @@ needle extension:
 	  "transport": "udpu",
 	  "links": [                              (-s only)
 	    {"link_id": 0, "transport": "udp",     (knet only)
-	     "addr": "10.0.0.1",
+	     "addr": "10.0.0.3",                   (as the text: on udp/udpu
+	                                            the last other node's)
 	     "nodes": [{"node_id": 1, "state": "localhost"},
 	               {"node_id": 2, "state": "connected"}]}   (or "disconnected")
 	  ],

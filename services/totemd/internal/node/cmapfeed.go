@@ -3,6 +3,7 @@ package node
 import (
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
@@ -12,8 +13,17 @@ import (
 // to cmapd (it hosts cfg, service 1); responses carrying it are totemd's.
 const selfService = pg.ServiceCfg
 
+// attachedServices are the services whose attachment publishStats
+// reports under stats.needle.service.<name>.attached. quorum (service 3)
+// is not one: quorumd serves it but attaches as votequorum.
+var attachedServices = [...]uint16{svcid.Cmap, svcid.Cfg, svcid.Cpg, svcid.Pload, svcid.Votequorum}
+
 // publishStats writes the stats.srp.* and stats.pg.* statistics into
-// cmapd's stats map (corosync-cmapctl -m stats shows them).
+// cmapd's stats map (corosync-cmapctl -m stats shows them), and needle's
+// own stats.needle.service.<name>.attached (u8: 1 while that service's
+// daemon is attached to this totemd's bus; cfg is totemd itself, always
+// 1), which `needlectl status` reads: the bus is otherwise invisible to
+// clients.
 func (n *Node) publishStats() {
 	svc, ok := n.services[pg.ServiceCmap]
 	if !ok {
@@ -47,6 +57,17 @@ func (n *Node) publishStats() {
 		case value.Uint8:
 			vals[s.Key] = value.U8(0)
 		}
+	}
+	for _, id := range attachedServices {
+		_, on := n.services[id]
+		if id == svcid.Cfg {
+			on = true
+		}
+		var b uint8
+		if on {
+			b = 1
+		}
+		vals["stats.needle.service."+svcid.Name(int(id))+".attached"] = value.U8(b)
 	}
 	n.reqSeq++
 	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.PutStats(vals)})
