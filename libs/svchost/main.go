@@ -29,6 +29,16 @@ const (
 // ExitFatal after Host.Fatal; 1 for a usage error.
 func Main(opts Options) int { return MainArgs(opts, os.Args, os.Stdout, os.Stderr) }
 
+// Flags are every service daemon's command-line options (the daemons' man
+// pages are generated from them).
+func Flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "c", Aliases: []string{"config"}, Value: DefaultConfig, Usage: "corosync.conf `FILE`"},
+		&cli.StringFlag{Name: "bus", Value: DefaultBus, Usage: "unix socket `PATH` of totemd's service bus"},
+		&cli.BoolFlag{Name: "f", Usage: "run in the foreground (accepted for corosync habit; the daemon never forks)"},
+	}
+}
+
 // MainArgs is Main with explicit arguments and outputs (tests).
 func MainArgs(opts Options, args []string, stdout, stderr io.Writer) int {
 	app := &cli.App{
@@ -37,11 +47,7 @@ func MainArgs(opts Options, args []string, stdout, stderr io.Writer) int {
 		Writer:         stdout,
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "c", Aliases: []string{"config"}, Value: DefaultConfig, Usage: "corosync.conf `FILE`"},
-			&cli.StringFlag{Name: "bus", Value: DefaultBus, Usage: "unix socket `PATH` of totemd's service bus"},
-			&cli.BoolFlag{Name: "f", Usage: "run in the foreground (accepted for corosync habit; the daemon never forks)"},
-		},
+		Flags:          Flags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return cli.Exit(fmt.Sprintf("%s: unexpected argument %q", opts.Program, c.Args().First()), 1)
