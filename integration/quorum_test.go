@@ -283,7 +283,7 @@ func TestQuorumdPartition(t *testing.T) {
 	needNamespaces(t)
 	needQuorumtool(t)
 	o := harness.ConfOptions{Token: 1000}
-	cases := []string{"-s", "-l", "-s -p", "-s -o i"}
+	cases := []string{"-s", "-l", "-s -p", "-s -o i", "-e 1", "-v 1 -n 2", "-e 2", "-v 1 -n 9", "-f"}
 	var ref, refSplit [][]ctlResult
 	if harness.HaveCorosync() {
 		rc, procs := realQuorumCluster(t, 3, o)
@@ -323,6 +323,23 @@ func TestQuorumdPartition(t *testing.T) {
 	}
 	d = waitQuorumtool(t, quorumBins.quorumtool, 0, 3, 30*time.Second, nq.c.Nodes...)
 	t.Logf("healed and quorate after %v", d)
+
+	// Restarting a quorumd costs no node its quorum: its peers keep its
+	// record, and the round after it attaches again gives it theirs.
+	if err := nq.quorumd[2].Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range nq.c.Nodes[:2] {
+		if r := quorumtool(t, nd, quorumBins.quorumtool, "-s"); r.Code != 0 || !strings.Contains(r.Stdout, "Total votes:      3\n") {
+			t.Errorf("node %d while node 3's quorumd is down:\n%s", nd.Index+1, r)
+		}
+	}
+	nq.startQuorumd(t, 2)
+	d = waitQuorumtool(t, quorumBins.quorumtool, 0, 3, 30*time.Second, nq.c.Nodes...)
+	t.Logf("restarted quorumd quorate after %v", d)
+	if ref != nil {
+		sameAsReal(t, nq.c.Nodes, ref, cases...)
+	}
 }
 
 // TestQuorumdExpectedVotesTracking: with expected_votes_tracking the
