@@ -61,8 +61,9 @@ type Node struct {
 
 	held    []heldDelivery // service deliveries held until the ring's views (syncengine.HoldDeliveries)
 	holding bool
-	outbox  [][]byte // sync messages waiting for room in the queue
-	outboxA [][]byte // service-group messages of totemd's own services (cfg), likewise
+	outs    []transport.Out // flush's scratch for the transport
+	outbox  [][]byte        // sync messages waiting for room in the queue
+	outboxA [][]byte        // service-group messages of totemd's own services (cfg), likewise
 	cfgs    *cfgState
 	exit    error // set by cfg: leave the loop
 	leaving bool  // the leave message is being sent
@@ -243,13 +244,16 @@ func (n *Node) flush() {
 				n.log.Error("cannot store ring id", "error", err)
 			}
 		}
-		for _, s := range rd.Sends {
-			var err error
-			if s.To == 0 {
-				err = n.tr.Mcast(s.Frame)
-			} else {
-				err = n.tr.SendToken(uint32(s.To), s.Frame)
+		if len(rd.Sends) > 0 {
+			// One batch: a token visit's frames and the token leave with
+			// a system call per socket, not per datagram (SendBatch).
+			outs := n.outs[:0]
+			for _, s := range rd.Sends {
+				outs = append(outs, transport.Out{To: uint32(s.To), Frame: s.Frame})
 			}
+			err := n.tr.SendBatch(outs)
+			clear(outs)
+			n.outs = outs[:0]
 			if err != nil && n.leaving {
 				n.log.Warn("leave message not sent: the other nodes will wait out the token timeout", "error", err)
 			} else if err != nil {

@@ -111,6 +111,7 @@ type Transport struct {
 	allowed map[netip.Addr]bool
 	group   netip.AddrPort
 	in      chan Packet
+	bw      batchWriter // SendBatch's scratch
 	done    chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup

@@ -1,0 +1,217 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Out is one frame for SendBatch: To 0 multicasts it to every member (as
+// Mcast), otherwise it goes to that node (as SendToken).
+type Out struct {
+	To    uint32
+	Frame []byte
+}
+
+// dgram is one datagram to write: sealed for its destination when crypto
+// is on.
+type dgram struct {
+	conn *net.UDPConn
+	dst  netip.AddrPort
+	data []byte
+}
+
+// mmsghdr is struct mmsghdr of sendmmsg(2).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+// batchWriter holds sendmmsg's scratch arrays between batches. Only the
+// node goroutine sends, so one is enough.
+type batchWriter struct {
+	dgrams []dgram
+	hdrs   []mmsghdr
+	iovs   []unix.Iovec
+	names  []unix.RawSockaddrInet6 // large enough for either family
+}
+
+// SendBatch sends frames in order, as Mcast and SendToken would one by
+// one, but each run of datagrams that leave by the same socket goes out
+// with one sendmmsg(2): a token visit's frames to every member and the
+// token cost one system call instead of one per datagram and member. The
+// first error is returned after everything else was sent.
+func (t *Transport) SendBatch(outs []Out) error {
+	w := &t.bw
+	ds := w.dgrams[:0]
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	add := func(conn *net.UDPConn, frame []byte, to uint32, dst netip.AddrPort) {
+		out := frame
+		if t.cfg.Codec != nil {
+			var err error
+			if out, err = t.cfg.Codec.Seal(frame, to); err != nil {
+				t.sendErr.Add(1)
+				keep(fmt.Errorf("transport: seal: %w", err))
+				return
+			}
+		}
+		ds = append(ds, dgram{conn: conn, dst: dst, data: out})
+	}
+	for _, o := range outs {
+		switch {
+		case o.To != 0:
+			dst, ok := t.peers[o.To]
+			if !ok {
+				keep(fmt.Errorf("transport: no address for node %d", o.To))
+				continue
+			}
+			conn := t.token
+			if t.cfg.Mode == UDP {
+				conn = t.send
+			}
+			add(conn, o.Frame, o.To, dst)
+		case t.cfg.Mode == UDP:
+			add(t.send, o.Frame, 0, t.group)
+			t.deliverLocal(o.Frame)
+		default:
+			for _, p := range t.cfg.Peers {
+				add(t.send, o.Frame, p.ID, t.peers[p.ID])
+			}
+		}
+	}
+	for i := 0; i < len(ds); {
+		j := i + 1
+		for j < len(ds) && ds[j].conn == ds[i].conn {
+			j++
+		}
+		keep(t.writeRun(ds[i:j]))
+		i = j
+	}
+	clear(ds)
+	w.dgrams = ds[:0]
+	return first
+}
+
+// writeRun writes datagrams that share a socket: sendmmsg for as many as
+// it takes, a plain write for one it refuses (counted, then the rest go on).
+func (t *Transport) writeRun(ds []dgram) error {
+	var first error
+	for len(ds) > 0 {
+		n, err := t.bw.sendmmsg(ds)
+		t.sent.Add(uint64(n))
+		ds = ds[n:]
+		if err == nil || len(ds) == 0 {
+			continue
+		}
+		// The datagram at the head was refused (or sendmmsg is not
+		// there): write it alone so its error is counted as write
+		// counts it, and carry on with the rest.
+		d := ds[0]
+		if _, werr := d.conn.WriteToUDPAddrPort(d.data, d.dst); werr != nil {
+			t.sendErr.Add(1)
+			if first == nil {
+				first = fmt.Errorf("transport: send to %s: %w", d.dst, werr)
+			}
+		} else {
+			t.sent.Add(1)
+		}
+		ds = ds[1:]
+	}
+	return first
+}
+
+// sendmmsg sends a prefix of ds (all on one socket) and reports how many
+// went out; an error means the datagram after them was not sent.
+func (w *batchWriter) sendmmsg(ds []dgram) (int, error) {
+	n := len(ds)
+	for i, d := range ds {
+		if d.dst.Addr().Zone() != "" { // a scoped address: the plain write resolves its zone
+			if i == 0 {
+				return 0, errors.New("scoped address")
+			}
+			n = i
+			break
+		}
+	}
+	ds = ds[:n]
+	if cap(w.hdrs) < n {
+		w.hdrs = make([]mmsghdr, n)
+		w.iovs = make([]unix.Iovec, n)
+		w.names = make([]unix.RawSockaddrInet6, n)
+	}
+	hdrs, iovs, names := w.hdrs[:n], w.iovs[:n], w.names[:n]
+	for i, d := range ds {
+		iovs[i] = unix.Iovec{}
+		if len(d.data) > 0 {
+			iovs[i].Base = &d.data[0]
+		}
+		iovs[i].SetLen(len(d.data))
+		hdrs[i] = mmsghdr{}
+		h := &hdrs[i].hdr
+		h.Iov = &iovs[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&names[i]))
+		h.Namelen = putSockaddr(&names[i], d.dst)
+	}
+	rc, err := ds[0].conn.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	var serr error
+	werr := rc.Write(func(fd uintptr) bool {
+		for sent < n {
+			r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[sent])), uintptr(n-sent), 0, 0, 0)
+			switch {
+			case errno == unix.EAGAIN:
+				return false // wait until the socket is writable
+			case errno == unix.EINTR:
+				continue
+			case errno != 0:
+				serr = errno
+				return true
+			}
+			sent += int(r)
+		}
+		return true
+	})
+	clear(iovs) // keep no frame alive through the scratch arrays
+	for i := range hdrs {
+		hdrs[i] = mmsghdr{}
+	}
+	if serr == nil {
+		serr = werr
+	}
+	if serr == nil && sent < n {
+		serr = errors.New("sendmmsg sent less than asked")
+	}
+	return sent, serr
+}
+
+// putSockaddr writes dst as a sockaddr_in or sockaddr_in6 and returns its
+// length.
+func putSockaddr(sa *unix.RawSockaddrInet6, dst netip.AddrPort) uint32 {
+	port := dst.Port()
+	a := dst.Addr()
+	if a.Is4() {
+		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*s4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		p := (*[2]byte)(unsafe.Pointer(&s4.Port))
+		p[0], p[1] = byte(port>>8), byte(port)
+		return unix.SizeofSockaddrInet4
+	}
+	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p[0], p[1] = byte(port>>8), byte(port)
+	return unix.SizeofSockaddrInet6
+}
