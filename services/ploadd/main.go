@@ -11,13 +11,19 @@ import (
 	"github.com/needle-cluster/needle/libs/svchost"
 )
 
-func main() {
-	os.Exit(svchost.Main(svchost.Options{
+func main() { os.Exit(svchost.Main(options())) }
+
+// options describe ploadd to svchost (and to its man page).
+func options() svchost.Options {
+	return svchost.Options{
 		Program:      "ploadd",
 		Usage:        "needle's pload service daemon (corosync's ring load generator, service 4)",
 		Service:      svcid.Pload,
 		Name:         "pload",
 		CmapPrefixes: []string{"pload."},
 		New:          newService,
-	}))
+		// Enough multicasts in flight to cover a bus round trip at full
+		// ring speed: the window, not the ring, bounded pload at 64.
+		Window: busWindow,
+	}
 }
