@@ -523,3 +523,109 @@ func TestQuorumdMixedRing(t *testing.T) {
 }
 
 func maskSeqText(s string) string { return ringSeq.ReplaceAllString(s, "${1}(seq)") }
+
+// stack starts or kills what makes one node: corosync, or needle's
+// totemd + cmapd + quorumd.
+type stack struct {
+	start func(i int)
+	kill  func(i int)
+}
+
+func realStack(t *testing.T, c *harness.Cluster, procs *[]*harness.Proc) stack {
+	byNode := map[int]*harness.Proc{}
+	return stack{
+		start: func(i int) {
+			p, err := c.Nodes[i].Start("corosync", "corosync", "-f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			byNode[i] = p
+			*procs = append(*procs, p)
+		},
+		kill: func(i int) {
+			if err := byNode[i].Kill(); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+}
+
+func needleStack(t *testing.T, c *harness.Cluster, procs *[]*harness.Proc) stack {
+	byNode := map[int][]*harness.Proc{}
+	return stack{
+		start: func(i int) {
+			nd := c.Nodes[i]
+			ps := []*harness.Proc{startTotemd(t, nd)}
+			for _, d := range []struct{ name, bin string }{{"cmapd", cmapBins.cmapd}, {"quorumd", quorumBins.quorumd}} {
+				p, err := nd.Start(d.name, d.bin, "-f")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ps = append(ps, p)
+			}
+			byNode[i] = ps
+			*procs = append(*procs, ps...)
+		},
+		kill: func(i int) {
+			for _, p := range byNode[i] {
+				if err := p.Kill(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+	}
+}
+
+// twoNodeHistory is the two_node story of votequorum.md §12 on node 1:
+// alone at cold start (wait_for_all holds quorum back), then with node 2
+// (quorate), then node 2 killed (still quorate with 1 of 2 votes). It
+// returns node 1's quorumtool -s at each step.
+func twoNodeHistory(t *testing.T, c *harness.Cluster, s stack) []ctlResult {
+	nd := c.Nodes[0]
+	var out []ctlResult
+	s.start(0)
+	waitQuorumtool(t, debianQuorumtool, 2, 1, 30*time.Second, nd)
+	out = append(out, quorumtool(t, nd, debianQuorumtool, "-s"))
+	s.start(1)
+	waitQuorumtool(t, debianQuorumtool, 0, 2, 30*time.Second, c.Nodes...)
+	out = append(out, quorumtool(t, nd, debianQuorumtool, "-s"))
+	s.kill(1)
+	waitQuorumtool(t, debianQuorumtool, 0, 1, 30*time.Second, nd)
+	out = append(out, quorumtool(t, nd, debianQuorumtool, "-s"))
+	return out
+}
+
+// TestQuorumdTwoNode: a two_node cluster (wait_for_all implied) behaves
+// on needle as on corosync 3.1.7, step by step: node 1 alone at cold
+// start is not quorate ("2Node WaitForAll", Activity blocked), both nodes
+// are quorate, and node 1 keeps quorum when node 2 dies.
+func TestQuorumdTwoNode(t *testing.T) {
+	needNamespaces(t)
+	needCorosync(t)
+	needCmapd(t)
+	needQuorumtool(t)
+	o := harness.ConfOptions{Token: 1000, Quorum: "provider: corosync_votequorum\n\ttwo_node: 1"}
+	rc := harness.New(t, 2)
+	if err := rc.WriteConf(o); err != nil {
+		t.Fatal(err)
+	}
+	var procs []*harness.Proc
+	dumpOnFailure(t, &procs)
+	ref := twoNodeHistory(t, rc, realStack(t, rc, &procs))
+	for _, p := range procs {
+		p.Stop(10 * time.Second)
+	}
+	if !strings.Contains(ref[0].Stdout, "Flags:            2Node WaitForAll \n") || !strings.Contains(ref[2].Stdout, "Flags:            2Node Quorate WaitForAll \n") {
+		t.Fatalf("corosync's two_node history is not the documented one:\n%s\n%s", ref[0], ref[2])
+	}
+	nc := harness.New(t, 2)
+	if err := nc.WriteConf(o); err != nil {
+		t.Fatal(err)
+	}
+	got := twoNodeHistory(t, nc, needleStack(t, nc, &procs))
+	for i := range ref {
+		if maskSeq(got[i]) != maskSeq(ref[i]) {
+			t.Errorf("step %d: needle\n%s\ncorosync\n%s", i+1, got[i], ref[i])
+		}
+	}
+}
