@@ -22,8 +22,5 @@ func options() svchost.Options {
 		Name:         "pload",
 		CmapPrefixes: []string{"pload."},
 		New:          newService,
-		// Enough multicasts in flight to cover a bus round trip at full
-		// ring speed: the window, not the ring, bounded pload at 64.
-		Window: busWindow,
 	}
 }
