@@ -159,3 +159,48 @@ func TestPacemakerOnCorosync(t *testing.T) {
 	m := waitCrm(t, c.Nodes[1], "dummy started", 60*time.Second, func(m crmMon) bool { return m.startedOn("dummy") != "" })
 	t.Logf("dummy started on %s, DC %s", m.startedOn("dummy"), m.Summary.DC.Name)
 }
+
+// TestPacemakerOnNeedle: Debian's pacemaker 2.1.5, unmodified, on three
+// needle nodes (totemd, cmapd, quorumd, cpgd): every node Online and the
+// Dummy resource Started, judged from crm_mon's XML.
+func TestPacemakerOnNeedle(t *testing.T) {
+	needNamespaces(t)
+	if why := harness.HavePacemaker(); why != "" {
+		t.Skip(why)
+	}
+	needCmapd(t)
+	needQuorumtool(t)
+	if !haveCpgd(t) {
+		t.Fatal(cpgdBin.err)
+	}
+	c, _ := needleCluster(t, 3, harness.ConfOptions{Token: 1000})
+	var procs []*harness.Proc
+	dumpOnFailure(t, &procs)
+	dumpPacemaker(t, c)
+	for _, nd := range c.Nodes {
+		for _, d := range [][]string{{"cmapd", cmapBins.cmapd}, {"quorumd", quorumBins.quorumd}, {"cpgd", cpgdBin.path}} {
+			p, err := nd.Start(d[0], d[1], "-f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			procs = append(procs, p)
+		}
+	}
+	waitNodes(t, 3, 30*time.Second, c.Nodes...)
+	for _, nd := range c.Nodes {
+		waitCpgtool(t, nd, 20*time.Second)
+	}
+	for _, nd := range c.Nodes {
+		p, err := nd.StartPacemaker()
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	waitCrm(t, c.Nodes[0], "all nodes online", 120*time.Second, func(m crmMon) bool {
+		return m.Summary.DC.Present && len(m.online()) == 3
+	})
+	pacemakerTestConfig(t, c.Nodes[0])
+	m := waitCrm(t, c.Nodes[1], "dummy started", 60*time.Second, func(m crmMon) bool { return m.startedOn("dummy") != "" })
+	t.Logf("dummy started on %s, DC %s", m.startedOn("dummy"), m.Summary.DC.Name)
+}
