@@ -629,3 +629,49 @@ func TestQuorumdTwoNode(t *testing.T) {
 		}
 	}
 }
+
+// runtimeChanges raises expected votes and node 3's votes with quorumtool
+// -e / -v on node 1 and returns every node's quorumtool -s after each.
+func runtimeChanges(t *testing.T, c *harness.Cluster) []ctlResult {
+	var out []ctlResult
+	for _, step := range []struct {
+		args  []string
+		total string
+	}{
+		{[]string{"-e", "4"}, "Expected votes:   4\n"},
+		{[]string{"-v", "2", "-n", "3"}, "Total votes:      4\n"},
+	} {
+		if r := quorumtool(t, c.Nodes[0], debianQuorumtool, step.args...); r.Code != 0 {
+			t.Fatalf("quorumtool %v: %s", step.args, r)
+		}
+		waitTool(t, debianQuorumtool, []string{"-s"}, func(r ctlResult) bool { return strings.Contains(r.Stdout, step.total) }, 15*time.Second, c.Nodes...)
+		for _, nd := range c.Nodes {
+			out = append(out, quorumtool(t, nd, debianQuorumtool, "-s"))
+		}
+	}
+	return out
+}
+
+// TestQuorumdRuntimeChanges: quorumtool -e and -v at runtime change
+// expected votes and a node's votes on every needle node as on corosync.
+func TestQuorumdRuntimeChanges(t *testing.T) {
+	needNamespaces(t)
+	needCorosync(t)
+	needQuorumtool(t)
+	o := harness.ConfOptions{Token: 1000}
+	rc, procs := realQuorumCluster(t, 3, o)
+	waitQuorumtool(t, debianQuorumtool, 0, 3, 30*time.Second, rc.Nodes...)
+	ref := runtimeChanges(t, rc)
+	for _, p := range procs {
+		p.Stop(10 * time.Second)
+	}
+	nq := needleQuorumCluster(t, 3, o)
+	waitRing(t, "1 2 3", 30*time.Second, nq.totemd...)
+	waitQuorumtool(t, debianQuorumtool, 0, 3, 30*time.Second, nq.c.Nodes...)
+	got := runtimeChanges(t, nq.c)
+	for i := range ref {
+		if maskSeq(got[i]) != maskSeq(ref[i]) {
+			t.Errorf("node %d after change %d: needle\n%s\ncorosync\n%s", i%3+1, i/3+1, got[i], ref[i])
+		}
+	}
+}
