@@ -675,3 +675,22 @@ func TestQuorumdRuntimeChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestQuorumdClientScenarios runs the quorum and votequorum client
+// scenarios that services/quorumd/client checks against a real corosync
+// 3.1.7 (every request, both quorum event models, trackers and their
+// contexts, setexpected/setvotes refusals, the qdevice life cycle, unknown
+// request ids) inside a one-node needle cluster: the same expectations
+// must hold.
+func TestQuorumdClientScenarios(t *testing.T) {
+	nq := needleQuorumCluster(t, 1, harness.ConfOptions{Token: 1000})
+	bin := filepath.Join(bins.dir, "quorum-client.test")
+	if b, err := exec.Command("go", "test", "-c", "-o", bin, "../services/quorumd/client").CombinedOutput(); err != nil {
+		t.Fatalf("build the client tests: %v: %s", err, b)
+	}
+	waitQuorumtool(t, quorumBins.quorumtool, 0, 1, 30*time.Second, nq.c.Nodes[0])
+	r := ctl(t, nq.c.Nodes[0], "env", "NEEDLE_QUORUM_LIVE=1", bin, "-test.run", "^TestLiveDaemon$", "-test.v", "-test.count=1")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "--- PASS: TestLiveDaemon/votequorum") || !strings.Contains(r.Stdout, "--- PASS: TestLiveDaemon/quorum") {
+		t.Errorf("client scenarios against needle:\n%s", r)
+	}
+}

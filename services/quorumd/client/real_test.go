@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -53,6 +54,25 @@ func TestQuorumAgainstRealCorosync(t *testing.T) {
 		return
 	}
 	realcoro.Start(t, realcoro.Options{})
+	quorumScenario(t)
+}
+
+// liveEnv set to 1 runs the scenarios against whatever serves quorum and
+// votequorum where the test binary runs (integration runs them inside a
+// one-node needle cluster's namespace: the same expectations hold there).
+const liveEnv = "NEEDLE_QUORUM_LIVE"
+
+// TestLiveDaemon runs both scenarios against the daemon already serving.
+func TestLiveDaemon(t *testing.T) {
+	if os.Getenv(liveEnv) != "1" {
+		t.Skip("set " + liveEnv + "=1 to run against the daemon serving here")
+	}
+	t.Run("quorum", quorumScenario)
+	t.Run("votequorum", votequorumScenario)
+}
+
+// quorumScenario: a quorate one-node cluster of node 1.
+func quorumScenario(t *testing.T) {
 	waitQuorate(t)
 	ctx := ctxT(t)
 
@@ -138,6 +158,12 @@ func TestVotequorumAgainstRealCorosync(t *testing.T) {
 		return
 	}
 	realcoro.Start(t, realcoro.Options{})
+	votequorumScenario(t)
+}
+
+// votequorumScenario: a quorate one-node cluster of node 1 with 1 vote;
+// it leaves node 1 with 2 votes.
+func votequorumScenario(t *testing.T) {
 	waitQuorate(t)
 	ctx := ctxT(t)
 	v, err := DialVotequorum(ctx)
