@@ -96,6 +96,9 @@ func New(opts Options, cfg Config, busPath string) (*Daemon, error) {
 		}
 		d.transport = t
 	}
+	// The bus mirror is in place before New, so a service can register
+	// its watches there (Host.Cmap); cmapd replaces it with its own map.
+	d.mirror = d.bus.cmap
 	svc, err := opts.New(cfg)
 	if err != nil {
 		return nil, err
@@ -103,8 +106,6 @@ func New(opts Options, cfg Config, busPath string) (*Daemon, error) {
 	d.svc = svc
 	if o, ok := svc.(CmapOwner); ok {
 		d.mirror = o.OwnCmap()
-	} else {
-		d.mirror = d.bus.cmap
 	}
 	d.rules = UIDGID{Keys: d.mirror, Log: d.logger("MAIN")}
 	return d, nil

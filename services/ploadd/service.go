@@ -38,13 +38,12 @@ type service struct {
 	log   hclog.Logger
 	start time.Time // monotonic origin of the core's clock
 	runs  uint32
-	// watching: the pload.* watch is registered (on the first attach: the
-	// host's cmap mirror exists only after New).
-	watching bool
 }
 
 func newService(cfg svchost.Config) (svchost.Service, error) {
-	return &service{core: pload.New(), host: cfg.Host, log: cfg.Host.Logger("PLOAD"), start: time.Now()}, nil
+	s := &service{core: pload.New(), host: cfg.Host, log: cfg.Host.Logger("PLOAD"), start: time.Now()}
+	cfg.Host.Cmap().Watch("pload.", func([]string) { s.configured() })
+	return s, nil
 }
 
 func (s *service) settings() pload.Settings {
@@ -155,10 +154,6 @@ func (s *service) report(r *pload.Result) {
 
 func (s *service) Attached(h svchost.Host, a svchost.Attachment) {
 	s.host = h
-	if !s.watching {
-		s.watching = true
-		h.Cmap().Watch("pload.", func([]string) { s.configured() })
-	}
 	s.fill()
 }
 func (s *service) Detached()             {}
