@@ -404,8 +404,11 @@ func (c *Core) check() {
 	c.assert(c.find(c.id) == c.us && slices.Contains(c.list, c.us), "us is in the node list")
 	c.assert(!slices.Contains(c.list, c.qdev), "the device record is outside the node list")
 	c.assert(c.records <= maxRecords && len(c.list)+1 <= maxRecords, "node table bounded")
-	c.assert(c.quorate == (c.us.flags&FlagQuorate != 0), "QUORATE flag mirrors the decision")
-	c.assert(c.wfaStatus == (c.us.flags&FlagWFAStatus != 0), "WFASTATUS flag mirrors wait_for_all_status")
+	// Not asserted: that our QUORATE/WFASTATUS flags mirror the decision.
+	// In 3.1.7 our own NODEINFO, delivered back, overwrites our flags with
+	// the ones it carried; if the decision changed in between and the
+	// following recalculation returns early (wait_for_all), the stale
+	// flags stay and go out in our next NODEINFO. Kept: peers see it.
 	c.assert(!(c.wfa && c.wfaStatus && c.quorate), "wait_for_all holds quorum back")
 	seen := map[uint32]bool{}
 	for _, n := range c.list {
