@@ -693,4 +693,16 @@ func TestQuorumdClientScenarios(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "--- PASS: TestLiveDaemon/votequorum") || !strings.Contains(r.Stdout, "--- PASS: TestLiveDaemon/quorum") {
 		t.Errorf("client scenarios against needle:\n%s", r)
 	}
+
+	// A restarted cmapd has no runtime.votequorum.* keys; quorumd writes
+	// them again (quorumtool needs this_node_id).
+	if err := nq.cmapd[0].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := nq.c.Nodes[0].Start("cmapd", cmapBins.cmapd, "-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nq.all = append(nq.all, p)
+	waitQuorumtool(t, quorumBins.quorumtool, 0, 1, 30*time.Second, nq.c.Nodes[0])
 }

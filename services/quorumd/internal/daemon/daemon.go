@@ -131,6 +131,15 @@ func (s *service) Attached(h svchost.Host, a svchost.Attachment) {
 	}
 }
 
+// CmapReady (svchost.CmapFollower): cmapd answered our tracking, after an
+// attach or after it restarted with an empty runtime map; votequorum's
+// runtime keys are written again.
+func (s *service) CmapReady() {
+	if a, ok := s.vq.(*vqAdapter); ok {
+		a.rewriteAll()
+	}
+}
+
 func (s *service) Detached() {
 	s.attached = false
 	if s.vq != nil {

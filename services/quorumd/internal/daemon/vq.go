@@ -376,6 +376,13 @@ func (a *vqAdapter) write(key string, val value.Value) {
 	})
 }
 
+// rewriteAll writes every runtime key again.
+func (a *vqAdapter) rewriteAll() {
+	for k, v := range a.runtime {
+		a.write(k, v)
+	}
+}
+
 // reconcile writes again every runtime key that is dirty or that the
 // mirror shows missing or different (cmapd restarted without them).
 func (a *vqAdapter) reconcile() {
