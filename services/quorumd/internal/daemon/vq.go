@@ -470,9 +470,9 @@ func (a *vqAdapter) tick(now time.Time) {
 		a.lastRetry = now
 		a.reconcile()
 	}
-	if at, ok := a.core.NextDeadline(); ok && at <= a.now() {
-		a.apply(a.core.Advance(a.now()))
-	}
+	// Every tick, not only when a deadline is due: inputs happen at the
+	// core's last time, so a stale clock would arm timers early.
+	a.apply(a.core.Advance(a.now()))
 }
 
 // cmapChanged reacts to a change under quorum., nodelist. or config.: a
