@@ -689,9 +689,18 @@ func TestQuorumdClientScenarios(t *testing.T) {
 		t.Fatalf("build the client tests: %v: %s", err, b)
 	}
 	waitQuorumtool(t, quorumBins.quorumtool, 0, 1, 30*time.Second, nq.c.Nodes[0])
-	r := ctl(t, nq.c.Nodes[0], "env", "NEEDLE_QUORUM_LIVE=1", bin, "-test.run", "^TestLiveDaemon$", "-test.v", "-test.count=1")
-	if r.Code != 0 || !strings.Contains(r.Stdout, "--- PASS: TestLiveDaemon/votequorum") || !strings.Contains(r.Stdout, "--- PASS: TestLiveDaemon/quorum") {
-		t.Errorf("client scenarios against needle:\n%s", r)
+	r := ctl(t, nq.c.Nodes[0], "env", "NEEDLE_QUORUM_LIVE=1", bin, "-test.run", "^TestLive(Daemon|BadInput)$", "-test.v", "-test.count=1")
+	for _, want := range []string{"--- PASS: TestLiveDaemon/votequorum", "--- PASS: TestLiveDaemon/quorum", "--- PASS: TestLiveBadInput"} {
+		if r.Code != 0 || !strings.Contains(r.Stdout, want) {
+			t.Errorf("client scenarios against needle: no %q in\n%s", want, r)
+			break
+		}
+	}
+	// Every refused request is logged, naming what was wrong.
+	for _, want := range []string{"bad quorum request", "bad votequorum request", "without a terminating NUL"} {
+		if !strings.Contains(nq.quorumd[0].Output(), want) {
+			t.Errorf("quorumd's log has no %q", want)
+		}
 	}
 
 	// A restarted cmapd has no runtime.votequorum.* keys; quorumd writes
