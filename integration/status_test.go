@@ -117,11 +117,14 @@ func (s statusJSON) problems(local uint32, cpg bool) []string {
 // full view (cpg: with cpgd running) and returns it.
 func waitStatus(t *testing.T, nd *harness.Node, cpg bool, timeout time.Duration) statusJSON {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
 	var last ctlResult
 	var problems []string
-	for time.Now().Before(deadline) {
+	for tries := 1; time.Now().Before(deadline); tries++ {
+		t0 := time.Now()
 		last = ctl(t, nd, filepath.Join(bins.dir, "needlectl"), "status", "--json")
+		t.Logf("node %d: needlectl status --json try %d took %v", nd.Index+1, tries, time.Since(t0).Round(time.Millisecond))
 		var s statusJSON
 		if last.Code == 0 {
 			if err := json.Unmarshal([]byte(last.Stdout), &s); err != nil {
@@ -168,10 +171,20 @@ func TestNeedleStatusAndJSON(t *testing.T) {
 		t.Logf("node %d: ring id %d.%d, services %v", nd.Index+1, s.Quorum.Quorum.RingID.NodeID, s.Quorum.Quorum.RingID.Seq, s.Services)
 	}
 
+	// A CPG group with one member on node 2 (cpgload waits for members
+	// that never come, so it stays joined).
+	if _, err := nq.c.Nodes[1].Start("cpgload", cpgBins.load, "-g", "needlectl-test", "-n", "9", "-c", "0", "--timeout", "2m"); err != nil {
+		t.Fatal(err)
+	}
 	nd := nq.c.Nodes[0]
-	text := ctl(t, nd, filepath.Join(bins.dir, "needlectl"), "status")
+	var text ctlResult
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if text = ctl(t, nd, filepath.Join(bins.dir, "needlectl"), "status"); strings.Contains(text.Stdout, "needlectl-test") {
+			break
+		}
+	}
 	t.Logf("needlectl status on node 1:\n%s", text.Stdout)
-	for _, want := range []string{"Node:      1 (transport udpu)", "Ring ID:   1.", "link 0: 1 localhost, 2 connected, 3 connected", "  quorate, 3 nodes",
+	for _, want := range []string{"needlectl-test           1 member (node/pid: 2/", "Node:      1 (transport udpu)", "Ring ID:   1.", "link 0: 1 localhost, 2 connected, 3 connected", "  quorate, 3 nodes",
 		"votes 3, expected 3, quorum 2", "attached:     cfg cmap cpg votequorum", "not attached: pload"} {
 		if text.Code != 0 || !strings.Contains(text.Stdout, want) {
 			t.Errorf("needlectl status lacks %q:\n%s", want, text)

@@ -77,7 +77,11 @@ func (st *status) writeText(w io.Writer) {
 		for _, m := range g.Members {
 			ms = append(ms, fmt.Sprintf("%d/%d", m.NodeID, m.PID))
 		}
-		fmt.Fprintf(w, "  %-24s %d members (node/pid: %s)\n", g.Name, len(g.Members), strings.Join(ms, " "))
+		noun := "members"
+		if len(g.Members) == 1 {
+			noun = "member"
+		}
+		fmt.Fprintf(w, "  %-24s %d %s (node/pid: %s)\n", g.Name, len(g.Members), noun, strings.Join(ms, " "))
 	}
 
 	fmt.Fprintf(w, "\nService daemons attached to totemd:\n")
