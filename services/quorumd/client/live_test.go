@@ -15,9 +15,9 @@ import (
 // TestLiveBadInput sends malformed requests to the daemon serving here
 // (needle's quorumd; corosync reads short requests past their end, so it
 // is not run against it): each gets corosync's generic reply (id 0,
-// CS_ERR_INVALID_PARAM) and the connection keeps working. (A header size
-// that disagrees with the message is qbipc's to judge: its framing
-// decides what reaches the service.)
+// CS_ERR_INVALID_PARAM) and the connection keeps working. (qbipc's client
+// writes the header's size from the message length, so a size field that
+// lies cannot be sent from here; qbipc's server validates it.)
 func TestLiveBadInput(t *testing.T) {
 	if os.Getenv(liveEnv) != "1" {
 		t.Skip("set " + liveEnv + "=1 to run against the daemon serving here")
