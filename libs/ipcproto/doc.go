@@ -14,6 +14,12 @@
 // frame is disconnected. Kind says which fields a message uses (see the
 // Kind constants).
 //
+// Either side may write several frames with one write (Conn.SendBatch):
+// the stream is the same as with one write per frame, so a reader cannot
+// and need not tell. The hot kinds (multicasts, their acks, deliveries)
+// are encoded and decoded by hand (fast.go), byte for byte as msgpack
+// encodes them; anything else goes through msgpack.
+//
 // # Attach and detach
 //
 // The first frame of a connection is KindAttach{Service, Name}. totemd

@@ -89,17 +89,41 @@ func run(ctx context.Context, bus, out string, count, size, window int, node uin
 	if fast {
 		every = time.Millisecond
 	}
+	// fill sends what the window allows with one write (SendBatch).
+	var batch []*ipcproto.Msg
 	fill := func(limit int) error {
+		batch = batch[:0]
 		for n := 0; n < limit && !time.Now().Before(start); n++ {
 			seq, ok := win.Next()
 			if !ok {
 				break
 			}
-			if err := send(c, win.ID(seq), seq, node, size); err != nil {
-				return err
-			}
+			batch = append(batch, mcast(win.ID(seq), seq, node, size))
 		}
-		return nil
+		if len(batch) == 0 {
+			return nil
+		}
+		return c.SendBatch(batch)
+	}
+	handle := func(m *ipcproto.Msg) (rewound, ack bool, err error) {
+		switch m.Kind {
+		case ipcproto.KindMcastAck:
+			rewound, err = win.Ack(m)
+			return rewound, true, err
+		case ipcproto.KindDeliver, ipcproto.KindDeliverBatch:
+			for _, d := range m.Deliveries() {
+				if len(d.Payload) >= 24 {
+					fmt.Fprintf(w, "%d %d\n", binary.LittleEndian.Uint32(d.Payload[16:]), binary.LittleEndian.Uint32(d.Payload[20:]))
+				}
+			}
+		case ipcproto.KindConfChg:
+			if m.Conf.Type == ipcproto.Regular {
+				fmt.Fprintf(w, "conf %s %v\n", m.Conf.Ring, m.Conf.Members)
+			}
+		case ipcproto.KindError:
+			return false, false, fmt.Errorf("totemd: %s", m.Text)
+		}
+		return false, false, nil
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -124,41 +148,37 @@ func run(ctx context.Context, bus, out string, count, size, window int, node uin
 				return err
 			}
 		case m := <-msgs:
-			switch m.Kind {
-			case ipcproto.KindMcastAck:
-				rewound, err := win.Ack(m)
+			// Take every message already here, then top the window up
+			// once: acks that came together make one write.
+			acked, paused := false, false
+			for {
+				rewound, isAck, err := handle(m)
 				if err != nil {
 					return err
 				}
-				if fast && !rewound { // after a refusal, resume on the next tick
-					if err := fill(window); err != nil {
-						return err
-					}
+				acked = acked || isAck
+				paused = paused || rewound
+				if len(msgs) == 0 {
+					break
 				}
-			case ipcproto.KindDeliver, ipcproto.KindDeliverBatch:
-				for _, d := range m.Deliveries() {
-					if len(d.Payload) >= 24 {
-						fmt.Fprintf(w, "%d %d\n", binary.LittleEndian.Uint32(d.Payload[16:]), binary.LittleEndian.Uint32(d.Payload[20:]))
-					}
+				m = <-msgs
+			}
+			if fast && acked && !paused { // after a refusal, resume on the next tick
+				if err := fill(window); err != nil {
+					return err
 				}
-			case ipcproto.KindConfChg:
-				if m.Conf.Type == ipcproto.Regular {
-					fmt.Fprintf(w, "conf %s %v\n", m.Conf.Ring, m.Conf.Members)
-				}
-			case ipcproto.KindError:
-				return fmt.Errorf("totemd: %s", m.Text)
 			}
 		}
 	}
 }
 
-// send multicasts message number seq under bus ID id: a pload exec
-// header, the sender's node id and the number, padded to size.
-func send(c *ipcproto.Conn, id uint64, seq int, node uint32, size int) error {
+// mcast is message number seq under bus ID id: a pload exec header, the
+// sender's node id and the number, padded to size.
+func mcast(id uint64, seq int, node uint32, size int) *ipcproto.Msg {
 	body := make([]byte, 16+size)
 	binary.LittleEndian.PutUint32(body[0:], service<<16|1)
 	binary.LittleEndian.PutUint32(body[8:], uint32(len(body)))
 	binary.LittleEndian.PutUint32(body[16:], node)
 	binary.LittleEndian.PutUint32(body[20:], uint32(seq))
-	return c.Send(&ipcproto.Msg{Kind: ipcproto.KindMcast, ID: id, Payload: body})
+	return &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: id, Payload: body}
 }
