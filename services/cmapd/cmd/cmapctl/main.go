@@ -21,6 +21,9 @@ import (
 	"github.com/needle-cluster/needle/services/cmapd/ctlfmt"
 )
 
+// optstring is corosync-cmapctl's getopt string.
+const optstring = "m:hqgsdDtTbp:C:"
+
 // maxTryAgain is how often CS_ERR_TRY_AGAIN is retried, 1 s apart.
 const maxTryAgain = 10
 
@@ -62,7 +65,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func (t *tool) main(args []string) int {
-	opts, params, ok := getopt(args[0], args[1:], "m:hqgsdDtTbp:C:", t.stderr)
+	opts, params, ok := getopt(args[0], args[1:], optstring, t.stderr)
 	act := actPrintPrefix
 	m := client.MapDefault
 	mapSet := false

@@ -8,9 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// optstring is what main passes to getopt.
-const optstring = "m:hqgsdDtTbp:C:"
-
 // manOptions documents every option of optstring (the tool parses with
 // getopt, not urfave/cli, so the table is written here and checked
 // against optstring below).
