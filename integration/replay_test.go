@@ -236,6 +236,33 @@ func TestNeedleEncryptedRingRefusesReplays(t *testing.T) {
 	}
 	t.Logf("captured %d packets on node 1's LAN interface (UDP payload sizes: %v)", len(pkts), sizes)
 
+	var dsts []netip.Addr
+	for _, nd := range members {
+		dsts = append(dsts, nd.Addr)
+	}
+	replayAndCheck(t, "steady ring", procs, outsider, pkts, dsts)
+
+	// Node 3 restarts (kill -9, so no leave): a new epoch, which nodes 1
+	// and 2 must take at once, while the capture — node 3's previous life
+	// among it — stays refused by all three.
+	if err := procs[2].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitRing(t, "1 2", 20*time.Second, procs[0], procs[1])
+	procs[2] = startTotemd(t, members[2])
+	waitRing(t, "1 2 3", 20*time.Second, procs...)
+	if b, err := os.ReadFile(filepath.Join(members[2].Dir, "state", "needle-epoch_3")); err != nil || len(b) < 2 {
+		t.Errorf("node 3's epoch file: %q, %v", b, err)
+	}
+	replayAndCheck(t, "after node 3's restart", procs, outsider, pkts, dsts)
+}
+
+// replayAndCheck replays the capture for 5 s and checks that no node's
+// membership changed, that every node's replay counter rose in its drop
+// warnings (with no authentication failures) and that it warned at most
+// about once a second.
+func replayAndCheck(t *testing.T, phase string, procs []*harness.Proc, outsider *harness.Node, pkts [][]byte, dsts []netip.Addr) {
+	t.Helper()
 	ring, _, _ := lastMembership(procs[0])
 	membsBefore := make([]int, len(procs))
 	logAt := make([]int, len(procs))
@@ -245,45 +272,41 @@ func TestNeedleEncryptedRingRefusesReplays(t *testing.T) {
 		logAt[i] = len(out)
 	}
 
-	var dsts []netip.Addr
-	for _, nd := range members {
-		dsts = append(dsts, nd.Addr)
-	}
 	const replayFor = 5 * time.Second
 	start := time.Now()
 	sent := replayFrom(t, outsider.NS, pkts, dsts, replayFor)
 	elapsed := time.Since(start)
-	t.Logf("replayed for %v: %v packets per destination", elapsed.Round(time.Millisecond), sent)
+	t.Logf("%s: replayed for %v: %v packets per destination", phase, elapsed.Round(time.Millisecond), sent)
 	time.Sleep(3 * time.Second) // three token timeouts: time for any re-formation to show
 
 	for i, p := range procs {
 		out := p.Output()
 		if n := len(newMembLine.FindAllStringIndex(out, -1)); n != membsBefore[i] {
-			t.Errorf("node %d: %d membership changes during the replay", i+1, n-membsBefore[i])
+			t.Errorf("%s: node %d: %d membership changes during the replay", phase, i+1, n-membsBefore[i])
 		}
 		if r, m, _ := lastMembership(p); r != ring || m != "1 2 3" {
-			t.Errorf("node %d is on ring %s [%s], was %s [1 2 3]", i+1, r, m, ring)
+			t.Errorf("%s: node %d is on ring %s [%s], was %s [1 2 3]", phase, i+1, r, m, ring)
 		}
 		lines := droppedLine.FindAllStringSubmatch(out[logAt[i]:], -1)
 		var counts []uint64
 		for _, l := range lines {
 			if l[1] != "0" {
-				t.Errorf("node %d: authentication failures among the replays: %s", i+1, l[0])
+				t.Errorf("%s: node %d: authentication failures among the replays: %s", phase, i+1, l[0])
 			}
 			v, _ := strconv.ParseUint(l[2], 10, 64)
 			counts = append(counts, v)
 		}
 		if len(counts) < 2 || counts[len(counts)-1] <= counts[0] {
-			t.Errorf("node %d: replay counter did not rise: %v", i+1, counts)
+			t.Errorf("%s: node %d: replay counter did not rise: %v", phase, i+1, counts)
 		}
 		if limit := int(elapsed/time.Second) + 2; len(lines) > limit {
-			t.Errorf("node %d: %d drop warnings in %v, at most %d allowed", i+1, len(lines), elapsed.Round(time.Millisecond), limit)
+			t.Errorf("%s: node %d: %d drop warnings in %v, at most %d allowed", phase, i+1, len(lines), elapsed.Round(time.Millisecond), limit)
 		}
 		if sample := strings.TrimSpace(out[logAt[i]:]); sample != "" {
 			if j := strings.IndexByte(sample, '\n'); j > 0 {
 				sample = sample[:j]
 			}
-			t.Logf("node %d: %d warnings, replay counter %v; first: %s", i+1, len(lines), counts, sample)
+			t.Logf("%s: node %d: %d warnings, replay counter %v; first: %s", phase, i+1, len(lines), counts, sample)
 		}
 	}
 }
