@@ -335,3 +335,44 @@ func checkCmapctlJSON(t *testing.T, nd *harness.Node) {
 	sort.Strings(names)
 	t.Logf("attached: %v", names)
 }
+
+// TestNeedlectlOnCorosync runs needlectl on a node of a 3-node cluster of
+// Debian's corosync 3.1.7: ring, members, quorum and CPG come from
+// corosync through needle's tools; the attached-daemons part is
+// unavailable (corosync has no stats.needle.* keys) without failing.
+func TestNeedlectlOnCorosync(t *testing.T) {
+	needNamespaces(t)
+	needCmapd(t)
+	needQuorumtool(t)
+	buildCpgBins(t)
+	buildTools(t)
+	c, _ := realQuorumCluster(t, 3, harness.ConfOptions{Token: 1000})
+	nd := c.Nodes[0]
+	var last ctlResult
+	var s statusJSON
+	deadline := time.Now().Add(30 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		last = ctl(t, nd, filepath.Join(bins.dir, "needlectl"), "status", "--json")
+		s = statusJSON{}
+		if last.Code != 0 || json.Unmarshal([]byte(last.Stdout), &s) != nil {
+			continue
+		}
+		if s.Quorum != nil && s.Quorum.Quorum.Quorate && s.Quorum.Quorum.Nodes == 3 && len(s.Members) == 3 && s.CPG != nil {
+			break
+		}
+	}
+	if s.Quorum == nil || !s.Quorum.Quorum.Quorate || len(s.Members) != 3 || s.CPG == nil {
+		t.Fatalf("no full view of a corosync node:\n%s", last)
+	}
+	if s.Services != nil || !strings.Contains(s.Unavailable["services"], "stats.needle.service") {
+		t.Errorf("services %v, unavailable %q: want the part unavailable on corosync", s.Services, s.Unavailable["services"])
+	}
+	if len(s.Ring.Links) != 1 || len(s.Ring.Links[0].Nodes) != 3 {
+		t.Errorf("links %+v", s.Ring.Links)
+	}
+	text := ctl(t, nd, filepath.Join(bins.dir, "needlectl"), "status")
+	t.Logf("needlectl status on corosync node 1:\n%s", text.Stdout)
+	if text.Code != 0 || !strings.Contains(text.Stdout, "Service daemons attached to totemd:\n  unavailable: ") {
+		t.Errorf("text view: %s", text)
+	}
+}
