@@ -196,7 +196,10 @@ var (
 // the other two. Before replay protection one captured join made the ring
 // re-form hundreds of times; now no membership changes, every node counts
 // the replays (the counter rises in its drop warnings, no authentication
-// failures among them), and it warns at most once a second.
+// failures among them), and it warns at most once a second. Then node 3
+// is killed and restarted: the others take its new epoch (the ring
+// re-forms with it), and the same capture, now node 3's previous life,
+// changes nothing either.
 func TestNeedleEncryptedRingRefusesReplays(t *testing.T) {
 	needNamespaces(t)
 	c := harness.New(t, 3)
