@@ -11,10 +11,15 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// Flags shared by `check` and the top-level `-t` form.
-var hostFlags = []cli.Flag{
-	&cli.StringFlag{Name: "hostname", EnvVars: []string{"NEEDLE_HOSTNAME"}, Usage: "use `NAME` as the local host name for local node discovery"},
-	&cli.StringFlag{Name: "host-env", EnvVars: []string{"NEEDLE_HOST_ENV"}, Usage: "describe the local host (hostname, addresses, name resolution) from `FILE` instead of this machine (see coroconf.ParseHostEnv)"},
+// hostFlags are the options shared by `check` and the top-level `-t`
+// form, new on each call: urfave/cli stores an environment variable's
+// value in the flag it applies, so one shared set would carry a run's
+// value into the next (and into the man page's defaults).
+func hostFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "hostname", EnvVars: []string{"NEEDLE_HOSTNAME"}, Usage: "use `NAME` as the local host name for local node discovery"},
+		&cli.StringFlag{Name: "host-env", EnvVars: []string{"NEEDLE_HOST_ENV"}, Usage: "describe the local host (hostname, addresses, name resolution) from `FILE` instead of this machine (see coroconf.ParseHostEnv)"},
+	}
 }
 
 func checkCommand() *cli.Command {
@@ -25,7 +30,7 @@ func checkCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "c", Aliases: []string{"config"}, Value: defaultConfig, Usage: "corosync.conf `FILE`"},
 			&cli.BoolFlag{Name: "t", Usage: "accepted for corosync habit; check always only tests"},
-		}, hostFlags...),
+		}, hostFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return cli.Exit(fmt.Sprintf("check: unexpected argument %q (use -c FILE)", c.Args().First()), 1)

@@ -58,7 +58,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "t", Usage: "test the configuration and exit (same as the check command)"},
 			&cli.BoolFlag{Name: "f", Usage: "run in the foreground (accepted for corosync habit; totemd never forks)"},
 			&cli.StringFlag{Name: "bus", Value: DefaultBusPath, Usage: "unix socket `PATH` of the service bus"},
-		}, hostFlags...),
+		}, hostFlags()...),
 		Commands: []*cli.Command{checkCommand()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
