@@ -14,7 +14,9 @@
 //     an odd number of expected votes (its half test is integer division:
 //     with 3 votes a 1-vote side holding the tie-breaker is quorate while
 //     the 2-vote side is quorate by majority; found by this simulator);
-//     a quorum device vote (not simulated here);
+//     a quorum device vote given to more than one partition at once (the
+//     simulated arbiter, like qnetd, revokes before it grants, and the
+//     split-brain check holds with it);
 //   - wait_for_all: from a cold start no node is quorate before one
 //     partition held the configured expected votes at the same time;
 //   - last_man_standing: a quorate node whose window passed (no timer
@@ -57,10 +59,11 @@ type Sim struct {
 	twoNode, wfa, lms, lowEV bool
 	atb                      string
 	allTogether              bool
+	device                   bool // every node runs a quorum device
 	watch                    map[string]lmsWatch
 
 	// Checked counts how often each promise was actually tested.
-	Checked struct{ SplitBrain, WFA, LMS, ATB int }
+	Checked struct{ SplitBrain, WFA, LMS, ATB, DeviceCarried int }
 }
 
 // New draws a configuration for seed.
@@ -96,6 +99,12 @@ func New(seed uint64) *Sim {
 	if r.IntN(4) == 0 {
 		s.keys["quorum.last_man_standing"] = "1"
 		s.keys["quorum.last_man_standing_window"] = strconv.Itoa(int(Window / time.Millisecond))
+	}
+	if r.IntN(4) == 0 {
+		s.keys["quorum.device.model"] = "net"
+		s.keys["quorum.device.timeout"] = "5000"
+		s.keys["quorum.device.sync_timeout"] = "15000"
+		s.device = true
 	}
 	if r.IntN(3) == 0 {
 		s.keys["quorum.auto_tie_breaker"] = "1"
@@ -166,7 +175,13 @@ func (s *Sim) start(id uint32) error {
 	s.cores[id] = c
 	s.parts = append(s.parts, []uint32{id})
 	s.logf("start %d", id)
-	return s.round(len(s.parts)-1, mc(id, acts))
+	pending := mc(id, acts)
+	if s.device {
+		if e, _, racts := c.QdeviceRegister("dev"); e == 0 || e == 1 {
+			pending = append(pending, mc(id, racts)...)
+		}
+	}
+	return s.round(len(s.parts)-1, pending)
 }
 
 type errSkip struct{ error }
@@ -220,6 +235,11 @@ func (s *Sim) round(p int, pending []msg) error {
 	if err := s.deliver(members, pending); err != nil {
 		return err
 	}
+	// the device answers the new ring at once but casts nothing until
+	// the arbiter decided (pollAll after the step)
+	if err := s.poll(members, false); err != nil {
+		return err
+	}
 	var sent []msg
 	for _, id := range members {
 		_, acts := s.cores[id].SyncProcess()
@@ -233,4 +253,57 @@ func (s *Sim) round(p int, pending []msg) error {
 		after = append(after, mc(id, s.cores[id].SyncActivate())...)
 	}
 	return s.deliver(members, after)
+}
+
+// caster is the partition a qnetd-like arbiter gives the device vote to:
+// the one with the most node votes, ties to the one holding the lowest
+// node id. Only its devices cast.
+func (s *Sim) caster() []uint32 {
+	var best []uint32
+	for _, p := range s.parts {
+		if len(p) == 0 {
+			continue
+		}
+		if best == nil || s.votesOf(p) > s.votesOf(best) ||
+			(s.votesOf(p) == s.votesOf(best) && slices.Min(p) < slices.Min(best)) {
+			best = p
+		}
+	}
+	return best
+}
+
+// pollAll is the arbiter's round: every other partition's devices stop
+// casting before the caster's start (qnetd revokes before it grants).
+func (s *Sim) pollAll() error {
+	caster := s.caster()
+	for _, p := range s.parts {
+		if !slices.Equal(p, caster) {
+			if err := s.poll(p, false); err != nil {
+				return err
+			}
+		}
+	}
+	if caster == nil {
+		return nil
+	}
+	return s.poll(caster, true)
+}
+
+// poll has every registered device of partition p poll with its ring.
+func (s *Sim) poll(p []uint32, cast bool) error {
+	if !s.device {
+		return nil
+	}
+	for _, id := range p {
+		c := s.cores[id]
+		in, _ := c.Info(0)
+		if in.Flags&vq.InfoQdeviceRegistered == 0 {
+			continue
+		}
+		_, acts := c.QdevicePoll("dev", cast, c.Ring())
+		if err := s.deliver(p, mc(id, acts)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -113,13 +113,22 @@ func (s *Sim) step() error {
 	default:
 		return s.advance(time.Duration(r.IntN(int(2*Window/time.Second)+1)) * time.Second)
 	}
-	return s.check(atbSplit)
+	if err := s.check(atbSplit); err != nil {
+		return err
+	}
+	if err := s.pollAll(); err != nil {
+		return err
+	}
+	return s.check(nil)
 }
 
 // advance moves time; timer multicasts go round their partition.
 func (s *Sim) advance(d time.Duration) error {
 	s.now += d
 	s.logf("advance %v", d)
+	if err := s.pollAll(); err != nil {
+		return err
+	}
 	for _, p := range s.parts {
 		for _, id := range p {
 			if err := s.deliver(p, mc(id, s.cores[id].Advance(s.now))); err != nil {
@@ -190,6 +199,11 @@ func (s *Sim) check(atbSplit *[3][]uint32) error {
 		}
 	}
 	s.logf("partitions %v quorate %v", s.parts, q)
+	for _, p := range q {
+		if s.device && 2*s.votesOf(p) <= s.expectedCfg() {
+			s.Checked.DeviceCarried++ // quorate only through the device's votes
+		}
+	}
 	if s.wfa && !s.allTogether {
 		s.Checked.WFA++
 	}
