@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/coroconf"
+	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/libs/svchost"
@@ -70,6 +71,7 @@ type service struct {
 type votequorum interface {
 	attached(a svchost.Attachment)
 	detached()
+	confChg(c ipcproto.Conf)
 	connect(c *svchost.Client) error
 	disconnect(c *svchost.Client)
 	request(c *svchost.Client, msg []byte) error

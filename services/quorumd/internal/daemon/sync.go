@@ -11,8 +11,13 @@ import (
 
 func ringOf(r svchost.SyncRound) wire.RingID { return wire.RingID{NodeID: r.Ring.Rep, Seq: r.Ring.Seq} }
 
-// ConfChg: membership reaches the cores through the sync rounds.
-func (s *service) ConfChg(ipcproto.Conf) {}
+// ConfChg: membership reaches the cores through the sync rounds;
+// votequorum only keeps the ring's members for the per-service rounds.
+func (s *service) ConfChg(c ipcproto.Conf) {
+	if s.vq != nil {
+		s.vq.confChg(c)
+	}
+}
 
 // Deliver is a votequorum ring message (NODEINFO, RECONFIGURE,
 // QDEVICE_REG, QDEVICE_RECONFIGURE); the quorum service has none.

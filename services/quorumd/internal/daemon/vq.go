@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/ring"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
+	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/quorumd/internal/evtrack"
@@ -163,6 +166,13 @@ func (a *vqAdapter) attached(at svchost.Attachment) {
 }
 
 func (a *vqAdapter) detached() {}
+
+// confChg keeps the ring's members current between sync rounds.
+func (a *vqAdapter) confChg(c ipcproto.Conf) {
+	if c.Type == ring.Regular && len(c.RingMembers) > 0 {
+		a.ringMembers = slices.Clone(c.RingMembers)
+	}
+}
 
 // connect: clients are refused with EAGAIN (CS_ERR_TRY_AGAIN) until the
 // core exists, as corosync refuses them until it has initialised.
@@ -434,7 +444,15 @@ func (a *vqAdapter) syncInit(r svchost.SyncRound) {
 	if r.Kind == svchost.FullSync {
 		a.ringMembers = r.Members
 	} else {
-		members = a.ringMembers
+		// The ring's members as last known, plus the round's own (an
+		// attachment made before the first ring knows none).
+		members = slices.Clone(a.ringMembers)
+		for _, m := range r.Members {
+			if !slices.Contains(members, m) {
+				members = append(members, m)
+			}
+		}
+		slices.Sort(members)
 	}
 	a.apply(a.core.Advance(a.now()))
 	a.apply(a.core.SyncInit(members, vq.RingID{NodeID: r.Ring.Rep, Seq: r.Ring.Seq}))
