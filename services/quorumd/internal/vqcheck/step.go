@@ -2,6 +2,8 @@ package vqcheck
 
 import (
 	"fmt"
+
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"slices"
 	"strconv"
 	"time"
@@ -66,7 +68,7 @@ func (s *Sim) step() error {
 			a, b = p[:len(p)/2], p[len(p)/2:]
 		}
 		in, _ := s.cores[p[0]].Info(0)
-		if s.atb != "" && !s.lowEV && len(p) == len(s.ids) && s.quorate(p) && s.votesOf(a) == s.votesOf(b) &&
+		if s.atb != "" && !s.lowEV && !s.adminEV && len(p) == len(s.ids) && s.quorate(p) && s.votesOf(a) == s.votesOf(b) &&
 			in.ExpectedVotes == s.votesOf(p) {
 			atbSplit = &[3][]uint32{slices.Clone(p), slices.Clone(a), slices.Clone(b)}
 		}
@@ -105,6 +107,25 @@ func (s *Sim) step() error {
 		}
 		s.watchLMS(s.parts[i])
 		s.compact()
+	case k == 7 && r.IntN(3) == 0: // corosync-quorumtool -e on a random node
+		i := r.IntN(len(s.parts))
+		p := s.parts[i]
+		id := p[r.IntN(len(p))]
+		n := uint32(1 + r.IntN(int(s.expectedCfg())+2))
+		e, acts := s.cores[id].SetExpected(n)
+		s.logf("setexpected %d on %d: %v", n, id, e)
+		if err := s.deliver(p, mc(id, acts)); err != nil {
+			return err
+		}
+		if e == cs.OK {
+			// the administrator vouched for the membership: -e ends
+			// waiting for all (verified on 3.1.7) and moves the
+			// half-split line auto_tie_breaker measures against
+			s.adminEV = true
+			if n < s.expectedCfg() {
+				s.lowEV = true // and may lower the bar for a split brain
+			}
+		}
 	case k < 8 && len(s.down()) > 0: // restart alone, merges later
 		d := s.down()
 		if err := s.start(d[r.IntN(len(d))]); err != nil {
@@ -142,7 +163,7 @@ func (s *Sim) advance(d time.Duration) error {
 	// last_man_standing: a partition that lost members while quorate
 	// armed the window; once it passed with the partition unchanged, its
 	// expected votes are its member count.
-	if !s.lms || s.twoNode || s.atb != "" || s.keys["quorum.expected_votes"] != "" {
+	if !s.lms || s.twoNode || s.atb != "" || s.keys["quorum.expected_votes"] != "" || s.adminEV {
 		s.watch = nil
 		return nil
 	}
@@ -204,10 +225,10 @@ func (s *Sim) check(atbSplit *[3][]uint32) error {
 			s.Checked.DeviceCarried++ // quorate only through the device's votes
 		}
 	}
-	if s.wfa && !s.allTogether {
+	if s.wfa && !s.allTogether && !s.adminEV {
 		s.Checked.WFA++
 	}
-	if s.wfa && !s.allTogether && len(q) > 0 {
+	if s.wfa && !s.allTogether && !s.adminEV && len(q) > 0 {
 		return fmt.Errorf("wait_for_all: %v quorate before the expected votes were seen together", q[0])
 	}
 	// auto_tie_breaker with odd expected votes: 3.1.7's "half" test is
