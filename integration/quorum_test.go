@@ -466,12 +466,14 @@ func TestQuorumdMixedRing(t *testing.T) {
 	}
 	nd := c.Nodes[2]
 	procs = append(procs, startTotemd(t, nd))
-	for name, bin := range map[string]string{"cmapd": cmapBins.cmapd, "quorumd": quorumBins.quorumd} {
-		p, err := nd.Start(name, bin, "-f")
+	var q *harness.Proc
+	for _, d := range []struct{ name, bin string }{{"cmapd", cmapBins.cmapd}, {"quorumd", quorumBins.quorumd}} {
+		p, err := nd.Start(d.name, d.bin, "-f")
 		if err != nil {
 			t.Fatal(err)
 		}
 		procs = append(procs, p)
+		q = p // quorumd, started last
 	}
 	status := waitAgreement(t, 0, 3, 30*time.Second, c.Nodes...)
 	t.Logf("every node of the mixed ring agrees:\n%s", status)
@@ -495,7 +497,6 @@ func TestQuorumdMixedRing(t *testing.T) {
 	}
 
 	// A needle quorumd restart: the real nodes stay quorate throughout.
-	q := procs[len(procs)-1]
 	if err := q.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
