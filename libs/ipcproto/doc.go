@@ -97,10 +97,10 @@
 //     members that remain; only needle nodes take part (a corosync node
 //     never sees the round and keeps counting as attached).
 //   - KindSyncProcess{ID, SyncKind, Ring}: sync_process; multicast this
-//     service's sync messages (KindMcast), then answer KindSyncDone{ID,
-//     Ring} once every one of them was accepted (KindMcastAck OK). The
-//     round's barrier leaves after them, so every participant delivers
-//     them before the round moves on.
+//     service's sync messages (KindMcast with Sync set), then answer
+//     KindSyncDone{ID, Ring} once every one of them was accepted
+//     (KindMcastAck OK). The round's barrier leaves after them, so every
+//     participant delivers them before the round moves on.
 //   - KindSyncActivate{ID, SyncKind, Ring, Members}: sync_activate; every
 //     participant finished, commit. Members is the service membership
 //     after the round.
@@ -113,14 +113,51 @@
 //
 // # Multicasts and pipelining
 //
-// KindMcast{ID, Payload} asks for an agreed-order multicast; totemd
-// answers KindMcastAck{ID, Status} for each, in order: OK (queued for the
+// KindMcast{ID, Payload, Sync} asks for an agreed-order multicast; totemd
+// answers KindMcastAck{ID, Status, Sync} for each: OK (queued for the
 // ring), TooBig (never fits, do not resend) or TryAgain (the ring's queue
-// is full). Multicasts may be pipelined: a service may send many before the
-// acks come back. Once one is refused with TryAgain, every later one is
-// refused too, until the refused one is sent again under the same ID; so a
-// service that resends from its first refused message on keeps its
-// messages in the order it made them. Window is that sending side.
+// is full, or the service's sync round forbids it now, see below).
+// Multicasts may be pipelined: a service may send many before the acks
+// come back. A service's multicasts are two streams, told apart by Sync:
+// its sync messages (Sync set) and its ordinary ones. Each stream has its
+// own ids and keeps its own order: totemd answers each stream's
+// multicasts in the order they came, and once one is refused with
+// TryAgain, every later one of that stream is refused too, until the
+// refused one is sent again under the same ID; so a service that resends
+// from its first refused message on keeps each stream in the order it
+// made it. The acks of the two streams may interleave in any way. Window
+// is the sending side of one stream.
+//
+// # Multicasts during a sync round
+//
+// While a sync round of a service runs on this node — from the ring
+// change (its Transitional change), or the local attach of its daemon, or
+// the configuration changes of a service round, until that service's
+// KindSyncActivate on this node — totemd accepts from it only sync
+// messages: those it sends while processing (after KindSyncProcess,
+// before its KindSyncDone), marked Sync. Every ordinary multicast is
+// refused with TryAgain, and ordinary multicasts that totemd held
+// unacknowledged (waiting for room in the ring's queue) when the round
+// began are refused then; they are accepted again, in order, once the
+// service was activated. So a service's ordinary messages are never
+// delivered inside its own sync round, as in corosync 3.1.7, where IPC
+// requests that need the ring get CS_ERR_TRY_AGAIN during sync and only
+// sync messages travel; unlike 3.1.7, which drops with a warning an
+// exec multicast that races with the round (addendum §3.5), nothing is
+// ever dropped: the refused messages come again after activation. Sync
+// messages may thus go ahead of ordinary ones the service queued earlier
+// but totemd had not accepted yet.
+//
+// An ordinary multicast totemd accepted (acked OK) before the ring
+// changed is in Totem's queue. If the old ring sequenced it, extended
+// virtual synchrony delivers it in the old configuration or, recovered,
+// after the Transitional change, before the Regular one; either way
+// before the service's round. One accepted but not yet sequenced when
+// the ring broke (still in srp's new-message queue or totempg's packing
+// buffer) is sent in the new ring: totemd runs without corosync's
+// trans-ack gate, so it may then be delivered inside the round (see
+// services/totemd/internal/node's doc of mcast for this remaining
+// window).
 //
 // # Requests between services
 //

@@ -18,8 +18,8 @@ const (
 	KindAttach       Kind = iota + 1 // svc→: Service, Name
 	KindAttached                     // →svc: NodeID, Ring, Members (service members), RingMembers
 	KindDetach                       // svc→: clean detach
-	KindMcast                        // svc→: ID, Payload (agreed-order multicast; may be pipelined)
-	KindMcastAck                     // →svc: ID, Status (OK, TooBig, or TryAgain when the ring queue is full)
+	KindMcast                        // svc→: ID, Payload, Sync (agreed-order multicast; may be pipelined)
+	KindMcastAck                     // →svc: ID, Status, Sync (OK, TooBig, or TryAgain: queue full or sync round)
 	KindDeliver                      // →svc: From, Payload, Swapped
 	KindConfChg                      // →svc: Conf (service view and RingMembers)
 	KindSyncInit                     // →svc: ID (round), SyncKind, Ring, Trans, Members
@@ -146,6 +146,10 @@ type Msg struct {
 	SyncKind    SyncKind `msgpack:"sk,omitempty"`
 	Batch       Batch    `msgpack:"b,omitempty"`
 	Text        string   `msgpack:"x,omitempty"`
+	// Sync marks a KindMcast as a sync message of the service's round in
+	// progress, and its KindMcastAck likewise: sync and ordinary
+	// multicasts are two streams with their own ids (doc.go).
+	Sync bool `msgpack:"sy,omitempty"`
 }
 
 // Deliveries returns the messages a KindDeliver or KindDeliverBatch

@@ -32,9 +32,14 @@ type busState struct {
 	attached bool // Service.Attached was called for sess
 	nodeID   uint32
 
-	q         *mcastQueue
-	retryWait bool // a resend after TryAgain is scheduled
-	pumpDue   bool // a pump is deferred to the end of the owner's work
+	// q and sq are the ordinary and the sync stream of multicasts
+	// (ipcproto's doc: "Multicasts during a sync round"): sq holds what the
+	// service queued while processing a round (from SyncProcess to its
+	// SyncDone); it is sent first and may overtake q, whose items totemd
+	// refuses until the round's activation. Each keeps its own order.
+	q, sq     *mcastQueue
+	retryWait [2]bool // per stream (0 ordinary, 1 sync): a resend after TryAgain is scheduled
+	pumpDue   bool    // a pump is deferred to the end of the owner's work
 	out       []*ipcproto.Msg
 
 	reqSeq uint64
@@ -51,15 +56,18 @@ type session struct{ conn *ipcproto.Conn }
 // roundState is the sync round in progress.
 type roundState struct {
 	r SyncRound
-	// barrier is the multicast count SyncDone must see resolved; set when
-	// the service reported done.
+	// processing: SyncProcess was called and the service has not reported
+	// done yet; what it multicasts meanwhile are its sync messages.
+	processing bool
+	// barrier is the sync stream's count SyncDone must see resolved; set
+	// when the service reported done.
 	barrier  uint64
 	doneSeen bool
 	doneSent bool
 }
 
 func newBusState(d *Daemon) *busState {
-	b := &busState{d: d, q: newMcastQueue(d.opts.Window), reqs: map[uint64]func(cs.Error, []byte){}}
+	b := &busState{d: d, q: newMcastQueue(d.opts.Window), sq: newMcastQueue(d.opts.Window), reqs: map[uint64]func(cs.Error, []byte){}}
 	b.cmap = newBusCmap(b, d.opts.CmapPrefixes)
 	return b
 }
@@ -155,13 +163,13 @@ func (b *busState) detached(s *session) {
 	}
 	wasAttached := b.attached
 	b.sess, b.conn, b.attached = nil, nil, false
-	for _, it := range b.q.fail() {
+	for _, it := range append(b.sq.fail(), b.q.fail()...) {
 		if it.done != nil {
 			done := it.done
 			b.d.later(func() { done(cs.ErrLibrary) })
 		}
 	}
-	b.retryWait = false
+	b.retryWait = [2]bool{}
 	for id, done := range b.reqs {
 		delete(b.reqs, id)
 		if done != nil {
@@ -217,6 +225,7 @@ func (b *busState) onMsg(s *session, m *ipcproto.Msg) {
 			return
 		}
 		b.round.r.Ring = *m.Ring
+		b.round.processing = !b.round.doneSeen
 		if svc.SyncProcess(b.round.r) {
 			b.syncDone(b.round.r)
 		}
@@ -300,7 +309,11 @@ func (b *busState) mcast(payload []byte, done func(cs.Error)) {
 		}
 		return
 	}
-	b.q.push(payload, done)
+	if rs := b.round; rs != nil && rs.processing {
+		b.sq.push(payload, done)
+	} else {
+		b.q.push(payload, done)
+	}
 	b.schedulePump()
 }
 
@@ -318,18 +331,25 @@ func (b *busState) schedulePump() {
 	})
 }
 
-// pump sends what the window allows, with one write (ipcproto.Conn.SendBatch).
+// pump sends what the windows allow, sync stream first, with one write
+// (ipcproto.Conn.SendBatch).
 func (b *busState) pump() {
-	if !b.attached || b.retryWait || b.conn == nil {
+	if !b.attached || b.conn == nil {
 		return
 	}
 	out := b.out[:0]
-	for {
-		it, ok := b.q.next()
-		if !ok {
-			break
+	for _, sync := range [2]bool{true, false} {
+		q := b.queue(sync)
+		if b.retryWait[streamOf(sync)] {
+			continue
 		}
-		out = append(out, &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: it.id, Payload: it.payload})
+		for {
+			it, ok := q.next()
+			if !ok {
+				break
+			}
+			out = append(out, &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: it.id, Payload: it.payload, Sync: sync})
+		}
 	}
 	b.out = out
 	if len(out) == 0 {
@@ -344,16 +364,32 @@ func (b *busState) pump() {
 	}
 }
 
+// queue is the sync or the ordinary stream's queue.
+func (b *busState) queue(sync bool) *mcastQueue {
+	if sync {
+		return b.sq
+	}
+	return b.q
+}
+
+// streamOf indexes retryWait: 0 ordinary, 1 sync.
+func streamOf(sync bool) int {
+	if sync {
+		return 1
+	}
+	return 0
+}
+
 func (b *busState) onAck(m *ipcproto.Msg) {
-	r, err := b.q.ack(m.ID, m.Status)
+	r, err := b.queue(m.Sync).ack(m.ID, m.Status)
 	if err != nil {
-		b.d.log.Error("bus protocol error; reattaching", "error", err)
+		b.d.log.Error("bus protocol error; reattaching", "error", err, "sync", m.Sync)
 		b.conn.Close()
 		return
 	}
 	if it := r.resolved; it != nil {
 		if r.status != cs.OK {
-			b.d.log.Error("the ring refused a multicast", "status", r.status, "bytes", len(it.payload))
+			b.d.log.Error("the ring refused a multicast", "status", r.status, "bytes", len(it.payload), "sync", m.Sync)
 		}
 		if it.done != nil {
 			done, st := it.done, r.status
@@ -362,11 +398,12 @@ func (b *busState) onAck(m *ipcproto.Msg) {
 		b.checkSyncDone()
 	}
 	if r.rewound {
-		b.retryWait = true
+		i := streamOf(m.Sync)
+		b.retryWait[i] = true
 		s := b.sess
 		b.d.host.After(mcastRetry, func() {
 			if b.sess == s {
-				b.retryWait = false
+				b.retryWait[i] = false
 				b.pump()
 			}
 		})
@@ -381,13 +418,13 @@ func (b *busState) syncDone(r SyncRound) {
 	if b.round == nil || b.round.r.ID != r.ID || b.round.doneSeen {
 		return
 	}
-	b.round.doneSeen, b.round.barrier = true, b.q.pushed
+	b.round.doneSeen, b.round.processing, b.round.barrier = true, false, b.sq.pushed
 	b.checkSyncDone()
 }
 
 func (b *busState) checkSyncDone() {
 	rs := b.round
-	if rs == nil || !rs.doneSeen || rs.doneSent || b.q.resolved < rs.barrier {
+	if rs == nil || !rs.doneSeen || rs.doneSent || b.sq.resolved < rs.barrier {
 		return
 	}
 	rs.doneSent = true
@@ -413,12 +450,12 @@ func (b *busState) request(service uint16, payload []byte, done func(cs.Error, [
 func (b *busState) drain(timeout time.Duration, ops chan func()) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	for b.attached && b.q.backlog() > 0 {
+	for b.attached && b.q.backlog()+b.sq.backlog() > 0 {
 		select {
 		case f := <-ops:
 			b.d.step(f)
 		case <-deadline.C:
-			b.d.log.Warn("stopping with multicasts not yet accepted by the ring", "count", b.q.backlog())
+			b.d.log.Warn("stopping with multicasts not yet accepted by the ring", "count", b.q.backlog()+b.sq.backlog())
 			return
 		}
 	}

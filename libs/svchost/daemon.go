@@ -233,10 +233,10 @@ func (h *host) NodeID() uint32 { return h.d.bus.nodeID }
 
 func (h *host) Mcast(payload []byte, done func(cs.Error)) { h.d.bus.mcast(payload, done) }
 
-func (h *host) Backlog() int { return h.d.bus.q.backlog() }
+func (h *host) Backlog() int { return h.d.bus.q.backlog() + h.d.bus.sq.backlog() }
 
 func (h *host) Congested() bool {
-	return h.d.bus.conn == nil || h.d.bus.q.backlog() >= h.d.opts.MaxBacklog
+	return h.d.bus.conn == nil || h.Backlog() >= h.d.opts.MaxBacklog
 }
 
 func (h *host) SyncDone(r SyncRound) { h.d.bus.syncDone(r) }

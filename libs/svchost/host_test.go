@@ -363,18 +363,21 @@ func TestSyncDoneAfterAcceptedMulticasts(t *testing.T) {
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindSyncProcess, ID: 5, Ring: ring})
 	a := p.recvKind(ipcproto.KindMcast)
 	b := p.recvKind(ipcproto.KindMcast)
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: a.ID, Status: cs.ErrTryAgain})
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: b.ID, Status: cs.ErrTryAgain})
+	if !a.Sync || !b.Sync {
+		t.Fatalf("multicasts of SyncProcess not marked Sync: %+v %+v", a, b)
+	}
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: a.ID, Status: cs.ErrTryAgain, Sync: true})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: b.ID, Status: cs.ErrTryAgain, Sync: true})
 	a2 := p.recvKind(ipcproto.KindMcast)
 	if a2.ID != a.ID || string(a2.Payload) != "a" {
 		t.Fatalf("resend %+v, want the refused first message", a2)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: a.ID, Status: cs.OK})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: a.ID, Status: cs.OK, Sync: true})
 	b2 := p.recv()
 	if b2.Kind != ipcproto.KindMcast || b2.ID != b.ID {
 		t.Fatalf("got %s %d before the second multicast was accepted, want its resend", b2.Kind, b2.ID)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: b.ID, Status: cs.OK})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: b.ID, Status: cs.OK, Sync: true})
 	done := p.recvKind(ipcproto.KindSyncDone)
 	if done.ID != 5 || *done.Ring != *ring {
 		t.Fatalf("sync done %+v", done)
@@ -386,6 +389,104 @@ func TestSyncDoneAfterAcceptedMulticasts(t *testing.T) {
 	waitFor(t, "init", func() bool { return svc.has("sync-init 6") == 1 })
 	p.conn.Close()
 	waitFor(t, "abort and detach", func() bool { return svc.has("sync-abort") == 1 && svc.has("detached") == 1 })
+}
+
+// TestSyncMessagesOvertakeOrdinary: ordinary multicasts queued before a
+// round and refused by totemd during it (TryAgain) stay queued; the sync
+// messages queued in SyncProcess go out as their own stream (Sync) ahead
+// of them, SyncDone waits only for the sync stream, and after the
+// activation the ordinary ones are resent in their own order.
+func TestSyncMessagesOvertakeOrdinary(t *testing.T) {
+	var order []string
+	svc := &testService{onSyncProcess: func(h Host, r SyncRound) bool {
+		h.Mcast([]byte("s1"), func(cs.Error) { order = append(order, "s1") })
+		h.Mcast([]byte("s2"), func(cs.Error) { order = append(order, "s2") })
+		return true
+	}}
+	r := startRig(t, svc, Options{})
+	p := r.accept(1)
+	ring := &ipcproto.Ring{Rep: 1, Seq: 8}
+	waitFor(t, "attached", func() bool { return svc.has("attached") == 1 })
+	r.do(func() {
+		svc.host.Mcast([]byte("o1"), func(cs.Error) { order = append(order, "o1") })
+		svc.host.Mcast([]byte("o2"), func(cs.Error) { order = append(order, "o2") })
+	})
+	o1 := p.recvKind(ipcproto.KindMcast)
+	o2 := p.recvKind(ipcproto.KindMcast)
+	if o1.Sync || o2.Sync || string(o1.Payload) != "o1" || string(o2.Payload) != "o2" {
+		t.Fatalf("ordinary multicasts %+v %+v", o1, o2)
+	}
+	// The round begins: totemd refuses both.
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindSyncInit, ID: 7, Ring: ring, Members: []uint32{1}})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: o1.ID, Status: cs.ErrTryAgain})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: o2.ID, Status: cs.ErrTryAgain})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindSyncProcess, ID: 7, Ring: ring})
+	var syncs []*ipcproto.Msg
+	for len(syncs) < 2 {
+		m := p.recvKind(ipcproto.KindMcast)
+		if m.Sync {
+			syncs = append(syncs, m)
+			continue
+		}
+		// A resend of the ordinary stream: refused again during the round.
+		p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.ErrTryAgain})
+	}
+	if string(syncs[0].Payload) != "s1" || string(syncs[1].Payload) != "s2" {
+		t.Fatalf("sync messages %q %q, want s1 s2", syncs[0].Payload, syncs[1].Payload)
+	}
+	for _, m := range syncs {
+		p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.OK, Sync: true})
+	}
+	for {
+		m := p.recv()
+		if m.Kind == ipcproto.KindSyncDone {
+			break
+		}
+		if m.Kind == ipcproto.KindMcast && !m.Sync {
+			p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.ErrTryAgain})
+			continue
+		}
+		t.Fatalf("waiting for sync done: %+v", m)
+	}
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindSyncActivate, ID: 7, Ring: ring, Members: []uint32{1}})
+	// After the activation the ordinary stream is accepted, in its order.
+	var got []string
+	for len(got) < 2 {
+		m := p.recvKind(ipcproto.KindMcast)
+		if m.Sync {
+			t.Fatalf("sync message %q after the round", m.Payload)
+		}
+		if len(got) == 0 && string(m.Payload) != "o1" {
+			p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.ErrTryAgain})
+			continue
+		}
+		got = append(got, string(m.Payload))
+		p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.OK})
+	}
+	if got[0] != "o1" || got[1] != "o2" {
+		t.Fatalf("ordinary resends %q, want o1 o2", got)
+	}
+	var seen []string
+	r.do(func() { seen = append(seen, order...) })
+	waitFor(t, "done callbacks", func() bool {
+		r.do(func() { seen = append(seen[:0], order...) })
+		return len(seen) == 4
+	})
+	if want := []string{"s1", "s2", "o1", "o2"}; !slicesEqual(seen, want) {
+		t.Fatalf("accepted in order %q, want %q", seen, want)
+	}
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // TestCmapMirrorTracksAndRetracks: the host tracks its prefixes (and

@@ -28,8 +28,14 @@
 // totemd stalls the queue, which resends from the refused message in
 // order; only a lost bus fails what was not accepted (ErrLibrary). A
 // service answers its clients CS_ERR_TRY_AGAIN while Host.Congested.
-// SyncDone reaches totemd only after every multicast queued before it was
-// accepted by the ring.
+// What a service multicasts while processing a round (from SyncProcess
+// until it is done: SyncProcess returned true or Host.SyncDone) are its
+// sync messages, a stream of their own; everything else is ordinary.
+// totemd refuses ordinary multicasts from the start of the service's
+// round until its SyncActivate (libs/ipcproto's doc), so sync messages go
+// ahead of ordinary ones queued earlier and not yet accepted; each stream
+// keeps its own order. SyncDone reaches totemd only after every sync
+// message of the round was accepted by the ring.
 //
 // Entry points: Main (the whole daemon from its command line), New + Run
 // (the same without the command line, for tests and embedding), and the
@@ -88,8 +94,9 @@ type Service interface {
 	// SyncProcess asks the service to multicast its sync messages. It
 	// returns true when it is done now; false means it will call
 	// Host.SyncDone(r) later (e.g. after its multicasts were accepted).
-	// The host only reports done after every multicast the service queued
-	// before it was accepted by the ring.
+	// The host only reports done after every sync message (see
+	// Host.Mcast) was accepted by the ring; ordinary multicasts queued
+	// earlier are not waited for (totemd takes them after SyncActivate).
 	SyncProcess(r SyncRound) bool
 	// SyncActivate ends the round on every member at once.
 	SyncActivate(r SyncRound)
@@ -183,10 +190,16 @@ type Host interface {
 	// NodeID is this node's Totem node id.
 	NodeID() uint32
 	// Mcast queues payload (beginning with the exec header) for the ring
-	// in agreed order. Multicasts leave in the order queued; done (may be
-	// nil) runs once with cs.OK when the ring accepted it, or with the
-	// refusal (ErrTooBig, or ErrLibrary when the bus went away). A
-	// TryAgain from totemd is retried by the host, never surfaced here.
+	// in agreed order. A multicast queued while the service processes a
+	// round (inside SyncProcess, or after it returned false and before
+	// SyncDone) is a sync message; any other is ordinary. Sync messages
+	// leave in the order queued, ordinary ones likewise; a sync message
+	// may overtake ordinary ones queued before it that totemd has not
+	// accepted yet (it accepts ordinary ones only outside the service's
+	// rounds, so those wait for SyncActivate). done (may be nil) runs once
+	// with cs.OK when the ring accepted it, or with the refusal
+	// (ErrTooBig, or ErrLibrary when the bus went away). A TryAgain from
+	// totemd is retried by the host, never surfaced here.
 	Mcast(payload []byte, done func(cs.Error))
 	// Backlog is the number of queued multicasts not yet accepted: the
 	// service answers its clients CS_ERR_TRY_AGAIN where corosync would

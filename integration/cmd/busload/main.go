@@ -120,6 +120,10 @@ func run(ctx context.Context, bus, out string, count, size, window int, node uin
 			if m.Conf.Type == ipcproto.Regular {
 				fmt.Fprintf(w, "conf %s %v\n", m.Conf.Ring, m.Conf.Members)
 			}
+		case ipcproto.KindSyncProcess:
+			// No sync messages: done at once. totemd refuses the stream
+			// (TryAgain) until the round's activation (ipcproto's doc).
+			return false, false, c.Send(&ipcproto.Msg{Kind: ipcproto.KindSyncDone, ID: m.ID, Ring: m.Ring})
 		case ipcproto.KindError:
 			return false, false, fmt.Errorf("totemd: %s", m.Text)
 		}

@@ -262,7 +262,7 @@ func (k *Checker) confchg(n *node, cl *client, t trigger, e cpg.ConfChgEvent) {
 	}
 	content := addrs(e.Members) + "|" + addrs(e.Left) + "|" + addrs(e.Joined)
 	id := fmt.Sprintf("%v@%d/%q/%s", t.ring, t.pos, e.Group, addrs(e.Members))
-	if t.pos >= 0 && t.activated && !k.s.opt.BusRace {
+	if t.pos >= 0 && t.activated {
 		vk := fmt.Sprintf("%v@%d/%q", t.ring, t.pos, e.Group)
 		if old, ok := k.views[vk]; ok && old != content {
 			k.violate("%v: confchg of %q at %v/%d is %s, another node saw %s", cl, e.Group, t.ring, t.pos, content, old)
@@ -270,7 +270,7 @@ func (k *Checker) confchg(n *node, cl *client, t trigger, e cpg.ConfChgEvent) {
 		k.views[vk] = content
 	}
 	// Virtual synchrony: the messages between two consecutive views.
-	if prev := cl.view; prev != nil && prev.group == e.Group && !k.s.opt.BusRace {
+	if prev := cl.view; prev != nil && prev.group == e.Group {
 		var msgs []string
 		for i := len(cl.recs) - 1; i >= 0 && cl.recs[i].view == ""; i-- {
 			// Application-level messages: whole ones and completed

@@ -22,8 +22,9 @@
 //     round that were still queued are sent in the next ring, as totemd
 //     would;
 //   - with Options.BusRace, the messages a node queued just before a
-//     configuration change sometimes reach totemd after it, so they are
-//     sent inside the sync round, in their order;
+//     configuration change sometimes reach totemd after it; totemd refuses
+//     a service's ordinary multicasts during its round (libs/ipcproto's
+//     doc), so they wait, in order, behind the round's sync messages;
 //   - a cpgd may also lose its bus to totemd and get it back with its core
 //     and clients kept (cpgd's adapter does so): what it had queued fails
 //     and is given back (Requeue) at the reattachment, what the ring had
@@ -70,12 +71,12 @@ type Options struct {
 	Keep317AbortBug bool
 	// FaultRate is the chance per step of a membership fault (0..1).
 	FaultRate float64
-	// BusRace sometimes sends what a node had queued before a
-	// configuration change inside the sync round that follows, as when
-	// cpgd's multicasts reach totemd just after the change. Virtual
-	// synchrony cannot hold then (a partition can deliver messages before
-	// any view change), so the checker only checks what the core can still
-	// guarantee: one process list on all nodes, no ghost, no lost message.
+	// BusRace models cpgd's multicasts reaching totemd just after a
+	// configuration change. totemd refuses them until the service's
+	// activation and svchost resends them after its sync messages
+	// (libs/ipcproto's doc, "Multicasts during a sync round"), so no cpg
+	// message is delivered inside a round and the checker checks full
+	// virtual synchrony as without the race.
 	BusRace bool
 	// Trace, if set, gets one line per step.
 	Trace func(string)
@@ -322,15 +323,12 @@ func (s *Sim) Reconfigure(comps [][]uint32) {
 			n.core.SyncInit(rd)
 			n.waitingAck = true
 			if s.opt.BusRace && s.rng.IntN(4) == 0 && len(n.normalQ) > 0 {
-				// The bus race: the queued messages reached totemd after
-				// its configuration change.
+				// The bus race: the queued messages reach totemd after
+				// its configuration change. totemd refuses them (TryAgain)
+				// until the activation; svchost keeps them queued, in
+				// order, behind the round's sync messages, so they stay
+				// in the ordinary queue.
 				s.Stats.RaceMoves++
-				for _, p := range n.normalQ {
-					n.syncQ = append(n.syncQ, p)
-					n.syncBar = append(n.syncBar, false)
-					n.syncBarRing = append(n.syncBarRing, ring.ID{})
-				}
-				n.normalQ = nil
 			}
 			s.drain(n)
 		}

@@ -74,7 +74,10 @@ type Node struct {
 	members       []srp.NodeID
 	synced        bool
 	services      map[uint16]*bus.Service
-	refused       map[uint16]uint64 // per service: ID of the mcast refused with TryAgain, until it is sent again
+	refused       map[uint16]uint64     // per service: ID of the mcast refused with TryAgain, until it is sent again
+	waiting       map[uint16]*mcastWait // per service: multicasts waiting for room in srp's queue (mcastwait.go)
+	gated         map[uint16]bool       // services in their sync round: ordinary multicasts refused (syncgate.go)
+	refusedSync   map[uint16]uint64     // per service: ID of the sync message refused with TryAgain
 
 	calls chan func()
 	mu    sync.Mutex // guards view
@@ -107,7 +110,8 @@ func New(cfg Config) (*Node, error) {
 		cfg.CfgLog = cfg.Logger.Named("CFG")
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), calls: make(chan func(), 64),
-		services: map[uint16]*bus.Service{}, refused: map[uint16]uint64{}, pendingReload: map[uint64]uint64{}}
+		services: map[uint16]*bus.Service{}, refused: map[uint16]uint64{}, waiting: map[uint16]*mcastWait{},
+		gated: map[uint16]bool{}, refusedSync: map[uint16]uint64{}, pendingReload: map[uint64]uint64{}}
 
 	seq, err := ringid.Load(cfg.StateDir, uint32(cfg.SRP.Self))
 	if err != nil {
@@ -275,6 +279,7 @@ func (n *Node) flush() {
 // onTokenReceived is srp's hook: push staged messages into the ring.
 func (n *Node) onTokenReceived() {
 	n.pushOutbox()
+	n.drainWaiting()
 	n.packer.Flush()
 }
 
@@ -302,6 +307,7 @@ func (n *Node) pushOutbox() {
 // into each attached service's view (syncengine/view.go): the services
 // see their configuration changes through apply, in delivery order.
 func (n *Node) confChange(c *srp.ConfChange) {
+	n.gateAll() // every service's round starts with the ring change (syncgate.go)
 	ids := toU32(c.Members)
 	ring := syncengine.RingID{Rep: uint32(c.Ring.Rep), Seq: c.Ring.Seq}
 	if c.Type == srp.Transitional {
@@ -340,6 +346,7 @@ func (n *Node) apply(acts []syncengine.Action) {
 			n.cfg.SyncLog.Info("Completed service synchronization, ready to provide service.")
 		case syncengine.ServiceConfChg:
 			conf := a.Conf
+			n.gate(uint16(a.Service))
 			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindConfChg, Conf: &conf})
 		case syncengine.HoldDeliveries:
 			n.holding = true
@@ -357,6 +364,7 @@ func (n *Node) apply(acts []syncengine.Action) {
 			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncProcess, ID: a.Round,
 				SyncKind: syncKind(a.Kind), Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}})
 		case syncengine.ActivateService:
+			n.ungate(uint16(a.Service))
 			n.toService(uint16(a.Service), &ipcproto.Msg{Kind: ipcproto.KindSyncActivate, ID: a.Round, SyncKind: syncKind(a.Kind),
 				Ring: &ipcproto.Ring{Rep: uint32(n.ring.Rep), Seq: n.ring.Seq}, Members: a.Members})
 		case syncengine.AbortService:
@@ -420,6 +428,9 @@ func (n *Node) handleBus(ev bus.Event) {
 		if n.services[svc.ID] == svc {
 			delete(n.services, svc.ID)
 			delete(n.refused, svc.ID)
+			delete(n.waiting, svc.ID)
+			delete(n.gated, svc.ID)
+			delete(n.refusedSync, svc.ID)
 			n.log.Info("service detached", "service", svc.Name, "id", svc.ID, "error", ev.Err)
 			acts, err := n.sync.ServiceDetached(syncengine.ServiceID(svc.ID))
 			n.logErr("service detach", err)
@@ -432,6 +443,9 @@ func (n *Node) handleBus(ev bus.Event) {
 	case ipcproto.KindAttach:
 		n.services[svc.ID] = svc
 		delete(n.refused, svc.ID)
+		delete(n.waiting, svc.ID)
+		delete(n.refusedSync, svc.ID)
+		n.gate(svc.ID) // until the activation of its first round
 		n.log.Info("service attached", "service", svc.Name, "id", svc.ID)
 		ring, ringMembers, members := n.sync.View(syncengine.ServiceID(svc.ID))
 		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: uint32(n.cfg.SRP.Self),
@@ -440,7 +454,16 @@ func (n *Node) handleBus(ev bus.Event) {
 		n.logErr("service attach", err)
 		n.apply(acts)
 	case ipcproto.KindMcast:
-		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: n.mcast(svc.ID, m)})
+		if m.Sync {
+			n.mcastSync(svc, m)
+			break
+		}
+		if n.refuseInRound(svc, m) {
+			break
+		}
+		if st, now := n.mcast(svc, m); now {
+			n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: st})
+		}
 	case ipcproto.KindSyncDone:
 		n.apply(n.sync.ServiceDone(syncengine.ServiceID(svc.ID), m.ID))
 	case ipcproto.KindRequest, ipcproto.KindResponse:
@@ -450,23 +473,74 @@ func (n *Node) handleBus(ev bus.Event) {
 	}
 }
 
-// mcast queues a service's multicast for the ring. A service may have many
-// multicasts in flight; so that none overtakes one the full queue refused,
-// every later one is refused too until the refused one comes again (the
-// bus contract in ipcproto: resend from the first refused message on).
-func (n *Node) mcast(svc uint16, m *ipcproto.Msg) cs.Error {
-	if id, ok := n.refused[svc]; ok && m.ID != id {
-		return cs.ErrTryAgain
+// mcast queues a service's multicast for the ring and reports its ack, or
+// now == false when the multicast waits for room in srp's queue: it is
+// acknowledged when it gets in (drainWaiting), after every earlier one of
+// its service. A service may have many multicasts in flight; only when a
+// service's waiting list is full are they refused with TryAgain, and so
+// that none overtakes one refused, every later one is refused too until
+// the refused one comes again (the bus contract in ipcproto: resend from
+// the first refused message on).
+func (n *Node) mcast(svc *bus.Service, m *ipcproto.Msg) (st cs.Error, now bool) {
+	if id, ok := n.refused[svc.ID]; ok && m.ID != id {
+		return cs.ErrTryAgain, true
 	}
-	if err := n.packer.Send([]string{"a"}, m.Payload); err != nil {
-		if errors.Is(err, pg.ErrTooLarge) {
-			return cs.ErrTooBig // never fits: not to be resent
+	w := n.waiting[svc.ID]
+	if w == nil || w.empty() {
+		if st, full := n.pack(m.Payload); !full {
+			delete(n.refused, svc.ID)
+			return st, true
 		}
-		n.refused[svc] = m.ID
-		return cs.ErrTryAgain
 	}
-	delete(n.refused, svc)
-	return cs.OK
+	if w == nil {
+		w = &mcastWait{}
+		n.waiting[svc.ID] = w
+	}
+	if !w.push(svc, m.ID, m.Payload) {
+		n.refused[svc.ID] = m.ID
+		return cs.ErrTryAgain, true
+	}
+	delete(n.refused, svc.ID)
+	return 0, false
+}
+
+// pack hands a service multicast to the packer: its ack status, or full
+// when srp's queue has no room for it now.
+func (n *Node) pack(payload []byte) (st cs.Error, full bool) {
+	err := n.packer.Send([]string{"a"}, payload)
+	switch {
+	case err == nil:
+		return cs.OK, false
+	case errors.Is(err, pg.ErrTooLarge):
+		return cs.ErrTooBig, false // never fits: not to be resent
+	case errors.Is(err, pg.ErrQueueFull):
+		return 0, true
+	}
+	return cs.ErrTryAgain, false
+}
+
+// drainWaiting moves waiting multicasts into the packer while srp has
+// room, acknowledging each; it runs on every token visit, before the
+// packer's flush, so they leave with this visit's frames.
+func (n *Node) drainWaiting() {
+	for id, w := range n.waiting {
+		if n.services[id] != w.svc {
+			delete(n.waiting, id) // the service went away: nothing was acked
+			continue
+		}
+		for !w.empty() {
+			it := w.head()
+			st, full := n.pack(it.payload)
+			if full {
+				break
+			}
+			w.pop()
+			n.sendSvc(w.svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: it.id, Status: st})
+		}
+		if w.empty() {
+			delete(n.waiting, id)
+		}
+	}
 }
 
 // route forwards a local request or response between services: Service

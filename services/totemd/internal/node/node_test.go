@@ -156,6 +156,12 @@ func attachPload(t *testing.T, tc *testCluster, n int) []*ipcproto.Conn {
 	return conns
 }
 
+// syncDone answers a sync_process of a daemon without sync messages; until
+// its round is activated totemd refuses its ordinary multicasts.
+func syncDone(c *ipcproto.Conn, m *ipcproto.Msg) {
+	_ = c.Send(&ipcproto.Msg{Kind: ipcproto.KindSyncDone, ID: m.ID, Ring: m.Ring})
+}
+
 // TestServiceMessagesFlowInOneOrder attaches a service daemon on every node
 // over the bus and checks that messages multicast by all of them arrive
 // everywhere in the same order.
@@ -196,6 +202,8 @@ func TestServiceMessagesFlowInOneOrder(t *testing.T) {
 					for _, d := range m.Deliveries() {
 						order = append(order, string(d.Payload[16:19]))
 					}
+				case ipcproto.KindSyncProcess:
+					syncDone(c, m)
 				}
 			}
 			got[i] = order
@@ -220,17 +228,37 @@ func TestServiceMessagesFlowInOneOrder(t *testing.T) {
 }
 
 // TestPipelinedMcastKeepsSenderOrder: a service with many multicasts in
-// flight fills the ring queue; totemd refuses the first message that does
-// not fit and everything after it until that one comes again, so a client
-// that resends from its first refused message on gets its messages
-// delivered once each, in the order it made them.
+// flight fills the ring queue and totemd's waiting list; totemd refuses
+// the first message that does not fit and everything after it until that
+// one comes again, so a client that resends from its first refused message
+// on gets its messages delivered once each, in the order it made them.
 func TestPipelinedMcastKeepsSenderOrder(t *testing.T) {
+	// far more than the ring queue and totemd's waiting list hold
+	if refusals := pipelined(t, 1000, 16<<10, 1000); refusals == 0 {
+		t.Fatalf("the ring queue never refused a message: the test did not exercise the gate")
+	}
+}
+
+// TestWindowOfBigMcastsWaitsInsteadOfRefused: 64 multicasts of 64 KiB in
+// flight overrun the ring queue, but fit totemd's waiting list: they are
+// acknowledged late, never refused (no TryAgain rewinds), and delivered in
+// order.
+func TestWindowOfBigMcastsWaitsInsteadOfRefused(t *testing.T) {
+	if refusals := pipelined(t, 300, 64<<10, 64); refusals != 0 {
+		t.Fatalf("%d refusals with a window that fits the waiting list", refusals)
+	}
+}
+
+// pipelined sends count multicasts of size bytes from node 1 with window
+// in flight, checks node 2 delivers them once each in order, and returns
+// how often the sender had to rewind.
+func pipelined(t *testing.T, count, size, window int) (refusals int) {
 	tc := startCluster(t, 2)
 	tc.waitMembers(t, []srp.NodeID{1, 2}, 0, 1)
 	conns := attachPload(t, tc, 2)
-	const count, size, window = 400, 16 << 10, 400 // far more than the ring queue holds
+	waitActive(t, conns, []uint32{1, 2}) // ordinary multicasts wait for the attach rounds
 	body := func(seq int) []byte {
-		b := pg.AppendExecHeader(nil, pg.ExecHeader{Service: 4, Fn: 1, Size: 16 + size})
+		b := pg.AppendExecHeader(nil, pg.ExecHeader{Service: 4, Fn: 1, Size: uint32(16 + size)})
 		b = binary.BigEndian.AppendUint32(b, uint32(seq))
 		return append(b, make([]byte, size-4)...)
 	}
@@ -250,6 +278,9 @@ func TestPipelinedMcastKeepsSenderOrder(t *testing.T) {
 			if m.Kind == ipcproto.KindDeliverBatch {
 				batches++
 			}
+			if m.Kind == ipcproto.KindSyncProcess {
+				syncDone(conns[1], m)
+			}
 			for _, d := range m.Deliveries() {
 				if len(d.Payload) >= 20 {
 					seqs = append(seqs, int(binary.BigEndian.Uint32(d.Payload[16:])))
@@ -262,7 +293,6 @@ func TestPipelinedMcastKeepsSenderOrder(t *testing.T) {
 	// outstanding ack, then resend from the first unaccepted message.
 	c := conns[0]
 	win := ipcproto.Window{Size: window, Total: count}
-	refusals := 0
 	deadline := time.Now().Add(60 * time.Second)
 	for win.Accepted() < count && time.Now().Before(deadline) {
 		for seq, ok := win.Next(); ok; seq, ok = win.Next() {
@@ -273,6 +303,9 @@ func TestPipelinedMcastKeepsSenderOrder(t *testing.T) {
 		m, err := c.Recv()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if m.Kind == ipcproto.KindSyncProcess {
+			syncDone(c, m)
 		}
 		if m.Kind != ipcproto.KindMcastAck {
 			continue
@@ -288,9 +321,6 @@ func TestPipelinedMcastKeepsSenderOrder(t *testing.T) {
 	}
 	if win.Accepted() < count {
 		t.Fatalf("only %d of %d messages accepted", win.Accepted(), count)
-	}
-	if refusals == 0 {
-		t.Fatalf("the ring queue never refused a message: the test did not exercise the gate")
 	}
 	select {
 	case seqs := <-got:
@@ -309,4 +339,5 @@ func TestPipelinedMcastKeepsSenderOrder(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("node 2 did not deliver every message")
 	}
+	return refusals
 }
