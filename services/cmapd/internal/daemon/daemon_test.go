@@ -305,12 +305,12 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The ring is busy once: cmapd retries the same message.
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.ErrTryAgain})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Sync: m.Sync, Status: cs.ErrTryAgain})
 	m2 := p.recv()
 	if m2.Kind != ipcproto.KindMcast || !bytes.Equal(m2.Payload, m.Payload) {
 		t.Fatalf("retry: got %+v", m2)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m2.ID, Status: cs.OK})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m2.ID, Sync: m2.Sync, Status: cs.OK})
 	if done := p.recv(); done.Kind != ipcproto.KindSyncDone || done.ID != 9 {
 		t.Fatalf("got %+v, want sync-done of round 9", done)
 	}
@@ -330,7 +330,7 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 	if err != nil || msg.Reason != cfgver.ReasonNewConfigVersion || msg.Version() != 3 {
 		t.Fatalf("announcement %+v %v", msg, err)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.OK})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Sync: m.Sync, Status: cs.OK})
 
 	// Node 2 leaves.
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindConfChg, Conf: &ipcproto.Conf{Type: ipcproto.Transitional, Ring: *ring, Members: []uint32{1}, Left: []uint32{2}}})
@@ -366,16 +366,27 @@ func TestBusSyncMembersAndRequests(t *testing.T) {
 
 	// A reload asked for over the bus.
 	// The file has no totem.config_version: the reload deletes the key
-	// set above, which is announced on the ring before the reply.
+	// set above, which is announced on the ring; the reply and the
+	// announcement travel on separate streams, so either may come first.
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: 6, Service: 1, Payload: cmapreq.Reload()})
-	m = p.recv()
-	if msg, err := cfgver.Decode(m.Payload, false); m.Kind != ipcproto.KindMcast || err != nil || msg.Version() != 0 {
-		t.Fatalf("got %+v (%v), want the config_version announcement", m, err)
-	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.OK})
-	r = p.recv()
-	if r.Kind != ipcproto.KindResponse || r.Status != cs.OK {
-		t.Fatalf("reload response %+v", r)
+	var announced, replied bool
+	for !announced || !replied {
+		m = p.recv()
+		switch m.Kind {
+		case ipcproto.KindMcast:
+			if msg, err := cfgver.Decode(m.Payload, false); announced || err != nil || msg.Version() != 0 {
+				t.Fatalf("got %+v (%v), want one config_version 0 announcement", m, err)
+			}
+			announced = true
+			p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Sync: m.Sync, Status: cs.OK})
+		case ipcproto.KindResponse:
+			if replied || m.ID != 6 || m.Status != cs.OK {
+				t.Fatalf("reload response %+v", m)
+			}
+			replied = true
+		default:
+			t.Fatalf("got %+v, want the announcement and the reload response", m)
+		}
 	}
 	if v, err := c.Get(ctx, "config.reload_status"); err != nil || !v.Equal(value.I32(int32(cs.OK))) {
 		t.Fatalf("config.reload_status %+v %v", v, err)
@@ -485,7 +496,7 @@ func TestConfigVersionMismatchExits(t *testing.T) {
 	if err != nil || own.Version() != 2 {
 		t.Fatalf("own sync message %+v %v", own, err)
 	}
-	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.OK})
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Sync: m.Sync, Status: cs.OK})
 	p.recv() // sync-done
 	other, err := cfgver.Message{Reason: cfgver.ReasonSync, Items: []cfgver.Item{{Key: cfgver.Key, Value: value.U64(3)}}}.Encode()
 	if err != nil {
