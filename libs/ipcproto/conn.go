@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // MaxFrame bounds one frame: a 1 MiB service message plus headroom. A
@@ -111,6 +112,10 @@ func (c *Conn) Recv() (*Msg, error) {
 
 // Close closes the connection.
 func (c *Conn) Close() error { return c.c.Close() }
+
+// SetReadDeadline bounds the Recv calls that follow (a zero time removes
+// the bound): a reader that must not wait forever, such as a test, sets it.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
 
 // FrameBuffered reports whether a whole frame has already been read from
 // the socket, so that Recv returns it without blocking: a reader can take
