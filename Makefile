@@ -11,7 +11,7 @@ SEEDS ?= 2000
 NODES ?= 3-64
 SIM_FLAGS ?=
 
-.PHONY: all build test lint fuzz install sim soak bench clean cluster cluster-down
+.PHONY: all build test lint fuzz install man sim soak bench clean cluster cluster-down
 
 all: build
 
@@ -20,6 +20,7 @@ build:
 	$(GO) build -o $(BIN)/totemd ./services/totemd
 	$(GO) build -o $(BIN)/keygen ./libs/nsscrypto/cmd/keygen
 	$(GO) build -o $(BIN)/cfgtool ./services/totemd/cmd/cfgtool
+	$(GO) build -o $(BIN)/needlectl ./services/totemd/cmd/needlectl
 	$(GO) build -o $(BIN)/cmapd ./services/cmapd
 	$(GO) build -o $(BIN)/cmapctl ./services/cmapd/cmd/cmapctl
 	$(GO) build -o $(BIN)/quorumd ./services/quorumd
@@ -52,9 +53,16 @@ fuzz:
 	done
 
 install: build
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSTEMD_DIR)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BIN)/* $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 deploy/systemd/*.service deploy/systemd/*.target $(DESTDIR)$(SYSTEMD_DIR)/
+
+# Regenerates docs/man from the commands' definitions (the TestManPage and
+# TestDocs tests compare the pages with them and fail when stale).
+man:
+	NEEDLE_MAN_UPDATE=1 $(GO) test -count=1 -run 'TestManPage|TestDocs' $(PKGS)
 
 sim:
 	$(GO) run ./services/totemd/cmd/sim -seeds $(SEEDS) -nodes $(NODES) $(SIM_FLAGS)

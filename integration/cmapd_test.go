@@ -76,7 +76,13 @@ func (r ctlResult) String() string {
 // ctl runs a cmapctl binary (ours or Debian's) on a node.
 func ctl(t testing.TB, nd *harness.Node, tool string, args ...string) ctlResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return ctlWithin(t, 30*time.Second, nd, tool, args...)
+}
+
+// ctlWithin is ctl for a command that may take up to limit.
+func ctlWithin(t testing.TB, limit time.Duration, nd *harness.Node, tool string, args ...string) ctlResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := nodeCmd(ctx, nd, append([]string{tool}, args...)...)
 	var out, errb bytes.Buffer

@@ -690,7 +690,9 @@ func TestQuorumdClientScenarios(t *testing.T) {
 		t.Fatalf("build the client tests: %v: %s", err, b)
 	}
 	waitQuorumtool(t, quorumBins.quorumtool, 0, 1, 30*time.Second, nq.c.Nodes[0])
-	r := ctl(t, nq.c.Nodes[0], "env", "NEEDLE_QUORUM_LIVE=1", bin, "-test.run", "^TestLive(Daemon|BadInput)$", "-test.v", "-test.count=1")
+	// Longer than the scenarios' own waits (30 s each), so that a wait
+	// that fails reports what it waited for.
+	r := ctlWithin(t, 2*time.Minute, nq.c.Nodes[0], "env", "NEEDLE_QUORUM_LIVE=1", bin, "-test.run", "^TestLive(Daemon|BadInput)$", "-test.v", "-test.count=1")
 	for _, want := range []string{"--- PASS: TestLiveDaemon/votequorum", "--- PASS: TestLiveDaemon/quorum", "--- PASS: TestLiveBadInput"} {
 		if r.Code != 0 || !strings.Contains(r.Stdout, want) {
 			t.Errorf("client scenarios against needle: no %q in\n%s", want, r)
