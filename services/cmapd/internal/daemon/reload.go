@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -12,36 +14,90 @@ import (
 	"github.com/needle-cluster/needle/services/cmapd/internal/load"
 )
 
+// Reload bounds: a corosync.conf is a few kilobytes (a 384-node nodelist
+// is about 100 KiB), so a file beyond these is refused, whole, before it
+// can stall the daemon or its memory (a 50 MB file of 1.4 M keys took
+// corosync 3.2 s and 768 MB).
+const (
+	maxReloadBytes = 8 << 20
+	maxReloadKeys  = 1 << 16
+)
+
+// reloadInput is the configuration file read, parsed and validated: work
+// that needs no live state, so the file watch does it off the owner loop
+// and clients are served meanwhile.
+type reloadInput struct {
+	parsed, derived coroconf.Map
+	invalid         error // parsed, but not a valid configuration
+	err             error // not read or not parsed (its text names FILE:LINE)
+}
+
+// usable reports whether the file may replace the running configuration
+// on its own initiative (an auto-reload): it parsed, validated and is not
+// empty. Why not, otherwise.
+func (in reloadInput) usable() error {
+	switch {
+	case in.err != nil:
+		return in.err
+	case len(in.parsed) == 0:
+		return errors.New("the file is empty")
+	case in.invalid != nil:
+		return in.invalid
+	}
+	return nil
+}
+
+// readReload reads and checks the configuration file at path.
+func readReload(path string) reloadInput {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > maxReloadBytes {
+		return reloadInput{err: fmt.Errorf("%s: %d bytes, more than the %d a reload reads", path, fi.Size(), maxReloadBytes)}
+	}
+	parsed, err := coroconf.Load(path, coroconf.LoadOptions{})
+	if err != nil {
+		return reloadInput{err: err}
+	}
+	if len(parsed) > maxReloadKeys {
+		return reloadInput{err: fmt.Errorf("%s: %d keys, more than the %d a reload loads", path, len(parsed), maxReloadKeys)}
+	}
+	derived := make(coroconf.Map, len(parsed)+32)
+	for k, v := range parsed {
+		derived[k] = v
+	}
+	env := coroconf.SystemEnv(coroconf.StateDir(derived))
+	t, _, err := coroconf.ReadTotem(derived, env)
+	if err == nil {
+		err = coroconf.Validate(t, derived, env, coroconf.ValidateOptions{Needle: true})
+	}
+	if err == nil {
+		_, err = logsys.Parse(parsed.Strings("logging."))
+	}
+	if err != nil {
+		return reloadInput{parsed: parsed, invalid: invalidConfig{err}}
+	}
+	return reloadInput{parsed: parsed, derived: derived}
+}
+
 // reload re-reads corosync.conf the way `corosync-cfgtool -R` makes each
 // node do (spec/cmap.md §10): a file that does not parse or validate
 // changes nothing but the in-progress flags corosync leaves behind, and
 // is logged with the reason. It returns the status and the log lines.
 func (s *service) reload(why string) (cs.Error, []string) {
 	s.log.Info("reloading configuration", "trigger", why, "file", s.path)
+	return s.applyReload(readReload(s.path))
+}
+
+// applyReload makes the live map follow in, in one turn of the owner loop
+// (clients see the map before or after, never half of it). An invalid
+// in goes as corosync 3.1.7 handles an invalid file on cfgtool -R: keys
+// the file lacks are deleted all the same (auto-reloads never get here
+// with one).
+func (s *service) applyReload(in reloadInput) (cs.Error, []string) {
 	s.apply([]load.Step{load.ReloadBegin()})
 	var plan load.Plan
-	parsed, err := coroconf.Load(s.path, coroconf.LoadOptions{})
-	if err != nil {
-		plan = load.ReloadParseFailed(err)
+	if in.err != nil {
+		plan = load.ReloadParseFailed(in.err)
 	} else {
-		derived := make(coroconf.Map, len(parsed)+32)
-		for k, v := range parsed {
-			derived[k] = v
-		}
-		env := coroconf.SystemEnv(coroconf.StateDir(derived))
-		t, _, err := coroconf.ReadTotem(derived, env)
-		if err == nil {
-			err = coroconf.Validate(t, derived, env, coroconf.ValidateOptions{Needle: true})
-		}
-		var invalid error
-		if err == nil {
-			_, err = logsys.Parse(parsed.Strings("logging."))
-		}
-		if err != nil {
-			invalid = invalidConfig{err}
-			derived = nil
-		}
-		plan = load.Reload(s.st, parsed, derived, invalid, load.ReloadOptions{CryptoReconf: true})
+		plan = load.Reload(s.st, in.parsed, in.derived, in.invalid, load.ReloadOptions{CryptoReconf: true})
 	}
 	s.apply(plan.Steps)
 	for _, l := range plan.Log {
@@ -60,6 +116,24 @@ func (s *service) reload(why string) (cs.Error, []string) {
 		logsys.Notice(s.log, "Configuration reloaded")
 	}
 	return plan.Status, plan.Log
+}
+
+// autoReload is what a change of the file leads to, on the watch's
+// goroutine: read and check it there, then apply it on the owner loop
+// only when it is a usable configuration. An empty, truncated (a copy in
+// progress), unparsable or invalid file changes nothing and is logged:
+// unlike cfgtool -R, nobody asked for this reload, so it must not cost
+// the keys a half-written file lacks.
+func (s *service) autoReload() {
+	in := readReload(s.path)
+	if err := in.usable(); err != nil {
+		s.log.Error("configuration file changed but not reloaded; the running configuration is unchanged", "file", s.path, "reason", err)
+		return
+	}
+	s.loop.Post(func() {
+		s.log.Info("reloading configuration", "trigger", "file changed", "file", s.path)
+		s.applyReload(in)
+	})
 }
 
 // stringsWithPrefix renders the live keys under prefix as logsys wants
@@ -126,7 +200,7 @@ func (s *service) watch(done <-chan struct{}) error {
 				s.log.Warn("configuration watch error", "error", err)
 			case <-fire:
 				fire = nil
-				s.loop.Post(func() { s.reload("file changed") })
+				s.autoReload()
 			}
 		}
 	}()
