@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -108,6 +107,11 @@ func setupDaemon(path, busPath string, opts coroconf.CheckOptions) (*daemon, err
 		return d.cfgReload()
 	}
 	cfg.Cfg.ReopenLogs = func() error { return logs.Apply(lc) }
+	env := opts.Env
+	if env == nil {
+		env = coroconf.SystemEnv
+	}
+	cfg.Retune = retuner(res, env)
 	if d.node, err = node.New(cfg); err != nil {
 		logs.Close()
 		return nil, cli.Exit(err.Error(), exitFatal)
@@ -134,12 +138,7 @@ func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) 
 	if l := t.Links[0]; l.LocalAddr.IsValid() {
 		local = l.LocalAddr
 	}
-	ids := make([]srp.NodeID, 0, len(t.Nodes))
-	peers := make([]transport.Peer, 0, len(t.Nodes))
-	for _, n := range t.Nodes {
-		ids = append(ids, srp.NodeID(n.ID))
-		peers = append(peers, transport.Peer{ID: n.ID, Addr: n.Addrs[0]})
-	}
+	ids, peers := nodesOf(t)
 	mtu := int(t.NetMTU)
 	var codec transport.FrameCodec
 	suite, err := nsscrypto.ResolveSuite(res.Map.Strings("totem.")["totem.secauth"], t.CryptoCipher, t.CryptoHash)
@@ -163,16 +162,17 @@ func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) 
 	}
 	tm := t.Timers
 	stateDir := coroconf.StateDir(res.Map)
+	tu := tunablesOf(tm)
 	return node.Config{
 		SRP: srp.Config{
 			Self: srp.NodeID(t.NodeID), Nodes: ids,
-			Token: tm.Token, TokenWarning: tm.Token * time.Duration(tm.TokenWarningPercent) / 100,
-			TokenRetransmit: tm.TokenRetransmit, Hold: tm.Hold, Join: tm.Join,
-			SendJoin: tm.SendJoin, Consensus: tm.Consensus, Merge: tm.Merge, Downcheck: tm.Downcheck,
-			FailRecvConst: tm.FailRecvConst, SeqnoUnchangedConst: tm.SeqnoUnchangedConst,
-			MissCountConst: tm.MissCountConst, WindowSize: tm.WindowSize, MaxMessages: tm.MaxMessages,
-			HeartbeatFailures: tm.HeartbeatFailuresAllowed, MaxNetworkDelay: tm.MaxNetworkDelay,
-			CancelHoldOnRetransmit: tm.CancelTokenHoldOnRetransmit, NetMTU: mtu,
+			Token: tu.Token, TokenWarning: tu.TokenWarning,
+			TokenRetransmit: tu.TokenRetransmit, Hold: tu.Hold, Join: tu.Join,
+			SendJoin: tu.SendJoin, Consensus: tu.Consensus, Merge: tu.Merge, Downcheck: tu.Downcheck,
+			FailRecvConst: tu.FailRecvConst, SeqnoUnchangedConst: tu.SeqnoUnchangedConst,
+			MissCountConst: tu.MissCountConst, WindowSize: tu.WindowSize, MaxMessages: tu.MaxMessages,
+			HeartbeatFailures: tm.HeartbeatFailuresAllowed, MaxNetworkDelay: tu.MaxNetworkDelay,
+			CancelHoldOnRetransmit: tu.CancelHoldOnRetransmit, NetMTU: mtu,
 		},
 		Transport: transport.Config{
 			Mode: mode, Local: local, Port: t.Links[0].Port, Peers: peers,
@@ -210,16 +210,7 @@ func cfgConfig(res *coroconf.CheckResult) (node.CfgConfig, error) {
 	if err != nil {
 		return node.CfgConfig{}, fmt.Errorf("system.qb_ipc_type: %w", err)
 	}
-	cc := node.CfgConfig{Enabled: true, Transport: tr, Nodelist: map[uint32][]netip.Addr{}}
-	for _, n := range res.Totem.Nodes {
-		var addrs []netip.Addr
-		for _, a := range n.Addrs {
-			if a.IsValid() {
-				addrs = append(addrs, a)
-			}
-		}
-		cc.Nodelist[n.ID] = addrs
-	}
+	cc := node.CfgConfig{Enabled: true, Transport: tr, Nodelist: nodelistOf(res.Totem)}
 	if v, ok := m["cfg.shutdown_timeout"]; ok {
 		if ms, ok := v.U32Value(); ok {
 			d := time.Duration(ms) * time.Millisecond

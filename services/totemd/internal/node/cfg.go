@@ -104,7 +104,8 @@ func (n *Node) trackUIDGID() {
 }
 
 // ownRequest answers a request a service sent to totemd itself: cmapd's
-// hello and its uidgid change notifications.
+// hello and its change notifications (uidgid.* for the cfg endpoint;
+// totem.*, nodelist.*, config.* for Retune).
 func (n *Node) ownRequest(m *ipcproto.Msg) *ipcproto.Msg {
 	reply := &ipcproto.Msg{Kind: ipcproto.KindResponse, ID: m.ID, Service: selfService, Status: cs.OK}
 	note, err := cmapreq.DecodeNotification(m.Payload)
@@ -114,11 +115,20 @@ func (n *Node) ownRequest(m *ipcproto.Msg) *ipcproto.Msg {
 		reply.Status = cs.ErrNotSupported
 	case note.Hello:
 		n.trackUIDGID()
-	case n.cfgs != nil:
-		var mine []svchost.Change
+		n.trackRetune()
+	default:
+		var all []svchost.Change
 		for _, e := range note.Changes {
-			if strings.HasPrefix(e.Key, svchost.UIDGIDPrefix) {
-				mine = append(mine, svchost.Change{Key: e.Key, Value: e.Value, Deleted: e.Deleted})
+			all = append(all, svchost.Change{Key: e.Key, Value: e.Value, Deleted: e.Deleted})
+		}
+		n.retuneChanges(all)
+		if n.cfgs == nil {
+			break
+		}
+		var mine []svchost.Change
+		for _, c := range all {
+			if strings.HasPrefix(c.Key, svchost.UIDGIDPrefix) {
+				mine = append(mine, c)
 			}
 		}
 		n.cfgs.uidgid.Apply(mine)

@@ -88,7 +88,7 @@ func (n *Node) askCmapReload(seq uint64) bool {
 
 // ownResponse handles a response addressed to totemd itself.
 func (n *Node) ownResponse(m *ipcproto.Msg) {
-	if n.trackResponse(m) {
+	if n.trackResponse(m) || n.retuneResponse(m) {
 		return
 	}
 	seq, ok := n.pendingReload[m.ID]

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/totemd/internal/bus"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
 	"github.com/needle-cluster/needle/services/totemd/internal/ringid"
@@ -36,6 +37,10 @@ type Config struct {
 	SyncLog   hclog.Logger     // SYNC
 	CfgLog    hclog.Logger     // CFG
 	Cfg       CfgConfig        // the "cfg" client endpoint
+	// Retune derives the totem settings and nodelist from cmap's keys,
+	// which totemd follows to apply reloads and runtime writes as
+	// corosync does; nil: the start-up configuration stays.
+	Retune RetuneFunc
 }
 
 // Membership is the ring as the node last installed it.
@@ -70,6 +75,7 @@ type Node struct {
 
 	reqSeq        uint64            // ids of totemd's own bus requests
 	pendingReload map[uint64]uint64 // bus request id → cfg reload seq
+	retune        retuneState       // cmap's totem keys, for Retune
 	ring          srp.RingID
 	members       []srp.NodeID
 	synced        bool
@@ -111,7 +117,8 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), calls: make(chan func(), 64),
 		services: map[uint16]*bus.Service{}, refused: map[uint16]uint64{}, waiting: map[uint16]*mcastWait{},
-		gated: map[uint16]bool{}, refusedSync: map[uint16]uint64{}, pendingReload: map[uint64]uint64{}}
+		gated: map[uint16]bool{}, refusedSync: map[uint16]uint64{}, pendingReload: map[uint64]uint64{},
+		retune: retuneState{keys: svchost.NewMirror(), pending: map[uint64]string{}}}
 
 	seq, err := ringid.Load(cfg.StateDir, uint32(cfg.SRP.Self))
 	if err != nil {

@@ -67,10 +67,11 @@ func (t *Transport) SendBatch(outs []Out) error {
 		}
 		ds = append(ds, dgram{conn: conn, dst: dst, data: out})
 	}
+	ps := t.peers.Load()
 	for _, o := range outs {
 		switch {
 		case o.To != 0:
-			dst, ok := t.peers[o.To]
+			dst, ok := ps.addr[o.To]
 			if !ok {
 				keep(fmt.Errorf("transport: no address for node %d", o.To))
 				continue
@@ -84,8 +85,8 @@ func (t *Transport) SendBatch(outs []Out) error {
 			add(t.send, o.Frame, 0, t.group)
 			t.deliverLocal(o.Frame)
 		default:
-			for _, p := range t.cfg.Peers {
-				add(t.send, o.Frame, p.ID, t.peers[p.ID])
+			for _, p := range ps.list {
+				add(t.send, o.Frame, p.ID, ps.addr[p.ID])
 			}
 		}
 	}

@@ -102,19 +102,18 @@ type Stats struct {
 
 // Transport is a running transport.
 type Transport struct {
-	cfg     Config
-	log     hclog.Logger
-	token   *net.UDPConn // udpu: receives everything, sends tokens; udp: receives tokens
-	send    *net.UDPConn // udpu: multicast-by-unicast sends; udp: all sends
-	mrecv   *net.UDPConn // udp only: the group socket
-	peers   map[uint32]netip.AddrPort
-	allowed map[netip.Addr]bool
-	group   netip.AddrPort
-	in      chan Packet
-	bw      batchWriter // SendBatch's scratch
-	done    chan struct{}
-	once    sync.Once
-	wg      sync.WaitGroup
+	cfg   Config
+	log   hclog.Logger
+	token *net.UDPConn            // udpu: receives everything, sends tokens; udp: receives tokens
+	send  *net.UDPConn            // udpu: multicast-by-unicast sends; udp: all sends
+	mrecv *net.UDPConn            // udp only: the group socket
+	peers atomic.Pointer[peerSet] // replaced whole by SetPeers
+	group netip.AddrPort
+	in    chan Packet
+	bw    batchWriter // SendBatch's scratch
+	done  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
 
 	sent, received, dAuth, dUnlisted, dSize, sendErr atomic.Uint64
 	dReplay                                          atomic.Uint64
@@ -138,21 +137,15 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 		cfg.TTL = 1
 	}
 	t := &Transport{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		peers:   make(map[uint32]netip.AddrPort, len(cfg.Peers)),
-		allowed: make(map[netip.Addr]bool, len(cfg.Peers)),
-		in:      make(chan Packet, 4096),
-		done:    make(chan struct{}),
+		cfg:  cfg,
+		log:  cfg.Logger,
+		in:   make(chan Packet, 4096),
+		done: make(chan struct{}),
 	}
 	if t.log == nil {
 		t.log = hclog.NewNullLogger()
 	}
-	for _, p := range cfg.Peers {
-		a := p.Addr.Unmap()
-		t.peers[p.ID] = netip.AddrPortFrom(a, cfg.Port)
-		t.allowed[a] = true
-	}
+	t.peers.Store(newPeerSet(cfg.Peers, cfg.Port))
 	var err error
 	switch cfg.Mode {
 	case UDPU:
@@ -193,7 +186,7 @@ func (t *Transport) Packets() <-chan Packet { return t.in }
 
 // SendToken sends a frame to one node (ORF token, commit token).
 func (t *Transport) SendToken(to uint32, frame []byte) error {
-	dst, ok := t.peers[to]
+	dst, ok := t.peers.Load().addr[to]
 	if !ok {
 		return fmt.Errorf("transport: no address for node %d", to)
 	}
@@ -214,8 +207,9 @@ func (t *Transport) Mcast(frame []byte) error {
 		return err
 	}
 	var first error
-	for _, p := range t.cfg.Peers {
-		if err := t.write(t.send, frame, p.ID, t.peers[p.ID]); err != nil && first == nil {
+	ps := t.peers.Load()
+	for _, p := range ps.list {
+		if err := t.write(t.send, frame, p.ID, ps.addr[p.ID]); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -268,7 +262,7 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 			continue
 		}
 		src := from.Addr().Unmap()
-		if t.cfg.Mode == UDPU && t.cfg.BlockUnlisted && !t.allowed[src] {
+		if t.cfg.Mode == UDPU && t.cfg.BlockUnlisted && !t.peers.Load().allowed[src] {
 			t.drop(&t.dUnlisted, from, "source not in nodelist")
 			continue
 		}

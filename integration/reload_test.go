@@ -1,0 +1,137 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/needle-cluster/needle/integration/harness"
+)
+
+// startImpl starts the cluster software impl ("corosync", or needle's
+// totemd and cmapd) on nd and returns the process whose log shows the
+// ring's memberships.
+func startImpl(t *testing.T, impl string, nd *harness.Node, procs *[]*harness.Proc) *harness.Proc {
+	t.Helper()
+	if impl == "corosync" {
+		p, err := nd.Start("corosync", "corosync", "-f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		*procs = append(*procs, p)
+		return p
+	}
+	totem := startTotemd(t, nd)
+	cmapd, err := nd.Start("cmapd", cmapBins.cmapd, "-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	*procs = append(*procs, totem, cmapd)
+	return totem
+}
+
+// newMemberships counts the memberships a log reports (both corosync and
+// totemd log "A new membership (R) was formed").
+func newMemberships(p *harness.Proc) int { return strings.Count(p.Output(), "A new membership (") }
+
+// TestReloadAppliesTotemToken (issue 15, point 2): a token timeout raised
+// by editing corosync.conf and `corosync-cfgtool -R` is in force at once,
+// reported by runtime.config.totem.token, and a node paused for longer
+// than the old timeout but shorter than the new one costs no membership
+// change. The same steps run against corosync 3.1.7 first.
+func TestReloadAppliesTotemToken(t *testing.T) {
+	needNamespaces(t)
+	needCorosync(t)
+	needCmapd(t)
+	for _, impl := range []string{"corosync", "needle"} {
+		t.Run(impl, func(t *testing.T) {
+			c := harness.New(t, 3)
+			if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
+				t.Fatal(err)
+			}
+			var procs []*harness.Proc
+			dumpOnFailure(t, &procs)
+			var ring []*harness.Proc
+			for _, nd := range c.Nodes {
+				ring = append(ring, startImpl(t, impl, nd, &procs))
+			}
+			for _, nd := range c.Nodes {
+				waitMembers(t, nd, []int{1, 2, 3}, 30*time.Second)
+			}
+			waitValue(t, c.Nodes[0], "runtime.config.totem.token", "1650\n", 10*time.Second)
+
+			if err := c.WriteConf(harness.ConfOptions{Token: 5000}); err != nil {
+				t.Fatal(err)
+			}
+			if r := ctl(t, c.Nodes[0], "corosync-cfgtool", "-R"); r.Code != 0 {
+				t.Fatalf("corosync-cfgtool -R: %s", r)
+			}
+			for _, nd := range c.Nodes {
+				waitValue(t, nd, "runtime.config.totem.token", "5650\n", 10*time.Second)
+			}
+			time.Sleep(time.Second) // a few rotations: every token timer re-armed
+			before := newMemberships(ring[0])
+			// Paused for 3 s: lost under the old 1650 ms, kept under 5650.
+			pid := ring[2].PID()
+			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Second)
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second)
+			if n := newMemberships(ring[0]) - before; n != 0 {
+				t.Fatalf("%s: %d membership changes after a 3 s pause with token 5650 ms", impl, n)
+			}
+			waitMembers(t, c.Nodes[0], []int{1, 2, 3}, 5*time.Second)
+			t.Logf("%s: token 1650 → 5650 ms by reload; a 3 s pause of node 3 changed no membership", impl)
+		})
+	}
+}
+
+// TestReloadAddsNode (issue 15, point 2): a node added to the nodelist of
+// a running two-node ring by `corosync-cfgtool -R` joins it when it
+// starts (udpu: the running nodes must start sending to it and hearing
+// it). The same steps against corosync 3.1.7 first.
+func TestReloadAddsNode(t *testing.T) {
+	needNamespaces(t)
+	needCorosync(t)
+	needCmapd(t)
+	for _, impl := range []string{"corosync", "needle"} {
+		t.Run(impl, func(t *testing.T) {
+			c := harness.New(t, 2)
+			o := harness.ConfOptions{Token: 1000}
+			if err := c.WriteConf(o); err != nil {
+				t.Fatal(err)
+			}
+			var procs []*harness.Proc
+			dumpOnFailure(t, &procs)
+			var ring []*harness.Proc
+			for _, nd := range c.Nodes {
+				ring = append(ring, startImpl(t, impl, nd, &procs))
+			}
+			waitMembers(t, c.Nodes[0], []int{1, 2}, 30*time.Second)
+			nd3, err := c.AddNode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.WriteConf(o); err != nil { // now with node 3, on every node
+				t.Fatal(err)
+			}
+			if r := ctl(t, c.Nodes[0], "corosync-cfgtool", "-R"); r.Code != 0 {
+				t.Fatalf("corosync-cfgtool -R: %s", r)
+			}
+			waitValue(t, c.Nodes[1], "nodelist.node.2.nodeid", "3\n", 10*time.Second)
+			ring = append(ring, startImpl(t, impl, nd3, &procs))
+			for _, nd := range c.Nodes {
+				waitMembers(t, nd, []int{1, 2, 3}, 30*time.Second)
+			}
+			if impl == "needle" && !strings.Contains(ring[0].Output(), fmt.Sprintf("adding new UDPU member {%s}", nd3.Addr)) {
+				t.Errorf("node 1's totemd did not log the new member")
+			}
+		})
+	}
+}
