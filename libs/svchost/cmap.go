@@ -18,6 +18,11 @@ const cmapService = 0
 // UIDGIDPrefix is always mirrored: the live uidgid rules read it.
 const UIDGIDPrefix = "uidgid."
 
+// loggingPrefix is always mirrored too: a reload's logging.* changes are
+// re-applied to every daemon's logs, as corosync applies them to all of
+// its subsystems.
+const loggingPrefix = "logging."
+
 // busCmap is the CmapMirror of a daemon that is not cmapd: it tracks its
 // prefixes through the bus (package cmapreq's Track) each time it
 // attaches and each time cmapd says hello (cmapd restarted), applies
@@ -31,7 +36,7 @@ type busCmap struct {
 }
 
 func newBusCmap(b *busState, prefixes []string) *busCmap {
-	ps := []string{UIDGIDPrefix}
+	ps := []string{UIDGIDPrefix, loggingPrefix}
 	for _, p := range prefixes {
 		if !slices.Contains(ps, p) {
 			ps = append(ps, p)

@@ -105,7 +105,9 @@ func New(opts Options, cfg Config, busPath string) (*Daemon, error) {
 	}
 	d.svc = svc
 	if o, ok := svc.(CmapOwner); ok {
-		d.mirror = o.OwnCmap()
+		d.mirror = o.OwnCmap() // cmapd re-applies its logging on reload itself
+	} else if d.logs != nil {
+		d.mirror.Watch(loggingPrefix, func([]string) { d.relog() })
 	}
 	d.rules = UIDGID{Keys: d.mirror, Log: d.logger("MAIN")}
 	return d, nil
@@ -281,5 +283,29 @@ func (d *Daemon) step(f func()) {
 		g := d.deferred[0]
 		d.deferred = d.deferred[1:]
 		g()
+	}
+}
+
+// relog re-applies the mirrored logging.* keys to the daemon's logs (a
+// reload changed them); keys that do not make a valid logging section
+// leave the logs as they are, with the reason logged.
+func (d *Daemon) relog() {
+	keys := map[string]string{}
+	for _, k := range d.mirror.Keys(loggingPrefix) {
+		v, _ := d.mirror.Get(k)
+		if s, ok := v.AsString(); ok {
+			keys[k] = s
+		} else if n, ok := v.AsUint(); ok {
+			keys[k] = fmt.Sprint(n)
+		} else if n, ok := v.AsInt(); ok {
+			keys[k] = fmt.Sprint(n)
+		}
+	}
+	lc, err := logsys.Parse(keys)
+	if err == nil {
+		err = d.logs.Apply(lc)
+	}
+	if err != nil {
+		d.log.Error("logging configuration from cmap not applied", "error", err)
 	}
 }

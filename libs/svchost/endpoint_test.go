@@ -155,7 +155,9 @@ func TestUIDGIDLive(t *testing.T) {
 	if got := clientAs(t, "svctest", 65534, 4242); got != "OK" {
 		t.Fatalf("gid of the file's uidgid section: %s", got)
 	}
-	p.answerCmap(p.recvKind(ipcproto.KindRequest), nil)
+	for range 2 { // the uidgid. and logging. tracks
+		p.answerCmap(p.recvKind(ipcproto.KindRequest), nil)
+	}
 	if got := clientAs(t, "svctest", 65534, 65534); got != "permission denied" {
 		t.Fatalf("unlisted user: %s", got)
 	}
@@ -186,7 +188,9 @@ func TestClientStatsPublished(t *testing.T) {
 	svc := &testService{}
 	rg := startRig(t, svc, Options{Endpoints: []string{"quorum"}})
 	p := rg.accept(1)
-	p.answerCmap(p.recvKind(ipcproto.KindRequest), nil) // the uidgid. track
+	for range 2 { // the uidgid. and logging. tracks
+		p.answerCmap(p.recvKind(ipcproto.KindRequest), nil)
+	}
 	c := dialEndpoint(t, "quorum")
 	stats := func(m *ipcproto.Msg) []cmapwire.Request {
 		t.Helper()

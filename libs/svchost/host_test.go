@@ -505,14 +505,14 @@ func TestCmapMirrorTracksAndRetracks(t *testing.T) {
 	p := r.accept(1)
 	cmap := map[string]value.Value{"quorum.provider": value.Str("corosync_votequorum"), "uidgid.gid.5": value.U8(1)}
 	var prefixes []string
-	for range 2 {
+	for range 3 {
 		m := p.recvKind(ipcproto.KindRequest)
 		pfx, _ := cmapreq.DecodeTrack(m.Payload)
 		prefixes = append(prefixes, pfx)
 		p.answerCmap(m, cmap)
 	}
 	slices.Sort(prefixes)
-	if !slices.Equal(prefixes, []string{"quorum.", "uidgid."}) {
+	if !slices.Equal(prefixes, []string{"logging.", "quorum.", "uidgid."}) {
 		t.Fatalf("tracked %v", prefixes)
 	}
 	waitFor(t, "cmap ready", func() bool { return svc.has("cmap-ready") == 1 })
@@ -542,7 +542,7 @@ func TestCmapMirrorTracksAndRetracks(t *testing.T) {
 	// cmapd restarted with other contents: hello, then a new snapshot.
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: 2, Service: cmapService, Payload: cmapreq.Hello()})
 	cmap = map[string]value.Value{"quorum.provider": value.Str("corosync_votequorum")}
-	for range 2 {
+	for range 3 {
 		p.answerCmap(p.recvKind(ipcproto.KindRequest), cmap)
 	}
 	waitFor(t, "cmap ready again", func() bool { return svc.has("cmap-ready") == 2 })
@@ -557,4 +557,31 @@ func TestCmapMirrorTracksAndRetracks(t *testing.T) {
 			t.Errorf("watch events %v, want %v", events, want)
 		}
 	})
+}
+
+// TestLoggingFollowsCmap: a change of logging.* in cmap (a reload) is
+// re-applied to the daemon's logs; an invalid one leaves them and says so.
+func TestLoggingFollowsCmap(t *testing.T) {
+	r := startRig(t, &testService{}, Options{})
+	p := r.accept(1)
+	cmap := map[string]value.Value{"logging.to_stderr": value.Str("yes"), "logging.to_syslog": value.Str("no"), "logging.debug": value.Str("on")}
+	for range 2 {
+		p.answerCmap(p.recvKind(ipcproto.KindRequest), cmap)
+	}
+	r.d.log.Debug("probe-1")
+	waitFor(t, "debug line", func() bool { return strings.Contains(r.log.String(), "probe-1") })
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: 1, Service: cmapService, Payload: cmapreq.Changed([]cmapreq.Entry{
+		{Key: "logging.debug", Value: value.Str("off")}})})
+	p.recvKind(ipcproto.KindResponse)
+	r.do(func() {})
+	r.d.log.Debug("probe-2")
+	r.d.log.Info("probe-3")
+	waitFor(t, "info line", func() bool { return strings.Contains(r.log.String(), "probe-3") })
+	if strings.Contains(r.log.String(), "probe-2") {
+		t.Fatal("debug line logged after logging.debug went off")
+	}
+	p.send(&ipcproto.Msg{Kind: ipcproto.KindRequest, ID: 2, Service: cmapService, Payload: cmapreq.Changed([]cmapreq.Entry{
+		{Key: "logging.debug", Value: value.Str("maybe")}})})
+	p.recvKind(ipcproto.KindResponse)
+	waitFor(t, "refusal logged", func() bool { return strings.Contains(r.log.String(), "logging configuration from cmap not applied") })
 }
