@@ -135,3 +135,53 @@ func TestReloadAddsNode(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadAppliesLogging (issue 15, point 2): `logging { debug: on }`
+// reloaded by corosync-cfgtool -R reaches every daemon of the node:
+// totemd, cmapd and quorumd log at debug level from then on (a client
+// connecting is a debug line in each).
+func TestReloadAppliesLogging(t *testing.T) {
+	nq := needleQuorumCluster(t, 1, harness.ConfOptions{Token: 1000})
+	nd := nq.c.Nodes[0]
+	waitRing(t, "1", 20*time.Second, nq.totemd[0])
+	waitMembers(t, nd, []int{1}, 10*time.Second)
+	debugLines := func(p *harness.Proc) int { return strings.Count(p.Output(), "client connected") }
+	probe := func() {
+		for _, tool := range [][]string{{"corosync-cfgtool", "-s"}, {"corosync-cmapctl", "-g", "totem.token"}, {"corosync-quorumtool", "-s"}} {
+			ctl(t, nd, tool[0], tool[1:]...)
+		}
+	}
+	probe()
+	procs := []*harness.Proc{nq.totemd[0], nq.cmapd[0], nq.quorumd[0]}
+	before := make([]int, len(procs))
+	for i, p := range procs {
+		if before[i] = debugLines(p); before[i] != 0 {
+			t.Fatalf("%s logs debug lines before the reload", p.Name)
+		}
+	}
+	o := harness.ConfOptions{Token: 1000, Logging: "to_stderr: yes\n\tto_syslog: no\n\ttimestamp: hires\n\tdebug: on"}
+	if err := nq.c.WriteConf(o); err != nil {
+		t.Fatal(err)
+	}
+	if r := ctl(t, nd, "corosync-cfgtool", "-R"); r.Code != 0 {
+		t.Fatalf("corosync-cfgtool -R: %s", r)
+	}
+	waitValue(t, nd, "logging.debug", "on\n", 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		probe()
+		missing := ""
+		for _, p := range procs {
+			if debugLines(p) == 0 {
+				missing += " " + p.Name
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no debug lines after the reload from:%s", missing)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

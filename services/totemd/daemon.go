@@ -112,6 +112,13 @@ func setupDaemon(path, busPath string, opts coroconf.CheckOptions) (*daemon, err
 		env = coroconf.SystemEnv
 	}
 	cfg.Retune = retuner(res, env)
+	cfg.Relog = func(keys map[string]value.Value) error {
+		lc, err := logsys.Parse(coroconf.Map(keys).Strings("logging."))
+		if err != nil {
+			return err
+		}
+		return logs.Apply(lc)
+	}
 	if d.node, err = node.New(cfg); err != nil {
 		logs.Close()
 		return nil, cli.Exit(err.Error(), exitFatal)

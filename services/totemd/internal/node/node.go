@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/totemd/internal/bus"
@@ -41,6 +42,9 @@ type Config struct {
 	// which totemd follows to apply reloads and runtime writes as
 	// corosync does; nil: the start-up configuration stays.
 	Retune RetuneFunc
+	// Relog re-applies a logging section from cmap's logging.* keys (a
+	// reload changed them); nil: the start-up logging stays.
+	Relog func(keys map[string]value.Value) error
 }
 
 // Membership is the ring as the node last installed it.

@@ -35,9 +35,9 @@ type Retune struct {
 // an error means the keys do not make a valid configuration.
 type RetuneFunc func(keys map[string]value.Value) (*Retune, error)
 
-// retunePrefixes are the cmap prefixes totemd follows for Retune:
-// config.* for the reload flags.
-var retunePrefixes = [...]string{"totem.", "nodelist.", "config."}
+// retunePrefixes are the cmap prefixes totemd follows for Retune
+// (config.* for the reload flags) and for its logging.
+var retunePrefixes = [...]string{"totem.", "nodelist.", "config.", "logging."}
 
 // retuneState follows cmapd's totem.*, nodelist.* and config.* keys.
 type retuneState struct {
@@ -85,6 +85,20 @@ func (n *Node) retuneResponse(m *ipcproto.Msg) bool {
 	return true
 }
 
+// relog re-applies cmap's logging.* keys to totemd's logs.
+func (n *Node) relog() {
+	if n.cfg.Relog == nil {
+		return
+	}
+	keys := map[string]value.Value{}
+	for _, k := range n.retune.keys.Keys("logging.") {
+		keys[k], _ = n.retune.keys.Get(k)
+	}
+	if err := n.cfg.Relog(keys); err != nil {
+		n.log.Error("logging configuration from cmap not applied", "error", err)
+	}
+}
+
 // retuneChanges applies cmapd's change notifications under the followed
 // prefixes and re-derives the configuration when one of them changed.
 func (n *Node) retuneChanges(changes []svchost.Change) {
@@ -101,8 +115,12 @@ func (n *Node) retuneChanges(changes []svchost.Change) {
 		return
 	}
 	n.retune.keys.Apply(mine)
-	if len(n.retune.pending) == 0 {
-		n.applyRetune()
+	if len(n.retune.pending) > 0 {
+		return
+	}
+	n.applyRetune()
+	if slices.ContainsFunc(mine, func(c svchost.Change) bool { return strings.HasPrefix(c.Key, "logging.") }) {
+		n.relog()
 	}
 }
 
@@ -122,7 +140,7 @@ func (n *Node) applyRetune() {
 		}
 	}
 	keys := map[string]value.Value{}
-	for _, p := range retunePrefixes[:2] {
+	for _, p := range []string{"totem.", "nodelist."} {
 		for _, k := range n.retune.keys.Keys(p) {
 			keys[k], _ = n.retune.keys.Get(k)
 		}
