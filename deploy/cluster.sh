@@ -116,6 +116,10 @@ up() {
 		echo "node 1: cpgtool"
 		on_node 1 "$bin/cpgtool" || true
 	fi
+	if [ -x "$bin/needlectl" ]; then
+		echo "node 1: needlectl status"
+		on_node 1 "$bin/needlectl" status || true
+	fi
 }
 
 status() {
