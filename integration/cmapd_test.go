@@ -485,7 +485,9 @@ func testReloadFromDisk(t *testing.T, c *harness.Cluster, ipcType string, procs 
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(cmapdLog.Output(), "Unable to reload config file") {
+	// An auto-reload of a file that does not parse changes nothing and
+	// names the file and line (issue 15: validate first).
+	for !strings.Contains(cmapdLog.Output(), "not reloaded; the running configuration is unchanged file=/etc/corosync/corosync.conf reason=\"parser error: /etc/corosync/corosync.conf:") {
 		if time.Now().After(deadline) {
 			t.Fatalf("broken config not reported in the cmapd log:\n%s", cmapdLog.Output())
 		}

@@ -3,7 +3,7 @@ module github.com/needle-cluster/needle/integration
 go 1.26.8
 
 require (
-	github.com/needle-cluster/needle/libs/corotypes v0.0.0
+	github.com/needle-cluster/needle/libs/corotypes v0.0.0 // indirect
 	github.com/needle-cluster/needle/libs/ipcproto v0.0.0
 )
 
@@ -12,4 +12,16 @@ replace (
 	github.com/needle-cluster/needle/libs/ipcproto => ../libs/ipcproto
 )
 
-require golang.org/x/sys v0.50.0
+require (
+	github.com/prometheus/common v0.74.0
+	golang.org/x/sys v0.50.0
+)
+
+require (
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/pandatix/go-abnf v0.5.5 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
+	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)

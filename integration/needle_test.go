@@ -20,6 +20,7 @@ var bins struct {
 	totemd string
 	load   string
 	flood  string
+	scrape string
 	err    error
 }
 
@@ -33,7 +34,9 @@ func TestMain(m *testing.M) {
 	bins.totemd = filepath.Join(dir, "totemd")
 	bins.load = filepath.Join(dir, "busload")
 	bins.flood = filepath.Join(dir, "udpflood")
-	for pkg, out := range map[string]string{"../services/totemd": bins.totemd, "./cmd/busload": bins.load, "./cmd/udpflood": bins.flood} {
+	bins.scrape = filepath.Join(dir, "scrape")
+	for pkg, out := range map[string]string{"../services/totemd": bins.totemd, "./cmd/busload": bins.load, "./cmd/udpflood": bins.flood,
+		"./cmd/scrape": bins.scrape} {
 		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 			bins.err = fmt.Errorf("go build %s: %v: %s", pkg, err, b)
 		}

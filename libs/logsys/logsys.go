@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,9 +28,18 @@ type Options struct {
 	Program  string           // logfile "%N" and syslog tag; default base of os.Args[0]
 	PID      int              // default os.Getpid()
 	Hostname string           // default os.Hostname(), "localhost" on error as libqb
+	// Journal means stderr is connected to systemd's journal, which
+	// stamps every line itself: stderr lines then carry no timestamp of
+	// their own. By default it is detected as systemd documents it (the
+	// JOURNAL_STREAM device and inode are those of the process's stderr).
+	Journal *bool
 }
 
 func (o *Options) fill() {
+	if o.Journal == nil {
+		j := o.Stderr == nil && stderrIsJournal(os.Getenv("JOURNAL_STREAM"))
+		o.Journal = &j
+	}
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
@@ -52,6 +62,25 @@ func (o *Options) fill() {
 	if o.Syslog == nil {
 		o.Syslog = &SyslogConn{Tag: o.Program}
 	}
+}
+
+// stderrIsJournal reports whether fd 2 is the journal stream that
+// JOURNAL_STREAM ("DEVICE:INODE") names.
+func stderrIsJournal(env string) bool {
+	devS, inoS, ok := strings.Cut(env, ":")
+	if !ok {
+		return false
+	}
+	dev, err1 := strconv.ParseUint(devS, 10, 64)
+	ino, err2 := strconv.ParseUint(inoS, 10, 64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(2, &st); err != nil {
+		return false
+	}
+	return uint64(st.Dev) == dev && st.Ino == ino
 }
 
 // Logsys owns the sinks and hands out per-subsystem loggers. All methods
@@ -203,7 +232,11 @@ func (l *Logsys) write(r *record, viaSyslog bool) {
 	c := l.cfg
 	s := c.For(r.subsys)
 	if c.ToStderr && r.pri <= s.fileThreshold() {
-		io.WriteString(l.opts.Stderr, r.stderrLine(c.Timestamp))
+		ts := c.Timestamp
+		if *l.opts.Journal {
+			ts = TimestampOff
+		}
+		io.WriteString(l.opts.Stderr, r.stderrLine(ts))
 	}
 	if s.ToLogfile && s.LogfileSet && r.pri <= s.fileThreshold() {
 		if f := l.files[s.Logfile]; f != nil {

@@ -384,3 +384,30 @@ func TestConcurrentApply(t *testing.T) {
 		t.Errorf("%d lines, want %d", n, writers*lines)
 	}
 }
+
+// TestJournalLinesHaveNoTimestamp: on the journal (which stamps lines
+// itself) stderr lines carry no timestamp; elsewhere they keep it.
+func TestJournalLinesHaveNoTimestamp(t *testing.T) {
+	for _, journal := range []bool{false, true} {
+		var b strings.Builder
+		lc, err := Parse(map[string]string{"logging.to_stderr": "yes", "logging.to_syslog": "no", "logging.timestamp": "hires"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := journal
+		ls, err := Open(lc, Options{Stderr: &b, Program: "t", Journal: &j,
+			Now: func() time.Time { return time.Date(2026, 11, 24, 16, 53, 38, 81e6, time.UTC) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls.Logger("MAIN").Info("hello")
+		ls.Close()
+		stamped := strings.HasPrefix(b.String(), "Nov 24 16:53:38.081")
+		if stamped == journal {
+			t.Errorf("journal=%v: line %q", journal, b.String())
+		}
+	}
+	if stderrIsJournal("") || stderrIsJournal("1:2") || stderrIsJournal("x:y") {
+		t.Error("a missing, foreign or malformed JOURNAL_STREAM taken for stderr")
+	}
+}

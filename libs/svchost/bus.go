@@ -240,6 +240,7 @@ func (b *busState) onMsg(s *session, m *ipcproto.Msg) {
 		}
 		b.round = nil
 		svc.SyncActivate(r)
+		b.d.notifyReady()
 	case ipcproto.KindSyncAbort:
 		if b.round != nil {
 			b.round = nil

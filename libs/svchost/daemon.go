@@ -8,11 +8,14 @@ import (
 	"sync"
 	"time"
 
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/qbipc"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Defaults of Options and of the drain.
@@ -48,6 +51,10 @@ type Daemon struct {
 	// stats are the published statistics keys of each client (daemons
 	// other than cmapd).
 	stats map[*Client][]cmapreq.Stat
+	// metricsAddr is Config.MetricsAddr; ready is set once systemd was
+	// told the daemon is ready (attached, first sync round activated).
+	metricsAddr string
+	ready       bool
 }
 
 // New loads what the daemon needs before serving: cfg.Keys from the
@@ -74,6 +81,8 @@ func New(opts Options, cfg Config, busPath string) (*Daemon, error) {
 		stopped: make(chan struct{}),
 		fatal:   make(chan error, 1),
 		stats:   map[*Client][]cmapreq.Stat{},
+
+		metricsAddr: cfg.MetricsAddr,
 	}
 	if cfg.Log == nil {
 		cfg.Log = d.logger(strings.ToUpper(opts.Program))
@@ -137,7 +146,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	srvCtx, stopServers := context.WithCancel(context.Background())
 	defer stopServers()
 	var wg sync.WaitGroup
-	serveErr := make(chan error, len(d.opts.Endpoints))
+	serveErr := make(chan error, len(d.opts.Endpoints)+1) // and the metrics server
 	for _, name := range d.opts.Endpoints {
 		var h Handler = d.svc
 		if d.mirror == d.bus.cmap {
@@ -160,6 +169,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 				serveErr <- fmt.Errorf("libqb service %s: %w", name, err)
 			}
 		}()
+	}
+	if d.metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(newDaemonCollector(d), collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		ms, err := ListenMetrics(d.metricsAddr, reg)
+		if err != nil {
+			stopServers()
+			d.drainOps(&wg)
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ms.Serve(srvCtx); err != nil {
+				serveErr <- err
+			}
+		}()
+		d.log.Info("serving metrics", "address", "http://"+ms.Addr().String()+"/metrics")
 	}
 	busCtx, stopBus := context.WithCancel(context.Background())
 	defer stopBus()
@@ -307,5 +335,18 @@ func (d *Daemon) relog() {
 	}
 	if err != nil {
 		d.log.Error("logging configuration from cmap not applied", "error", err)
+	}
+}
+
+// notifyReady tells systemd (Type=notify units) the daemon is ready: it
+// is attached to totemd and its service completed a sync round. Later
+// rounds change nothing; without NOTIFY_SOCKET it does nothing.
+func (d *Daemon) notifyReady() {
+	if d.ready {
+		return
+	}
+	d.ready = true
+	if _, err := sddaemon.SdNotify(false, sddaemon.SdNotifyReady); err != nil {
+		d.log.Warn("systemd readiness not sent", "error", err)
 	}
 }

@@ -36,6 +36,7 @@ func Flags() []cli.Flag {
 		&cli.StringFlag{Name: "c", Aliases: []string{"config"}, Value: DefaultConfig, Usage: "corosync.conf `FILE`"},
 		&cli.StringFlag{Name: "bus", Value: DefaultBus, Usage: "unix socket `PATH` of totemd's service bus"},
 		&cli.BoolFlag{Name: "f", Usage: "run in the foreground (accepted for corosync habit; the daemon never forks)"},
+		&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics at http://`ADDR`/metrics (host:port; default: needle.metrics.<daemon> in corosync.conf, else off)"},
 	}
 }
 
@@ -52,7 +53,7 @@ func MainArgs(opts Options, args []string, stdout, stderr io.Writer) int {
 			if c.NArg() > 0 {
 				return cli.Exit(fmt.Sprintf("%s: unexpected argument %q", opts.Program, c.Args().First()), 1)
 			}
-			return serve(c, opts, c.String("c"), c.String("bus"))
+			return serve(c, opts, c.String("c"), c.String("bus"), c.String("metrics"))
 		},
 	}
 	err := app.Run(args)
@@ -72,7 +73,7 @@ func MainArgs(opts Options, args []string, stdout, stderr io.Writer) int {
 
 // serve loads the configuration, opens logging and runs until SIGTERM or
 // SIGINT.
-func serve(c *cli.Context, opts Options, path, bus string) error {
+func serve(c *cli.Context, opts Options, path, bus, metrics string) error {
 	m, err := coroconf.Load(path, coroconf.LoadOptions{})
 	if err != nil {
 		return configExit(err)
@@ -87,7 +88,10 @@ func serve(c *cli.Context, opts Options, path, bus string) error {
 	}
 	defer logs.Close()
 	log := logs.Logger(strings.ToUpper(opts.Program))
-	d, err := New(opts, Config{Path: path, Keys: m, Log: log, Logs: logs}, bus)
+	if v, ok := m[MetricsKey(opts.Program)]; ok && metrics == "" {
+		metrics, _ = v.AsString()
+	}
+	d, err := New(opts, Config{Path: path, Keys: m, Log: log, Logs: logs, MetricsAddr: metrics}, bus)
 	if err != nil {
 		return configExit(err)
 	}

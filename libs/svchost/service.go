@@ -293,6 +293,9 @@ type Config struct {
 	Log hclog.Logger
 	// Logs are the daemon's log sinks (a reload re-applies logging.*).
 	Logs *logsys.Logsys
+	// MetricsAddr, when set, is where Run serves Prometheus metrics
+	// (host:port): --metrics, else MetricsKey in the file.
+	MetricsAddr string
 	// Host is the daemon's Host, the same value Attached gets.
 	Host Host
 	// Loop and Done are for a service that has an input of its own (cmapd

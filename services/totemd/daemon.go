@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -10,12 +11,14 @@ import (
 	"syscall"
 	"time"
 
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/nsscrypto"
 	"github.com/needle-cluster/needle/libs/qbipc"
+	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/totemd/internal/node"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
 	"github.com/needle-cluster/needle/services/totemd/internal/transport"
@@ -35,6 +38,8 @@ type daemon struct {
 	node *node.Node
 	// cfgReload validates the file again for cfgtool -R.
 	cfgReload func() error
+	// metricsAddr is needle.metrics.totemd from the file ("" = off).
+	metricsAddr string
 }
 
 // runDaemon loads the configuration the way `corosync -f -c FILE` does and
@@ -57,6 +62,18 @@ func runDaemon(c *cli.Context, path string) error {
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	defer startCPUProfile(ctx, "totemd")()
+	if addr := c.String("metrics"); addr != "" {
+		d.metricsAddr = addr
+	}
+	if d.metricsAddr != "" {
+		ms, err := serveMetrics(ctx, d.metricsAddr, d.node)
+		if err != nil {
+			d.log.Error("metrics not served", "error", err)
+			return cli.Exit("", exitFatal)
+		}
+		d.log.Info("serving metrics", "address", "http://"+ms.Addr().String()+"/metrics")
+	}
+	go notifyReady(ctx, d.node, d.log)
 	logsys.Notice(d.log, "Corosync Cluster Engine (needle totemd) starting up")
 	if err := d.node.Run(ctx); err != nil {
 		if errors.Is(err, node.ErrKilled) {
@@ -88,6 +105,9 @@ func setupDaemon(path, busPath string, opts coroconf.CheckOptions) (*daemon, err
 		return nil, cli.Exit(err.Error(), coroconf.ExitLogging)
 	}
 	d := &daemon{logs: logs, log: logs.Logger("MAIN")}
+	if v, ok := res.Map[svchost.MetricsKey("totemd")]; ok {
+		d.metricsAddr, _ = v.AsString()
+	}
 	for _, w := range res.Warnings {
 		d.log.Warn(w)
 	}
@@ -229,4 +249,24 @@ func cfgConfig(res *coroconf.CheckResult) (node.CfgConfig, error) {
 		cc.UIDGID[k] = m[k]
 	}
 	return cc, nil
+}
+
+// notifyReady tells systemd (Type=notify) that totemd is ready once the
+// first ring is formed and its services synchronized; without
+// NOTIFY_SOCKET it does nothing.
+func notifyReady(ctx context.Context, n *node.Node, log hclog.Logger) {
+	w := n.Watch()
+	for {
+		if n.Membership().Synced {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w:
+		}
+	}
+	if _, err := sddaemon.SdNotify(false, sddaemon.SdNotifyReady); err != nil {
+		log.Warn("systemd readiness not sent", "error", err)
+	}
 }

@@ -58,6 +58,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "t", Usage: "test the configuration and exit (same as the check command)"},
 			&cli.BoolFlag{Name: "f", Usage: "run in the foreground (accepted for corosync habit; totemd never forks)"},
 			&cli.StringFlag{Name: "bus", Value: DefaultBusPath, Usage: "unix socket `PATH` of the service bus"},
+			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics at http://`ADDR`/metrics (host:port; default: needle.metrics.totemd in corosync.conf, else off)"},
 		}, hostFlags()...),
 		Commands: []*cli.Command{checkCommand()},
 		Action: func(c *cli.Context) error {

@@ -70,3 +70,5 @@ func (o *ordered) withPrefix(prefix string) []string {
 	}
 	return out
 }
+
+func (o *ordered) len() int { return len(o.keys) }

@@ -131,3 +131,19 @@ func clearTargets(key string) StatsClear {
 }
 
 func statsKeyRO(key string) bool { return !strings.HasPrefix(key, statsClearPrefix) }
+
+// Counts are the store's sizes, for metrics.
+type Counts struct {
+	Keys, StatsKeys, Tracks, Iterators int
+}
+
+// Counts reports how many keys, trackers (clients' and the daemon's own)
+// and open iterators the store holds.
+func (s *Store) Counts() Counts {
+	c := Counts{Keys: s.icmap.data.len(), StatsKeys: s.stats.data.len()}
+	for _, cn := range s.conns {
+		c.Tracks += len(cn.tracks)
+		c.Iterators += len(cn.iters)
+	}
+	return c
+}

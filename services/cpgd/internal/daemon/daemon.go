@@ -82,6 +82,9 @@ type service struct {
 	failed   [][]byte
 	attached bool
 	lost     uint64
+	// mcasts and tryAgain count client multicasts accepted and requests
+	// answered CS_ERR_TRY_AGAIN (metrics).
+	mcasts, tryAgain, ringBytes uint64 // ringBytes: bytes the ring accepted
 	// backlogBytes are the bytes handed to Host.Mcast and not yet done.
 	backlogBytes int
 }
@@ -251,6 +254,7 @@ func (s *service) mcastDone(m []byte, e cs.Error) {
 	s.backlogBytes -= len(m)
 	switch e {
 	case cs.OK:
+		s.ringBytes += uint64(len(m))
 	case cs.ErrLibrary:
 		s.failed = append(s.failed, m)
 		if s.attached {

@@ -41,11 +41,14 @@ func (s *service) Request(c *svchost.Client, msg []byte) error {
 		// client's flag check is queued, not dropped (3.1.7 drops it).
 		if st := s.core.Mcast(id, r.Msg); st != cs.OK {
 			s.log.Warn("can't mcast: connection not joined", "conn", id, "error", st)
+		} else {
+			s.mcasts++
 		}
 		c.NoReply()
 		return nil
 	}
 	if wire.FlowControlled(req.ID()) && s.congested() {
+		s.tryAgain++
 		return c.Respond(wire.GenericError(cs.ErrTryAgain))
 	}
 	return c.Respond(s.answer(id, req))

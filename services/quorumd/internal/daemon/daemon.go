@@ -81,6 +81,8 @@ type votequorum interface {
 	syncActivate(r svchost.SyncRound)
 	syncAbort()
 	tick(now time.Time)
+	// info is the local node's getinfo answer, false before the core runs.
+	info() (wire.VQInfo, bool)
 }
 
 func newService(c svchost.Config) (svchost.Service, error) {

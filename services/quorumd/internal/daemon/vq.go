@@ -200,6 +200,20 @@ func (a *vqAdapter) untrack(c *svchost.Client) {
 	}
 }
 
+func (a *vqAdapter) info() (wire.VQInfo, bool) {
+	if a.core == nil {
+		return wire.VQInfo{}, false
+	}
+	in, e := a.core.Info(0)
+	return wireInfo(in), e == cs.OK
+}
+
+func wireInfo(in vq.Info) wire.VQInfo {
+	return wire.VQInfo{NodeID: in.NodeID, State: uint32(in.State), Votes: in.Votes, Expected: in.ExpectedVotes,
+		HighestExpected: in.HighestExpected, TotalVotes: in.TotalVotes, Quorum: in.Quorum, Flags: in.Flags,
+		QdeviceVotes: in.QdeviceVotes, QdeviceName: in.QdeviceName}
+}
+
 func wireRing(r vq.RingID) wire.RingID { return wire.RingID{NodeID: r.NodeID, Seq: r.Seq} }
 
 // request answers one votequorum request.
@@ -220,9 +234,7 @@ func (a *vqAdapter) request(c *svchost.Client, msg []byte) error {
 	switch r := req.(type) {
 	case wire.VQGetInfo:
 		in, e := a.core.Info(r.NodeID)
-		return a.respond(c, wire.EncodeVQGetInfo(wire.VQInfo{NodeID: in.NodeID, State: uint32(in.State), Votes: in.Votes,
-			Expected: in.ExpectedVotes, HighestExpected: in.HighestExpected, TotalVotes: in.TotalVotes, Quorum: in.Quorum,
-			Flags: in.Flags, QdeviceVotes: in.QdeviceVotes, QdeviceName: in.QdeviceName}, e))
+		return a.respond(c, wire.EncodeVQGetInfo(wireInfo(in), e))
 	case wire.VQSetExpected:
 		return status(a.core.SetExpected(r.Expected))
 	case wire.VQSetVotes:

@@ -253,3 +253,6 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	return err
 }
+
+// Queued is how many messages wait to be written to the service.
+func (s *Service) Queued() int { return len(s.out) }

@@ -110,6 +110,9 @@ func (t *Transport) writeRun(ds []dgram) error {
 	for len(ds) > 0 {
 		n, err := t.bw.sendmmsg(ds)
 		t.sent.Add(uint64(n))
+		for _, d := range ds[:n] {
+			t.sentBytes.Add(uint64(len(d.data)))
+		}
 		ds = ds[n:]
 		if err == nil || len(ds) == 0 {
 			continue
@@ -125,6 +128,7 @@ func (t *Transport) writeRun(ds []dgram) error {
 			}
 		} else {
 			t.sent.Add(1)
+			t.sentBytes.Add(uint64(len(d.data)))
 		}
 		ds = ds[1:]
 	}

@@ -98,6 +98,9 @@ type Stats struct {
 	DroppedAuth, DroppedUnlisted uint64
 	DroppedSize, SendErrors      uint64
 	DroppedReplay                uint64
+	// SentBytes and ReceivedBytes are datagram bytes as on the wire
+	// (sealed); ReceivedBytes counts every datagram read, dropped or not.
+	SentBytes, ReceivedBytes uint64
 }
 
 // Transport is a running transport.
@@ -117,7 +120,8 @@ type Transport struct {
 
 	sent, received, dAuth, dUnlisted, dSize, sendErr atomic.Uint64
 	dReplay                                          atomic.Uint64
-	lastWarn                                         atomic.Int64 // unix nanos of the last drop warning
+	sentBytes, receivedBytes                         atomic.Uint64 // datagram bytes as on the wire
+	lastWarn                                         atomic.Int64  // unix nanos of the last drop warning
 }
 
 // Open binds the sockets (ctx bounds the binding) and starts the receive
@@ -233,6 +237,7 @@ func (t *Transport) write(conn *net.UDPConn, frame []byte, to uint32, dst netip.
 		return fmt.Errorf("transport: send to %s: %w", dst, err)
 	}
 	t.sent.Add(1)
+	t.sentBytes.Add(uint64(len(out)))
 	return nil
 }
 
@@ -266,6 +271,7 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 			t.drop(&t.dUnlisted, from, "source not in nodelist")
 			continue
 		}
+		t.receivedBytes.Add(uint64(n))
 		frame := append([]byte(nil), buf[:n]...)
 		if t.cfg.Codec != nil {
 			opened, err := t.cfg.Codec.Open(frame)
@@ -310,6 +316,7 @@ func (t *Transport) Stats() Stats {
 		DroppedAuth: t.dAuth.Load(), DroppedUnlisted: t.dUnlisted.Load(),
 		DroppedSize: t.dSize.Load(), SendErrors: t.sendErr.Load(),
 		DroppedReplay: t.dReplay.Load(),
+		SentBytes:     t.sentBytes.Load(), ReceivedBytes: t.receivedBytes.Load(),
 	}
 }
 

@@ -1,0 +1,55 @@
+package node
+
+import (
+	"context"
+	"slices"
+
+	"github.com/needle-cluster/needle/libs/corotypes/svcid"
+	"github.com/needle-cluster/needle/services/totemd/internal/srp"
+	"github.com/needle-cluster/needle/services/totemd/internal/transport"
+)
+
+// Metrics is a snapshot of what totemd's metrics report, read on the node
+// goroutine.
+type Metrics struct {
+	SRP       srp.Status
+	Transport transport.Stats
+	// QueueAvail is the free room in srp's new-message queue.
+	QueueAvail int
+	Services   []ServiceMetrics
+}
+
+// ServiceMetrics is one attached service daemon's bus queues.
+type ServiceMetrics struct {
+	Name string
+	// ToService waits to be written to the daemon; Waiting are its
+	// multicasts held for room in srp's queue.
+	ToService, Waiting int
+}
+
+// Metrics reads the snapshot.
+func (n *Node) Metrics(ctx context.Context) (Metrics, error) {
+	var m Metrics
+	err := n.Do(ctx, func() {
+		m.SRP = n.srp.Status()
+		m.QueueAvail = n.srp.Avail()
+		for id, s := range n.services {
+			sm := ServiceMetrics{Name: svcid.Name(int(id)), ToService: s.Queued()}
+			if w := n.waiting[id]; w != nil {
+				sm.Waiting = len(w.items) - w.first
+			}
+			m.Services = append(m.Services, sm)
+		}
+		slices.SortFunc(m.Services, func(a, b ServiceMetrics) int {
+			if a.Name < b.Name {
+				return -1
+			}
+			if a.Name > b.Name {
+				return 1
+			}
+			return 0
+		})
+	})
+	m.Transport = n.TransportStats()
+	return m, err
+}
