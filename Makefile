@@ -11,7 +11,7 @@ SEEDS ?= 2000
 NODES ?= 3-64
 SIM_FLAGS ?=
 
-.PHONY: all build test lint fuzz install man sim soak bench clean cluster cluster-down
+.PHONY: all build test lint fuzz install man sim soak bench clean cluster cluster-down pacemaker-reference
 
 all: build
 
@@ -75,6 +75,11 @@ SOAK_FIRST ?= 5000001
 soak:
 	$(GO) build -o $(BIN)/sim ./services/totemd/cmd/sim
 	$(BIN)/sim -seeds $(SOAK_SEEDS) -first $(SOAK_FIRST) -nodes 3-64 -parallel 2
+
+# The Pacemaker life-cycle scenarios on Debian's corosync, the reference
+# for the needle run in make test (a few minutes).
+pacemaker-reference:
+	cd integration && NEEDLE_PCMK_REFERENCE=1 $(GO) test -count=1 -v -timeout 20m -run 'TestPacemakerLifeOnCorosync' .
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
