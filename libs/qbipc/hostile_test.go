@@ -293,7 +293,9 @@ func TestSlowEventReader(t *testing.T) {
 			if _, err := c.Request(testCtx(t), eventsReq(4000, 2048)); err != nil {
 				t.Fatal(err)
 			}
-			if st := ts.Conns()[0].Stats(); st.EventsQueued == 0 || st.Events == 0 || st.Events+uint64(st.EventsQueued) != 4000 {
+			// Some events may not have been handed to the transport yet
+			// when the stats are read; all 4000 are either sent or queued.
+			if st := ts.Conns()[0].Stats(); st.EventsQueued == 0 || st.Events+uint64(st.EventsQueued) != 4000 {
 				t.Errorf("stats while stalled: %+v", st)
 			}
 			waitDisconnect(t, h)
