@@ -139,6 +139,7 @@ func New(cfg Config) (*Node, error) {
 	n.packer, err = pg.NewPacker(pg.Config{
 		NetMTU: sc.NetMTU,
 		Mcast:  func(f []byte) error { return n.srp.Mcast(n.now(), f) },
+		Signal: func() { n.srp.Signal(n.now()) },
 		Avail:  n.srp.Avail,
 	})
 	if err != nil {

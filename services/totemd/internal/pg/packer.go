@@ -27,6 +27,11 @@ type Config struct {
 	// Avail is the number of frames srp's new-message queue can still take
 	// (srp.Node.Avail).
 	Avail func() int
+	// Signal, when set, is called at every Send, as totempg signals
+	// totemsrp at every multicast: a representative holding the token on
+	// an idle ring lets it go at once (TOKEN_HOLD_CANCEL, srp.Node.Signal)
+	// instead of keeping the message buffered for the rest of the hold.
+	Signal func()
 }
 
 // PackerStats are cumulative counters of a Packer.
@@ -65,6 +70,7 @@ type stage struct {
 type Packer struct {
 	mcast  func([]byte) error
 	avail  func() int
+	signal func()
 	packet int
 
 	st      stage
@@ -94,6 +100,7 @@ func NewPacker(cfg Config) (*Packer, error) {
 	return &Packer{
 		mcast:  cfg.Mcast,
 		avail:  cfg.Avail,
+		signal: cfg.Signal,
 		packet: ps,
 		st:     stage{next: 1},
 		data:   make([]byte, ps),
@@ -139,6 +146,9 @@ func (p *Packer) SendRaw(iov ...[]byte) error {
 // send appends the non-empty iov pieces to segs (the header pieces, if
 // any) and packs the message.
 func (p *Packer) send(groups []string, segs [][]byte, iov [][]byte) error {
+	if p.signal != nil {
+		p.signal()
+	}
 	if len(iov) > maxIovecs {
 		return fmt.Errorf("pg: send: %d pieces, at most %d", len(iov), maxIovecs)
 	}

@@ -307,8 +307,8 @@ func (n *Node) Mcast(now Time, payload []byte) error {
 // event signal): if the token is being held it multicasts
 // TOKEN_HOLD_CANCEL. pg calls it when a message enters its packing buffer.
 func (n *Node) Signal(now Time) {
-	if n.stopped {
-		return
+	if n.stopped || n.inToken {
+		return // while the token is being handled, its hold is decided there
 	}
 	n.now = now
 	n.tokenHoldCancelSend()
