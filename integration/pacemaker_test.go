@@ -159,4 +159,3 @@ func TestPacemakerOnCorosync(t *testing.T) {
 	m := waitCrm(t, c.Nodes[1], "dummy started", 60*time.Second, func(m crmMon) bool { return m.startedOn("dummy") != "" })
 	t.Logf("dummy started on %s, DC %s", m.startedOn("dummy"), m.Summary.DC.Name)
 }
-
