@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -181,6 +183,47 @@ func TestReloadAppliesLogging(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no debug lines after the reload from:%s", missing)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestReopenLogsReachesEveryDaemon (issue 14, point 5): with a log file
+// configured, a rotation (the file renamed away) followed by
+// `corosync-cfgtool -L` makes totemd, cmapd and quorumd all write to a new
+// file at the configured path, as corosync's one process does.
+func TestReopenLogsReachesEveryDaemon(t *testing.T) {
+	o := harness.ConfOptions{Token: 1000, Logging: "to_stderr: yes\n\tto_syslog: no\n\ttimestamp: hires\n\tto_logfile: yes\n\tlogfile: /var/log/corosync/corosync.log\n\tdebug: on"}
+	nq := needleQuorumCluster(t, 1, o)
+	nd := nq.c.Nodes[0]
+	waitRing(t, "1", 20*time.Second, nq.totemd[0])
+	waitMembers(t, nd, []int{1}, 10*time.Second)
+	logPath := filepath.Join(nd.Dir, "log", "corosync.log")
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	if r := ctl(t, nd, "corosync-cfgtool", "-L"); r.Code != 0 {
+		t.Fatalf("corosync-cfgtool -L: %s", r)
+	}
+	// Each daemon logs a client's connection at debug level: all three must
+	// land in the new file.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, tool := range [][]string{{"corosync-cfgtool", "-s"}, {"corosync-cmapctl", "-g", "totem.token"}, {"corosync-quorumtool", "-s"}} {
+			ctl(t, nd, tool[0], tool[1:]...)
+		}
+		b, _ := os.ReadFile(logPath)
+		missing := ""
+		for _, who := range []string{"[MAIN  ] IPC: client connected service=cfg", "service=cmap", "service=votequorum"} {
+			if !strings.Contains(string(b), who) {
+				missing += " " + who
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after cfgtool -L the new log file lacks:%s\n%s", missing, b)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

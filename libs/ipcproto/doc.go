@@ -67,6 +67,12 @@
 // transitional view and may differ between merging partitions (as in
 // extended virtual synchrony); Members and RingMembers never do.
 //
+// # Log files
+//
+// KindReopenLogs asks a daemon to reopen its log files: totemd sends it
+// to every attached daemon when corosync-cfgtool -L asks it to reopen its
+// own, so one command serves the whole node as it does on corosync.
+//
 // # Deliveries and batching
 //
 // KindDeliver{From, Payload, Swapped} is one ring message of this service

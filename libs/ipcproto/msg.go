@@ -31,12 +31,13 @@ const (
 	KindResponse                     // both: ID, Status, Payload
 	KindError                        // →svc: Text; the connection closes after it
 	KindDeliverBatch                 // →svc: Batch (consecutive deliveries, in order)
+	KindReopenLogs                   // →svc: reopen the log files (corosync-cfgtool -L)
 	kindEnd
 )
 
 var kindNames = [...]string{"", "attach", "attached", "detach", "mcast", "mcast-ack", "deliver",
 	"confchg", "sync-init", "sync-process", "sync-done", "sync-activate", "sync-abort",
-	"request", "response", "error", "deliver-batch"}
+	"request", "response", "error", "deliver-batch", "reopen-logs"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {

@@ -137,6 +137,27 @@ func (l *Logsys) Apply(c *Config) error {
 	return nil
 }
 
+// Reopen opens every log file again at its configured path (corosync's
+// cfgtool -L after a rotation renamed them): the new files replace the
+// old ones, which are closed. If one cannot be opened, the old files stay
+// in use and the error is returned.
+func (l *Logsys) Reopen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errors.New("logsys: reopen after close")
+	}
+	files, err := openFiles(l.cfg, nil)
+	if err != nil {
+		return err
+	}
+	for _, f := range l.files {
+		f.Close()
+	}
+	l.files = files
+	return nil
+}
+
 // Close closes log files and syslog; later messages are dropped.
 func (l *Logsys) Close() error {
 	l.mu.Lock()

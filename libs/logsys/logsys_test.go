@@ -411,3 +411,32 @@ func TestJournalLinesHaveNoTimestamp(t *testing.T) {
 		t.Error("a missing, foreign or malformed JOURNAL_STREAM taken for stderr")
 	}
 }
+
+// TestReopenAfterRotation: after the log file is renamed away, Reopen
+// makes later lines go to a new file at the configured path.
+func TestReopenAfterRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	lc, err := Parse(map[string]string{"logging.to_stderr": "no", "logging.to_syslog": "no", "logging.to_logfile": "yes", "logging.logfile": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := Open(lc, Options{Stderr: &bytes.Buffer{}, Program: "t", Syslog: &syslogRecord{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	ls.Logger("MAIN").Info("before")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	ls.Logger("MAIN").Info("still old")
+	if err := ls.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	ls.Logger("MAIN").Info("after")
+	newer, _ := os.ReadFile(path)
+	old, _ := os.ReadFile(path + ".1")
+	if !strings.Contains(string(newer), "after") || strings.Contains(string(newer), "before") || !strings.Contains(string(old), "still old") {
+		t.Fatalf("new file %q, rotated %q", newer, old)
+	}
+}

@@ -216,6 +216,8 @@ func (b *busState) onMsg(s *session, m *ipcproto.Msg) {
 		}
 	case ipcproto.KindMcastAck:
 		b.onAck(m)
+	case ipcproto.KindReopenLogs:
+		b.d.reopenLogs()
 	case ipcproto.KindSyncInit:
 		b.round = &roundState{r: SyncRound{ID: m.ID, Kind: m.SyncKind, Ring: *m.Ring, Members: m.Members, Trans: m.Trans}}
 		svc.SyncInit(b.round.r)

@@ -314,6 +314,20 @@ func (d *Daemon) step(f func()) {
 	}
 }
 
+// reopenLogs is corosync-cfgtool -L reaching this daemon through totemd:
+// its log files are opened again at their paths (after a rotation moved
+// them).
+func (d *Daemon) reopenLogs() {
+	if d.logs == nil {
+		return
+	}
+	if err := d.logs.Reopen(); err != nil {
+		d.log.Error("cannot reopen log files", "error", err)
+		return
+	}
+	d.log.Info("log files reopened")
+}
+
 // relog re-applies the mirrored logging.* keys to the daemon's logs (a
 // reload changed them); keys that do not make a valid logging section
 // leave the logs as they are, with the reason logged.

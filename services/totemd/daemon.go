@@ -126,7 +126,7 @@ func setupDaemon(path, busPath string, opts coroconf.CheckOptions) (*daemon, err
 		}
 		return d.cfgReload()
 	}
-	cfg.Cfg.ReopenLogs = func() error { return logs.Apply(lc) }
+	cfg.Cfg.ReopenLogs = logs.Reopen
 	env := opts.Env
 	if env == nil {
 		env = coroconf.SystemEnv

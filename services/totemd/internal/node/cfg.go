@@ -202,6 +202,10 @@ func (n *Node) cfgAction(a cfg.Action) {
 				result = cs.ErrLibrary
 			}
 		}
+		// Every service daemon of the node reopens its files too.
+		for _, svc := range n.services {
+			n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindReopenLogs})
+		}
 		st.ep.Carry(st.svc.ReopenLogsDone(a.Conn, result))
 	case cfg.CryptoPhase:
 		// Keys cannot change at runtime here; nothing to advance.
