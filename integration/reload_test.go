@@ -34,6 +34,22 @@ func startImpl(t *testing.T, impl string, nd *harness.Node, procs *[]*harness.Pr
 	return totem
 }
 
+// implCluster builds n nodes with o and starts impl on each; it returns
+// the cluster and, per node, the process whose log shows memberships.
+func implCluster(t *testing.T, impl string, n int, o harness.ConfOptions, procs *[]*harness.Proc) (*harness.Cluster, []*harness.Proc) {
+	t.Helper()
+	c := harness.New(t, n)
+	if err := c.WriteConf(o); err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, procs)
+	var ring []*harness.Proc
+	for _, nd := range c.Nodes {
+		ring = append(ring, startImpl(t, impl, nd, procs))
+	}
+	return c, ring
+}
+
 // newMemberships counts the memberships a log reports (both corosync and
 // totemd log "A new membership (R) was formed").
 func newMemberships(p *harness.Proc) int { return strings.Count(p.Output(), "A new membership (") }
@@ -49,16 +65,8 @@ func TestReloadAppliesTotemToken(t *testing.T) {
 	needCmapd(t)
 	for _, impl := range []string{"corosync", "needle"} {
 		t.Run(impl, func(t *testing.T) {
-			c := harness.New(t, 3)
-			if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
-				t.Fatal(err)
-			}
 			var procs []*harness.Proc
-			dumpOnFailure(t, &procs)
-			var ring []*harness.Proc
-			for _, nd := range c.Nodes {
-				ring = append(ring, startImpl(t, impl, nd, &procs))
-			}
+			c, ring := implCluster(t, impl, 3, harness.ConfOptions{Token: 1000}, &procs)
 			for _, nd := range c.Nodes {
 				waitMembers(t, nd, []int{1, 2, 3}, 30*time.Second)
 			}
@@ -104,17 +112,9 @@ func TestReloadAddsNode(t *testing.T) {
 	needCmapd(t)
 	for _, impl := range []string{"corosync", "needle"} {
 		t.Run(impl, func(t *testing.T) {
-			c := harness.New(t, 2)
 			o := harness.ConfOptions{Token: 1000}
-			if err := c.WriteConf(o); err != nil {
-				t.Fatal(err)
-			}
 			var procs []*harness.Proc
-			dumpOnFailure(t, &procs)
-			var ring []*harness.Proc
-			for _, nd := range c.Nodes {
-				ring = append(ring, startImpl(t, impl, nd, &procs))
-			}
+			c, ring := implCluster(t, impl, 2, o, &procs)
 			waitMembers(t, c.Nodes[0], []int{1, 2}, 30*time.Second)
 			nd3, err := c.AddNode()
 			if err != nil {

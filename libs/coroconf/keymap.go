@@ -2,6 +2,7 @@ package coroconf
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	cval "github.com/needle-cluster/needle/libs/corotypes/value"
@@ -57,6 +58,26 @@ func (m Map) Strings(prefix string) map[string]string {
 	for k, v := range m {
 		if s, ok := v.AsString(); ok && strings.HasPrefix(k, prefix) {
 			out[k] = s
+		}
+	}
+	return out
+}
+
+// Texts is Strings for values of any type: numbers in decimal, so a
+// section rewritten at runtime with another value type (cmapctl -s
+// logging.debug u8 1) still reads. Other types are left out.
+func (m Map) Texts(prefix string) map[string]string {
+	out := make(map[string]string)
+	for k, v := range m {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		if s, ok := v.AsString(); ok {
+			out[k] = s
+		} else if n, ok := v.AsUint(); ok {
+			out[k] = strconv.FormatUint(n, 10)
+		} else if n, ok := v.AsInt(); ok {
+			out[k] = strconv.FormatInt(n, 10)
 		}
 	}
 	return out

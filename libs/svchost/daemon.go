@@ -10,6 +10,7 @@ import (
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/logsys"
@@ -332,18 +333,11 @@ func (d *Daemon) reopenLogs() {
 // reload changed them); keys that do not make a valid logging section
 // leave the logs as they are, with the reason logged.
 func (d *Daemon) relog() {
-	keys := map[string]string{}
+	keys := coroconf.Map{}
 	for _, k := range d.mirror.Keys(loggingPrefix) {
-		v, _ := d.mirror.Get(k)
-		if s, ok := v.AsString(); ok {
-			keys[k] = s
-		} else if n, ok := v.AsUint(); ok {
-			keys[k] = fmt.Sprint(n)
-		} else if n, ok := v.AsInt(); ok {
-			keys[k] = fmt.Sprint(n)
-		}
+		keys[k], _ = d.mirror.Get(k)
 	}
-	lc, err := logsys.Parse(keys)
+	lc, err := logsys.Parse(keys.Texts(loggingPrefix))
 	if err == nil {
 		err = d.logs.Apply(lc)
 	}

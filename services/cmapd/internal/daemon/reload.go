@@ -139,18 +139,11 @@ func (s *service) autoReload() {
 // stringsWithPrefix renders the live keys under prefix as logsys wants
 // them (every value as its string form).
 func (s *service) stringsWithPrefix(prefix string) map[string]string {
-	m := make(map[string]string)
+	m := coroconf.Map{}
 	for _, k := range s.st.Keys(prefix) {
-		v, _ := s.st.Get(k)
-		if s, ok := v.AsString(); ok {
-			m[k] = s
-		} else if n, ok := v.AsUint(); ok {
-			m[k] = fmt.Sprint(n)
-		} else if n, ok := v.AsInt(); ok {
-			m[k] = fmt.Sprint(n)
-		}
+		m[k], _ = s.st.Get(k)
 	}
-	return m
+	return m.Texts(prefix)
 }
 
 // watch reloads after the configuration file (or its uidgid.d) changed
