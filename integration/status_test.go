@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -193,6 +195,8 @@ func TestNeedleStatusAndJSON(t *testing.T) {
 
 	t.Run("cfgtool", func(t *testing.T) { checkCfgtoolJSON(t, nd) })
 	t.Run("cmapctl", func(t *testing.T) { checkCmapctlJSON(t, nd) })
+	t.Run("quorumtool", func(t *testing.T) { checkQuorumtoolJSON(t, nd) })
+	t.Run("cpgtool", func(t *testing.T) { checkCpgtoolJSON(t, nd) })
 
 	// cpgd stops on node 1: within a statistics period the view says so,
 	// and the cpg part is unavailable instead of failing the command.
@@ -375,4 +379,78 @@ func TestNeedlectlOnCorosync(t *testing.T) {
 	if text.Code != 0 || !strings.Contains(text.Stdout, "Service daemons attached to totemd:\n  unavailable: ") {
 		t.Errorf("text view: %s", text)
 	}
+}
+
+// checkQuorumtoolJSON reads quorumtool --json -s and -l on a quorate
+// three-node cluster with the schema of docs/json.md.
+func checkQuorumtoolJSON(t *testing.T, nd *harness.Node) {
+	var st struct {
+		Quorum struct {
+			Provider string `json:"provider"`
+			Nodes    int    `json:"nodes"`
+			NodeID   uint32 `json:"node_id"`
+			Quorate  bool   `json:"quorate"`
+		} `json:"quorum"`
+		Votequorum struct {
+			Expected uint32   `json:"expected_votes"`
+			Total    uint32   `json:"total_votes"`
+			Quorum   uint32   `json:"quorum"`
+			Flags    []string `json:"flags"`
+		} `json:"votequorum"`
+		Members []struct {
+			NodeID uint32 `json:"node_id"`
+			Votes  uint32 `json:"votes"`
+			Name   string `json:"name"`
+			Local  bool   `json:"local"`
+		} `json:"members"`
+	}
+	r := ctl(t, nd, quorumBins.quorumtool, "--json", "-s")
+	if err := json.Unmarshal([]byte(r.Stdout), &st); r.Code != 0 || err != nil {
+		t.Fatalf("quorumtool --json -s: %v\n%s", err, r)
+	}
+	q, v := st.Quorum, st.Votequorum
+	if q.Provider != "corosync_votequorum" || q.Nodes != 3 || q.NodeID != uint32(nd.Index+1) || !q.Quorate ||
+		v.Expected != 3 || v.Total != 3 || v.Quorum != 2 || !slices.Contains(v.Flags, "Quorate") || len(st.Members) != 3 {
+		t.Errorf("quorumtool --json -s:\n%s", r.Stdout)
+	}
+	var list struct {
+		Members []struct {
+			NodeID uint32 `json:"node_id"`
+			Name   string `json:"name"`
+		} `json:"members"`
+	}
+	r = ctl(t, nd, quorumBins.quorumtool, "--json", "-l")
+	if err := json.Unmarshal([]byte(r.Stdout), &list); r.Code != 0 || err != nil || len(list.Members) != 3 || list.Members[0].Name != "node1" {
+		t.Errorf("quorumtool --json -l: %v\n%s", err, r)
+	}
+}
+
+// checkCpgtoolJSON reads cpgtool --json while cpgload's group has its one
+// member on node 2.
+func checkCpgtoolJSON(t *testing.T, nd *harness.Node) {
+	var out struct {
+		Groups []struct {
+			Name    string `json:"name"`
+			NameHex string `json:"name_hex"`
+			Members []struct {
+				PID    uint32   `json:"pid"`
+				NodeID uint32   `json:"nodeid"`
+				Addrs  []string `json:"addrs"`
+			} `json:"members"`
+		} `json:"groups"`
+	}
+	r := ctl(t, nd, cpgBins.tool, "--json")
+	if err := json.Unmarshal([]byte(r.Stdout), &out); r.Code != 0 || err != nil {
+		t.Fatalf("cpgtool --json: %v\n%s", err, r)
+	}
+	for _, g := range out.Groups {
+		if g.Name == "needlectl-test" {
+			if g.NameHex != hex.EncodeToString([]byte(g.Name)) || len(g.Members) != 1 || g.Members[0].NodeID != 2 ||
+				g.Members[0].PID == 0 || !slices.Contains(g.Members[0].Addrs, "10.231.0.2") {
+				t.Errorf("cpgtool --json group:\n%s", r.Stdout)
+			}
+			return
+		}
+	}
+	t.Errorf("cpgtool --json has no group needlectl-test:\n%s", r.Stdout)
 }
