@@ -228,3 +228,54 @@ func TestReopenLogsReachesEveryDaemon(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestReloadRemovesNode (issue 15, point 2): node 3 of a three-node ring
+// stops and is removed from the nodelist by `corosync-cfgtool -R`; the
+// token timeout in force follows the smaller nodelist (1650 ms → 1000 ms
+// at token 1000, as corosync scales it by node count) and the ring of
+// the other two stays. Needle's totemd also logs the udpu member removed.
+// The same steps against corosync 3.1.7 first.
+func TestReloadRemovesNode(t *testing.T) {
+	needNamespaces(t)
+	needCorosync(t)
+	needCmapd(t)
+	for _, impl := range []string{"corosync", "needle"} {
+		t.Run(impl, func(t *testing.T) {
+			o := harness.ConfOptions{Token: 1000}
+			var procs []*harness.Proc
+			c, ring := implCluster(t, impl, 3, o, &procs)
+			waitMembers(t, c.Nodes[0], []int{1, 2, 3}, 30*time.Second)
+			waitValue(t, c.Nodes[0], "runtime.config.totem.token", "1650\n", 10*time.Second)
+			for _, p := range procs {
+				if p.Node == c.Nodes[2] {
+					p.Stop(10 * time.Second)
+				}
+			}
+			waitMembers(t, c.Nodes[0], []int{1, 2}, 30*time.Second)
+			conf := string(c.CorosyncConf(o))
+			node3 := fmt.Sprintf("\tnode {\n\t\tring0_addr: %s\n\t\tname: node3\n\t\tnodeid: 3\n\t}\n", c.Nodes[2].Addr)
+			if !strings.Contains(conf, node3) {
+				t.Fatalf("no node 3 block in\n%s", conf)
+			}
+			conf = strings.Replace(conf, node3, "", 1)
+			for _, nd := range c.Nodes[:2] {
+				if err := nd.WriteFile("etc/corosync.conf", []byte(conf), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r := ctl(t, c.Nodes[0], "corosync-cfgtool", "-R"); r.Code != 0 {
+				t.Fatalf("corosync-cfgtool -R: %s", r)
+			}
+			for _, nd := range c.Nodes[:2] {
+				waitValue(t, nd, "runtime.config.totem.token", "1000\n", 10*time.Second)
+			}
+			waitMembers(t, c.Nodes[1], []int{1, 2}, 5*time.Second)
+			if impl == "needle" && !strings.Contains(ring[0].Output(), fmt.Sprintf("removing UDPU member {%s}", c.Nodes[2].Addr)) {
+				t.Errorf("node 1's totemd did not log the removed member")
+			}
+			if impl == "needle" && !strings.Contains(ring[0].Output(), "totem settings changed token_ms=1000") {
+				t.Errorf("node 1's totemd did not put the 1000 ms token in force")
+			}
+		})
+	}
+}
