@@ -11,7 +11,7 @@ SEEDS ?= 2000
 NODES ?= 3-64
 SIM_FLAGS ?=
 
-.PHONY: all build test lint fuzz install man sim soak bench clean cluster cluster-down pacemaker-reference
+.PHONY: all build test lint fuzz install man sim soak bench clean cluster cluster-down pacemaker-reference vqsim
 
 all: build
 
@@ -75,6 +75,12 @@ SOAK_FIRST ?= 5000001
 soak:
 	$(GO) build -o $(BIN)/sim ./services/totemd/cmd/sim
 	$(BIN)/sim -seeds $(SOAK_SEEDS) -first $(SOAK_FIRST) -nodes 3-64 -parallel 2
+
+# quorumd's core against corosync's own votequorum (corosync-vqsim):
+# VQSIM_SCENARIOS generated scenarios (make test runs 300).
+VQSIM_SCENARIOS ?= 2000
+vqsim:
+	cd services/quorumd && VQSIM_SCENARIOS=$(VQSIM_SCENARIOS) $(GO) test -count=1 -timeout 60m -run TestAgainstVqsim -v ./internal/vqsimtest/
 
 # The Pacemaker life-cycle scenarios on Debian's corosync, the reference
 # for the needle run in make test (a few minutes).
