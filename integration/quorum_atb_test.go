@@ -57,3 +57,34 @@ func TestQuorumdAutoTieBreaker(t *testing.T) {
 		})
 	}
 }
+
+// TestQuorumdLastManStanding (issue 10, point 5): five needle nodes with
+// last_man_standing (window 2 s) lose one node at a time; after each
+// window the survivors' expected votes step down 5 → 4 → 3 → 2, and they
+// stay quorate throughout, down to two nodes.
+func TestQuorumdLastManStanding(t *testing.T) {
+	needNamespaces(t)
+	needQuorumtool(t)
+	o := harness.ConfOptions{Token: 1000,
+		Quorum: "provider: corosync_votequorum\n\tlast_man_standing: 1\n\tlast_man_standing_window: 2000"}
+	nq := needleQuorumCluster(t, 5, o)
+	waitRing(t, "1 2 3 4 5", 30*time.Second, nq.totemd...)
+	waitQuorumtool(t, debianQuorumtool, 0, 5, 30*time.Second, nq.c.Nodes...)
+	var cut [][]int
+	for step, left := range []int{4, 3, 2} {
+		cut = append(cut, []int{left})
+		if err := nq.c.Partition(cut...); err != nil {
+			t.Fatal(err)
+		}
+		stay := nq.c.Nodes[:left]
+		want := "Expected votes:   " + string(rune('0'+left)) + "\n"
+		d := waitTool(t, debianQuorumtool, []string{"-s"}, func(r ctlResult) bool {
+			return r.Code == 0 && strings.Contains(r.Stdout, want)
+		}, 30*time.Second, stay...)
+		t.Logf("step %d: %d nodes left, quorate with expected votes %d after %v", step+1, left, left, d.Round(100*time.Millisecond))
+	}
+	r := quorumtool(t, nq.c.Nodes[0], debianQuorumtool, "-s")
+	if !strings.Contains(r.Stdout, "LastManStanding") {
+		t.Errorf("flags lack LastManStanding:\n%s", r.Stdout)
+	}
+}
