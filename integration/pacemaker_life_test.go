@@ -32,7 +32,7 @@ func (pc *pcmkCluster) startStack(i int) {
 	t := pc.t
 	nd := pc.c.Nodes[i]
 	var daemons [][]string
-	if pc.impl == "corosync" {
+	if pc.implOf(i) == "corosync" {
 		daemons = [][]string{{"corosync", "corosync", "-f"}}
 	} else {
 		daemons = [][]string{{"totemd", bins.totemd, "-f", "-c", "/etc/corosync/corosync.conf"},
@@ -47,9 +47,21 @@ func (pc *pcmkCluster) startStack(i int) {
 		pc.stack[i] = append(pc.stack[i], p)
 		pc.all = append(pc.all, p)
 	}
-	if pc.impl == "needle" {
+	if pc.implOf(i) == "needle" {
 		waitCpgtool(t, nd, 20*time.Second)
 	}
+}
+
+// implOf is what runs on node i: in the "mixed" cluster nodes 1 and 2 run
+// Debian's corosync and node 3 needle.
+func (pc *pcmkCluster) implOf(i int) string {
+	if pc.impl == "mixed" {
+		if i == 2 {
+			return "needle"
+		}
+		return "corosync"
+	}
+	return pc.impl
 }
 
 func (pc *pcmkCluster) startPacemaker(i int) {
@@ -70,17 +82,18 @@ func index(name string) int {
 }
 
 // reapNode makes sure nothing we started is left in node i after its
-// stack died: pacemakerd ends by itself when it loses the cluster, and its
-// children follow; whatever is still there after a minute is killed (only
-// processes in the node's own network namespace, all started by this test).
+// stack died. pacemakerd 2.1.5 keeps running for minutes after the cluster
+// below it is gone, on corosync as on needle (it retries the connection);
+// whatever is still there after 5 s is killed (only processes in the
+// node's own network namespace, all started by this test).
 func (pc *pcmkCluster) reapNode(i int) {
 	nd := pc.c.Nodes[i]
 	select {
-	case <-time.After(60 * time.Second):
-		pc.t.Logf("node %d: pacemakerd still running a minute after its cluster stack died; killing", i+1)
+	case <-time.After(5 * time.Second):
+		pc.t.Logf("node %d: pacemakerd still running 5 s after its cluster stack died; killing what is left", i+1)
 	case <-waitExit(pc.pcmk[i]):
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Second)
 	for {
 		out, _ := exec.Command("ip", "netns", "pids", nd.NS).Output()
 		pids := strings.Fields(string(out))
@@ -225,6 +238,10 @@ func pacemakerLife(t *testing.T, impl string) {
 	// CIB manager exits on its lost CPG connection and pacemakerd does not
 	// respawn it; see issue 13's note.)
 	if impl == "needle" {
+		dcLogs := make([]int, 3)
+		for i := range 3 {
+			dcLogs[i] = len(pc.c.Nodes[i].PacemakerLog())
+		}
 		var old *harness.Proc
 		for k, sp := range pc.stack[w] {
 			if sp.Name == "quorumd" {
@@ -243,10 +260,6 @@ func pacemakerLife(t *testing.T, impl string) {
 		if old == nil {
 			t.Fatal("no quorumd in the stack")
 		}
-		dcLogs := make([]int, 3)
-		for i := range 3 {
-			dcLogs[i] = len(pc.c.Nodes[i].PacemakerLog())
-		}
 		restarted := time.Now()
 		// Healthy, and either the controller was respawned (the disruption
 		// happened and is over) or 15 s passed healthy without one.
@@ -259,7 +272,13 @@ func pacemakerLife(t *testing.T, impl string) {
 			time.Since(restarted).Round(100*time.Millisecond), m.startedOn("dummy"))
 		for i := range 3 {
 			l := pc.c.Nodes[i].PacemakerLog()[dcLogs[i]:]
-			for _, bad := range []string{"will be fenced", "for fencing", "Scheduling node " + name(w) + " for STONITH", "dummy_stop_0"} {
+			bads := []string{"will be fenced", "for fencing", "Scheduling node " + name(w) + " for STONITH"}
+			if i == z {
+				// The running resource is not touched (the restarted
+				// controller's own probe of it on its node is not a stop).
+				bads = append(bads, "dummy_stop_0")
+			}
+			for _, bad := range bads {
 				if strings.Contains(l, bad) {
 					t.Errorf("needle: after the quorumd restart on %s, node %d's pacemaker log has %q", name(w), i+1, bad)
 				}
@@ -303,4 +322,57 @@ func TestPacemakerLifeOnCorosync(t *testing.T) {
 		t.Skip("the corosync reference runs with NEEDLE_PCMK_REFERENCE=1 (make pacemaker-reference)")
 	}
 	pacemakerLife(t, "corosync")
+}
+
+// TestPacemakerMixedRing (issue 13, point 3): two Debian corosync 3.1.7
+// nodes and one needle node, each running Pacemaker: all Online; the
+// resource moved onto the needle node runs there; kill -9 of the needle
+// stack moves it to a corosync node within token + consensus + 10 s.
+func TestPacemakerMixedRing(t *testing.T) {
+	needNamespaces(t)
+	if why := harness.HavePacemaker(); why != "" {
+		t.Skip(why)
+	}
+	needCorosync(t)
+	needCmapd(t)
+	needQuorumtool(t)
+	if !haveCpgd(t) {
+		t.Fatal(cpgdBin.err)
+	}
+	pc := &pcmkCluster{t: t, impl: "mixed", c: harness.New(t, 3), stack: make([][]*harness.Proc, 3), pcmk: make([]*harness.Proc, 3)}
+	if err := pc.c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, &pc.all)
+	dumpPacemaker(t, pc.c)
+	for i := range 3 {
+		pc.startStack(i)
+	}
+	waitNodes(t, 3, 30*time.Second, pc.c.Nodes...)
+	for i := range 3 {
+		pc.startPacemaker(i)
+	}
+	waitCrm(t, pc.c.Nodes[2], "all nodes online", 120*time.Second, func(m crmMon) bool {
+		return m.Summary.DC.Present && len(m.online()) == 3
+	})
+	pacemakerTestConfig(t, pc.c.Nodes[0])
+	waitCrm(t, pc.c.Nodes[2], "dummy started", 60*time.Second, func(m crmMon) bool { return m.startedOn("dummy") != "" })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := pc.c.Nodes[0].Run(ctx, "crm_resource", "--resource", "dummy", "--move", "--node", name(2)); err != nil {
+		t.Fatalf("crm_resource --move: %v\n%s", err, out)
+	}
+	waitCrm(t, pc.c.Nodes[0], "dummy on the needle node", 60*time.Second, func(m crmMon) bool { return m.startedOn("dummy") == name(2) })
+	pc.logCrm(2, "mixed ring, dummy moved to the needle node")
+	start := time.Now()
+	for _, p := range pc.stack[2] {
+		_ = p.Kill()
+	}
+	m := waitCrm(t, pc.c.Nodes[0], "dummy back on a corosync node", 13630*time.Millisecond, func(m crmMon) bool {
+		on := m.startedOn("dummy")
+		return on != "" && on != name(2) && !slices.Contains(m.online(), name(2))
+	})
+	t.Logf("mixed: dummy moved from %s to %s %v after the kill", name(2), m.startedOn("dummy"), time.Since(start).Round(100*time.Millisecond))
+	pc.logCrm(0, "mixed ring, after kill -9 of the needle stack")
+	pc.reapNode(2)
 }
