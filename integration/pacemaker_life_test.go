@@ -144,14 +144,19 @@ func errOrEmpty(err error) string {
 // node back; a 1|2 partition isolating the resource's node (the minority
 // stops it, the majority runs it) and its healing; a clean stop of a node
 // not running it (no interruption elsewhere).
-func pacemakerLife(t *testing.T, impl string) {
+// startPcmkCluster checks what impl needs, starts three nodes' stacks
+// and Pacemaker, waits for all Online seen from node watch, configures
+// the test configuration and waits for dummy to start.
+func startPcmkCluster(t *testing.T, impl string, watch int) (*pcmkCluster, crmMon) {
+	t.Helper()
 	needNamespaces(t)
 	if why := harness.HavePacemaker(); why != "" {
 		t.Skip(why)
 	}
-	if impl == "corosync" {
+	if impl != "needle" {
 		needCorosync(t)
-	} else {
+	}
+	if impl != "corosync" {
 		needCmapd(t)
 		needQuorumtool(t)
 		if !haveCpgd(t) {
@@ -171,11 +176,16 @@ func pacemakerLife(t *testing.T, impl string) {
 	for i := range 3 {
 		pc.startPacemaker(i)
 	}
-	waitCrm(t, pc.c.Nodes[0], "all nodes online", 120*time.Second, func(m crmMon) bool {
+	waitCrm(t, pc.c.Nodes[watch], "all nodes online", 120*time.Second, func(m crmMon) bool {
 		return m.Summary.DC.Present && len(m.online()) == 3
 	})
 	pacemakerTestConfig(t, pc.c.Nodes[0])
-	m := waitCrm(t, pc.c.Nodes[1], "dummy started", 60*time.Second, func(m crmMon) bool { return m.startedOn("dummy") != "" })
+	m := waitCrm(t, pc.c.Nodes[(watch+1)%3], "dummy started", 60*time.Second, func(m crmMon) bool { return m.startedOn("dummy") != "" })
+	return pc, m
+}
+
+func pacemakerLife(t *testing.T, impl string) {
+	pc, m := startPcmkCluster(t, impl, 0)
 	x := index(m.startedOn("dummy"))
 	pc.logCrm((x+1)%3, "cold start")
 
@@ -329,34 +339,7 @@ func TestPacemakerLifeOnCorosync(t *testing.T) {
 // resource moved onto the needle node runs there; kill -9 of the needle
 // stack moves it to a corosync node within token + consensus + 10 s.
 func TestPacemakerMixedRing(t *testing.T) {
-	needNamespaces(t)
-	if why := harness.HavePacemaker(); why != "" {
-		t.Skip(why)
-	}
-	needCorosync(t)
-	needCmapd(t)
-	needQuorumtool(t)
-	if !haveCpgd(t) {
-		t.Fatal(cpgdBin.err)
-	}
-	pc := &pcmkCluster{t: t, impl: "mixed", c: harness.New(t, 3), stack: make([][]*harness.Proc, 3), pcmk: make([]*harness.Proc, 3)}
-	if err := pc.c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	dumpOnFailure(t, &pc.all)
-	dumpPacemaker(t, pc.c)
-	for i := range 3 {
-		pc.startStack(i)
-	}
-	waitNodes(t, 3, 30*time.Second, pc.c.Nodes...)
-	for i := range 3 {
-		pc.startPacemaker(i)
-	}
-	waitCrm(t, pc.c.Nodes[2], "all nodes online", 120*time.Second, func(m crmMon) bool {
-		return m.Summary.DC.Present && len(m.online()) == 3
-	})
-	pacemakerTestConfig(t, pc.c.Nodes[0])
-	waitCrm(t, pc.c.Nodes[2], "dummy started", 60*time.Second, func(m crmMon) bool { return m.startedOn("dummy") != "" })
+	pc, _ := startPcmkCluster(t, "mixed", 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if out, err := pc.c.Nodes[0].Run(ctx, "crm_resource", "--resource", "dummy", "--move", "--node", name(2)); err != nil {

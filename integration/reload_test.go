@@ -50,6 +50,17 @@ func implCluster(t *testing.T, impl string, n int, o harness.ConfOptions, procs 
 	return c, ring
 }
 
+// onBoth runs steps on Debian's corosync first, then on needle (totemd
+// and cmapd), as subtests named after each.
+func onBoth(t *testing.T, steps func(t *testing.T, impl string)) {
+	needNamespaces(t)
+	needCorosync(t)
+	needCmapd(t)
+	for _, impl := range []string{"corosync", "needle"} {
+		t.Run(impl, func(t *testing.T) { steps(t, impl) })
+	}
+}
+
 // newMemberships counts the memberships a log reports (both corosync and
 // totemd log "A new membership (R) was formed").
 func newMemberships(p *harness.Proc) int { return strings.Count(p.Output(), "A new membership (") }
@@ -60,46 +71,41 @@ func newMemberships(p *harness.Proc) int { return strings.Count(p.Output(), "A n
 // than the old timeout but shorter than the new one costs no membership
 // change. The same steps run against corosync 3.1.7 first.
 func TestReloadAppliesTotemToken(t *testing.T) {
-	needNamespaces(t)
-	needCorosync(t)
-	needCmapd(t)
-	for _, impl := range []string{"corosync", "needle"} {
-		t.Run(impl, func(t *testing.T) {
-			var procs []*harness.Proc
-			c, ring := implCluster(t, impl, 3, harness.ConfOptions{Token: 1000}, &procs)
-			for _, nd := range c.Nodes {
-				waitMembers(t, nd, []int{1, 2, 3}, 30*time.Second)
-			}
-			waitValue(t, c.Nodes[0], "runtime.config.totem.token", "1650\n", 10*time.Second)
+	onBoth(t, func(t *testing.T, impl string) {
+		var procs []*harness.Proc
+		c, ring := implCluster(t, impl, 3, harness.ConfOptions{Token: 1000}, &procs)
+		for _, nd := range c.Nodes {
+			waitMembers(t, nd, []int{1, 2, 3}, 30*time.Second)
+		}
+		waitValue(t, c.Nodes[0], "runtime.config.totem.token", "1650\n", 10*time.Second)
 
-			if err := c.WriteConf(harness.ConfOptions{Token: 5000}); err != nil {
-				t.Fatal(err)
-			}
-			if r := ctl(t, c.Nodes[0], "corosync-cfgtool", "-R"); r.Code != 0 {
-				t.Fatalf("corosync-cfgtool -R: %s", r)
-			}
-			for _, nd := range c.Nodes {
-				waitValue(t, nd, "runtime.config.totem.token", "5650\n", 10*time.Second)
-			}
-			time.Sleep(time.Second) // a few rotations: every token timer re-armed
-			before := newMemberships(ring[0])
-			// Paused for 3 s: lost under the old 1650 ms, kept under 5650.
-			pid := ring[2].PID()
-			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(3 * time.Second)
-			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(2 * time.Second)
-			if n := newMemberships(ring[0]) - before; n != 0 {
-				t.Fatalf("%s: %d membership changes after a 3 s pause with token 5650 ms", impl, n)
-			}
-			waitMembers(t, c.Nodes[0], []int{1, 2, 3}, 5*time.Second)
-			t.Logf("%s: token 1650 → 5650 ms by reload; a 3 s pause of node 3 changed no membership", impl)
-		})
-	}
+		if err := c.WriteConf(harness.ConfOptions{Token: 5000}); err != nil {
+			t.Fatal(err)
+		}
+		if r := ctl(t, c.Nodes[0], "corosync-cfgtool", "-R"); r.Code != 0 {
+			t.Fatalf("corosync-cfgtool -R: %s", r)
+		}
+		for _, nd := range c.Nodes {
+			waitValue(t, nd, "runtime.config.totem.token", "5650\n", 10*time.Second)
+		}
+		time.Sleep(time.Second) // a few rotations: every token timer re-armed
+		before := newMemberships(ring[0])
+		// Paused for 3 s: lost under the old 1650 ms, kept under 5650.
+		pid := ring[2].PID()
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		if n := newMemberships(ring[0]) - before; n != 0 {
+			t.Fatalf("%s: %d membership changes after a 3 s pause with token 5650 ms", impl, n)
+		}
+		waitMembers(t, c.Nodes[0], []int{1, 2, 3}, 5*time.Second)
+		t.Logf("%s: token 1650 → 5650 ms by reload; a 3 s pause of node 3 changed no membership", impl)
+	})
 }
 
 // TestReloadAddsNode (issue 15, point 2): a node added to the nodelist of
@@ -107,35 +113,30 @@ func TestReloadAppliesTotemToken(t *testing.T) {
 // starts (udpu: the running nodes must start sending to it and hearing
 // it). The same steps against corosync 3.1.7 first.
 func TestReloadAddsNode(t *testing.T) {
-	needNamespaces(t)
-	needCorosync(t)
-	needCmapd(t)
-	for _, impl := range []string{"corosync", "needle"} {
-		t.Run(impl, func(t *testing.T) {
-			o := harness.ConfOptions{Token: 1000}
-			var procs []*harness.Proc
-			c, ring := implCluster(t, impl, 2, o, &procs)
-			waitMembers(t, c.Nodes[0], []int{1, 2}, 30*time.Second)
-			nd3, err := c.AddNode()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.WriteConf(o); err != nil { // now with node 3, on every node
-				t.Fatal(err)
-			}
-			if r := ctl(t, c.Nodes[0], "corosync-cfgtool", "-R"); r.Code != 0 {
-				t.Fatalf("corosync-cfgtool -R: %s", r)
-			}
-			waitValue(t, c.Nodes[1], "nodelist.node.2.nodeid", "3\n", 10*time.Second)
-			ring = append(ring, startImpl(t, impl, nd3, &procs))
-			for _, nd := range c.Nodes {
-				waitMembers(t, nd, []int{1, 2, 3}, 30*time.Second)
-			}
-			if impl == "needle" && !strings.Contains(ring[0].Output(), fmt.Sprintf("adding new UDPU member {%s}", nd3.Addr)) {
-				t.Errorf("node 1's totemd did not log the new member")
-			}
-		})
-	}
+	onBoth(t, func(t *testing.T, impl string) {
+		o := harness.ConfOptions{Token: 1000}
+		var procs []*harness.Proc
+		c, ring := implCluster(t, impl, 2, o, &procs)
+		waitMembers(t, c.Nodes[0], []int{1, 2}, 30*time.Second)
+		nd3, err := c.AddNode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteConf(o); err != nil { // now with node 3, on every node
+			t.Fatal(err)
+		}
+		if r := ctl(t, c.Nodes[0], "corosync-cfgtool", "-R"); r.Code != 0 {
+			t.Fatalf("corosync-cfgtool -R: %s", r)
+		}
+		waitValue(t, c.Nodes[1], "nodelist.node.2.nodeid", "3\n", 10*time.Second)
+		ring = append(ring, startImpl(t, impl, nd3, &procs))
+		for _, nd := range c.Nodes {
+			waitMembers(t, nd, []int{1, 2, 3}, 30*time.Second)
+		}
+		if impl == "needle" && !strings.Contains(ring[0].Output(), fmt.Sprintf("adding new UDPU member {%s}", nd3.Addr)) {
+			t.Errorf("node 1's totemd did not log the new member")
+		}
+	})
 }
 
 // TestReloadAppliesLogging (issue 15, point 2): `logging { debug: on }`
@@ -236,46 +237,41 @@ func TestReopenLogsReachesEveryDaemon(t *testing.T) {
 // the other two stays. Needle's totemd also logs the udpu member removed.
 // The same steps against corosync 3.1.7 first.
 func TestReloadRemovesNode(t *testing.T) {
-	needNamespaces(t)
-	needCorosync(t)
-	needCmapd(t)
-	for _, impl := range []string{"corosync", "needle"} {
-		t.Run(impl, func(t *testing.T) {
-			o := harness.ConfOptions{Token: 1000}
-			var procs []*harness.Proc
-			c, ring := implCluster(t, impl, 3, o, &procs)
-			waitMembers(t, c.Nodes[0], []int{1, 2, 3}, 30*time.Second)
-			waitValue(t, c.Nodes[0], "runtime.config.totem.token", "1650\n", 10*time.Second)
-			for _, p := range procs {
-				if p.Node == c.Nodes[2] {
-					p.Stop(10 * time.Second)
-				}
+	onBoth(t, func(t *testing.T, impl string) {
+		o := harness.ConfOptions{Token: 1000}
+		var procs []*harness.Proc
+		c, ring := implCluster(t, impl, 3, o, &procs)
+		waitMembers(t, c.Nodes[0], []int{1, 2, 3}, 30*time.Second)
+		waitValue(t, c.Nodes[0], "runtime.config.totem.token", "1650\n", 10*time.Second)
+		for _, p := range procs {
+			if p.Node == c.Nodes[2] {
+				p.Stop(10 * time.Second)
 			}
-			waitMembers(t, c.Nodes[0], []int{1, 2}, 30*time.Second)
-			conf := string(c.CorosyncConf(o))
-			node3 := fmt.Sprintf("\tnode {\n\t\tring0_addr: %s\n\t\tname: node3\n\t\tnodeid: 3\n\t}\n", c.Nodes[2].Addr)
-			if !strings.Contains(conf, node3) {
-				t.Fatalf("no node 3 block in\n%s", conf)
+		}
+		waitMembers(t, c.Nodes[0], []int{1, 2}, 30*time.Second)
+		conf := string(c.CorosyncConf(o))
+		node3 := fmt.Sprintf("\tnode {\n\t\tring0_addr: %s\n\t\tname: node3\n\t\tnodeid: 3\n\t}\n", c.Nodes[2].Addr)
+		if !strings.Contains(conf, node3) {
+			t.Fatalf("no node 3 block in\n%s", conf)
+		}
+		conf = strings.Replace(conf, node3, "", 1)
+		for _, nd := range c.Nodes[:2] {
+			if err := nd.WriteFile("etc/corosync.conf", []byte(conf), 0o644); err != nil {
+				t.Fatal(err)
 			}
-			conf = strings.Replace(conf, node3, "", 1)
-			for _, nd := range c.Nodes[:2] {
-				if err := nd.WriteFile("etc/corosync.conf", []byte(conf), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if r := ctl(t, c.Nodes[0], "corosync-cfgtool", "-R"); r.Code != 0 {
-				t.Fatalf("corosync-cfgtool -R: %s", r)
-			}
-			for _, nd := range c.Nodes[:2] {
-				waitValue(t, nd, "runtime.config.totem.token", "1000\n", 10*time.Second)
-			}
-			waitMembers(t, c.Nodes[1], []int{1, 2}, 5*time.Second)
-			if impl == "needle" && !strings.Contains(ring[0].Output(), fmt.Sprintf("removing UDPU member {%s}", c.Nodes[2].Addr)) {
-				t.Errorf("node 1's totemd did not log the removed member")
-			}
-			if impl == "needle" && !strings.Contains(ring[0].Output(), "totem settings changed token_ms=1000") {
-				t.Errorf("node 1's totemd did not put the 1000 ms token in force")
-			}
-		})
-	}
+		}
+		if r := ctl(t, c.Nodes[0], "corosync-cfgtool", "-R"); r.Code != 0 {
+			t.Fatalf("corosync-cfgtool -R: %s", r)
+		}
+		for _, nd := range c.Nodes[:2] {
+			waitValue(t, nd, "runtime.config.totem.token", "1000\n", 10*time.Second)
+		}
+		waitMembers(t, c.Nodes[1], []int{1, 2}, 5*time.Second)
+		if impl == "needle" && !strings.Contains(ring[0].Output(), fmt.Sprintf("removing UDPU member {%s}", c.Nodes[2].Addr)) {
+			t.Errorf("node 1's totemd did not log the removed member")
+		}
+		if impl == "needle" && !strings.Contains(ring[0].Output(), "totem settings changed token_ms=1000") {
+			t.Errorf("node 1's totemd did not put the 1000 ms token in force")
+		}
+	})
 }
