@@ -247,6 +247,13 @@ func votequorumScenario(t *testing.T) {
 		t.Errorf("master wins: %v", err)
 	}
 	realcoro.WaitFor(t, "qdevice flags", func(ctx context.Context) error {
+		// A NODEINFO of ours still on the ring (the one QDEVICE_REG's
+		// delivery sent) overwrites our flags when it arrives, in 3.1.7 as
+		// here: a poll made before it can be undone by it. A real qdevice
+		// polls again every few seconds, which restores them; so do we.
+		if err := v.QdevicePoll(ctx, "dev", true, nl.Ring); err != nil {
+			return err
+		}
 		info, err := v.GetInfo(ctx, 0)
 		if err != nil {
 			return err

@@ -62,6 +62,12 @@ type service struct {
 	q        *qsvc.Service
 	provider string // quorum.provider ("" = none)
 	attached bool
+	// qRing says the quorum service knows the ring (its V1 nodelist):
+	// from the attach, a full round, or — when quorumd attached while the
+	// ring's full round was running and only a round of its own follows —
+	// the ring members of the last regular view (ringMembers).
+	qRing       bool
+	ringMembers []uint32
 	nodeID   uint32
 	vq       votequorum // nil without votequorum
 }
@@ -126,9 +132,11 @@ func initError(log hclog.Logger, provider, reason string) error {
 func (s *service) Attached(h svchost.Host, a svchost.Attachment) {
 	s.host, s.attached, s.nodeID = h, true, a.NodeID
 	ring := wire.RingID{NodeID: a.Ring.Rep, Seq: a.Ring.Seq}
+	s.qRing = false
 	if len(a.RingMembers) > 0 {
 		s.q.SyncInit(nil, a.RingMembers, ring)
 		s.send(s.q.SyncActivate())
+		s.qRing = true
 	}
 	if s.vq != nil {
 		s.vq.attached(a)

@@ -14,6 +14,9 @@ func ringOf(r svchost.SyncRound) wire.RingID { return wire.RingID{NodeID: r.Ring
 // ConfChg: membership reaches the cores through the sync rounds;
 // votequorum only keeps the ring's members for the per-service rounds.
 func (s *service) ConfChg(c ipcproto.Conf) {
+	if c.Type == ipcproto.Regular {
+		s.ringMembers = c.RingMembers
+	}
 	if s.vq != nil {
 		s.vq.confChg(c)
 	}
@@ -46,6 +49,13 @@ func (s *service) SyncInit(r svchost.SyncRound) {
 			logsys.Notice(s.qlog, "Sync left["+itoa(len(left))+"]:"+idList(left))
 		}
 		s.send(s.q.SyncActivate())
+		s.qRing = true
+	} else if !s.qRing && len(s.ringMembers) > 0 {
+		// Attached while the ring's full round ran: this round of its own
+		// is the first that shows the ring to the quorum service.
+		s.q.SyncInit(nil, s.ringMembers, ringOf(r))
+		s.send(s.q.SyncActivate())
+		s.qRing = true
 	}
 	if s.vq != nil {
 		s.vq.syncInit(r)
