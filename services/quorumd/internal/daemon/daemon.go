@@ -68,8 +68,8 @@ type service struct {
 	// the ring members of the last regular view (ringMembers).
 	qRing       bool
 	ringMembers []uint32
-	nodeID   uint32
-	vq       votequorum // nil without votequorum
+	nodeID      uint32
+	vq          votequorum // nil without votequorum
 }
 
 // votequorum is the adapter half that drives the votequorum core (vq.go):
