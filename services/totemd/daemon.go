@@ -133,7 +133,7 @@ func setupDaemon(path, busPath string, opts coroconf.CheckOptions) (*daemon, err
 	}
 	cfg.Retune = retuner(res, env)
 	cfg.Relog = func(keys map[string]value.Value) error {
-		lc, err := logsys.Parse(coroconf.Map(keys).Strings("logging."))
+		lc, err := logsys.Parse(coroconf.Map(keys).Texts("logging."))
 		if err != nil {
 			return err
 		}

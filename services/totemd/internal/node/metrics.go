@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
@@ -40,15 +41,7 @@ func (n *Node) Metrics(ctx context.Context) (Metrics, error) {
 			}
 			m.Services = append(m.Services, sm)
 		}
-		slices.SortFunc(m.Services, func(a, b ServiceMetrics) int {
-			if a.Name < b.Name {
-				return -1
-			}
-			if a.Name > b.Name {
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(m.Services, func(a, b ServiceMetrics) int { return strings.Compare(a.Name, b.Name) })
 	})
 	m.Transport = n.TransportStats()
 	return m, err

@@ -44,6 +44,9 @@ type retuneState struct {
 	keys    *svchost.Mirror
 	pending map[uint64]string // track request id → prefix
 	lastErr string            // the last refusal logged, to log each once
+	// written are the runtime.config.totem.* values last written into
+	// cmap (cleared on a cmapd hello): unchanged ones are not sent again.
+	written map[string]value.Value
 }
 
 // trackRetune asks cmapd for the keys Retune reads (on each cmapd hello).
@@ -52,6 +55,7 @@ func (n *Node) trackRetune() {
 	if !ok || n.cfg.Retune == nil {
 		return
 	}
+	n.retune.written = nil
 	for _, p := range retunePrefixes {
 		n.reqSeq++
 		n.retune.pending[n.reqSeq] = p
@@ -100,13 +104,20 @@ func (n *Node) relog() {
 }
 
 // retuneChanges applies cmapd's change notifications under the followed
-// prefixes and re-derives the configuration when one of them changed.
+// prefixes: a change of logging.* re-applies the logging, one of the
+// others re-derives the totem configuration.
 func (n *Node) retuneChanges(changes []svchost.Change) {
 	var mine []svchost.Change
+	totem, logging := false, false
 	for _, c := range changes {
 		for _, p := range retunePrefixes {
 			if strings.HasPrefix(c.Key, p) {
 				mine = append(mine, c)
+				if p == "logging." {
+					logging = true
+				} else {
+					totem = true
+				}
 				break
 			}
 		}
@@ -118,8 +129,10 @@ func (n *Node) retuneChanges(changes []svchost.Change) {
 	if len(n.retune.pending) > 0 {
 		return
 	}
-	n.applyRetune()
-	if slices.ContainsFunc(mine, func(c svchost.Change) bool { return strings.HasPrefix(c.Key, "logging.") }) {
+	if totem {
+		n.applyRetune()
+	}
+	if logging {
 		n.relog()
 	}
 }
@@ -185,26 +198,26 @@ func (n *Node) logPeerChanges(old, new []transport.Peer) {
 	if n.cfg.Transport.Mode != transport.UDPU {
 		return
 	}
-	has := func(ps []transport.Peer, p transport.Peer) bool { return slices.Contains(ps, p) }
 	for _, p := range new {
-		if !has(old, p) {
+		if !slices.Contains(old, p) {
 			n.cfg.TotemLog.Info(fmt.Sprintf("adding new UDPU member {%s}", p.Addr))
 		}
 	}
 	for _, p := range old {
-		if !has(new, p) {
+		if !slices.Contains(new, p) {
 			n.cfg.TotemLog.Info(fmt.Sprintf("removing UDPU member {%s}", p.Addr))
 		}
 	}
 }
 
-// writeRuntime sets the runtime.config.totem.* keys in cmap (unchanged
-// values notify nobody).
+// writeRuntime sets the runtime.config.totem.* keys in cmap, unless they
+// are what was last written.
 func (n *Node) writeRuntime(rt map[string]value.Value) {
 	svc, ok := n.services[svcid.Cmap]
-	if !ok || len(rt) == 0 {
+	if !ok || len(rt) == 0 || maps.EqualFunc(rt, n.retune.written, value.Value.Equal) {
 		return
 	}
+	n.retune.written = rt
 	keys := slices.Sorted(maps.Keys(rt))
 	reqs := make([][]byte, 0, len(keys))
 	for _, k := range keys {
