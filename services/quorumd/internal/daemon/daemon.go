@@ -70,6 +70,12 @@ type service struct {
 	ringMembers []uint32
 	nodeID      uint32
 	vq          votequorum // nil without votequorum
+	// served says a sync round was activated since the last attach: only
+	// then are new clients accepted. Before it the daemon knows nothing
+	// of the ring's votes (a quorumd restarted under a running ring would
+	// answer "not quorate, no nodes"); corosync likewise refuses every
+	// connection with EAGAIN until its first sync completed.
+	served bool
 }
 
 // votequorum is the adapter half that drives the votequorum core (vq.go):
@@ -131,6 +137,7 @@ func initError(log hclog.Logger, provider, reason string) error {
 // that follows.
 func (s *service) Attached(h svchost.Host, a svchost.Attachment) {
 	s.host, s.attached, s.nodeID = h, true, a.NodeID
+	s.served = false
 	ring := wire.RingID{NodeID: a.Ring.Rep, Seq: a.Ring.Seq}
 	s.qRing = false
 	if len(a.RingMembers) > 0 {
@@ -153,16 +160,19 @@ func (s *service) CmapReady() {
 }
 
 func (s *service) Detached() {
-	s.attached = false
+	s.attached, s.served = false, false
 	if s.vq != nil {
 		s.vq.detached()
 	}
 }
 
-// Connect: every client is accepted on "quorum"; "votequorum" only with
-// the provider loaded, and only once the node id is known (corosync
-// refuses clients with EAGAIN until it has initialised).
+// Connect: clients are refused with EAGAIN (CS_ERR_TRY_AGAIN) until a
+// sync round was activated since the attach (served); then every client
+// is accepted on "quorum", and on "votequorum" with the provider loaded.
 func (s *service) Connect(c *svchost.Client) error {
+	if !s.served {
+		return fmt.Errorf("%s not ready: no sync round completed since attaching to totemd: %w", c.Endpoint, syscall.EAGAIN)
+	}
 	switch c.Endpoint {
 	case wire.QuorumEndpoint:
 		s.q.Connect(c)

@@ -72,6 +72,7 @@ func (s *service) SyncProcess(r svchost.SyncRound) bool {
 // SyncActivate is votequorum's; its quorum report reaches the quorum
 // service's trackers after votequorum's own.
 func (s *service) SyncActivate(r svchost.SyncRound) {
+	s.served = true
 	if s.vq != nil {
 		s.vq.syncActivate(r)
 	}

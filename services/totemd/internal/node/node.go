@@ -350,6 +350,12 @@ func (n *Node) apply(acts []syncengine.Action) {
 		case syncengine.Multicast:
 			n.outbox = append(n.outbox, a.Payload)
 			n.pushOutbox()
+		case syncengine.NewRing:
+			// Called from a delivery, never from a token hook: srp is
+			// not in the middle of a token visit.
+			n.log.Info("forming a new ring of the same members: corosync members send their sync state only in a full round",
+				"service", a.Service)
+			n.srp.Reform(n.now())
 		case syncengine.SyncStarted:
 			n.cfg.SyncLog.Debug("sync started", "ring", ringString(a.Ring))
 		case syncengine.SyncComplete:

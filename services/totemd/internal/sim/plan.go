@@ -199,6 +199,16 @@ func (s *Sim) scheduleFault(t srp.Time, k faultKind, heal srp.Time) {
 				}
 			}
 		})
+	case faultReform:
+		s.fault(t, func() {
+			if victim.core == nil || victim.core.Status().State != srp.Operational {
+				return // a new ring is on its way anyway
+			}
+			s.tracef(victim, "reform")
+			victim.core.Reform(s.now)
+			s.after(victim)
+			s.cleanChange(fmt.Sprintf("reform by n%d", victim.id), false)
+		})
 	case faultBurst:
 		count := 20 + r.IntN(300)
 		s.fault(t, func() {

@@ -40,11 +40,12 @@ const (
 	faultCrash                      // kill a node, maybe restart it later
 	faultLeave                      // clean stop (leave message), maybe restart later
 	faultBurst                      // one node sends a burst of messages
+	faultReform                     // one node asks for a new ring of the same members (srp's Reform)
 	numFaultKinds
 )
 
 func (k faultKind) String() string {
-	names := [numFaultKinds]string{"partition", "isolate", "asym", "loss", "dup", "jitter", "slow", "crash", "leave", "burst"}
+	names := [numFaultKinds]string{"partition", "isolate", "asym", "loss", "dup", "jitter", "slow", "crash", "leave", "burst", "reform"}
 	if k < numFaultKinds {
 		return names[k]
 	}
@@ -53,13 +54,15 @@ func (k faultKind) String() string {
 
 // ProfileNames lists the profiles LookupProfile knows.
 func ProfileNames() []string {
-	return []string{"mixed", "none", "cold", "net", "partition", "crash", "stop", "heavy"}
+	return []string{"mixed", "none", "cold", "net", "partition", "crash", "stop", "heavy", "reform"}
 }
 
 // LookupProfile returns the named fault profile.
 func LookupProfile(name string) (Profile, error) {
 	p := Profile{Name: name, FaultsMin: 1, FaultsMax: 6, PhaseMin: 8, PhaseMax: 20}
-	//               part iso asym loss dup jit slow crash leave burst
+	// Profiles that leave out the last kinds keep their seeds' plans from
+	// before those kinds existed.
+	//               part iso asym loss dup jit slow crash leave burst reform
 	switch name {
 	case "mixed":
 		p.LossMax, p.DupMax = 0.03, 0.02
@@ -86,6 +89,12 @@ func LookupProfile(name string) (Profile, error) {
 		// a formation window (formation.go).
 		p.FaultsMin, p.FaultsMax = 2, 8
 		p.Weights = [numFaultKinds]int{0, 0, 0, 0, 0, 1, 0, 0, 6, 1}
+	case "reform":
+		// Reforms on a quiet network, among clean stops and restarts:
+		// each opens a formation window (formation.go), and a ring
+		// re-formed on request must keep virtual synchrony like any.
+		p.FaultsMin, p.FaultsMax = 2, 8
+		p.Weights = [numFaultKinds]int{0, 0, 0, 0, 0, 1, 0, 0, 2, 2, 6}
 	case "heavy":
 		p.LossMax, p.DupMax = 0.10, 0.05
 		p.FaultsMin, p.FaultsMax, p.PhaseMin, p.PhaseMax = 4, 12, 15, 30

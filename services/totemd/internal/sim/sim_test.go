@@ -75,6 +75,8 @@ func (f *fakeCore) Avail() int { return 1 }
 
 func (f *fakeCore) Leave(now srp.Time) {}
 
+func (f *fakeCore) Reform(now srp.Time) {}
+
 func (f *fakeCore) Ready() srp.Ready {
 	r := f.ready
 	f.ready = srp.Ready{}

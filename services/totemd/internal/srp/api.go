@@ -253,6 +253,9 @@ type Interface interface {
 	Avail() int
 	// Leave multicasts the leave message of a graceful shutdown.
 	Leave(now Time)
+	// Reform starts a new ring of the same processors at once, as a
+	// token loss would (see (*Node).Reform).
+	Reform(now Time)
 	// Ready returns and clears what the node wants done.
 	Ready() Ready
 	// Status is a snapshot of the protocol state.

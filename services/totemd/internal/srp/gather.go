@@ -25,6 +25,7 @@ const (
 	gsJoinCommit
 	gsJoinRecovery
 	gsInterfaceChange
+	gsReform
 )
 
 var gatherFromDesc = [...]string{
@@ -44,6 +45,7 @@ var gatherFromDesc = [...]string{
 	"join during commit state",
 	"join during recovery",
 	"interface change",
+	"new ring requested",
 }
 
 // gatherEnter is memb_state_gather_enter: every way into GATHER.
@@ -60,6 +62,7 @@ func (n *Node) gatherEnter(from gatherFrom) {
 	n.cancelTokenTimeout()
 	n.tm.stop(timerMerge)
 	n.consensus = append(n.consensus[:0], n.self)
+	n.reformPending = false // any GATHER leads to the new ring Reform asked for
 	n.debugf("entering GATHER state from %d(%s).", int(from), gatherFromDesc[from])
 	n.state = Gather
 	n.counters.GatherEntered++
@@ -383,12 +386,50 @@ func (n *Node) deferGather(from NodeID, why gatherFrom) {
 	n.deferred = addNode(n.deferred, from)
 }
 
-// settleDone acts on news held back while settling.
+// settleDone acts on news held back while settling, and on a Reform
+// asked for meanwhile.
 func (n *Node) settleDone() {
-	if n.state != Operational || n.settleVisits < 2 || len(n.deferred) == 0 {
+	if n.state != Operational || n.settleVisits < 2 {
 		return
 	}
-	n.gatherEnter(n.deferredWhy) // adds the deferred processors to proc
+	switch {
+	case len(n.deferred) > 0:
+		n.gatherEnter(n.deferredWhy) // adds the deferred processors to proc
+	case n.reformPending:
+		n.reformEnter()
+	}
+}
+
+// Reform asks for a new ring of the same processors now: the node enters
+// GATHER as a token loss in OPERATIONAL would, without waiting out the
+// token timeout. Its join carries the ring's own seq and lists the ring's
+// members, so no member filters it (corosync's stale-join filter drops
+// only joins with an older seq): each member leaves OPERATIONAL on it,
+// the representative straight into COMMIT, and the ring re-forms with
+// every member within a few join periods. Extended virtual synchrony is
+// that of any membership change: the old ring's messages are recovered and
+// delivered before the transitional configuration.
+//
+// A driver asks for it when members that synchronise their services only
+// at a ring change (corosync 3.1.7 nodes) must send their sync state
+// again. Outside OPERATIONAL a new ring is being formed already and
+// Reform does nothing; in the first token visits of a ring (settling, see
+// settleDone) it waits until every member is operational.
+func (n *Node) Reform(now Time) {
+	if n.stopped || !n.started || n.state != Operational {
+		return
+	}
+	n.now = now
+	if n.settling() {
+		n.reformPending = true
+		return
+	}
+	n.reformEnter()
+}
+
+func (n *Node) reformEnter() {
+	n.infof("Forming a new configuration with the same members on request.")
+	n.gatherEnter(gsReform)
 }
 
 // adoptSilentFailed takes from a join we may not fully adopt (its sender

@@ -66,6 +66,7 @@ type Node struct {
 	settleVisits                          uint32 // token visits since operationalEnter
 	deferred                              []NodeID
 	deferredWhy                           gatherFrom
+	reformPending                         bool // Reform asked for while settling
 	waitingTransAck                       bool
 	heartbeatTimeout                      time.Duration
 

@@ -105,7 +105,14 @@ type AbortService struct {
 	Round   uint64
 }
 
+// NewRing asks the driver for a new ring of the same members now (srp's
+// Reform): the local daemon of Service attached while the ring holds
+// corosync members that run Service, and they send their sync state only
+// in a full round. The full round of the new ring covers the attachment.
+type NewRing struct{ Service ServiceID }
+
 func (Multicast) syncAction()         {}
+func (NewRing) syncAction()           {}
 func (SyncStarted) syncAction()       {}
 func (SyncComplete) syncAction()      {}
 func (InitService) syncAction()       {}

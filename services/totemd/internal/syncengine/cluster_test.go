@@ -173,6 +173,8 @@ func (c *cluster) apply(n *tnode, acts []Action) {
 				continue
 			}
 			n.outq = append(n.outq, queued{"sync", a.Payload})
+		case NewRing:
+			n.trace = append(n.trace, fmt.Sprintf("new ring for %d", a.Service))
 		case SyncStarted:
 			n.trace = append(n.trace, "started")
 		case SyncComplete:

@@ -536,6 +536,61 @@ func TestMixedRing(t *testing.T) {
 	}
 }
 
+// TestMixedRingAttachAsksForNewRing: in a ring with a corosync node, a
+// daemon that attaches for a service the corosync node runs gets no
+// per-service round (the corosync node would not re-send its sync state
+// in it): every needle node drops the change alike, the node that
+// attached asks for a new ring, and that ring's full round brings the
+// daemon in. A service the corosync node does not run keeps its
+// per-service round.
+func TestMixedRingAttachAsksForNewRing(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			c := newCluster(t, seed, 3, all...)
+			c.nodes[2].corosync = true
+			c.reconfigure(1, 2, 3)
+			c.run(2000)
+			c.detach(c.nodes[3], 5) // quorumd on node 3 stops
+			c.run(2000)
+			mark := map[uint32]int{}
+			for id, n := range c.nodes {
+				mark[id] = len(n.trace)
+			}
+			c.attach(c.nodes[3], 5) // and comes back
+			c.attach(c.nodes[3], 9) // a service corosync does not run
+			c.run(2000)
+			// Nodes 1 and 2 run no daemon for service 9; the corosync node
+			// counts as attached to it.
+			want := map[uint32][]string{
+				3: {"new ring for 5", "init 9 service trans=[2] members=[2 3]", "activate 9 service members=[2 3]"},
+			}
+			for id, n := range c.nodes {
+				got := n.trace[mark[id]:]
+				if len(got)+len(want[id]) > 0 && !reflect.DeepEqual(got, want[id]) {
+					t.Errorf("node %d after the attachments: %q, want %q", id, got, want[id])
+				}
+			}
+			for _, id := range []uint32{1, 3} {
+				if got := c.nodes[id].eng.ServiceMembers(5); !reflect.DeepEqual(got, []uint32{1, 2}) {
+					t.Errorf("node %d: votequorum members %v before the new ring, want [1 2]", id, got)
+				}
+			}
+			c.reconfigure(1, 2, 3) // the ring the driver forms on NewRing
+			c.run(2000)
+			for _, id := range []uint32{1, 3} {
+				n := c.nodes[id]
+				if got := n.eng.ServiceMembers(5); !reflect.DeepEqual(got, []uint32{1, 2, 3}) {
+					t.Errorf("node %d: votequorum members %v after the new ring, want [1 2 3]", id, got)
+				}
+			}
+			if got := lastActivation(c.nodes[3], 5); got != "activate 5 full members=[1 2 3]" {
+				t.Errorf("node 3: %q", got)
+			}
+			c.checkNoOpenInits()
+		})
+	}
+}
+
 // TestServiceRoundAbortedByRingChange interrupts a per-service round.
 func TestServiceRoundAbortedByRingChange(t *testing.T) {
 	c := newCluster(t, 9, 3, all...)

@@ -23,11 +23,21 @@ func (e *Engine) onServiceChange(from uint32, m ServiceChange) []Action {
 
 // startPending applies queued changes until one alters a service membership
 // and starts that service's round. Changes that alter nothing (an attach of
-// an attached service) are dropped.
+// an attached service) are dropped, and so is an attach that needs a new
+// ring (needsRing).
 func (e *Engine) startPending(out []Action) []Action {
 	for e.cur == nil && len(e.pending) > 0 {
 		c := e.pending[0]
 		e.pending = e.pending[1:]
+		if c.attached && e.needsRing(c.svc) {
+			// Every needle member decides alike, from agreed state: no
+			// round, no view; the member that attached asks for the new
+			// ring, whose ServiceSet carries the attachment.
+			if c.from == e.cfg.Self && e.attached[c.svc] {
+				out = append(out, NewRing{Service: c.svc})
+			}
+			continue
+		}
 		prev := e.membersOf(c.svc)
 		set := slices.DeleteFunc(slices.Clone(e.sets[c.from]), func(s ServiceID) bool { return s == c.svc })
 		if c.attached {
@@ -74,6 +84,27 @@ func (e *Engine) startPending(out []Action) []Action {
 		out = e.enterProcess(out)
 	}
 	return out
+}
+
+// needsRing reports whether a daemon attaching for svc needs a full round
+// rather than a per-service one: some member of the ring is a corosync
+// node running svc (it listed svc in its SERVICE_BUILD and sent no
+// ServiceSet). A corosync node sends a service's sync state (votequorum's
+// NODEINFO, CPG's joinlist, ...) only in the full round after a ring
+// change and never takes part in per-service rounds, so a daemon that
+// attached after the ring's full round would not hear that state until
+// the next ring change: the needle-only round would activate it with the
+// corosync members' state missing (a restarted quorumd without their
+// votes). A new ring of the same members gives every member the full
+// round; to a corosync node it is an ordinary membership change without
+// anyone joining or leaving.
+func (e *Engine) needsRing(svc ServiceID) bool {
+	for _, m := range e.members {
+		if !e.needle[m] && slices.Contains(e.sets[m], svc) {
+			return true
+		}
+	}
+	return false
 }
 
 // onServiceBarrier counts a needle barrier for the running per-service

@@ -1,0 +1,253 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/needle-cluster/needle/integration/harness"
+)
+
+// Mixed rings of Debian's corosync 3.1.7 and needle nodes (issue 10,
+// point 6): corosync-quorumtool -s agrees on every node; a partition, the
+// kill and restart of a node of either kind, and the restart of a needle
+// quorumd. A quorumd restarted under a running ring attaches after the
+// ring's full round; corosync nodes send NODEINFO only in a full round,
+// so totemd forms a new ring of the same members for it (syncengine's
+// NewRing, srp's Reform) and no node is inquorate at any time.
+
+// TestQuorumdMixedRing: two corosync nodes (1, 2) and one needle node (3).
+func TestQuorumdMixedRing(t *testing.T) { mixedQuorumRing(t, 2) }
+
+// TestQuorumdMixedRingOneCorosync: one corosync node (1) and two needle
+// nodes (2, 3).
+func TestQuorumdMixedRingOneCorosync(t *testing.T) { mixedQuorumRing(t, 1) }
+
+// mixedNodes starts and kills the nodes of a mixed cluster: the first
+// real ones run corosync, the others totemd + cmapd + quorumd.
+type mixedNodes struct {
+	t     *testing.T
+	c     *harness.Cluster
+	real  int
+	procs []*harness.Proc // every process started, for the failure dump
+	now   map[int][]*harness.Proc
+}
+
+func (m *mixedNodes) isReal(i int) bool { return i < m.real }
+
+func (m *mixedNodes) start(i int) {
+	nd := m.c.Nodes[i]
+	var ps []*harness.Proc
+	if m.isReal(i) {
+		p, err := nd.Start("corosync", "corosync", "-f")
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		ps = append(ps, p)
+	} else {
+		ps = append(ps, startTotemd(m.t, nd))
+		for _, d := range []struct{ name, bin string }{{"cmapd", cmapBins.cmapd}, {"quorumd", quorumBins.quorumd}} {
+			p, err := nd.Start(d.name, d.bin, "-f")
+			if err != nil {
+				m.t.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+	}
+	m.now[i] = ps
+	m.procs = append(m.procs, ps...)
+}
+
+func (m *mixedNodes) kill(i int) {
+	for _, p := range m.now[i] {
+		if err := p.Kill(); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+}
+
+// restartQuorumd stops node i's quorumd (SIGTERM) and starts another.
+func (m *mixedNodes) restartQuorumd(i int, down time.Duration) {
+	q := m.now[i][2]
+	if err := q.Stop(10 * time.Second); err != nil {
+		m.t.Fatal(err)
+	}
+	time.Sleep(down)
+	p, err := m.c.Nodes[i].Start("quorumd", quorumBins.quorumd, "-f")
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.now[i][2] = p
+	m.procs = append(m.procs, p)
+}
+
+func mixedQuorumRing(t *testing.T, real int) {
+	needNamespaces(t)
+	needCorosync(t)
+	needCmapd(t)
+	needQuorumtool(t)
+	c := harness.New(t, 3)
+	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	m := &mixedNodes{t: t, c: c, real: real, now: map[int][]*harness.Proc{}}
+	dumpOnFailure(t, &m.procs)
+	for i := range c.Nodes {
+		m.start(i)
+	}
+	status := waitAgreement(t, 0, 3, 30*time.Second, c.Nodes...)
+	t.Logf("every node of the mixed ring agrees:\n%s", status)
+	for _, want := range []string{"Expected votes:   3\n", "Total votes:      3\n", "Flags:            Quorate \n",
+		"         1          1 node1\n", "         2          1 node2\n", "         3          1 node3\n"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("agreed status lacks %q", want)
+		}
+	}
+	sameQuorumtool(t, c.Nodes, "-s", "-l")
+	same := func(step string, got string) {
+		t.Helper()
+		if maskSeqText(got) != maskSeqText(status) {
+			t.Errorf("%s:\n%s\nat the start:\n%s", step, got, status)
+		}
+	}
+
+	// A partition isolating needle node 3: it is inquorate, the other two
+	// keep quorum; after the heal all agree again.
+	nd := c.Nodes[2]
+	if err := c.Partition([]int{2}); err != nil {
+		t.Fatal(err)
+	}
+	waitQuorumtool(t, debianQuorumtool, 2, 1, 30*time.Second, nd)
+	waitAgreement(t, 0, 2, 30*time.Second, c.Nodes[0], c.Nodes[1])
+	if err := c.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	same("after the heal", waitAgreement(t, 0, 3, 30*time.Second, c.Nodes...))
+
+	// Every needle quorumd restarts in turn, under a poll of every node:
+	// nobody is ever inquorate, and only the restarted node's quorumtool
+	// may fail (no quorumd to answer).
+	for i := real; i < len(c.Nodes); i++ {
+		totemd := m.now[i][0]
+		reforms := strings.Count(totemd.Output(), "forming a new ring of the same members")
+		p := startQuorumPoll(c.Nodes, i)
+		m.restartQuorumd(i, time.Second)
+		same(fmt.Sprintf("after node %d's quorumd restarted", i+1), waitAgreement(t, 0, 3, 30*time.Second, c.Nodes...))
+		time.Sleep(3 * time.Second) // and a while beyond
+		polls := p.stop()
+		t.Logf("node %d's quorumd restart: %s", i+1, polls.summary())
+		for _, e := range polls.bad {
+			t.Errorf("node %d's quorumd restart: %s", i+1, e)
+		}
+		if polls.ok[i] == 0 {
+			t.Errorf("node %d's quorumd restart: its own quorumtool never answered quorate", i+1)
+		}
+		if got := strings.Count(totemd.Output(), "forming a new ring of the same members"); got <= reforms {
+			t.Errorf("node %d: totemd formed no new ring for the restarted quorumd", i+1)
+		}
+	}
+	sameQuorumtool(t, c.Nodes, "-s", "-l")
+
+	// Kill -9 and restart a node of either kind: corosync node 1, then
+	// needle node 3.
+	for _, i := range []int{0, 2} {
+		m.kill(i)
+		var rest []*harness.Node
+		for j, o := range c.Nodes {
+			if j != i {
+				rest = append(rest, o)
+			}
+		}
+		survivors := waitAgreement(t, 0, 2, 30*time.Second, rest...)
+		for _, want := range []string{"Expected votes:   3\n", "Total votes:      2\n", "Flags:            Quorate \n"} {
+			if !strings.Contains(survivors, want) {
+				t.Errorf("node %d killed: the survivors' status lacks %q:\n%s", i+1, want, survivors)
+			}
+		}
+		m.start(i)
+		same(fmt.Sprintf("after node %d's restart", i+1), waitAgreement(t, 0, 3, 30*time.Second, c.Nodes...))
+	}
+}
+
+// quorumPoll runs corosync-quorumtool -s on every node, one after the
+// other, until stopped, and keeps what it saw.
+type quorumPoll struct {
+	done   chan struct{}
+	wg     sync.WaitGroup
+	result pollResult
+}
+
+type pollResult struct {
+	runs int
+	ok   map[int]int // quorate answers per node index
+	fail map[int]int // failed runs (exit 1) per node index
+	bad  []string    // what must not happen
+}
+
+func (r pollResult) summary() string {
+	return fmt.Sprintf("%d polls; quorate answers per node %v, failed runs per node %v", r.runs, r.ok, r.fail)
+}
+
+// startQuorumPoll polls nodes; restarting is the index of the node whose
+// quorumd restarts, the one node whose tool may fail to connect.
+func startQuorumPoll(nodes []*harness.Node, restarting int) *quorumPoll {
+	p := &quorumPoll{done: make(chan struct{}), result: pollResult{ok: map[int]int{}, fail: map[int]int{}}}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			for _, nd := range nodes {
+				select {
+				case <-p.done:
+					return
+				default:
+				}
+				p.one(nd, restarting)
+			}
+		}
+	}()
+	return p
+}
+
+func (p *quorumPoll) one(nd *harness.Node, restarting int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := nodeCmd(ctx, nd, debianQuorumtool, "-s")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+	}
+	r := &p.result
+	r.runs++
+	at := time.Now().Format("15:04:05.000")
+	switch {
+	case code == 0 && strings.Contains(out.String(), "Quorate:          Yes\n"):
+		r.ok[nd.Index]++
+	case code == 1 && nd.Index == restarting:
+		r.fail[nd.Index]++
+	case code == 1:
+		// A corosync or needle node answering nothing while another
+		// node's quorumd restarts is a failure too, if not a quorum loss.
+		r.fail[nd.Index]++
+		r.bad = append(r.bad, fmt.Sprintf("%s node %d: corosync-quorumtool -s failed:\n%s%s", at, nd.Index+1, out.String(), errb.String()))
+	default:
+		r.bad = append(r.bad, fmt.Sprintf("%s node %d: corosync-quorumtool -s exit %d:\n%s%s", at, nd.Index+1, code, out.String(), errb.String()))
+	}
+}
+
+// stop ends the poll and returns what it saw.
+func (p *quorumPoll) stop() pollResult {
+	close(p.done)
+	p.wg.Wait()
+	return p.result
+}
