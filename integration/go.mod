@@ -3,13 +3,17 @@ module github.com/needle-cluster/needle/integration
 go 1.26.8
 
 require (
-	github.com/needle-cluster/needle/libs/corotypes v0.0.0 // indirect
+	github.com/needle-cluster/needle/libs/corotypes v0.0.0
 	github.com/needle-cluster/needle/libs/ipcproto v0.0.0
+	github.com/needle-cluster/needle/libs/qbipc v0.0.0 // indirect
+	github.com/needle-cluster/needle/services/quorumd v0.0.0
 )
 
 replace (
 	github.com/needle-cluster/needle/libs/corotypes => ../libs/corotypes
 	github.com/needle-cluster/needle/libs/ipcproto => ../libs/ipcproto
+	github.com/needle-cluster/needle/libs/qbipc => ../libs/qbipc
+	github.com/needle-cluster/needle/services/quorumd => ../services/quorumd
 )
 
 require (
