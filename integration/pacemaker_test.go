@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +114,12 @@ func dumpPacemaker(t *testing.T, c *harness.Cluster) {
 		}
 		for _, nd := range c.Nodes {
 			log := nd.PacemakerLog()
+			if dir := os.Getenv("NEEDLE_KEEP_LOGS"); dir != "" {
+				p := filepath.Join(dir, fmt.Sprintf("%s-node%d-pacemaker.log", strings.ReplaceAll(t.Name(), "/", "_"), nd.Index+1))
+				if err := os.WriteFile(p, []byte(log), 0o644); err == nil {
+					t.Logf("node %d's whole pacemaker.log: %s", nd.Index+1, p)
+				}
+			}
 			if len(log) > 8000 {
 				log = "…" + log[len(log)-8000:]
 			}

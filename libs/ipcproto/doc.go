@@ -31,6 +31,36 @@
 // change of its own attach arrives. KindDetach, or closing the socket,
 // detaches; either way the other nodes learn of it through the ring.
 //
+// # Keeping the libqb listeners across a restart
+//
+// corosync serves every libqb name from one process, so its clients never
+// see a service missing while the engine runs. A needle service daemon can
+// restart alone (an upgrade, a crash, systemctl restart), and a client that
+// connects in that gap would get ECONNREFUSED, which libqb clients report
+// as CS_ERR_LIBRARY: Pacemaker's CIB manager, respawned after losing CPG,
+// then gives up for good (exit code 100) and takes Pacemaker down on that
+// node. So totemd keeps a copy of each daemon's listening sockets: while a
+// daemon restarts, the sockets stay bound, connecting clients wait in the
+// listen backlog, and the restarted daemon accepts them.
+//
+// A keeper connection is a second connection of a daemon, beside its
+// attach, that starts with KindKeep{Names} (the libqb names it serves)
+// instead of KindAttach. totemd answers KindKept{Names} with the sockets it
+// holds for those names attached as SCM_RIGHTS descriptors (Names[i] is
+// the name of the i-th; a name may come twice, for its abstract and its
+// filesystem socket); the daemon serves on those and binds the others
+// afresh, then sends KindKeep{Names} once more with the sockets it bound
+// attached, for totemd to hold. From then on nothing is sent: the
+// connection stays open while the daemon lives. When it closes, totemd
+// goes on holding the sockets for a grace period (totemd's bus package
+// says how long), hands them to the next keeper connection that names
+// them, and closes them when the grace ends without one (the waiting
+// clients then fail as they would have at once). A name held for a keeper
+// connection that is still open is refused with KindError: a second daemon
+// for a service never shares its clients. Each side waits for the other's
+// frame before sending, so descriptors always come with a frame read by
+// Conn.RecvFiles.
+//
 // # Service membership
 //
 // The service membership of a ring is its members whose daemon for that

@@ -35,7 +35,7 @@ const (
 // Status and Batch.
 func fastable(m *Msg) bool {
 	return m.Service == 0 && m.Name == "" && m.NodeID == 0 && m.Ring == nil && m.Conf == nil &&
-		len(m.Trans) == 0 && len(m.Members) == 0 && len(m.RingMembers) == 0 && m.SyncKind == 0 && m.Text == "" && !m.Sync
+		len(m.Trans) == 0 && len(m.Members) == 0 && len(m.RingMembers) == 0 && m.SyncKind == 0 && m.Text == "" && !m.Sync && len(m.Names) == 0
 }
 
 // appendFast appends m's msgpack body to b, as msgpack.Marshal would

@@ -32,12 +32,14 @@ const (
 	KindError                        // →svc: Text; the connection closes after it
 	KindDeliverBatch                 // →svc: Batch (consecutive deliveries, in order)
 	KindReopenLogs                   // →svc: reopen the log files (corosync-cfgtool -L)
+	KindKeep                         // svc→: Names (first frame of a keeper connection: keep.go); later with the listeners' fds
+	KindKept                         // →svc: Names held for the daemon, their fds attached
 	kindEnd
 )
 
 var kindNames = [...]string{"", "attach", "attached", "detach", "mcast", "mcast-ack", "deliver",
 	"confchg", "sync-init", "sync-process", "sync-done", "sync-activate", "sync-abort",
-	"request", "response", "error", "deliver-batch", "reopen-logs"}
+	"request", "response", "error", "deliver-batch", "reopen-logs", "keep", "kept"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {
@@ -147,6 +149,8 @@ type Msg struct {
 	SyncKind    SyncKind `msgpack:"sk,omitempty"`
 	Batch       Batch    `msgpack:"b,omitempty"`
 	Text        string   `msgpack:"x,omitempty"`
+	// Names are libqb service names (KindKeep, KindKept).
+	Names []string `msgpack:"ns,omitempty"`
 	// Sync marks a KindMcast as a sync message of the service's round in
 	// progress, and its KindMcastAck likewise: sync and ordinary
 	// multicasts are two streams with their own ids (doc.go).
@@ -229,8 +233,17 @@ func (m *Msg) Validate() error {
 		if len(m.Batch) == 0 || len(m.Batch) > MaxBatch {
 			return fmt.Errorf("ipcproto: %s with %d deliveries, want 1..%d", m.Kind, len(m.Batch), MaxBatch)
 		}
+	case KindKeep, KindKept:
+		if len(m.Names) > MaxKept {
+			return fmt.Errorf("ipcproto: %s of %d names, at most %d", m.Kind, len(m.Names), MaxKept)
+		}
+		for _, n := range m.Names {
+			if n == "" || len(n) > 107 {
+				return fmt.Errorf("ipcproto: %s names a libqb service %q (1..107 bytes)", m.Kind, n)
+			}
+		}
 	case KindAttached, KindDetach, KindMcast, KindMcastAck, KindDeliver, KindSyncAbort,
-		KindRequest, KindResponse, KindError:
+		KindRequest, KindResponse, KindError, KindReopenLogs:
 	default:
 		return fmt.Errorf("ipcproto: unknown message kind %d", uint8(m.Kind))
 	}

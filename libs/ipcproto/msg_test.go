@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,6 +33,20 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindRequest, ID: 9, Service: 0, Payload: []byte("set")},
 		{Kind: KindResponse, ID: 9, Status: cs.OK},
 		{Kind: KindError, Text: "service 2 already attached"},
+		{Kind: KindReopenLogs},
+		{Kind: KindDetach},
+		{Kind: KindSyncProcess, ID: 4, SyncKind: SyncService, Ring: ring},
+		{Kind: KindSyncActivate, ID: 4, Ring: ring, Members: []uint32{1, 2}},
+		{Kind: KindSyncAbort, ID: 4},
+		{Kind: KindKeep, Names: []string{"cpg"}},
+		{Kind: KindKept, Names: []string{"quorum", "votequorum", "quorum"}},
+		{Kind: KindKeep},
+	}
+	// Every kind has a case: a kind Validate does not know cannot be sent.
+	for k := KindAttach; k < kindEnd; k++ {
+		if !slices.ContainsFunc(cases, func(m *Msg) bool { return m.Kind == k }) {
+			t.Errorf("no round-trip case for %s", k)
+		}
 	}
 	a, b := net.Pipe()
 	ca, cb := NewConn(a), NewConn(b)
@@ -70,6 +85,8 @@ func TestRejects(t *testing.T) {
 		{"sync without ring", &Msg{Kind: KindSyncDone}, "without a ring id"},
 		{"unknown sync kind", &Msg{Kind: KindSyncInit, Ring: &Ring{}, SyncKind: 2}, "unknown sync kind 2"},
 		{"empty batch", &Msg{Kind: KindDeliverBatch}, "with 0 deliveries"},
+		{"keep with an empty name", &Msg{Kind: KindKeep, Names: []string{"cpg", ""}}, `names a libqb service ""`},
+		{"keep of too many names", &Msg{Kind: KindKept, Names: make([]string, MaxKept+1)}, "of 17 names, at most 16"},
 		{"oversize batch", &Msg{Kind: KindDeliverBatch, Batch: make(Batch, MaxBatch+1)}, "with 1025 deliveries"},
 	}
 	for _, c := range cases {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -68,6 +69,12 @@ type Config struct {
 	EventStallTimeout time.Duration
 	// Logger receives accept/refuse/drop decisions; nil discards them.
 	Logger *slog.Logger
+	// Inherited are setup sockets of this service that an earlier server
+	// bound and a keeper held while it restarted (ipcproto's doc, "Keeping
+	// the libqb listeners"): Listen serves on them instead of binding, so
+	// the clients waiting in their backlog are accepted. Listen takes
+	// ownership of the files.
+	Inherited []*os.File
 
 	// flagFile and socketDir override libqb's filesystem-socket switch (tests).
 	flagFile, socketDir string
@@ -120,6 +127,9 @@ type Server struct {
 	listeners []*net.UnixListener
 	fsPath    string // filesystem socket to unlink on close, if any
 	log       *slog.Logger
+	// kept is set once Files handed the sockets to a keeper: they outlive
+	// this server, so Close leaves fsPath in place.
+	kept bool
 
 	mu     sync.Mutex
 	conns  map[uint64]*Conn
@@ -136,6 +146,9 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, h: h, conns: map[uint64]*Conn{}, log: cfg.Logger.With("service", cfg.Service)}
+	if len(cfg.Inherited) > 0 {
+		return s, s.inherit(cfg.Inherited)
+	}
 	addr, err := abstractAddr(cfg.Service, "unix")
 	if err != nil {
 		return nil, err
@@ -166,6 +179,73 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		s.listeners = append(s.listeners, fl)
 	}
 	return s, nil
+}
+
+// inherit serves on setup sockets an earlier server bound: each must be a
+// listening unix socket on this service's abstract name or its filesystem
+// path.
+func (s *Server) inherit(files []*os.File) error {
+	abs, err := abstractAddr(s.cfg.Service, "unix")
+	if err != nil {
+		return err
+	}
+	// Go reports an abstract address up to its first padding NUL.
+	absName := strings.TrimRight(abs.Name, "\x00")
+	fsPath := filepath.Join(s.cfg.socketDir, s.cfg.Service)
+	fail := func(err error) error {
+		for _, l := range s.listeners {
+			l.Close()
+		}
+		s.listeners = nil
+		return err
+	}
+	for i, f := range files {
+		l, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			for _, g := range files[i+1:] {
+				g.Close()
+			}
+			return fail(fmt.Errorf("inherited socket of libqb service %q: %w", s.cfg.Service, err))
+		}
+		ul, ok := l.(*net.UnixListener)
+		at := l.Addr().String()
+		if ok && at == fsPath {
+			ul.SetUnlinkOnClose(false)
+			s.fsPath = fsPath
+		}
+		if !ok || at != absName && at != fsPath {
+			l.Close()
+			for _, g := range files[i+1:] {
+				g.Close()
+			}
+			return fail(fmt.Errorf("inherited socket listens on %q, not on libqb service %q", at, s.cfg.Service))
+		}
+		s.listeners = append(s.listeners, ul)
+	}
+	return nil
+}
+
+// Files returns new descriptors of the setup sockets, for a keeper to hold
+// while this server's daemon restarts (ipcproto's doc). From then on the
+// sockets outlive the server: Close leaves the filesystem socket's path
+// in place.
+func (s *Server) Files() ([]*os.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*os.File
+	for _, l := range s.listeners {
+		f, err := l.File()
+		if err != nil {
+			for _, g := range out {
+				g.Close()
+			}
+			return nil, fmt.Errorf("libqb service %q: descriptor of its setup socket: %w", s.cfg.Service, err)
+		}
+		out = append(out, f)
+	}
+	s.kept = true
+	return out, nil
 }
 
 // Serve accepts clients until ctx ends or Close is called, then closes every
@@ -223,6 +303,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	kept := s.kept
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)
@@ -231,7 +312,7 @@ func (s *Server) Close() error {
 	for _, l := range s.listeners {
 		l.Close()
 	}
-	if s.fsPath != "" {
+	if s.fsPath != "" && !kept {
 		os.Remove(s.fsPath)
 	}
 	for _, c := range conns {

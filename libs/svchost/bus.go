@@ -201,6 +201,10 @@ func (b *busState) onMsg(s *session, m *ipcproto.Msg) {
 	}
 	if m.Kind == ipcproto.KindAttached {
 		b.onAttached(s, m)
+		select { // totemd is (back) there: the keeper may hand the sockets over
+		case b.d.attachedCh <- struct{}{}:
+		default:
+		}
 		return
 	}
 	if !b.attached {

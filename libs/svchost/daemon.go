@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
+	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +28,9 @@ const (
 	// drainTimeout bounds how long a stopping daemon waits for its queued
 	// multicasts to be accepted before it detaches.
 	drainTimeout = 2 * time.Second
+	// keptAcceptDelay bounds how long a restarted daemon keeps the clients
+	// waiting on its kept sockets (keeper.go) for its first sync round.
+	keptAcceptDelay = 5 * time.Second
 )
 
 // Daemon is one loaded service daemon; Run serves it. Main builds one from
@@ -56,6 +62,9 @@ type Daemon struct {
 	// told the daemon is ready (attached, first sync round activated).
 	metricsAddr string
 	ready       bool
+	readyCh     chan struct{} // closed when ready is set
+	// attachedCh signals each attach to totemd (keepListeners).
+	attachedCh chan struct{}
 }
 
 // New loads what the daemon needs before serving: cfg.Keys from the
@@ -82,6 +91,9 @@ func New(opts Options, cfg Config, busPath string) (*Daemon, error) {
 		stopped: make(chan struct{}),
 		fatal:   make(chan error, 1),
 		stats:   map[*Client][]cmapreq.Stat{},
+		readyCh: make(chan struct{}),
+
+		attachedCh: make(chan struct{}, 1),
 
 		metricsAddr: cfg.MetricsAddr,
 	}
@@ -148,27 +160,69 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopServers()
 	var wg sync.WaitGroup
 	serveErr := make(chan error, len(d.opts.Endpoints)+1) // and the metrics server
+	// The libqb sockets totemd kept from this daemon's previous run, if
+	// any (keeper.go): clients waiting on them are served now.
+	var keeper *ipcproto.Conn
+	var kept map[string][]*os.File
+	var fresh []string
+	if len(d.opts.Endpoints) > 0 {
+		var err error
+		if keeper, kept, err = fetchKept(d.busPath, d.opts.Endpoints); err != nil {
+			d.log.Debug("totemd does not keep the libqb sockets yet", "error", err)
+		}
+	}
 	for _, name := range d.opts.Endpoints {
 		var h Handler = d.svc
 		if d.mirror == d.bus.cmap {
 			h = statsHandler{d, endpointServiceID(name, d.opts.Service)}
 		}
+		if len(kept[name]) > 0 {
+			d.log.Info("serving on the libqb socket totemd kept; clients that connected meanwhile are accepted now", "name", name)
+		} else {
+			fresh = append(fresh, name)
+		}
 		ep, err := ListenEndpoint(EndpointConfig{
 			Service: name, Transport: d.transport, Loop: d, Handler: h,
-			Rules: d.rules, Log: d.logger("IPC"),
+			Rules: d.rules, Log: d.logger("IPC"), Inherited: kept[name],
 		})
+		delete(kept, name)
 		if err != nil {
+			for _, fs := range kept {
+				closeFiles(fs)
+			}
+			if keeper != nil {
+				keeper.Close()
+			}
 			stopServers()
 			d.drainOps(&wg)
 			return err
 		}
 		d.endpoints = append(d.endpoints, ep)
+		inherited := !slices.Contains(fresh, name)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if inherited {
+				// Clients that waited for the restart are accepted once
+				// the service can serve them (its first sync round
+				// activated), not refused with TRY_AGAIN before that.
+				select {
+				case <-d.readyCh:
+				case <-time.After(keptAcceptDelay):
+					d.log.Warn("not ready yet; accepting the clients waiting on a kept socket anyway", "name", name, "after", keptAcceptDelay)
+				case <-srvCtx.Done():
+				}
+			}
 			if err := ep.Serve(srvCtx); err != nil {
 				serveErr <- fmt.Errorf("libqb service %s: %w", name, err)
 			}
+		}()
+	}
+	if len(d.endpoints) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keepListeners(srvCtx, d.busPath, keeper, d.endpoints, fresh, d.attachedCh, d.logger("IPC"))
 		}()
 	}
 	if d.metricsAddr != "" {
@@ -354,6 +408,7 @@ func (d *Daemon) notifyReady() {
 		return
 	}
 	d.ready = true
+	close(d.readyCh)
 	if _, err := sddaemon.SdNotify(false, sddaemon.SdNotifyReady); err != nil {
 		d.log.Warn("systemd readiness not sent", "error", err)
 	}

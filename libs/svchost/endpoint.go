@@ -41,6 +41,9 @@ type EndpointConfig struct {
 	// EventQueueBytes bounds one client's queued events (qbipc's default
 	// when 0); a client over it is dropped and the drop is logged.
 	EventQueueBytes int
+	// Inherited are the name's setup sockets kept from the daemon's
+	// previous run (keeper.go); nil binds them afresh.
+	Inherited []*os.File
 }
 
 // Endpoint serves one libqb service name on an owner loop: each client's
@@ -141,6 +144,7 @@ func ListenEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		Transport:       cfg.Transport,
 		EventQueueBytes: cfg.EventQueueBytes,
 		Logger:          slog.New(hclogHandler{cfg.Log}),
+		Inherited:       cfg.Inherited,
 	}, (*endpointHandler)(e))
 	if err != nil {
 		return nil, fmt.Errorf("listen on libqb service %s: %w", cfg.Service, err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -111,6 +112,8 @@ func TestEndpointResponses(t *testing.T) {
 	rg := startRig(t, svc, Options{Endpoints: []string{"svctest-a", "svctest-b"}})
 	rg.accept(1)
 	waitFor(t, "attached", func() bool { return svc.has("attached") == 1 })
+	// Both endpoints' setup sockets were handed to totemd's keeper.
+	waitFor(t, "sockets kept", func() bool { return slices.Equal(rg.keeper.names(), []string{"svctest-a", "svctest-b"}) })
 	for _, name := range []string{"svctest-a", "svctest-b"} {
 		c := dialEndpoint(t, name)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

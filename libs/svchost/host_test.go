@@ -111,12 +111,53 @@ type rig struct {
 	log  *lockedBuffer
 	stop context.CancelFunc
 	done chan error
+	// attaches are the daemon's attach connections (with their first
+	// frame), in order; keeper connections are answered by keeper.
+	attaches chan attachConn
+	keeper   fakeKeeper
+}
+
+type attachConn struct {
+	conn  *ipcproto.Conn
+	first *ipcproto.Msg
+}
+
+// fakeKeeper plays totemd's side of keeper connections: it holds nothing
+// at first and records what the daemon hands over.
+type fakeKeeper struct {
+	mu   sync.Mutex
+	held []string
+}
+
+func (k *fakeKeeper) names() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.held)
+}
+
+func (k *fakeKeeper) serve(conn *ipcproto.Conn) {
+	defer conn.Close()
+	if err := conn.SendFiles(&ipcproto.Msg{Kind: ipcproto.KindKept}, nil); err != nil {
+		return
+	}
+	m, files, err := conn.RecvFiles()
+	if err != nil {
+		return
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	k.mu.Lock()
+	k.held = append(k.held, m.Names...)
+	k.mu.Unlock()
+	_, _ = conn.Recv()
 }
 
 func startRig(t *testing.T, svc *testService, opts Options) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &rig{t: t, svc: svc, bus: filepath.Join(dir, "bus.sock"), log: &lockedBuffer{}, done: make(chan error, 1)}
+	r := &rig{t: t, svc: svc, bus: filepath.Join(dir, "bus.sock"), log: &lockedBuffer{}, done: make(chan error, 1),
+		attaches: make(chan attachConn, 16)}
 	r.listen()
 	lc, err := logsys.Parse(map[string]string{"logging.to_stderr": "yes", "logging.to_syslog": "no", "logging.debug": "on"})
 	if err != nil {
@@ -160,6 +201,25 @@ func (r *rig) listen() {
 	if r.ln, err = net.Listen("unix", r.bus); err != nil {
 		r.t.Fatal(err)
 	}
+	go func(ln net.Listener) {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn := ipcproto.NewConn(c)
+			m, err := conn.Recv()
+			if err != nil {
+				conn.Close()
+				continue
+			}
+			if m.Kind == ipcproto.KindKeep {
+				go r.keeper.serve(conn)
+				continue
+			}
+			r.attaches <- attachConn{conn, m}
+		}
+	}(r.ln)
 }
 
 // do runs f on the daemon's owner goroutine and waits.
@@ -182,11 +242,13 @@ type peer struct {
 // accept takes the daemon's next attach and answers it.
 func (r *rig) accept(nodeID uint32) *peer {
 	r.t.Helper()
-	c, err := r.ln.Accept()
-	if err != nil {
-		r.t.Fatal(err)
+	var a attachConn
+	select {
+	case a = <-r.attaches:
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("no attach within 10 s")
 	}
-	p := &peer{t: r.t, conn: ipcproto.NewConn(c), msgs: make(chan *ipcproto.Msg, 1024)}
+	p := &peer{t: r.t, conn: a.conn, msgs: make(chan *ipcproto.Msg, 1024)}
 	r.t.Cleanup(func() { p.conn.Close() })
 	go func() {
 		defer close(p.msgs)
@@ -198,7 +260,7 @@ func (r *rig) accept(nodeID uint32) *peer {
 			p.msgs <- m
 		}
 	}()
-	if m := p.recv(); m.Kind != ipcproto.KindAttach || m.Service != 7 || m.Name != "svctest" {
+	if m := a.first; m.Kind != ipcproto.KindAttach || m.Service != 7 || m.Name != "svctest" {
 		r.t.Fatalf("first message %+v, want attach", m)
 	}
 	p.send(&ipcproto.Msg{Kind: ipcproto.KindAttached, NodeID: nodeID, Ring: &ipcproto.Ring{Rep: 1, Seq: 4}, RingMembers: []uint32{1, 2}, Members: []uint32{1, 2}})

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/ipcproto"
@@ -146,6 +147,11 @@ type Server struct {
 
 	mu       sync.Mutex
 	attached map[uint16]*Service
+	// kept holds service daemons' libqb listening sockets by name
+	// (keep.go); closed is set once the server shuts down.
+	kept      map[string]*kept
+	closed    bool
+	keepGrace time.Duration // KeepGrace; shorter in tests
 }
 
 // Listen creates the bus socket at path (mode 0600, never reachable by
@@ -158,8 +164,9 @@ func Listen(ctx context.Context, path string, log hclog.Logger) (*Server, error)
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &Server{ln: ln, log: log, events: make(chan Event, 1024), attached: map[uint16]*Service{}}
-	go func() { <-ctx.Done(); ln.Close() }()
+	s := &Server{ln: ln, log: log, events: make(chan Event, 1024), attached: map[uint16]*Service{},
+		kept: map[string]*kept{}, keepGrace: KeepGrace}
+	go func() { <-ctx.Done(); ln.Close(); s.closeKept() }()
 	go s.accept()
 	return s, nil
 }
@@ -181,23 +188,28 @@ func (s *Server) accept() {
 			return
 		}
 		go func() {
-			if admit(c, s.log) { // root only (listen.go)
-				s.serve(ipcproto.NewConn(c))
+			if pid, ok := admit(c, s.log); ok { // root only (listen.go)
+				s.serve(ipcproto.NewConn(c), pid)
 			}
 		}()
 	}
 }
 
-// serve handles one connection: the first frame must be an attach.
-func (s *Server) serve(conn *ipcproto.Conn) {
+// serve handles one connection: the first frame must be an attach, or a
+// keep (keep.go).
+func (s *Server) serve(conn *ipcproto.Conn, pid int32) {
 	m, err := conn.Recv()
 	if err != nil {
 		s.log.Warn("bus connection dropped before attach", "error", err)
 		conn.Close()
 		return
 	}
+	if m.Kind == ipcproto.KindKeep {
+		s.keep(conn, pid, m)
+		return
+	}
 	if m.Kind != ipcproto.KindAttach {
-		_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("first message must be attach, got %s", m.Kind)})
+		_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("first message must be attach or keep, got %s", m.Kind)})
 		conn.Close()
 		return
 	}
@@ -246,6 +258,7 @@ func (s *Server) detach(svc *Service, err error) {
 // Close stops accepting and disconnects every service.
 func (s *Server) Close() error {
 	err := s.ln.Close()
+	s.closeKept()
 	s.mu.Lock()
 	for _, svc := range s.attached {
 		svc.close(errors.New("bus: totemd shutting down"))

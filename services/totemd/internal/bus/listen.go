@@ -113,17 +113,18 @@ func checkParent(dir string) error {
 }
 
 // admit checks the peer of a freshly accepted bus connection: root is let
-// in; anyone else gets a KindError, a log line, and the hang-up.
-func admit(c net.Conn, log hclog.Logger) bool {
+// in (its pid is returned); anyone else gets a KindError, a log line, and
+// the hang-up.
+func admit(c net.Conn, log hclog.Logger) (int32, bool) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		log.Error("refused bus connection: not a unix socket", "remote", c.RemoteAddr())
 		c.Close()
-		return false
+		return 0, false
 	}
 	cred, err := peerCred(uc)
 	if err == nil && cred.Uid == 0 {
-		return true
+		return cred.Pid, true
 	}
 	why := fmt.Sprintf("bus: only root may attach; peer pid %d has uid %d", cred.Pid, cred.Uid)
 	if err != nil {
@@ -133,7 +134,7 @@ func admit(c net.Conn, log hclog.Logger) bool {
 	conn := ipcproto.NewConn(c)
 	_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError, Text: why})
 	conn.Close()
-	return false
+	return 0, false
 }
 
 // peerCred reads SO_PEERCRED: the credentials of the process that
