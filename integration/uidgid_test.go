@@ -21,11 +21,96 @@ const quorumdFollowsCmap = false
 // (quorumd) and cpg (cpgd), and each refusal is logged; after a runtime `corosync-cmapctl -s uidgid.gid.65534 u8 1`
 // (what pacemakerd does for its non-root daemons) the same client is let
 // into every one at once, as corosync 3.1.7 does; deleting the key shuts
-// them again. Debian's tools are the clients.
+// them again. Debian's tools are the clients. The same steps run against
+// corosync 3.1.7 first (subtest "corosync"), then needle.
 func TestUIDGIDLiveOnEveryEndpoint(t *testing.T) {
 	needNamespaces(t)
 	needCorosync(t)
 	needCmapd(t)
+	t.Run("corosync", testUIDGIDCorosync)
+	t.Run("needle", testUIDGIDNeedle)
+}
+
+// uidgidTool is a tool run as 65534:65534 and a line it prints only when
+// the service let it in.
+type uidgidTool struct {
+	args []string
+	in   string
+}
+
+// uidgidExpect runs every tool as 65534:65534 on nd, logs what each did
+// (let in or refused, with the first line of its output) and reports a
+// tool whose outcome is not allowed.
+func uidgidExpect(t *testing.T, ctx context.Context, nd *harness.Node, when string, allowed bool, tools []uidgidTool) {
+	t.Helper()
+	for _, tl := range tools {
+		args := append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, tl.args...)
+		b, _ := nd.Run(ctx, args...)
+		out := string(b)
+		got := strings.Contains(out, tl.in)
+		first := strings.TrimSpace(out)
+		if i := strings.IndexByte(first, '\n'); i >= 0 {
+			first = first[:i]
+		}
+		verdict := "refused"
+		if got {
+			verdict = "let in"
+		}
+		t.Logf("%s: %s as 65534:65534: %s (%q)", when, strings.Join(tl.args, " "), verdict, first)
+		if got != allowed {
+			t.Errorf("%s: %v as 65534:65534 let in=%v, want %v:\n%s", when, tl.args, got, allowed, out)
+		}
+	}
+}
+
+// testUIDGIDCorosync: corosync 3.1.7 on one node, the same tools and
+// steps. corosync checks uidgid.uid/gid.N and uidgid.config.uid/gid.N in
+// its icmap at every connection (exec/ipc_glue.c), so a runtime key acts
+// at once there too.
+func testUIDGIDCorosync(t *testing.T) {
+	c := harness.New(t, 1)
+	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	nd := c.Nodes[0]
+	var procs []*harness.Proc
+	dumpOnFailure(t, &procs)
+	cs := startImpl(t, "corosync", nd, &procs)
+	waitMembers(t, nd, []int{1}, 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tools := []uidgidTool{
+		{[]string{"corosync-cfgtool", "-s"}, "Local node ID 1"},
+		{[]string{"corosync-cmapctl", "-g", "totem.cluster_name"}, "needle-it"},
+		{[]string{"corosync-quorumtool", "-s"}, "Votequorum information"},
+		{[]string{"corosync-cpgtool"}, "Group Name"},
+	}
+	// Root is let in everywhere (the tools work here at all).
+	for _, tl := range tools {
+		if out, err := nd.Run(ctx, tl.args...); err != nil || !strings.Contains(string(out), tl.in) {
+			t.Fatalf("%v as root: %v: %s", tl.args, err, out)
+		}
+	}
+	denied := func() int { return strings.Count(cs.Output(), "Denied connection attempt from 65534:65534") }
+	uidgidExpect(t, ctx, nd, "corosync: no uidgid key", false, tools)
+	t.Logf("corosync: %d \"Denied connection attempt from 65534:65534\" lines in corosync's log", denied())
+	if denied() == 0 {
+		t.Errorf("corosync did not log the refusal")
+	}
+	if out, err := nd.Run(ctx, "corosync-cmapctl", "-s", "uidgid.gid.65534", "u8", "1"); err != nil {
+		t.Fatalf("cmapctl -s: %v: %s", err, out)
+	}
+	uidgidExpect(t, ctx, nd, "corosync: after uidgid.gid.65534 = 1", true, tools)
+	if out, err := nd.Run(ctx, "corosync-cmapctl", "-d", "uidgid.gid.65534"); err != nil {
+		t.Fatalf("cmapctl -d: %v: %s", err, out)
+	}
+	before := denied()
+	uidgidExpect(t, ctx, nd, "corosync: after deleting uidgid.gid.65534", false, tools)
+	t.Logf("corosync: %d more refusals logged after the delete", denied()-before)
+}
+
+// testUIDGIDNeedle: totemd, cmapd and, when they build, quorumd and cpgd.
+func testUIDGIDNeedle(t *testing.T) {
 	// quorumd and cpgd join when they build (they are younger than this
 	// test); the tools they serve are then checked too.
 	daemons := map[string]string{}
@@ -64,17 +149,7 @@ func TestUIDGIDLiveOnEveryEndpoint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	nobody := func(tool ...string) (string, bool) {
-		args := append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, tool...)
-		out, err := nd.Run(ctx, args...)
-		return string(out), err == nil
-	}
-	// Each tool and a line it prints only when the service let it in.
-	type tool struct {
-		args []string
-		in   string
-	}
-	tools := []tool{
+	tools := []uidgidTool{
 		{[]string{"corosync-cfgtool", "-s"}, "Local node ID 1"},
 		{[]string{"corosync-cmapctl", "-g", "totem.cluster_name"}, "needle-it"},
 	}
@@ -89,22 +164,17 @@ func TestUIDGIDLiveOnEveryEndpoint(t *testing.T) {
 			}
 		}
 		if ready {
-			tools = append(tools, tool{[]string{"corosync-quorumtool", "-s"}, "Votequorum information"})
+			tools = append(tools, uidgidTool{[]string{"corosync-quorumtool", "-s"}, "Votequorum information"})
 		} else {
 			t.Logf("quorumd not checked: corosync-quorumtool -s does not work for root either")
 		}
 	}
 	if daemons["cpgd"] != "" {
-		tools = append(tools, tool{[]string{"corosync-cpgtool"}, "Group Name"})
+		tools = append(tools, uidgidTool{[]string{"corosync-cpgtool"}, "Group Name"})
 	}
-	expect := func(when string, allowed bool, tools []tool) {
+	expect := func(when string, allowed bool, tools []uidgidTool) {
 		t.Helper()
-		for _, tl := range tools {
-			out, _ := nobody(tl.args...)
-			if got := strings.Contains(out, tl.in); got != allowed {
-				t.Errorf("%s: %v as 65534:65534 let in=%v, want %v:\n%s", when, tl.args, got, allowed, out)
-			}
-		}
+		uidgidExpect(t, ctx, nd, "needle: "+when, allowed, tools)
 	}
 	expect("no uidgid key", false, tools)
 	for _, p := range procs {
@@ -113,7 +183,9 @@ func TestUIDGIDLiveOnEveryEndpoint(t *testing.T) {
 		if p.Name == "quorumd" {
 			continue
 		}
-		if !strings.Contains(p.Output(), "Denied connection attempt from 65534:65534") {
+		n := strings.Count(p.Output(), "Denied connection attempt from 65534:65534")
+		t.Logf("needle: %d \"Denied connection attempt from 65534:65534\" lines in %s's log", n, p.Name)
+		if n == 0 {
 			t.Errorf("%s did not log the refusal", p.Name)
 		}
 	}
@@ -133,7 +205,7 @@ func TestUIDGIDLiveOnEveryEndpoint(t *testing.T) {
 	// here only once quorumd implements svchost.CmapFollower.)
 	after := tools
 	if !quorumdFollowsCmap {
-		after = slices.DeleteFunc(slices.Clone(tools), func(tl tool) bool { return tl.args[0] == "corosync-quorumtool" })
+		after = slices.DeleteFunc(slices.Clone(tools), func(tl uidgidTool) bool { return tl.args[0] == "corosync-quorumtool" })
 	}
 	if out, err := nd.Run(ctx, "corosync-cmapctl", "-s", "uidgid.gid.65534", "u8", "1"); err != nil {
 		t.Fatalf("cmapctl -s: %v: %s", err, out)
