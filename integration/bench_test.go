@@ -156,11 +156,42 @@ func benchThroughput(b *testing.B, c *harness.Cluster, window int) {
 			if last.IsZero() {
 				b.Fatalf("size %d senders %d window %d: not all %d messages delivered", size, senders, window, want)
 			}
+			// Speed counts only with nothing traded for it: every node
+			// delivered exactly the messages sent, once each, in one order,
+			// each sender's in the order it sent them.
+			orders := make([][]string, len(c.Nodes))
+			for i, nd := range c.Nodes {
+				orders[i] = deliveredMessages(nd, out)
+			}
+			checkSameOrder(b, orders)
+			checkSenderFIFO(b, orders[0])
+			if len(orders[0]) != want {
+				b.Fatalf("size %d senders %d window %d: %d messages delivered, %d sent", size, senders, window, len(orders[0]), want)
+			}
 			secs := last.Sub(start).Seconds()
 			rate := float64(want) / secs
 			emit(b, map[string]any{"bench": "ring_throughput", "nodes": 3, "senders": senders, "size_bytes": size,
 				"window": window, "messages": want, "msgs_per_s": int(rate), "mb_per_s": rate * float64(size) / 1e6})
 			b.ReportMetric(rate, fmt.Sprintf("msgs/s_%dB_%dsenders_w%d", size, senders, window))
 		}
+	}
+}
+
+// checkSenderFIFO checks that each sender's messages ("node seq" lines
+// from busload) were delivered in the order it sent them, from 0 on,
+// without a gap.
+func checkSenderFIFO(tb testing.TB, order []string) {
+	tb.Helper()
+	next := map[string]int{}
+	for i, m := range order {
+		var node string
+		var seq int
+		if _, err := fmt.Sscan(m, &node, &seq); err != nil {
+			tb.Fatalf("delivery %d: %q is not \"node seq\": %v", i, m, err)
+		}
+		if seq != next[node] {
+			tb.Fatalf("delivery %d: message %d of node %s, want %d (sender order broken or a message lost)", i, seq, node, next[node])
+		}
+		next[node]++
 	}
 }

@@ -78,7 +78,7 @@ func runTraffic(t *testing.T, nodes []*harness.Node, count int, timeout time.Dur
 	return orders
 }
 
-func checkSameOrder(t *testing.T, orders [][]string) {
+func checkSameOrder(t testing.TB, orders [][]string) {
 	t.Helper()
 	for i := 1; i < len(orders); i++ {
 		if !slices.Equal(orders[0], orders[i]) {
