@@ -74,6 +74,7 @@ func MainArgs(opts Options, args []string, stdout, stderr io.Writer) int {
 // serve loads the configuration, opens logging and runs until SIGTERM or
 // SIGINT.
 func serve(c *cli.Context, opts Options, path, bus, metrics string) error {
+	TuneRuntime()
 	m, err := coroconf.Load(path, coroconf.LoadOptions{})
 	if err != nil {
 		return configExit(err)

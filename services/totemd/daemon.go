@@ -45,6 +45,7 @@ type daemon struct {
 // runDaemon loads the configuration the way `corosync -f -c FILE` does and
 // runs the node until SIGTERM or SIGINT, then leaves the ring cleanly.
 func runDaemon(c *cli.Context, path string) error {
+	svchost.TuneRuntime()
 	opts, err := checkOptions(c.String("hostname"), c.String("host-env"))
 	if err != nil {
 		return cli.Exit(err.Error(), coroconf.ExitConfig)
