@@ -69,14 +69,17 @@ type IterEntry struct {
 }
 
 // Round is one sync round as svchost gives it: FullSync after a ring
-// change, or a per-service round after a cpgd attached or detached on some
-// node. Members is the membership being synced; Trans those of them that
-// were members of the previous configuration (corosync's trans_list).
+// change, or a per-service round (Service) after a cpgd attached or
+// detached on some node. Members is the membership being synced; Trans
+// those of them that were members of the previous configuration
+// (corosync's trans_list). Only needle nodes take part in a per-service
+// round: a corosync member among Members sends nothing in it.
 type Round struct {
 	ID      uint64
 	Ring    ring.ID
 	Members []uint32
 	Trans   []uint32
+	Service bool
 }
 
 // Event is an event for one client connection; the adapter encodes it as

@@ -19,6 +19,9 @@ type round struct {
 	joinlists map[uint32]*joinlist
 	// ops are the PROCJOIN/PROCLEAVE delivered in this round, per sender.
 	ops map[uint32][]roundOp
+	// sent are the nodes whose DOWNLIST or JOINLIST was delivered in this
+	// round: in a per-service round, the needle members taking part.
+	sent map[uint32]bool
 }
 
 // roundOp is one delivered PROCJOIN (join) or PROCLEAVE.
@@ -66,7 +69,7 @@ func (c *Core) SyncInit(r Round) {
 			down = append(down, n)
 		}
 	}
-	c.round = &round{r: r, downlist: down, joinlists: map[uint32]*joinlist{}}
+	c.round = &round{r: r, downlist: down, joinlists: map[uint32]*joinlist{}, sent: map[uint32]bool{}}
 	if c.kept317 != nil {
 		c.round.joinlists, c.kept317 = c.kept317, nil
 	}
@@ -140,6 +143,7 @@ func (c *Core) downList(from uint32) {
 		c.stats.OutOfRound++
 		return
 	}
+	c.round.sent[from] = true
 	if !c.cfg.Keep317AbortBug {
 		j := &joinlist{}
 		c.round.joinlists[from] = j
@@ -158,6 +162,7 @@ func (c *Core) joinList(from uint32, m cpgmsg.JoinList) {
 		c.stats.OutOfRound++
 		return
 	}
+	c.round.sent[from] = true
 	j := c.round.joinlists[from]
 	if j == nil {
 		j = &joinlist{}
@@ -221,7 +226,7 @@ func (c *Core) SyncActivate(r Round) {
 	rd := c.round
 	if rd == nil {
 		c.warn("sync activate for round %d without its sync init", r.ID)
-		rd = &round{r: r, joinlists: map[uint32]*joinlist{}}
+		rd = &round{r: r, joinlists: map[uint32]*joinlist{}, sent: map[uint32]bool{}}
 	}
 	c.round = nil
 	c.missed = nil
@@ -299,11 +304,18 @@ func (c *Core) SyncActivate(r Round) {
 
 	// 3. Zombies: entries no counted JOINLIST mentions. 3.1.7 spares its
 	// own node's entries; needle checks them against its own JOINLIST too,
-	// which equals them (see roundProc): all members end alike.
+	// which equals them (see roundProc): all members end alike. A
+	// per-service round (3.1.7 has none) spares the entries of members
+	// that sent nothing in it: corosync nodes, which never see such a
+	// round; their processes stay until a full round says otherwise.
 	_, haveOwn := rd.joinlists[c.self]
 	for i := 0; i < len(c.procs); {
 		p := c.procs[i]
 		if p.node == c.self && (c.cfg.Keep317AbortBug || !haveOwn) {
+			i++
+			continue
+		}
+		if r.Service && !rd.sent[p.node] {
 			i++
 			continue
 		}

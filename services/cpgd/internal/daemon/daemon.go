@@ -165,7 +165,7 @@ func (s *service) Deliver(from uint32, payload []byte, swapped bool) {
 }
 
 func round(r svchost.SyncRound) cpg.Round {
-	return cpg.Round{ID: r.ID, Ring: r.Ring, Members: r.Members, Trans: r.Trans}
+	return cpg.Round{ID: r.ID, Ring: r.Ring, Members: r.Members, Trans: r.Trans, Service: r.Kind == svchost.ServiceSync}
 }
 
 func (s *service) SyncInit(r svchost.SyncRound) {
