@@ -107,18 +107,41 @@ func pacemakerTestConfig(t *testing.T, nd *harness.Node) {
 	}
 }
 
-func dumpPacemaker(t *testing.T, c *harness.Cluster) {
+// dumpPacemaker logs the tail of each node's pacemaker.log when the test
+// failed. With NEEDLE_KEEP_LOGS=DIR it also writes each node's whole
+// pacemaker.log and the whole log of every process in *procs (the cluster
+// stack's daemons) to DIR, whether the test failed or not, so a passing run
+// can be compared with another (the Pacemaker on needle vs corosync
+// comparison in the README reads them).
+func dumpPacemaker(t *testing.T, c *harness.Cluster, procs *[]*harness.Proc) {
 	t.Cleanup(func() {
-		if !t.Failed() {
-			return
+		dir := os.Getenv("NEEDLE_KEEP_LOGS")
+		prefix := strings.ReplaceAll(t.Name(), "/", "_")
+		if dir != "" {
+			seen := map[string]bool{}
+			for _, p := range *procs {
+				if seen[p.Log] {
+					continue
+				}
+				seen[p.Log] = true
+				dst := filepath.Join(dir, fmt.Sprintf("%s-node%d-%s.log", prefix, p.Node.Index+1, p.Name))
+				if err := os.WriteFile(dst, []byte(p.Output()), 0o644); err != nil {
+					t.Logf("NEEDLE_KEEP_LOGS: %v", err)
+				}
+			}
 		}
 		for _, nd := range c.Nodes {
 			log := nd.PacemakerLog()
-			if dir := os.Getenv("NEEDLE_KEEP_LOGS"); dir != "" {
-				p := filepath.Join(dir, fmt.Sprintf("%s-node%d-pacemaker.log", strings.ReplaceAll(t.Name(), "/", "_"), nd.Index+1))
+			if dir != "" {
+				p := filepath.Join(dir, fmt.Sprintf("%s-node%d-pacemaker.log", prefix, nd.Index+1))
 				if err := os.WriteFile(p, []byte(log), 0o644); err == nil {
 					t.Logf("node %d's whole pacemaker.log: %s", nd.Index+1, p)
+				} else {
+					t.Logf("NEEDLE_KEEP_LOGS: %v", err)
 				}
+			}
+			if !t.Failed() {
+				continue
 			}
 			if len(log) > 8000 {
 				log = "…" + log[len(log)-8000:]
@@ -144,7 +167,7 @@ func TestPacemakerOnCorosync(t *testing.T) {
 	}
 	var procs []*harness.Proc
 	dumpOnFailure(t, &procs)
-	dumpPacemaker(t, c)
+	dumpPacemaker(t, c, &procs)
 	for _, nd := range c.Nodes {
 		p, err := nd.Start("corosync", "corosync", "-f")
 		if err != nil {
