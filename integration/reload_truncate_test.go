@@ -72,14 +72,12 @@ func takeCmapSnapshot(t *testing.T, nd *harness.Node) cmapSnapshot {
 
 // cmapdRequestReloadValidatesFirst: cmapd's reload on request
 // (`corosync-cfgtool -R`) parses and validates the file before it deletes
-// anything, as its file-watch reload does. Not yet: it follows corosync
-// 3.1.7's order (delete the keys the new file lacks, then validate), so a
-// -R while the file is empty drops every totem./nodelist./quorum./logging.
-// key, and the read-only ones (totem.cluster_name, totem.version,
-// totem.transport, quorum.provider) do not come back with a later good
-// reload. Set it when cmapd does; TestAutoReloadNeverLosesConfig then
-// asserts it.
-const cmapdRequestReloadValidatesFirst = false
+// anything, as its file-watch reload does (services/cmapd's reload.go);
+// corosync 3.1.7 deletes the keys the new file lacks first, so a -R while
+// the file is empty drops every totem./nodelist./quorum./logging. key and
+// the read-only ones never come back. TestAutoReloadNeverLosesConfig
+// asserts needle's side.
+const cmapdRequestReloadValidatesFirst = true
 
 // TestAutoReloadNeverLosesConfig (issue 15, point 3) replaces a running
 // node's corosync.conf the ways admins do: truncated in place and written

@@ -78,19 +78,32 @@ func readReload(path string) reloadInput {
 }
 
 // reload re-reads corosync.conf the way `corosync-cfgtool -R` makes each
-// node do (spec/cmap.md §10): a file that does not parse or validate
-// changes nothing but the in-progress flags corosync leaves behind, and
-// is logged with the reason. It returns the status and the log lines.
+// node do (spec/cmap.md §10): a file that does not parse or validate, or
+// is empty, changes nothing but the in-progress flags corosync leaves
+// behind, and is logged with the reason. It returns the status and the
+// log lines.
+//
+// Deliberately unlike corosync 3.1.7, which on -R deletes the keys the
+// new file lacks before it validates it: an empty or invalid file there
+// costs every totem., nodelist., quorum. and logging. key, the read-only
+// ones (totem.cluster_name, totem.version, totem.transport,
+// quorum.provider: keys Pacemaker reads) never come back without a
+// restart, and the node loses its nodelist (TestAutoReloadNeverLosesConfig
+// shows both). Validating first, as the file-watch reload does, keeps the
+// running configuration instead.
 func (s *service) reload(why string) (cs.Error, []string) {
 	s.log.Info("reloading configuration", "trigger", why, "file", s.path)
-	return s.applyReload(readReload(s.path))
+	in := readReload(s.path)
+	if err := in.usable(); err != nil && in.err == nil {
+		in = reloadInput{err: fmt.Errorf("%s: %w; the running configuration is unchanged", s.path, err)}
+	}
+	return s.applyReload(in)
 }
 
 // applyReload makes the live map follow in, in one turn of the owner loop
-// (clients see the map before or after, never half of it). An invalid
-// in goes as corosync 3.1.7 handles an invalid file on cfgtool -R: keys
-// the file lacks are deleted all the same (auto-reloads never get here
-// with one).
+// (clients see the map before or after, never half of it). Neither
+// reload hands it an invalid in (load.Reload would then delete the keys
+// the file lacks, as corosync 3.1.7 does).
 func (s *service) applyReload(in reloadInput) (cs.Error, []string) {
 	s.apply([]load.Step{load.ReloadBegin()})
 	var plan load.Plan
