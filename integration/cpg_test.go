@@ -68,9 +68,22 @@ type loadResult struct {
 // from node i, 0 = receive only) and returns each node's JSON result.
 func runCpgload(tb testing.TB, c *harness.Cluster, group string, size int, counts []int, extra ...string) []loadResult {
 	tb.Helper()
-	procs := make([]*harness.Proc, len(c.Nodes))
-	for i, nd := range c.Nodes {
-		args := append([]string{cpgBins.load, "--group", group, "--members", fmt.Sprint(len(c.Nodes)), "--size", fmt.Sprint(size),
+	return runCpgloadOn(tb, c.Nodes, group, size, counts, extra...)
+}
+
+// runCpgloadOn is runCpgload on some nodes of a cluster (counts[i] for
+// nodes[i]; the group waits for len(nodes) members).
+func runCpgloadOn(tb testing.TB, nodes []*harness.Node, group string, size int, counts []int, extra ...string) []loadResult {
+	tb.Helper()
+	return cpgloadResults(tb, startCpgloadOn(tb, nodes, group, size, counts, extra...))
+}
+
+// startCpgloadOn starts runCpgloadOn's cpgload instances.
+func startCpgloadOn(tb testing.TB, nodes []*harness.Node, group string, size int, counts []int, extra ...string) []*harness.Proc {
+	tb.Helper()
+	procs := make([]*harness.Proc, len(nodes))
+	for i, nd := range nodes {
+		args := append([]string{cpgBins.load, "--group", group, "--members", fmt.Sprint(len(nodes)), "--size", fmt.Sprint(size),
 			"--count", fmt.Sprint(counts[i]), "--timeout", "150s"}, extra...)
 		p, err := nd.Start("cpgload-"+group, args...)
 		if err != nil {
@@ -78,6 +91,13 @@ func runCpgload(tb testing.TB, c *harness.Cluster, group string, size int, count
 		}
 		procs[i] = p
 	}
+	return procs
+}
+
+// cpgloadResults waits for cpgload instances to end and returns their
+// JSON results.
+func cpgloadResults(tb testing.TB, procs []*harness.Proc) []loadResult {
+	tb.Helper()
 	out := make([]loadResult, len(procs))
 	deadline := time.Now().Add(170 * time.Second)
 	for i, p := range procs {
@@ -86,7 +106,7 @@ func runCpgload(tb testing.TB, c *harness.Cluster, group string, size int, count
 		}
 		if !p.Exited() {
 			p.Kill()
-			tb.Fatalf("cpgload on node %d did not finish: %s", i+1, p.Output())
+			tb.Fatalf("cpgload on node %d did not finish: %s", p.Node.Index+1, p.Output())
 		}
 		var line string
 		for _, l := range strings.Split(p.Output(), "\n") {
@@ -95,7 +115,7 @@ func runCpgload(tb testing.TB, c *harness.Cluster, group string, size int, count
 			}
 		}
 		if line == "" || json.Unmarshal([]byte(line), &out[i]) != nil {
-			tb.Fatalf("cpgload on node %d (exit %d) printed no result: %s", i+1, p.ExitCode(), p.Output())
+			tb.Fatalf("cpgload on node %d (exit %d) printed no result: %s", p.Node.Index+1, p.ExitCode(), p.Output())
 		}
 		out[i].line = line
 	}

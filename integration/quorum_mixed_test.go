@@ -28,64 +28,6 @@ func TestQuorumdMixedRing(t *testing.T) { mixedQuorumRing(t, 2) }
 // nodes (2, 3).
 func TestQuorumdMixedRingOneCorosync(t *testing.T) { mixedQuorumRing(t, 1) }
 
-// mixedNodes starts and kills the nodes of a mixed cluster: the first
-// real ones run corosync, the others totemd + cmapd + quorumd.
-type mixedNodes struct {
-	t     *testing.T
-	c     *harness.Cluster
-	real  int
-	procs []*harness.Proc // every process started, for the failure dump
-	now   map[int][]*harness.Proc
-}
-
-func (m *mixedNodes) isReal(i int) bool { return i < m.real }
-
-func (m *mixedNodes) start(i int) {
-	nd := m.c.Nodes[i]
-	var ps []*harness.Proc
-	if m.isReal(i) {
-		p, err := nd.Start("corosync", "corosync", "-f")
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		ps = append(ps, p)
-	} else {
-		ps = append(ps, startTotemd(m.t, nd))
-		for _, d := range []struct{ name, bin string }{{"cmapd", cmapBins.cmapd}, {"quorumd", quorumBins.quorumd}} {
-			p, err := nd.Start(d.name, d.bin, "-f")
-			if err != nil {
-				m.t.Fatal(err)
-			}
-			ps = append(ps, p)
-		}
-	}
-	m.now[i] = ps
-	m.procs = append(m.procs, ps...)
-}
-
-func (m *mixedNodes) kill(i int) {
-	for _, p := range m.now[i] {
-		if err := p.Kill(); err != nil {
-			m.t.Fatal(err)
-		}
-	}
-}
-
-// restartQuorumd stops node i's quorumd (SIGTERM) and starts another.
-func (m *mixedNodes) restartQuorumd(i int, down time.Duration) {
-	q := m.now[i][2]
-	if err := q.Stop(10 * time.Second); err != nil {
-		m.t.Fatal(err)
-	}
-	time.Sleep(down)
-	p, err := m.c.Nodes[i].Start("quorumd", quorumBins.quorumd, "-f")
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	m.now[i][2] = p
-	m.procs = append(m.procs, p)
-}
-
 func mixedQuorumRing(t *testing.T, real int) {
 	needNamespaces(t)
 	needCorosync(t)
