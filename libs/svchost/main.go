@@ -89,6 +89,12 @@ func serve(c *cli.Context, opts Options, path, bus, metrics string) error {
 	}
 	defer logs.Close()
 	log := logs.Logger(strings.ToUpper(opts.Program))
+	sc, err := ParseSched(m)
+	if err != nil {
+		log.Error(err.Error())
+		return cli.Exit(err.Error(), coroconf.ExitConfig)
+	}
+	ApplySched(sc, log)
 	if v, ok := m[MetricsKey(opts.Program)]; ok && metrics == "" {
 		metrics, _ = v.AsString()
 	}

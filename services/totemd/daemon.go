@@ -106,6 +106,13 @@ func setupDaemon(path, busPath string, opts coroconf.CheckOptions) (*daemon, err
 		return nil, cli.Exit(err.Error(), coroconf.ExitLogging)
 	}
 	d := &daemon{logs: logs, log: logs.Logger("MAIN")}
+	sc, err := svchost.ParseSched(res.Map)
+	if err != nil {
+		d.log.Error(err.Error())
+		logs.Close()
+		return nil, cli.Exit(err.Error(), coroconf.ExitConfig)
+	}
+	svchost.ApplySched(sc, d.log)
 	if v, ok := res.Map[svchost.MetricsKey("totemd")]; ok {
 		d.metricsAddr, _ = v.AsString()
 	}
