@@ -1,0 +1,209 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/needle-cluster/needle/integration/harness"
+)
+
+// corosync's log lines for a membership: TOTEM's new ring, then the quorum
+// service's member list, then the end of the sync barrier.
+var (
+	coroRingLine    = regexp.MustCompile(`A new membership \((\S+)\) was formed`)
+	coroMembersLine = regexp.MustCompile(`\] Members\[\d+\]: ([0-9 ]+)`)
+)
+
+// lastCorosyncMembership is lastMembership for a corosync log.
+func lastCorosyncMembership(p *harness.Proc) (ring, members string, synced bool) {
+	out := p.Output()
+	idx := coroRingLine.FindAllStringSubmatchIndex(out, -1)
+	if len(idx) == 0 {
+		return "", "", false
+	}
+	last := idx[len(idx)-1]
+	ring = out[last[2]:last[3]]
+	rest := out[last[1]:]
+	m := coroMembersLine.FindStringSubmatch(rest)
+	if m == nil {
+		return ring, "", false
+	}
+	return ring, strings.TrimSpace(m[1]), strings.Contains(rest, "Completed service synchronization")
+}
+
+// waitAnyRing is waitRing for either implementation's log; it reports a
+// ring that did not form in time (logging each node's last view) instead
+// of failing, so a benchmark can say which side did not make it.
+func waitAnyRing(tb testing.TB, impl, members string, timeout time.Duration, procs ...*harness.Proc) error {
+	tb.Helper()
+	last := lastCorosyncMembership
+	if impl == "needle" {
+		last = lastMembership
+	}
+	start := time.Now()
+	for time.Since(start) < timeout {
+		ok := true
+		var first string
+		for i, p := range procs {
+			ring, m, synced := last(p)
+			if m != members || !synced || (i > 0 && ring != first) {
+				ok = false
+				break
+			}
+			first = ring
+		}
+		if ok {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, p := range procs {
+		ring, m, synced := last(p)
+		tb.Logf("%s node %d: ring %s members [%s] synced %v", impl, p.Node.Index+1, ring, m, synced)
+	}
+	return fmt.Errorf("%s: no common synced ring with members [%s] after %v", impl, members, timeout)
+}
+
+func startRingDaemon(tb testing.TB, impl string, nd *harness.Node) *harness.Proc {
+	tb.Helper()
+	var p *harness.Proc
+	var err error
+	if impl == "needle" {
+		p, err = nd.Start("totemd", bins.totemd, "-f", "-c", "/etc/corosync/corosync.conf")
+	} else {
+		p, err = nd.Start("corosync", "corosync", "-f")
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// formation is one cluster size's figures for one implementation.
+type formation struct {
+	atOnce, serial time.Duration   // cold formation
+	stops          []time.Duration // clean stop → new ring
+}
+
+// measureFormation starts n nodes of impl at once (formation time from the
+// first start) and, on a fresh cluster, one after another without waiting
+// (from the last start), then stops the last node cleanly (SIGTERM) and
+// restarts it stops times, timing each stop to the new ring of the others.
+// A ring that does not form is reported in err, with what was measured.
+func measureFormation(b *testing.B, impl string, n, stops int) (f formation, err error) {
+	for _, serial := range []bool{false, true} {
+		c := harness.New(b, n)
+		if err := c.WriteConf(harness.ConfOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		procs := make([]*harness.Proc, n)
+		stopAll := func() {
+			for _, p := range procs {
+				p.Stop(10 * time.Second)
+			}
+		}
+		t0 := time.Now()
+		for j, nd := range c.Nodes {
+			procs[j] = startRingDaemon(b, impl, nd)
+			if serial {
+				t0 = time.Now()
+			}
+		}
+		if err := waitAnyRing(b, impl, seq(n), 180*time.Second, procs...); err != nil {
+			stopAll()
+			return f, err
+		}
+		took := time.Since(t0)
+		if !serial {
+			f.atOnce = took
+			stopAll()
+			continue
+		}
+		f.serial = took
+		for range stops {
+			t0 := time.Now()
+			if err := procs[n-1].Stop(10 * time.Second); err != nil {
+				b.Fatal(err)
+			}
+			if err := waitAnyRing(b, impl, seq(n-1), 120*time.Second, procs[:n-1]...); err != nil {
+				stopAll()
+				return f, err
+			}
+			f.stops = append(f.stops, time.Since(t0))
+			procs[n-1] = startRingDaemon(b, impl, c.Nodes[n-1])
+			if err := waitAnyRing(b, impl, seq(n), 120*time.Second, procs...); err != nil {
+				stopAll()
+				return f, err
+			}
+		}
+		stopAll()
+	}
+	return f, nil
+}
+
+// BenchmarkFormation (issue 9 point 5): cold formation of 3, 16 and 32
+// nodes started at once and started one after another, and 20 clean stops
+// per size, needle's totemd beside corosync 3.1.7 started the same way in
+// the same run, with corosync's default timers; one JSON line per figure
+// and one with the ratios (needle ÷ corosync: below 1 is faster).
+func BenchmarkFormation(b *testing.B) {
+	if why := harness.Requirements(); why != "" {
+		b.Skip(why)
+	}
+	if !harness.HaveCorosync() {
+		b.Skip("corosync not installed")
+	}
+	if bins.err != nil {
+		b.Fatal(bins.err)
+	}
+	sizes := []int{3, 16, 32}
+	if v := os.Getenv("NEEDLE_FORMATION_SIZES"); v != "" { // e.g. "3,16"
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 2 {
+				b.Fatalf("NEEDLE_FORMATION_SIZES: %q is not a cluster size", f)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for range b.N {
+		for _, n := range sizes {
+			figs := map[string]formation{}
+			failed := false
+			for _, impl := range []string{"corosync", "needle"} {
+				f, err := measureFormation(b, impl, n, 20)
+				if err != nil {
+					// The other side's figures still count; the line says
+					// which ring did not form.
+					emit(b, map[string]any{"bench": "formation", "impl": impl, "nodes": n, "error": err.Error()})
+					failed = true
+					if impl == "needle" {
+						b.Errorf("%d nodes: %v", n, err)
+					}
+					continue
+				}
+				figs[impl] = f
+				emit(b, map[string]any{"bench": "formation", "impl": impl, "nodes": n,
+					"at_once_ms": ms(f.atOnce), "one_after_another_ms": ms(f.serial),
+					"clean_stops": len(f.stops), "clean_stop_median_ms": ms(median(f.stops)), "clean_stop_max_ms": ms(slices.Max(f.stops))})
+			}
+			if failed {
+				continue
+			}
+			nd, cr := figs["needle"], figs["corosync"]
+			emit(b, map[string]any{"bench": "formation_vs_corosync", "nodes": n,
+				"at_once_ratio": ms(nd.atOnce) / ms(cr.atOnce), "one_after_another_ratio": ms(nd.serial) / ms(cr.serial),
+				"clean_stop_max_ratio":           ms(slices.Max(nd.stops)) / ms(slices.Max(cr.stops)),
+				"needle_within_1s_of_last_start": nd.serial < time.Second, "corosync_within_1s_of_last_start": cr.serial < time.Second})
+			b.ReportMetric(ms(nd.atOnce), fmt.Sprintf("needle_at_once_ms_%d", n))
+			b.ReportMetric(ms(cr.atOnce), fmt.Sprintf("corosync_at_once_ms_%d", n))
+		}
+	}
+}
