@@ -11,33 +11,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Scheduling follows corosync 3.1.7's system section: system.sched_rr
-// (default yes) runs the daemon under SCHED_RR at the highest real-time
-// priority, so that on a loaded node the token, the sync rounds and the
-// quorum and CPG notifications are not kept waiting for the CPU (on a
-// machine at load 7–9 needle's rings formed up to 0.33 s late at normal
-// priority where corosync's never did: README, Pacemaker differences);
-// when that is refused, or with system.priority (max, min or a nice
-// value), the daemon's nice value is set instead, as corosync does when
-// SCHED_RR fails. corosync calls sched_setscheduler once for its
-// single-threaded process; a Go daemon has several threads, so every
-// thread is set (threads started later inherit it from the thread that
-// starts them). system.move_to_root_cgroup is not acted on: the daemons
-// stay in the cgroup their service manager put them in.
-
-// rrMaxPriority is sched_get_priority_max(SCHED_RR) on Linux, the
-// priority corosync asks for.
-const rrMaxPriority = 99
+// Scheduling follows corosync 3.1.7's system section, with one deliberate
+// difference. corosync runs under SCHED_RR at the highest real-time
+// priority unless system.sched_rr is "no" (and at nice -20 when SCHED_RR
+// is refused), so that on a loaded node the token, the sync rounds and the
+// quorum and CPG notifications do not wait for the CPU: at normal priority
+// needle's rings formed up to 0.33 s late on a machine at load 7–9 where
+// corosync's never did (README, Pacemaker differences). But Go's runtime
+// does not survive SCHED_RR: its threads spin and yield to each other
+// (sched_yield), which under a real-time policy with 100 ms round-robin
+// slices starves the threads they wait for. Measured on a 3-node CPG load,
+// 1 KiB from one sender: 484 msg/s with totemd burning 116 CPU-seconds in
+// 83 s under SCHED_RR, against 8,117–9,349 msg/s at nice -20 and
+// 8,557–9,810 at nice 0. So where corosync asks for SCHED_RR, needle takes
+// the highest priority the fair scheduler has, nice -20 (corosync's own
+// fallback); system.priority (max, min or a nice value) sets the nice
+// value as in corosync, and an invalid one is a configuration error.
+// corosync sets its single-threaded process; a Go daemon has several
+// threads, so every thread is set (threads started later inherit it from
+// the thread that starts them). system.move_to_root_cgroup is not acted
+// on: the daemons stay in the cgroup their service manager put them in.
 
 // SchedConfig is what the system section asks for.
 type SchedConfig struct {
-	RR       bool
-	Priority int  // nice value when !RR or RR fails
-	SetNice  bool // system.priority given (or RR failed)
+	RR       bool // system.sched_rr (default yes): nice -20 here, see above
+	Priority int  // the nice value system.priority asks for
+	SetNice  bool // system.priority given
 }
 
-// ParseSched reads system.sched_rr and system.priority; an invalid
-// priority is a configuration error, as in corosync.
+// ParseSched reads system.sched_rr and system.priority.
 func ParseSched(keys coroconf.Map) (SchedConfig, error) {
 	sc := SchedConfig{RR: true}
 	if v, ok := keys["system.sched_rr"]; ok {
@@ -62,24 +64,26 @@ func ParseSched(keys coroconf.Map) (SchedConfig, error) {
 	return sc, nil
 }
 
-// ApplySched puts every thread of the process under sc, logging what it
-// could not do (a warning: the daemon runs on at normal priority).
-func ApplySched(sc SchedConfig, log hclog.Logger) {
+// Nice is the nice value sc puts the daemon's threads at, and whether it
+// changes them at all. As in corosync, system.priority applies only when
+// the real-time request is off (corosync resets it after SCHED_RR
+// succeeded).
+func (sc SchedConfig) Nice() (int, bool) {
 	if sc.RR {
-		const prio = rrMaxPriority
-		err := eachThread(func(tid int) error {
-			return unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_RR, Priority: prio}, 0)
-		})
-		if err == nil {
-			return
-		}
-		log.Warn(fmt.Sprintf("Could not set SCHED_RR at priority %d", prio), "error", err)
-		sc.Priority, sc.SetNice = -20, true
+		return -20, true
 	}
-	if sc.SetNice {
-		if err := eachThread(func(tid int) error { return unix.Setpriority(unix.PRIO_PROCESS, tid, sc.Priority) }); err != nil {
-			log.Warn(fmt.Sprintf("Could not set priority %d", sc.Priority), "error", err)
-		}
+	return sc.Priority, sc.SetNice
+}
+
+// ApplySched sets every thread of the process as sc asks, logging what it
+// could not do (a warning: the daemon runs on at its present priority).
+func ApplySched(sc SchedConfig, log hclog.Logger) {
+	nice, ok := sc.Nice()
+	if !ok {
+		return
+	}
+	if err := eachThread(func(tid int) error { return unix.Setpriority(unix.PRIO_PROCESS, tid, nice) }); err != nil {
+		log.Warn(fmt.Sprintf("Could not set priority %d", nice), "error", err)
 	}
 }
 

@@ -14,17 +14,20 @@ import (
 
 func TestParseSched(t *testing.T) {
 	for _, tc := range []struct {
-		keys    coroconf.Map
-		want    SchedConfig
-		wantErr string
+		keys     coroconf.Map
+		want     SchedConfig
+		nice     int
+		setsNice bool
+		wantErr  string
 	}{
-		{coroconf.Map{}, SchedConfig{RR: true}, ""},
-		{coroconf.Map{"system.sched_rr": value.Str("no")}, SchedConfig{}, ""},
-		{coroconf.Map{"system.sched_rr": value.Str("no"), "system.priority": value.Str("max")}, SchedConfig{Priority: -20, SetNice: true}, ""},
-		{coroconf.Map{"system.priority": value.Str("min")}, SchedConfig{RR: true, Priority: 19, SetNice: true}, ""},
-		{coroconf.Map{"system.priority": value.Str("-5")}, SchedConfig{RR: true, Priority: -5, SetNice: true}, ""},
-		{coroconf.Map{"system.priority": value.Str("-100")}, SchedConfig{RR: true, Priority: -20, SetNice: true}, ""},
-		{coroconf.Map{"system.priority": value.Str("high")}, SchedConfig{}, "Priority value high is invalid"},
+		{coroconf.Map{}, SchedConfig{RR: true}, -20, true, ""},
+		{coroconf.Map{"system.sched_rr": value.Str("no")}, SchedConfig{}, 0, false, ""},
+		{coroconf.Map{"system.sched_rr": value.Str("no"), "system.priority": value.Str("max")}, SchedConfig{Priority: -20, SetNice: true}, -20, true, ""},
+		{coroconf.Map{"system.sched_rr": value.Str("no"), "system.priority": value.Str("min")}, SchedConfig{Priority: 19, SetNice: true}, 19, true, ""},
+		{coroconf.Map{"system.sched_rr": value.Str("no"), "system.priority": value.Str("-5")}, SchedConfig{Priority: -5, SetNice: true}, -5, true, ""},
+		{coroconf.Map{"system.priority": value.Str("-100")}, SchedConfig{RR: true, Priority: -20, SetNice: true}, -20, true, ""},
+		{coroconf.Map{"system.priority": value.Str("7")}, SchedConfig{RR: true, Priority: 7, SetNice: true}, -20, true, ""},
+		{coroconf.Map{"system.priority": value.Str("high")}, SchedConfig{}, 0, false, "Priority value high is invalid"},
 	} {
 		got, err := ParseSched(tc.keys)
 		if tc.wantErr != "" {
@@ -36,12 +39,15 @@ func TestParseSched(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%v: %+v %v, want %+v", tc.keys, got, err, tc.want)
 		}
+		if nice, ok := got.Nice(); nice != tc.nice || ok != tc.setsNice {
+			t.Errorf("%v: Nice() = %d, %v; want %d, %v", tc.keys, nice, ok, tc.nice, tc.setsNice)
+		}
 	}
 }
 
-// TestApplySchedEveryThread: every thread of the process ends up under
-// SCHED_RR at priority 99, including threads started afterwards (run as
-// root; elsewhere the refusal is logged and the test skips).
+// TestApplySchedEveryThread: every thread of the process ends up at the
+// nice value asked for, including threads started afterwards (lowering
+// it needs root; elsewhere the refusal is logged and the test skips).
 func TestApplySchedEveryThread(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_SYS_NICE)")
@@ -49,10 +55,9 @@ func TestApplySchedEveryThread(t *testing.T) {
 	var logged strings.Builder
 	ApplySched(SchedConfig{RR: true}, hclog.New(&hclog.LoggerOptions{Output: &logged}))
 	if logged.Len() > 0 {
-		t.Skipf("SCHED_RR refused here: %s", logged.String())
+		t.Skipf("nice -20 refused here: %s", logged.String())
 	}
-	defer eachThread(func(tid int) error { return unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: 0}, 0) })
-	// Force more threads into existence.
+	defer eachThread(func(tid int) error { return unix.Setpriority(unix.PRIO_PROCESS, tid, 0) })
 	done := make(chan struct{})
 	for range 4 {
 		go func() { runtime.LockOSThread(); <-done }()
@@ -61,17 +66,18 @@ func TestApplySchedEveryThread(t *testing.T) {
 	close(done)
 	n := 0
 	if err := eachThread(func(tid int) error {
-		a, err := unix.SchedGetAttr(tid, 0)
+		// getpriority returns 20 - nice for PRIO_PROCESS on Linux.
+		p, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
 		if err != nil {
 			return err
 		}
 		n++
-		if a.Policy != unix.SCHED_RR || a.Priority != rrMaxPriority {
-			t.Errorf("thread %d: policy %d priority %d, want SCHED_RR %d", tid, a.Policy, a.Priority, rrMaxPriority)
+		if nice := 20 - p; nice != -20 {
+			t.Errorf("thread %d: nice %d, want -20", tid, nice)
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d threads under SCHED_RR %d", n, rrMaxPriority)
+	t.Logf("%d threads at nice -20", n)
 }
