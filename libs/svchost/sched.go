@@ -14,27 +14,31 @@ import (
 // Scheduling follows corosync 3.1.7's system section, with one deliberate
 // difference. corosync runs under SCHED_RR at the highest real-time
 // priority unless system.sched_rr is "no" (and at nice -20 when SCHED_RR
-// is refused), so that on a loaded node the token, the sync rounds and the
-// quorum and CPG notifications do not wait for the CPU: at normal priority
-// needle's rings formed up to 0.33 s late on a machine at load 7–9 where
-// corosync's never did (README, Pacemaker differences). But Go's runtime
-// does not survive SCHED_RR: its threads spin and yield to each other
-// (sched_yield), which under a real-time policy with 100 ms round-robin
-// slices starves the threads they wait for. Measured on a 3-node CPG load,
-// 1 KiB from one sender: 484 msg/s with totemd burning 116 CPU-seconds in
-// 83 s under SCHED_RR, against 8,117–9,349 msg/s at nice -20 and
-// 8,557–9,810 at nice 0. So where corosync asks for SCHED_RR, needle takes
-// the highest priority the fair scheduler has, nice -20 (corosync's own
-// fallback); system.priority (max, min or a nice value) sets the nice
-// value as in corosync, and an invalid one is a configuration error.
-// corosync sets its single-threaded process; a Go daemon has several
-// threads, so every thread is set (threads started later inherit it from
-// the thread that starts them). system.move_to_root_cgroup is not acted
-// on: the daemons stay in the cgroup their service manager put them in.
+// is refused), so that on a loaded node the token and the sync rounds do
+// not wait for the CPU: at normal priority needle's rings formed up to
+// 0.33 s late on a machine at load 7–9 where corosync's never did (README,
+// Pacemaker differences). needle does neither by default, because both
+// cost more than they buy with Go's runtime, whose threads spin and yield
+// to each other before they sleep, measured on a 3-node CPG load (1 KiB):
+//   - SCHED_RR (100 ms round-robin slices) starves the threads the
+//     spinning ones wait for: 484 msg/s from one sender, totemd burning
+//     116 CPU-seconds in 83 s, against 8,557–9,810 msg/s at nice 0;
+//   - nice -20 on every daemon thread leaves throughput as it was but
+//     starves the clients beside it, which stay at nice 0 (the load tool
+//     here, Pacemaker's daemons on a real node): p99 delivery latency at
+//     1,000 msg/s rose from 2.8–4.6 ms to 21.7–26.9 ms.
+// So system.sched_rr is accepted and left at normal priority, and
+// system.priority (max, min or a nice value; an invalid one is a
+// configuration error, as in corosync) sets the nice value of every
+// daemon thread when an administrator asks for it. corosync sets its
+// single-threaded process; a Go daemon has several threads, so every
+// thread is set (threads started later inherit it from the thread that
+// starts them). system.move_to_root_cgroup is not acted on: the daemons
+// stay in the cgroup their service manager put them in.
 
 // SchedConfig is what the system section asks for.
 type SchedConfig struct {
-	RR       bool // system.sched_rr (default yes): nice -20 here, see above
+	RR       bool // system.sched_rr (default yes): accepted, not acted on (see above)
 	Priority int  // the nice value system.priority asks for
 	SetNice  bool // system.priority given
 }
@@ -65,13 +69,8 @@ func ParseSched(keys coroconf.Map) (SchedConfig, error) {
 }
 
 // Nice is the nice value sc puts the daemon's threads at, and whether it
-// changes them at all. As in corosync, system.priority applies only when
-// the real-time request is off (corosync resets it after SCHED_RR
-// succeeded).
+// changes them at all: system.priority when given.
 func (sc SchedConfig) Nice() (int, bool) {
-	if sc.RR {
-		return -20, true
-	}
 	return sc.Priority, sc.SetNice
 }
 

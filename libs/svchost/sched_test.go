@@ -20,13 +20,13 @@ func TestParseSched(t *testing.T) {
 		setsNice bool
 		wantErr  string
 	}{
-		{coroconf.Map{}, SchedConfig{RR: true}, -20, true, ""},
+		{coroconf.Map{}, SchedConfig{RR: true}, 0, false, ""},
 		{coroconf.Map{"system.sched_rr": value.Str("no")}, SchedConfig{}, 0, false, ""},
 		{coroconf.Map{"system.sched_rr": value.Str("no"), "system.priority": value.Str("max")}, SchedConfig{Priority: -20, SetNice: true}, -20, true, ""},
 		{coroconf.Map{"system.sched_rr": value.Str("no"), "system.priority": value.Str("min")}, SchedConfig{Priority: 19, SetNice: true}, 19, true, ""},
 		{coroconf.Map{"system.sched_rr": value.Str("no"), "system.priority": value.Str("-5")}, SchedConfig{Priority: -5, SetNice: true}, -5, true, ""},
 		{coroconf.Map{"system.priority": value.Str("-100")}, SchedConfig{RR: true, Priority: -20, SetNice: true}, -20, true, ""},
-		{coroconf.Map{"system.priority": value.Str("7")}, SchedConfig{RR: true, Priority: 7, SetNice: true}, -20, true, ""},
+		{coroconf.Map{"system.priority": value.Str("7")}, SchedConfig{RR: true, Priority: 7, SetNice: true}, 7, true, ""},
 		{coroconf.Map{"system.priority": value.Str("high")}, SchedConfig{}, 0, false, "Priority value high is invalid"},
 	} {
 		got, err := ParseSched(tc.keys)
@@ -53,7 +53,7 @@ func TestApplySchedEveryThread(t *testing.T) {
 		t.Skip("needs root (CAP_SYS_NICE)")
 	}
 	var logged strings.Builder
-	ApplySched(SchedConfig{RR: true}, hclog.New(&hclog.LoggerOptions{Output: &logged}))
+	ApplySched(SchedConfig{Priority: -20, SetNice: true}, hclog.New(&hclog.LoggerOptions{Output: &logged}))
 	if logged.Len() > 0 {
 		t.Skipf("nice -20 refused here: %s", logged.String())
 	}
