@@ -82,19 +82,27 @@ func ctl(t testing.TB, nd *harness.Node, tool string, args ...string) ctlResult 
 // ctlWithin is ctl for a command that may take up to limit.
 func ctlWithin(t testing.TB, limit time.Duration, nd *harness.Node, tool string, args ...string) ctlResult {
 	t.Helper()
+	r, err := runTool(limit, nd, tool, args...)
+	if err != nil {
+		t.Fatalf("node %d: %s %v: %v", nd.Index+1, tool, args, err)
+	}
+	return r
+}
+
+// runTool runs tool in node nd for at most limit; err is set when it
+// could not run or did not finish (an exit status is not an error).
+// Goroutines that must not call t.Fatal use it directly.
+func runTool(limit time.Duration, nd *harness.Node, tool string, args ...string) (ctlResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := nodeCmd(ctx, nd, append([]string{tool}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("node %d: %s %v: %v", nd.Index+1, tool, args, err)
+	if ee, ok := err.(*exec.ExitError); ok && ctx.Err() == nil {
+		return ctlResult{out.String(), errb.String(), ee.ExitCode()}, nil
 	}
-	return ctlResult{out.String(), errb.String(), code}
+	return ctlResult{out.String(), errb.String(), 0}, err
 }
 
 const debianCmapctl = "/usr/sbin/corosync-cmapctl"

@@ -12,7 +12,7 @@ import (
 )
 
 // needCorosync skips when Debian's corosync is not installed; .ci/run installs it.
-func needCorosync(t *testing.T) {
+func needCorosync(t testing.TB) {
 	t.Helper()
 	if why := harness.Requirements(); why != "" {
 		t.Skip(why)

@@ -37,31 +37,19 @@ func lastCorosyncMembership(p *harness.Proc) (ring, members string, synced bool)
 	return ring, strings.TrimSpace(m[1]), strings.Contains(rest, "Completed service synchronization")
 }
 
-// waitAnyRing is waitRing for either implementation's log; it reports a
-// ring that did not form in time (logging each node's last view) instead
-// of failing, so a benchmark can say which side did not make it.
+// waitAnyRing waits until every process's log (needle's totemd or
+// corosync's) reports the same synced ring with exactly the given members;
+// it reports a ring that did not form in time (logging each node's last
+// view) instead of failing, so a benchmark can say which side did not make
+// it.
 func waitAnyRing(tb testing.TB, impl, members string, timeout time.Duration, procs ...*harness.Proc) error {
 	tb.Helper()
 	last := lastCorosyncMembership
 	if impl == "needle" {
 		last = lastMembership
 	}
-	start := time.Now()
-	for time.Since(start) < timeout {
-		ok := true
-		var first string
-		for i, p := range procs {
-			ring, m, synced := last(p)
-			if m != members || !synced || (i > 0 && ring != first) {
-				ok = false
-				break
-			}
-			first = ring
-		}
-		if ok {
-			return nil
-		}
-		time.Sleep(5 * time.Millisecond)
+	if _, ok := pollRing(last, members, timeout, procs); ok {
+		return nil
 	}
 	for _, p := range procs {
 		ring, m, synced := last(p)
@@ -153,15 +141,7 @@ func measureFormation(b *testing.B, impl string, n, stops int) (f formation, err
 // the same run, with corosync's default timers; one JSON line per figure
 // and one with the ratios (needle ÷ corosync: below 1 is faster).
 func BenchmarkFormation(b *testing.B) {
-	if why := harness.Requirements(); why != "" {
-		b.Skip(why)
-	}
-	if !harness.HaveCorosync() {
-		b.Skip("corosync not installed")
-	}
-	if bins.err != nil {
-		b.Fatal(bins.err)
-	}
+	needBenchBeside(b)
 	sizes := []int{3, 16, 32}
 	if v := os.Getenv("NEEDLE_FORMATION_SIZES"); v != "" { // e.g. "3,16"
 		sizes = nil
@@ -205,5 +185,16 @@ func BenchmarkFormation(b *testing.B) {
 			b.ReportMetric(ms(nd.atOnce), fmt.Sprintf("needle_at_once_ms_%d", n))
 			b.ReportMetric(ms(cr.atOnce), fmt.Sprintf("corosync_at_once_ms_%d", n))
 		}
+	}
+}
+
+// needBenchBeside skips a benchmark that compares needle with corosync
+// where either cannot run, and fails it when needle's binaries did not
+// build.
+func needBenchBeside(b *testing.B) {
+	b.Helper()
+	needCorosync(b)
+	if bins.err != nil {
+		b.Fatal(bins.err)
 	}
 }

@@ -86,22 +86,9 @@ func lastMembership(p *harness.Proc) (ring, members string, synced bool) {
 // exactly the given members (e.g. "1 2 3").
 func waitRing(t testing.TB, members string, timeout time.Duration, procs ...*harness.Proc) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for time.Since(start) < timeout {
-		ok := true
-		var first string
-		for i, p := range procs {
-			ring, m, synced := lastMembership(p)
-			if m != members || !synced || (i > 0 && ring != first) {
-				ok = false
-				break
-			}
-			first = ring
-		}
-		if ok {
-			return time.Since(start)
-		}
-		time.Sleep(5 * time.Millisecond)
+	took, ok := pollRing(lastMembership, members, timeout, procs)
+	if ok {
+		return took
 	}
 	for _, p := range procs {
 		ring, m, synced := lastMembership(p)
@@ -109,6 +96,29 @@ func waitRing(t testing.TB, members string, timeout time.Duration, procs ...*har
 	}
 	t.Fatalf("no common synced ring with members [%s] after %v", members, timeout)
 	return 0
+}
+
+// pollRing polls the processes' logs, read by last, until they report the
+// same synced ring with exactly members, or timeout passes.
+func pollRing(last func(*harness.Proc) (ring, members string, synced bool), members string, timeout time.Duration, procs []*harness.Proc) (time.Duration, bool) {
+	start := time.Now()
+	for time.Since(start) < timeout {
+		ok := true
+		var first string
+		for i, p := range procs {
+			ring, m, synced := last(p)
+			if m != members || !synced || (i > 0 && ring != first) {
+				ok = false
+				break
+			}
+			first = ring
+		}
+		if ok {
+			return time.Since(start), true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0, false
 }
 
 func dumpOnFailure(t *testing.T, procs *[]*harness.Proc) {

@@ -193,15 +193,7 @@ func median(ds []time.Duration) time.Duration {
 // per round, then one line per side with both medians and the ratio
 // needle ÷ corosync (≤ 1: needle tells the client sooner).
 func BenchmarkQuorumPartition(b *testing.B) {
-	if why := harness.Requirements(); why != "" {
-		b.Skip(why)
-	}
-	if !harness.HaveCorosync() {
-		b.Skip("corosync not installed")
-	}
-	if bins.err != nil {
-		b.Fatal(bins.err)
-	}
+	needBenchBeside(b)
 	needCmapd(b)
 	needQuorumtool(b)
 	o := harness.ConfOptions{Token: 1000}

@@ -1,10 +1,7 @@
 package integration
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -157,23 +154,16 @@ func startQuorumPoll(nodes []*harness.Node, restarting int) *quorumPoll {
 }
 
 func (p *quorumPoll) one(nd *harness.Node, restarting int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := nodeCmd(ctx, nd, debianQuorumtool, "-s")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+	res, err := runTool(20*time.Second, nd, debianQuorumtool, "-s")
+	code := res.Code
+	if err != nil {
 		code = -1
 	}
 	r := &p.result
 	r.runs++
 	at := time.Now().Format("15:04:05.000")
 	switch {
-	case code == 0 && strings.Contains(out.String(), "Quorate:          Yes\n"):
+	case code == 0 && strings.Contains(res.Stdout, "Quorate:          Yes\n"):
 		r.ok[nd.Index]++
 	case code == 1 && nd.Index == restarting:
 		r.fail[nd.Index]++
@@ -181,9 +171,9 @@ func (p *quorumPoll) one(nd *harness.Node, restarting int) {
 		// A corosync or needle node answering nothing while another
 		// node's quorumd restarts is a failure too, if not a quorum loss.
 		r.fail[nd.Index]++
-		r.bad = append(r.bad, fmt.Sprintf("%s node %d: corosync-quorumtool -s failed:\n%s%s", at, nd.Index+1, out.String(), errb.String()))
+		r.bad = append(r.bad, fmt.Sprintf("%s node %d: corosync-quorumtool -s failed:\n%s%s", at, nd.Index+1, res.Stdout, res.Stderr))
 	default:
-		r.bad = append(r.bad, fmt.Sprintf("%s node %d: corosync-quorumtool -s exit %d:\n%s%s", at, nd.Index+1, code, out.String(), errb.String()))
+		r.bad = append(r.bad, fmt.Sprintf("%s node %d: corosync-quorumtool -s exit %d:\n%s%s", at, nd.Index+1, code, res.Stdout, res.Stderr))
 	}
 }
 

@@ -60,7 +60,7 @@ func ParseSched(keys coroconf.Map) (SchedConfig, error) {
 		default:
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil || n > math.MaxInt32 || n < math.MinInt32 {
-				return sc, fmt.Errorf("Priority value %s is invalid", s)
+				return sc, fmt.Errorf("priority value %s is invalid", s)
 			}
 			sc.Priority, sc.SetNice = max(-20, min(19, int(n))), true
 		}

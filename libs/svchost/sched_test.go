@@ -27,7 +27,7 @@ func TestParseSched(t *testing.T) {
 		{coroconf.Map{"system.sched_rr": value.Str("no"), "system.priority": value.Str("-5")}, SchedConfig{Priority: -5, SetNice: true}, -5, true, ""},
 		{coroconf.Map{"system.priority": value.Str("-100")}, SchedConfig{RR: true, Priority: -20, SetNice: true}, -20, true, ""},
 		{coroconf.Map{"system.priority": value.Str("7")}, SchedConfig{RR: true, Priority: 7, SetNice: true}, 7, true, ""},
-		{coroconf.Map{"system.priority": value.Str("high")}, SchedConfig{}, 0, false, "Priority value high is invalid"},
+		{coroconf.Map{"system.priority": value.Str("high")}, SchedConfig{}, 0, false, "priority value high is invalid"},
 	} {
 		got, err := ParseSched(tc.keys)
 		if tc.wantErr != "" {
