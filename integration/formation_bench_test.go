@@ -17,12 +17,16 @@ import (
 // service's member list, then the end of the sync barrier.
 var (
 	coroRingLine    = regexp.MustCompile(`A new membership \((\S+)\) was formed`)
-	coroMembersLine = regexp.MustCompile(`\] Members\[\d+\]: ([0-9 ]+)`)
+	coroMembersLine = regexp.MustCompile(`\] Members\[\d+\]: ([0-9 ]+\\?)`)
 )
 
 // lastCorosyncMembership is lastMembership for a corosync log.
 func lastCorosyncMembership(p *harness.Proc) (ring, members string, synced bool) {
-	out := p.Output()
+	return parseCorosyncMembership(p.Output())
+}
+
+// parseCorosyncMembership reads the last membership from a corosync log.
+func parseCorosyncMembership(out string) (ring, members string, synced bool) {
 	idx := coroRingLine.FindAllStringSubmatchIndex(out, -1)
 	if len(idx) == 0 {
 		return "", "", false
@@ -30,11 +34,20 @@ func lastCorosyncMembership(p *harness.Proc) (ring, members string, synced bool)
 	last := idx[len(idx)-1]
 	ring = out[last[2]:last[3]]
 	rest := out[last[1]:]
-	m := coroMembersLine.FindStringSubmatch(rest)
-	if m == nil {
+	// corosync wraps a long list over several lines, each ending in a
+	// backslash but the last: "Members[32]: 1 … 24\", "Members[32]: 25 … 32".
+	var ids []string
+	for _, m := range coroMembersLine.FindAllStringSubmatch(rest, -1) {
+		part := strings.TrimSpace(m[1])
+		ids = append(ids, strings.TrimSuffix(part, "\\"))
+		if !strings.HasSuffix(part, "\\") {
+			break
+		}
+	}
+	if ids == nil {
 		return ring, "", false
 	}
-	return ring, strings.TrimSpace(m[1]), strings.Contains(rest, "Completed service synchronization")
+	return ring, strings.Join(strings.Fields(strings.Join(ids, " ")), " "), strings.Contains(rest, "Completed service synchronization")
 }
 
 // waitAnyRing waits until every process's log (needle's totemd or
@@ -196,5 +209,25 @@ func needBenchBeside(b *testing.B) {
 	needCorosync(b)
 	if bins.err != nil {
 		b.Fatal(bins.err)
+	}
+}
+
+func TestParseCorosyncMembership(t *testing.T) {
+	log := `Dec 07 00:00:20.100 notice  [TOTEM ] A new membership (1.1d) was formed. Members joined: 1
+Dec 07 00:00:20.101 notice  [QUORUM] Members[1]: 1
+Dec 07 00:00:20.101 notice  [MAIN  ] Completed service synchronization, ready to provide service.
+Dec 07 00:00:20.962 notice  [TOTEM ] A new membership (1.21) was formed. Members joined: 2 3
+Dec 07 00:00:21.142 notice  [QUORUM] Sync members[32]: 1 2 3
+Dec 07 00:00:21.142 notice  [QUORUM] Members[32]: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24\
+Dec 07 00:00:21.142 notice  [QUORUM] Members[32]: 25 26 27 28 29 30 31 32
+Dec 07 00:00:21.142 notice  [MAIN  ] Completed service synchronization, ready to provide service.
+`
+	ring, members, synced := parseCorosyncMembership(log)
+	if ring != "1.21" || members != seq(32) || !synced {
+		t.Fatalf("got ring %q members %q synced %v", ring, members, synced)
+	}
+	ring, members, synced = parseCorosyncMembership(log[:strings.Index(log, "Dec 07 00:00:21.142 notice  [MAIN")])
+	if ring != "1.21" || members != seq(32) || synced {
+		t.Fatalf("before the sync's end: ring %q members %q synced %v", ring, members, synced)
 	}
 }
