@@ -90,8 +90,9 @@ func ctlWithin(t testing.TB, limit time.Duration, nd *harness.Node, tool string,
 }
 
 // runTool runs tool in node nd for at most limit; err is set when it
-// could not run or did not finish (an exit status is not an error).
-// Goroutines that must not call t.Fatal use it directly.
+// could not run. An exit status is not an error, nor is being killed at
+// the limit (Code -1, as exec reports a signal). Goroutines that must not
+// call t.Fatal use it directly.
 func runTool(limit time.Duration, nd *harness.Node, tool string, args ...string) (ctlResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
@@ -99,7 +100,7 @@ func runTool(limit time.Duration, nd *harness.Node, tool string, args ...string)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok && ctx.Err() == nil {
+	if ee, ok := err.(*exec.ExitError); ok {
 		return ctlResult{out.String(), errb.String(), ee.ExitCode()}, nil
 	}
 	return ctlResult{out.String(), errb.String(), 0}, err
