@@ -70,15 +70,6 @@ func takeCmapSnapshot(t *testing.T, nd *harness.Node) cmapSnapshot {
 	return s
 }
 
-// cmapdRequestReloadValidatesFirst: cmapd's reload on request
-// (`corosync-cfgtool -R`) parses and validates the file before it deletes
-// anything, as its file-watch reload does (services/cmapd's reload.go);
-// corosync 3.1.7 deletes the keys the new file lacks first, so a -R while
-// the file is empty drops every totem./nodelist./quorum./logging. key and
-// the read-only ones never come back. TestAutoReloadNeverLosesConfig
-// asserts needle's side.
-const cmapdRequestReloadValidatesFirst = true
-
 // TestAutoReloadNeverLosesConfig (issue 15, point 3) replaces a running
 // node's corosync.conf the ways admins do: truncated in place and written
 // in two parts with a pause (cp, cat >), then an editor's write-then-rename,
@@ -221,24 +212,24 @@ func TestAutoReloadNeverLosesConfig(t *testing.T) {
 			if r.Code != 0 || !lost(empty) {
 				t.Errorf("corosync: -R on an empty file: exit %d, %s; expected it to accept the file and lose the configuration keys", r.Code, empty)
 			}
-		case cmapdRequestReloadValidatesFirst:
+		default:
+			// cmapd validates before it deletes anything, on -R as on a
+			// file change (services/cmapd's reload.go).
 			if r.Code == 0 || lost(empty) {
 				t.Errorf("needle: -R on an empty file: exit %d, %s (start: %s)", r.Code, empty, base)
 			}
-		default:
-			t.Logf("needle: -R on an empty file lost configuration: %v (known: cmapdRequestReloadValidatesFirst is false)", lost(empty))
 		}
 		if err := os.WriteFile(path, saved, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		settle()
-		if s := step("file restored"); impl == "needle" && cmapdRequestReloadValidatesFirst && lost(s) {
+		if s := step("file restored"); impl == "needle" && lost(s) {
 			t.Errorf("needle: file restored: configuration lost: %s (start: %s)", s, base)
 		}
 		// corosync's ring may be gone by now (its nodelist was deleted),
 		// and a reload goes through the ring: a short limit.
 		r, restored := reload("with the file restored", 5*time.Second)
-		if impl == "needle" && cmapdRequestReloadValidatesFirst && (r.Code != 0 || lost(restored)) {
+		if impl == "needle" && (r.Code != 0 || lost(restored)) {
 			t.Errorf("needle: -R with the file restored: exit %d, %s", r.Code, restored)
 		}
 		if impl == "corosync" {

@@ -192,6 +192,13 @@ func (s *Server) inherit(files []*os.File) error {
 	// Go reports an abstract address up to its first padding NUL.
 	absName := strings.TrimRight(abs.Name, "\x00")
 	fsPath := filepath.Join(s.cfg.socketDir, s.cfg.Service)
+	// FileListener works on its own descriptor: every file is closed here,
+	// whatever happens.
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	fail := func(err error) error {
 		for _, l := range s.listeners {
 			l.Close()
@@ -199,27 +206,20 @@ func (s *Server) inherit(files []*os.File) error {
 		s.listeners = nil
 		return err
 	}
-	for i, f := range files {
+	for _, f := range files {
 		l, err := net.FileListener(f)
-		f.Close()
 		if err != nil {
-			for _, g := range files[i+1:] {
-				g.Close()
-			}
 			return fail(fmt.Errorf("inherited socket of libqb service %q: %w", s.cfg.Service, err))
 		}
 		ul, ok := l.(*net.UnixListener)
 		at := l.Addr().String()
-		if ok && at == fsPath {
-			ul.SetUnlinkOnClose(false)
-			s.fsPath = fsPath
-		}
 		if !ok || at != absName && at != fsPath {
 			l.Close()
-			for _, g := range files[i+1:] {
-				g.Close()
-			}
 			return fail(fmt.Errorf("inherited socket listens on %q, not on libqb service %q", at, s.cfg.Service))
+		}
+		if at == fsPath {
+			ul.SetUnlinkOnClose(false)
+			s.fsPath = fsPath
 		}
 		s.listeners = append(s.listeners, ul)
 	}

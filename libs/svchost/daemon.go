@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -176,7 +175,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if d.mirror == d.bus.cmap {
 			h = statsHandler{d, endpointServiceID(name, d.opts.Service)}
 		}
-		if len(kept[name]) > 0 {
+		inherited := len(kept[name]) > 0
+		if inherited {
 			d.log.Info("serving on the libqb socket totemd kept; clients that connected meanwhile are accepted now", "name", name)
 		} else {
 			fresh = append(fresh, name)
@@ -198,7 +198,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 		d.endpoints = append(d.endpoints, ep)
-		inherited := !slices.Contains(fresh, name)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

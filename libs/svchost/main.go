@@ -74,7 +74,6 @@ func MainArgs(opts Options, args []string, stdout, stderr io.Writer) int {
 // serve loads the configuration, opens logging and runs until SIGTERM or
 // SIGINT.
 func serve(c *cli.Context, opts Options, path, bus, metrics string) error {
-	TuneRuntime()
 	m, err := coroconf.Load(path, coroconf.LoadOptions{})
 	if err != nil {
 		return configExit(err)
@@ -89,12 +88,10 @@ func serve(c *cli.Context, opts Options, path, bus, metrics string) error {
 	}
 	defer logs.Close()
 	log := logs.Logger(strings.ToUpper(opts.Program))
-	sc, err := ParseSched(m)
-	if err != nil {
+	if err := SetupRuntime(m, log); err != nil {
 		log.Error(err.Error())
 		return cli.Exit(err.Error(), coroconf.ExitConfig)
 	}
-	ApplySched(sc, log)
 	if v, ok := m[MetricsKey(opts.Program)]; ok && metrics == "" {
 		metrics, _ = v.AsString()
 	}

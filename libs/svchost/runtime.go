@@ -2,6 +2,9 @@ package svchost
 
 import (
 	"os"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/coroconf"
 	"runtime"
 	"runtime/debug"
 )
@@ -25,9 +28,22 @@ const (
 	daemonMemLimit = 256 << 20
 )
 
-// TuneRuntime applies the daemon runtime settings; the daemons call it
-// when they start serving (not for their other subcommands).
-func TuneRuntime() {
+// SetupRuntime prepares the process of a daemon about to serve (not its
+// other subcommands): the runtime settings above, then the scheduling the
+// configuration's system section asks for (sched.go). An invalid
+// system.priority is a configuration error, as in corosync.
+func SetupRuntime(keys coroconf.Map, log hclog.Logger) error {
+	tuneRuntime()
+	sc, err := ParseSched(keys)
+	if err != nil {
+		return err
+	}
+	ApplySched(sc, log)
+	return nil
+}
+
+// tuneRuntime applies the runtime settings.
+func tuneRuntime() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(daemonProcs)
 	}

@@ -36,53 +36,45 @@ import (
 // starts them). system.move_to_root_cgroup is not acted on: the daemons
 // stay in the cgroup their service manager put them in.
 
-// SchedConfig is what the system section asks for.
+// SchedConfig is what the system section asks of needle: system.sched_rr
+// is validated by coroconf and then not acted on (see above).
 type SchedConfig struct {
-	RR       bool // system.sched_rr (default yes): accepted, not acted on (see above)
-	Priority int  // the nice value system.priority asks for
-	SetNice  bool // system.priority given
+	Nice    int  // the nice value system.priority asks for
+	SetNice bool // system.priority given
 }
 
-// ParseSched reads system.sched_rr and system.priority.
+// ParseSched reads system.priority.
 func ParseSched(keys coroconf.Map) (SchedConfig, error) {
-	sc := SchedConfig{RR: true}
-	if v, ok := keys["system.sched_rr"]; ok {
-		s, _ := v.AsString()
-		sc.RR = s == "yes"
+	var sc SchedConfig
+	v, ok := keys["system.priority"]
+	if !ok {
+		return sc, nil
 	}
-	if v, ok := keys["system.priority"]; ok {
-		s, _ := v.AsString()
-		switch s {
-		case "max":
-			sc.Priority, sc.SetNice = -20, true
-		case "min":
-			sc.Priority, sc.SetNice = 19, true
-		default:
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || n > math.MaxInt32 || n < math.MinInt32 {
-				return sc, fmt.Errorf("priority value %s is invalid", s)
-			}
-			sc.Priority, sc.SetNice = max(-20, min(19, int(n))), true
+	s, _ := v.AsString()
+	switch s {
+	case "max":
+		sc.Nice = -20
+	case "min":
+		sc.Nice = 19
+	default:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n > math.MaxInt32 || n < math.MinInt32 {
+			return sc, fmt.Errorf("priority value %s is invalid", s)
 		}
+		sc.Nice = max(-20, min(19, int(n)))
 	}
+	sc.SetNice = true
 	return sc, nil
-}
-
-// Nice is the nice value sc puts the daemon's threads at, and whether it
-// changes them at all: system.priority when given.
-func (sc SchedConfig) Nice() (int, bool) {
-	return sc.Priority, sc.SetNice
 }
 
 // ApplySched sets every thread of the process as sc asks, logging what it
 // could not do (a warning: the daemon runs on at its present priority).
 func ApplySched(sc SchedConfig, log hclog.Logger) {
-	nice, ok := sc.Nice()
-	if !ok {
+	if !sc.SetNice {
 		return
 	}
-	if err := eachThread(func(tid int) error { return unix.Setpriority(unix.PRIO_PROCESS, tid, nice) }); err != nil {
-		log.Warn(fmt.Sprintf("Could not set priority %d", nice), "error", err)
+	if err := eachThread(func(tid int) error { return unix.Setpriority(unix.PRIO_PROCESS, tid, sc.Nice) }); err != nil {
+		log.Warn(fmt.Sprintf("Could not set priority %d", sc.Nice), "error", err)
 	}
 }
 

@@ -45,7 +45,6 @@ type daemon struct {
 // runDaemon loads the configuration the way `corosync -f -c FILE` does and
 // runs the node until SIGTERM or SIGINT, then leaves the ring cleanly.
 func runDaemon(c *cli.Context, path string) error {
-	svchost.TuneRuntime()
 	opts, err := checkOptions(c.String("hostname"), c.String("host-env"))
 	if err != nil {
 		return cli.Exit(err.Error(), coroconf.ExitConfig)
@@ -106,13 +105,11 @@ func setupDaemon(path, busPath string, opts coroconf.CheckOptions) (*daemon, err
 		return nil, cli.Exit(err.Error(), coroconf.ExitLogging)
 	}
 	d := &daemon{logs: logs, log: logs.Logger("MAIN")}
-	sc, err := svchost.ParseSched(res.Map)
-	if err != nil {
+	if err := svchost.SetupRuntime(res.Map, d.log); err != nil {
 		d.log.Error(err.Error())
 		logs.Close()
 		return nil, cli.Exit(err.Error(), coroconf.ExitConfig)
 	}
-	svchost.ApplySched(sc, d.log)
 	if v, ok := res.Map[svchost.MetricsKey("totemd")]; ok {
 		d.metricsAddr, _ = v.AsString()
 	}
