@@ -51,13 +51,15 @@ func TestInheritedSocketKeepsWaitingClients(t *testing.T) {
 }
 
 // TestInheritRefusesAnotherServicesSocket: a socket that listens on some
-// other name is refused, naming it.
+// other name is refused, naming it. The server that bound it stops first,
+// as a daemon does before its successor inherits (see Server.inherit).
 func TestInheritRefusesAnotherServicesSocket(t *testing.T) {
 	other := startServer(t, SHM, newEchoHandler(), nil)
 	files, err := other.Files()
 	if err != nil {
 		t.Fatal(err)
 	}
+	other.stop(t)
 	_, err = Listen(Config{Service: testService(), Inherited: files}, newEchoHandler())
 	if err == nil || !strings.Contains(err.Error(), other.service) {
 		t.Fatalf("Listen on %s's socket: %v", other.service, err)

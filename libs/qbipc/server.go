@@ -183,7 +183,9 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 
 // inherit serves on setup sockets an earlier server bound: each must be a
 // listening unix socket on this service's abstract name or its filesystem
-// path.
+// path. The earlier server must have stopped accepting: net.FileListener
+// briefly puts the shared descriptor in blocking mode (os.File.Fd), and an
+// Accept that enters the kernel then can no longer be interrupted by Close.
 func (s *Server) inherit(files []*os.File) error {
 	abs, err := abstractAddr(s.cfg.Service, "unix")
 	if err != nil {
