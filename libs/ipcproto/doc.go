@@ -61,6 +61,44 @@
 // frame before sending, so descriptors always come with a frame read by
 // Conn.RecvFiles.
 //
+// # Handing a daemon over to its successor
+//
+// A daemon that restarts on purpose (SIGTERM: an upgrade, systemctl
+// restart) can hand its clients and its state to the next daemon of its
+// service, so that neither its libqb clients nor the other nodes notice:
+// no client is disconnected, no configuration change or service round
+// happens, and nothing delivered in between is lost. corosync never
+// restarts one service alone, so its clients (Pacemaker's daemons, which
+// exit when they lose CPG) were never written to survive it.
+//
+//   - The daemon stops reading its clients' requests and waits until it
+//     is quiet (no sync round running, every multicast accepted and
+//     delivered: the service says so). Then it sends KindPark. totemd
+//     answers KindParked as the last frame it writes to this connection:
+//     from then on it holds the daemon's frames (deliveries, configuration
+//     changes, sync steps) in the daemon's queue, in order. The daemon
+//     processes every frame up to KindParked.
+//   - If that left it busy (a round started meanwhile), it sends
+//     KindUnpark: totemd writes again, the held frames first, and the
+//     daemon may try again later.
+//   - Otherwise it sends its state as KindHandover frames, each with a
+//     chunk of Payload and at most MaxKept descriptors (its clients'
+//     sockets), then KindHandoverEnd{ID: the number of chunks}, and closes
+//     the connection. The daemon sends nothing else after KindPark, so
+//     totemd reads these frames with Conn.RecvFiles.
+//   - totemd keeps the session attached, its frames held, for the keeper's
+//     grace period (totemd's bus package). The next daemon of the service
+//     begins its connection with KindResume{Service, Name} instead of
+//     KindAttach; totemd answers with the same KindHandover frames and
+//     descriptors and the same KindHandoverEnd, then writes the held
+//     frames: the successor goes on from where its predecessor stopped.
+//     With nothing handed over, KindResume is a KindAttach (answered
+//     KindAttached).
+//   - When the grace ends first, or the held frames overflow the queue,
+//     totemd closes the descriptors and detaches the session as if the
+//     daemon had closed its connection: the clients see their connection
+//     end, the other nodes a detach.
+//
 // # Service membership
 //
 // The service membership of a ring is its members whose daemon for that

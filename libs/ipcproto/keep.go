@@ -111,7 +111,7 @@ func (c *Conn) RecvFiles() (*Msg, []*os.File, error) {
 		return fail(fmt.Errorf("ipcproto: read frame header: %w", err))
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n > 64<<10 { // a message that carries files is small
+	if n > MaxFrame {
 		return fail(fmt.Errorf("%w: length prefix %d of a message with files", ErrFrameTooLarge, n))
 	}
 	body := make([]byte, n)

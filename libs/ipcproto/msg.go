@@ -34,12 +34,19 @@ const (
 	KindReopenLogs                   // →svc: reopen the log files (corosync-cfgtool -L)
 	KindKeep                         // svc→: Names (first frame of a keeper connection: keep.go); later with the listeners' fds
 	KindKept                         // →svc: Names held for the daemon, their fds attached
+	KindPark                         // svc→: stop writing; answer KindParked, then hold the frames (doc.go, "Handing a daemon over")
+	KindParked                       // →svc: the last frame before totemd holds the daemon's frames
+	KindUnpark                       // svc→: write again, the held frames first
+	KindHandover                     // both: Payload, a chunk of a daemon's handover state, fds attached (at most MaxKept)
+	KindHandoverEnd                  // both: ID, the number of KindHandover frames it closes
+	KindResume                       // svc→: Service, Name (first frame: as KindAttach, taking over a handed-over session)
 	kindEnd
 )
 
 var kindNames = [...]string{"", "attach", "attached", "detach", "mcast", "mcast-ack", "deliver",
 	"confchg", "sync-init", "sync-process", "sync-done", "sync-activate", "sync-abort",
-	"request", "response", "error", "deliver-batch", "reopen-logs", "keep", "kept"}
+	"request", "response", "error", "deliver-batch", "reopen-logs", "keep", "kept",
+	"park", "parked", "unpark", "handover", "handover-end", "resume"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {
@@ -214,9 +221,9 @@ func Decode(b []byte) (*Msg, error) {
 // Validate checks that the fields a kind needs are present.
 func (m *Msg) Validate() error {
 	switch m.Kind {
-	case KindAttach:
+	case KindAttach, KindResume:
 		if m.Name == "" {
-			return fmt.Errorf("ipcproto: attach for service %d without a name", m.Service)
+			return fmt.Errorf("ipcproto: %s for service %d without a name", m.Kind, m.Service)
 		}
 	case KindConfChg:
 		if m.Conf == nil {
@@ -243,7 +250,8 @@ func (m *Msg) Validate() error {
 			}
 		}
 	case KindAttached, KindDetach, KindMcast, KindMcastAck, KindDeliver, KindSyncAbort,
-		KindRequest, KindResponse, KindError, KindReopenLogs:
+		KindRequest, KindResponse, KindError, KindReopenLogs,
+		KindPark, KindParked, KindUnpark, KindHandover, KindHandoverEnd:
 	default:
 		return fmt.Errorf("ipcproto: unknown message kind %d", uint8(m.Kind))
 	}
