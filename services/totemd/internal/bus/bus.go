@@ -5,6 +5,20 @@
 // drained by its own writer, so a slow service never stalls the ring; a
 // service whose queue overflows is disconnected with an error (it reattaches
 // and resyncs) rather than silently losing a delivery.
+//
+// A Service is the session the node loop knows, not a connection: a daemon
+// restarting on purpose hands its session over to its successor
+// (ipcproto's doc, "Handing a daemon over to its successor"; handover.go).
+// On KindPark the writer writes KindParked last and holds the frames queued
+// after it; the daemon then unparks, or sends its state and its clients'
+// descriptors and closes. totemd keeps the session attached, its frames
+// queued, for KeepGrace; a successor that sends KindResume gets the same
+// state and descriptors, then the held frames, and its connection carries
+// the same *Service on. The node loop sees neither the park nor the change
+// of connection. A session nobody takes over in time, or whose held frames
+// overflow the queue, is detached as if its daemon had closed its
+// connection. Service daemons' libqb listening sockets are held the same
+// way across a restart (keep.go).
 package bus
 
 import (
@@ -31,19 +45,39 @@ type Event struct {
 	Err error // why the service went away, with Msg == nil
 }
 
-// Service is one attached daemon.
+// Service is one attached daemon's session. The node loop holds it from
+// the attach Event to the detach Event; a handover changes the connection
+// underneath (handover.go) but never the *Service, its queue or its
+// events.
 type Service struct {
 	ID   uint16
 	Name string
-	conn *ipcproto.Conn
+	srv  *Server
 	out  chan *ipcproto.Msg
-	once sync.Once
-	done chan struct{}
-	err  error
+	done chan struct{} // closed when the session ends
+	wake chan struct{} // (capacity 1) the writer must look at the state again
+
+	mu sync.Mutex
+	// conn is the daemon's connection; exactly one reader goroutine reads
+	// it and reports the session's end. It is nil while the session is
+	// handed over: then whoever ends the session reports it.
+	conn    *ipcproto.Conn
+	parkReq bool        // the daemon sent KindPark: the writer owes it KindParked
+	parked  bool        // the writer holds the frames (it wrote, or is writing, KindParked)
+	held    *handover   // what the daemon handed over, waiting for a successor
+	expire  *time.Timer // ends a held session without a successor
+	ended   bool
+	err     error // why the session ended (nil: the daemon detached)
+}
+
+func (s *Server) newService(id uint16, name string, conn *ipcproto.Conn) *Service {
+	return &Service{ID: id, Name: name, srv: s, conn: conn, out: make(chan *ipcproto.Msg, QueueLen),
+		done: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
 // Send queues a message for the service; it fails if the service is gone
-// or its queue is full (then the service is disconnected).
+// or its queue is full (then the service is disconnected). While the
+// daemon is parked or handed over the message waits in the queue.
 func (s *Service) Send(m *ipcproto.Msg) error {
 	select {
 	case <-s.done:
@@ -55,35 +89,121 @@ func (s *Service) Send(m *ipcproto.Msg) error {
 		return nil
 	default:
 		err := fmt.Errorf("bus: service %s (%d) fell %d messages behind", s.Name, s.ID, QueueLen)
-		s.close(err)
+		s.fail(err)
 		return err
 	}
 }
 
-func (s *Service) close(err error) {
-	s.once.Do(func() {
-		s.err = err
-		close(s.done)
-		_ = s.conn.Close()
-	})
+// end ends the session, err its reason unless it had ended already: the
+// connection closes, the writer stops, and what was handed over is
+// closed. It reports whether the caller must report the detach (report):
+// when the session was handed over, no reader is left to do it.
+func (s *Service) end(err error) (report bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.endLocked(err)
+}
+
+func (s *Service) endLocked(err error) (report bool) {
+	if s.ended {
+		return false
+	}
+	s.ended, s.err = true, err
+	close(s.done)
+	if s.conn != nil {
+		_ = s.conn.Close() // its reader reports the detach
+		return false
+	}
+	if s.expire != nil {
+		s.expire.Stop()
+		s.expire = nil
+	}
+	s.held.close()
+	s.held = nil
+	return true
+}
+
+// fail ends the session with err, and reports the detach if no reader
+// will (the session was handed over).
+func (s *Service) fail(err error) {
+	if s.end(err) {
+		s.srv.lost(s)
+	}
+}
+
+// failConn ends the session with err if conn is still its connection: a
+// write error on a connection the session has left is no concern of it.
+func (s *Service) failConn(conn *ipcproto.Conn, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == conn {
+		s.endLocked(err) // conn != nil: its reader reports
+	}
+}
+
+// reason is why the session ended.
+func (s *Service) reason() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// poke tells the writer that the state changed.
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // writer sends the queued frames. It takes everything queued at once,
 // merges consecutive deliveries into KindDeliverBatch frames and writes
 // the lot with one system call (ipcproto.Conn.SendBatch): under load the
-// bus costs a write per batch of frames, not per message.
+// bus costs a write per batch of frames, not per message. When the daemon
+// parks, it finishes the write in progress, writes KindParked, and then
+// leaves the frames queued until the daemon unparks or a successor takes
+// the session over; it lives as long as the session, across connections.
 func (s *Service) writer(log hclog.Logger) {
 	var out []*ipcproto.Msg
 	for {
 		select {
-		case m := <-s.out:
-			out = s.collect(out[:0], m)
-			if err := s.conn.SendBatch(out); err != nil {
+		case <-s.done:
+			return
+		default:
+		}
+		s.mu.Lock()
+		conn, park := s.conn, s.parkReq && !s.parked
+		if park {
+			// Before the write: a daemon that read KindParked finds the
+			// writer parked (handover.go relies on it).
+			s.parked = true
+		}
+		hold := s.parked || conn == nil
+		s.mu.Unlock()
+		switch {
+		case park:
+			if err := conn.Send(&ipcproto.Msg{Kind: ipcproto.KindParked}); err != nil {
 				log.Warn("send to service failed", "service", s.Name, "error", err)
-				s.close(err)
+				s.failConn(conn, err)
+			}
+			continue
+		case hold:
+			select {
+			case <-s.wake:
+				continue
+			case <-s.done:
 				return
 			}
+		}
+		select {
+		case m := <-s.out:
+			out = s.collect(out[:0], m)
+			if err := conn.SendBatch(out); err != nil {
+				log.Warn("send to service failed", "service", s.Name, "error", err)
+				s.failConn(conn, err)
+			}
 			clear(out)
+		case <-s.wake:
 		case <-s.done:
 			return
 		}
@@ -151,7 +271,7 @@ type Server struct {
 	// (keep.go); closed is set once the server shuts down.
 	kept      map[string]*kept
 	closed    bool
-	keepGrace time.Duration // KeepGrace; shorter in tests
+	keepGrace time.Duration // KeepGrace, also a handed-over session's (handover.go); shorter in tests
 }
 
 // Listen creates the bus socket at path (mode 0600, never reachable by
@@ -195,8 +315,8 @@ func (s *Server) accept() {
 	}
 }
 
-// serve handles one connection: the first frame must be an attach, or a
-// keep (keep.go).
+// serve handles one connection: the first frame must be an attach, a
+// resume (handover.go) or a keep (keep.go).
 func (s *Server) serve(conn *ipcproto.Conn, pid int32) {
 	m, err := conn.Recv()
 	if err != nil {
@@ -204,27 +324,56 @@ func (s *Server) serve(conn *ipcproto.Conn, pid int32) {
 		conn.Close()
 		return
 	}
-	if m.Kind == ipcproto.KindKeep {
+	switch m.Kind {
+	case ipcproto.KindKeep:
 		s.keep(conn, pid, m)
-		return
-	}
-	if m.Kind != ipcproto.KindAttach {
-		_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("first message must be attach or keep, got %s", m.Kind)})
+	case ipcproto.KindAttach:
+		s.attach(conn, pid, m, true)
+	case ipcproto.KindResume:
+		s.resume(conn, pid, m)
+	default:
+		_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("first message must be attach, resume or keep, got %s", m.Kind)})
 		conn.Close()
-		return
 	}
-	svc := &Service{ID: m.Service, Name: m.Name, conn: conn, out: make(chan *ipcproto.Msg, QueueLen), done: make(chan struct{})}
+}
+
+// attach starts a session for conn, whose first frame m is a KindAttach
+// (or a KindResume with nothing to take over, rewritten as one), and
+// reads it. With supersede (a real KindAttach), a session handed over and
+// waiting for a successor gives way: a daemon that attaches instead of
+// resuming (one that cannot take over, such as an older version) does not
+// want it.
+func (s *Server) attach(conn *ipcproto.Conn, pid int32, m *ipcproto.Msg, supersede bool) {
+	svc := s.newService(m.Service, m.Name, conn)
 	s.mu.Lock()
+	var gone *Service
 	if old, ok := s.attached[svc.ID]; ok {
-		s.mu.Unlock()
-		_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("service %d is already attached as %q", svc.ID, old.Name)})
-		conn.Close()
-		return
+		if !supersede || !old.endHeld(nil, fmt.Errorf("bus: service %s (%d) handed over, but pid %d attached instead of resuming", old.Name, old.ID, pid)) {
+			s.mu.Unlock()
+			_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError, Text: fmt.Sprintf("service %d is already attached as %q", svc.ID, old.Name)})
+			conn.Close()
+			return
+		}
+		gone = old
 	}
 	s.attached[svc.ID] = svc
 	s.mu.Unlock()
+	if gone != nil {
+		// Reported here, before the attach, so that the node loop sees
+		// the old session leave before the new one comes.
+		s.log.Warn("a service daemon attached instead of resuming the session handed over; its clients are disconnected",
+			"service", gone.Name, "id", gone.ID, "pid", pid)
+		s.events <- Event{Svc: gone, Err: gone.reason()}
+	}
 	go svc.writer(s.log)
 	s.events <- Event{Svc: svc, Msg: m}
+	s.read(svc, conn, pid)
+}
+
+// read turns the frames of conn, svc's connection, into events until the
+// connection ends, then detaches svc, or keeps it for a successor after a
+// handover (handover.go).
+func (s *Server) read(svc *Service, conn *ipcproto.Conn, pid int32) {
 	for {
 		m, err := conn.Recv()
 		if err != nil {
@@ -234,36 +383,63 @@ func (s *Server) serve(conn *ipcproto.Conn, pid int32) {
 			s.detach(svc, err)
 			return
 		}
-		if m.Kind == ipcproto.KindDetach {
+		switch m.Kind {
+		case ipcproto.KindDetach:
 			s.detach(svc, nil)
 			return
+		case ipcproto.KindPark:
+			if !s.park(svc, conn, pid) {
+				return
+			}
+		case ipcproto.KindUnpark, ipcproto.KindHandover, ipcproto.KindHandoverEnd:
+			err := fmt.Errorf("bus: service %s (%d) sent %s without %s", svc.Name, svc.ID, m.Kind, ipcproto.KindPark)
+			s.log.Warn("service daemon broke the handover protocol", "service", svc.Name, "pid", pid, "error", err)
+			s.detach(svc, err)
+			return
+		default:
+			s.events <- Event{Svc: svc, Msg: m}
 		}
-		s.events <- Event{Svc: svc, Msg: m}
 	}
 }
 
+// detach ends svc, whose reader calls it, and reports it to the node loop.
 func (s *Server) detach(svc *Service, err error) {
-	svc.close(err)
+	svc.end(err)
+	s.report(svc)
+}
+
+// lost reports the end of a session that no reader reads (handed over):
+// from whatever goroutine ended it, possibly the node loop's own (Send),
+// so the event is queued by another.
+func (s *Server) lost(svc *Service) {
+	go s.report(svc)
+}
+
+// report removes an ended session and gives the node loop its detach
+// Event; it runs once per session, by whoever ended it (Service.end).
+func (s *Server) report(svc *Service) {
 	s.mu.Lock()
 	if s.attached[svc.ID] == svc {
 		delete(s.attached, svc.ID)
 	}
 	s.mu.Unlock()
-	if err == nil {
-		err = svc.err
-	}
-	s.events <- Event{Svc: svc, Err: err}
+	s.events <- Event{Svc: svc, Err: svc.reason()}
 }
 
-// Close stops accepting and disconnects every service.
+// Close stops accepting and disconnects every service; a session handed
+// over is detached, its descriptors closed.
 func (s *Server) Close() error {
 	err := s.ln.Close()
 	s.closeKept()
 	s.mu.Lock()
+	svcs := make([]*Service, 0, len(s.attached))
 	for _, svc := range s.attached {
-		svc.close(errors.New("bus: totemd shutting down"))
+		svcs = append(svcs, svc)
 	}
 	s.mu.Unlock()
+	for _, svc := range svcs {
+		svc.fail(errors.New("bus: totemd shutting down"))
+	}
 	return err
 }
 
