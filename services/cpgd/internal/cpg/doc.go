@@ -15,7 +15,10 @@
 //     order, and per-connection events (Deliver, PartialDeliver, ConfChg,
 //     TotemConfChg) to encode for the client;
 //   - bus input: Detached and Requeue when the bus to totemd goes and
-//     comes back (the core and its clients survive it).
+//     comes back (the core and its clients survive it);
+//   - handover (snapshot.go): a cpgd restarting on purpose waits until
+//     Quiet, hands Snapshot's bytes to its successor, which goes on with
+//     Restore's core.
 //
 // Flow control is the adapter's: it answers CS_ERR_TRY_AGAIN from
 // Host.Backlog and InSync where corosync would (addendum §5). The core never
