@@ -28,7 +28,9 @@
 //   - a cpgd may also lose its bus to totemd and get it back with its core
 //     and clients kept (cpgd's adapter does so): what it had queued fails
 //     and is given back (Requeue) at the reattachment, what the ring had
-//     taken reaches the other nodes only.
+//     taken reaches the other nodes only;
+//   - a cpgd may restart on purpose when its core is quiet and hand the
+//     core over to its successor (handover.go): nobody notices.
 //
 // Clients join, leave, multicast (whole and fragmented), disconnect and
 // finalize at random, also while a round runs (the core must hold, never
@@ -78,8 +80,18 @@ type Options struct {
 	// message is delivered inside a round and the checker checks full
 	// virtual synchrony as without the race.
 	BusRace bool
+	// HandoverRate is the chance per step that a node's cpgd restarts on
+	// purpose: when its core is quiet, the core is handed over to the
+	// successor (handover.go); otherwise the attempt waits for a later
+	// step. Handovers draw from their own generator: the rest of the
+	// history is the same whatever the rate.
+	HandoverRate float64
 	// Trace, if set, gets one line per step.
 	Trace func(string)
+	// Output, if set, gets every multicast (an encoded []byte) and event
+	// (a cpg.Event) the cores want done, in order: what must not change
+	// when a core is handed over (TestHandoverChangesNothing).
+	Output func(node uint32, out any)
 }
 
 // entry is one sequenced ring message.
@@ -127,6 +139,7 @@ type Stats struct {
 	InRoundCpg                           int // PROCJOIN/PROCLEAVE/MCAST delivered inside a round
 	Confchgs, Messages, Fragments        int // events clients got
 	Crashes, Detaches                    int
+	Handovers, HandoverWaits             int // cores handed over; attempts on a core that was not quiet
 }
 
 // Sim is one simulated cluster.
@@ -135,6 +148,7 @@ type Sim struct {
 
 	opt     Options
 	rng     *rand.Rand
+	hrng    *rand.Rand // handovers' own generator
 	nodes   []*node
 	rings   []*simRing
 	ringSeq uint64
@@ -151,8 +165,9 @@ func New(opt Options) *Sim {
 		opt.Nodes = 3
 	}
 	s := &Sim{
-		opt: opt,
-		rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)),
+		opt:  opt,
+		rng:  rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)),
+		hrng: newHandoverRand(opt.Seed),
 		// Names with NUL bytes and the same C string ("cib", "cib\x00"),
 		// the empty name and the longest one.
 		groups: []string{"grp", "cib\x00", "cib", "", "a\x00b", strings.Repeat("L", cpg.MaxNameLength)},
@@ -361,6 +376,14 @@ func sortedKeys[V any](m map[int]V) []int {
 // events to the checker.
 func (s *Sim) drain(n *node) {
 	rd := n.core.Ready()
+	if s.opt.Output != nil {
+		for _, m := range rd.Mcasts {
+			s.opt.Output(n.id, m)
+		}
+		for _, e := range rd.Events {
+			s.opt.Output(n.id, e)
+		}
+	}
 	for _, m := range rd.Mcasts {
 		if n.waitingAck {
 			n.syncQ = append(n.syncQ, m)
@@ -485,6 +508,7 @@ func (s *Sim) Run() []string {
 	s.Reconfigure(comps)
 	for s.step = 0; s.step < s.opt.Steps; s.step++ {
 		s.randomStep(true)
+		s.maybeHandover()
 		for _, n := range s.upNodes() {
 			if err := n.core.CheckInvariants(); err != nil {
 				s.chk.violate("node %d: %v", n.id, err)
@@ -822,6 +846,7 @@ func (s *Sim) partial(n *node, cl *client) {
 		if s.rng.IntN(3) == 0 {
 			s.drain(n)
 			s.workStep()
+			s.maybeHandover() // the sender's own message in progress too
 		}
 	}
 }

@@ -13,7 +13,7 @@ var (
 )
 
 func options(seed uint64) Options {
-	return Options{Seed: seed, Nodes: 2 + int(seed%4), Steps: 1500 + int(seed%5)*300, FaultRate: 0.004 + float64(seed%4)*0.006}
+	return Options{Seed: seed, Nodes: 2 + int(seed%4), Steps: 1500 + int(seed%5)*300, FaultRate: 0.004 + float64(seed%4)*0.006, HandoverRate: 0.05}
 }
 
 // TestSeeds runs random histories with the full virtual-synchrony checks;
@@ -56,6 +56,8 @@ func runSeeds(t *testing.T, race bool) {
 		total.Fragments += st.Fragments
 		total.Crashes += st.Crashes
 		total.Detaches += st.Detaches
+		total.Handovers += st.Handovers
+		total.HandoverWaits += st.HandoverWaits
 		cut += sim.Checker().Cut
 		if len(v) == 0 {
 			continue
@@ -74,8 +76,8 @@ func runSeeds(t *testing.T, race bool) {
 		return
 	}
 	// The histories must keep reaching the hard cases.
-	if total.BarrierAborts == 0 || total.ProcessAborts == 0 || total.Crashes == 0 || total.Detaches == 0 || total.Fragments == 0 || (race && total.RaceMoves == 0) {
-		t.Errorf("the simulator no longer covers barrier-phase aborts, process-phase aborts, crashes, fragments (or the bus race): %+v", total)
+	if total.BarrierAborts == 0 || total.ProcessAborts == 0 || total.Crashes == 0 || total.Detaches == 0 || total.Fragments == 0 || total.Handovers == 0 || (race && total.RaceMoves == 0) {
+		t.Errorf("the simulator no longer covers barrier-phase aborts, process-phase aborts, crashes, fragments, handovers (or the bus race): %+v", total)
 	}
 	if total.InRoundCpg != 0 {
 		t.Errorf("%d cpg messages (PROCJOIN, PROCLEAVE, MCAST) delivered inside sync rounds", total.InRoundCpg)
