@@ -86,6 +86,8 @@
 //     sockets), then KindHandoverEnd{ID: the number of chunks}, and closes
 //     the connection. The daemon sends nothing else after KindPark, so
 //     totemd reads these frames with Conn.RecvFiles.
+//     A handover carries at most MaxHandoverBytes of state and
+//     MaxHandoverFiles descriptors.
 //   - totemd keeps the session attached, its frames held, for the keeper's
 //     grace period (totemd's bus package). The next daemon of the service
 //     begins its connection with KindResume{Service, Name} instead of

@@ -15,6 +15,13 @@ import (
 // listening sockets.
 const MaxKept = 16
 
+// Bounds of one handover (doc.go, "Handing a daemon over"): the state of
+// all its KindHandover frames, and their descriptors.
+const (
+	MaxHandoverBytes = 64 << 20
+	MaxHandoverFiles = 4096
+)
+
 // SendFiles writes one message with files attached to the same write
 // (SCM_RIGHTS): the peer receives its own descriptors for them, and the
 // caller still owns its files. The connection must be a unix socket.
@@ -52,8 +59,13 @@ func (c *Conn) SendFiles(m *Msg, files []*os.File) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	n, oobn, err := uc.WriteMsgUnix(frame, oob, nil)
-	if err == nil && (n != len(frame) || oobn != len(oob)) {
+	if err == nil && oobn != len(oob) {
 		err = io.ErrShortWrite
+	}
+	if err == nil && n < len(frame) {
+		// A frame larger than the socket's free buffer leaves in parts;
+		// the descriptors went with the first.
+		_, err = c.c.Write(frame[n:])
 	}
 	if err != nil {
 		return fmt.Errorf("ipcproto: send %s with %d files: %w", m.Kind, len(files), err)

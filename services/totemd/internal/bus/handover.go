@@ -44,9 +44,9 @@ import (
 // clients' (a few descriptors each); one that hands over more is
 // detached, the bound it exceeded named.
 const (
-	MaxHandoverBytes  = 64 << 20 // payload of all the chunks
-	MaxHandoverFiles  = 4096     // descriptors of all the chunks
-	MaxHandoverChunks = 4096     // KindHandover frames
+	MaxHandoverBytes  = ipcproto.MaxHandoverBytes // payload of all the chunks
+	MaxHandoverFiles  = ipcproto.MaxHandoverFiles // descriptors of all the chunks
+	MaxHandoverChunks = 4096                      // KindHandover frames
 )
 
 // handover is what a daemon handed over, as it came: one chunk per
