@@ -115,6 +115,15 @@ func (b *EventBudget) reserve(n int64) bool {
 	return true
 }
 
+// charge takes n bytes whether or not they fit: the events of adopted
+// connections, which their predecessor had accepted within a budget of
+// its own. Events sent from then on shed the hogs as usual.
+func (b *EventBudget) charge(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used += n
+}
+
 // release returns n bytes. Accounting below zero is a bug: it panics.
 func (b *EventBudget) release(n int64) {
 	b.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -30,17 +31,27 @@ type srvTransport interface {
 	setFlowControl(level int32) error
 	// close releases everything; graceful wakes a client idling in poll.
 	close(graceful bool)
+	// interrupt makes a next() blocked now, or called later, return an
+	// error wrapping os.ErrDeadlineExceeded without taking a request
+	// (Server.Pause).
+	interrupt()
+	// handover gives up the transport for a successor: it returns its
+	// state and new descriptors of its files, and releases the rest
+	// without the client noticing (handover.go). On error nothing is
+	// released: the transport is still whole and closes as usual.
+	handover() (parkedTransport, []*os.File, error)
 }
 
 // Conn is one connected client of a Server.
 type Conn struct {
-	srv    *Server
-	setup  *net.UnixConn
-	creds  Creds
-	id     uint64
-	maxMsg int
-	log    *slog.Logger
-	t      srvTransport
+	srv       *Server
+	setup     *net.UnixConn
+	creds     Creds
+	id        uint64
+	maxMsg    int
+	transport Transport
+	log       *slog.Logger
+	t         srvTransport
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -63,19 +74,29 @@ type Conn struct {
 	closeOnce sync.Once
 	graceful  atomic.Bool
 	done      chan struct{} // closed when Disconnect has run
+
+	// started: its loops run, or are about to (guarded by srv.mu).
+	started bool
+	loops   sync.WaitGroup // the request and event loops
+	// Pause and Handover (pause.go, handover.go).
+	pauseOnce  sync.Once
+	pauseCh    chan struct{} // closed by pause: read no more requests
+	parkedCh   chan struct{} // closed by the request loop once it stopped for the pause
+	handedOver atomic.Bool   // the connection went to a successor: no Disconnect
 }
 
-func newConn(s *Server, uc *net.UnixConn, creds Creds, maxMsg int) *Conn {
+func newConn(s *Server, uc *net.UnixConn, creds Creds, maxMsg int, id uint64, tr Transport) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	id := s.newID()
 	c := &Conn{
-		srv: s, setup: uc, creds: creds, id: id, maxMsg: maxMsg,
-		log:    s.log.With("conn", id, "pid", creds.PID, "uid", creds.UID, "gid", creds.GID),
-		ctx:    ctx,
-		cancel: cancel,
-		evWake: make(chan struct{}, 1),
-		fcWake: make(chan struct{}, 1),
-		done:   make(chan struct{}),
+		srv: s, setup: uc, creds: creds, id: id, maxMsg: maxMsg, transport: tr,
+		log:      s.log.With("conn", id, "pid", creds.PID, "uid", creds.UID, "gid", creds.GID),
+		ctx:      ctx,
+		cancel:   cancel,
+		evWake:   make(chan struct{}, 1),
+		fcWake:   make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		pauseCh:  make(chan struct{}),
+		parkedCh: make(chan struct{}),
 	}
 	s.cfg.EventBudget.join(c) // until shutdown
 	return c
@@ -93,8 +114,9 @@ func (c *Conn) Service() string { return c.srv.cfg.Service }
 // MaxMsgSize is the negotiated limit for every message in either direction.
 func (c *Conn) MaxMsgSize() int { return c.maxMsg }
 
-// Transport is the transport this connection uses.
-func (c *Conn) Transport() Transport { return c.srv.cfg.Transport }
+// Transport is the transport this connection uses (an adopted connection
+// keeps its predecessor's, whatever this server offers).
+func (c *Conn) Transport() Transport { return c.transport }
 
 // Context ends when the connection closes.
 func (c *Conn) Context() context.Context { return c.ctx }
@@ -116,30 +138,34 @@ func (c *Conn) Value() any {
 // start runs the connection: requests in one goroutine, events in another.
 func (c *Conn) start() {
 	c.srv.wg.Add(2)
+	c.loops.Add(2)
 	go func() {
 		defer c.srv.wg.Done()
+		defer c.loops.Done()
 		c.eventLoop()
 	}()
 	go func() {
 		defer c.srv.wg.Done()
+		defer c.loops.Done()
 		c.requestLoop()
 	}()
 }
 
 func (c *Conn) requestLoop() {
 	defer func() {
-		c.shutdown()
-		c.srv.h.Disconnect(c)
-		c.srv.unregister(c)
-		close(c.done)
-		c.log.Debug("client disconnected")
+		if !c.handedOver.Load() { // else Handover takes it from here
+			c.finish()
+		}
 	}()
 	for {
-		if !c.waitFlowControl() {
+		if !c.waitTurn() {
 			return
 		}
 		msg, err := c.t.next()
 		if err != nil {
+			if c.pausing() && errors.Is(err, os.ErrDeadlineExceeded) {
+				continue // interrupted by Pause: nothing taken, park
+			}
 			if c.ctx.Err() == nil {
 				c.log.Debug("connection ends", "err", err)
 			}
@@ -167,6 +193,16 @@ func (c *Conn) requestLoop() {
 			}
 		}
 	}
+}
+
+// finish ends a connection that was served: shutdown, Handler.Disconnect,
+// and it leaves the server.
+func (c *Conn) finish() {
+	c.shutdown()
+	c.srv.h.Disconnect(c)
+	c.srv.unregister(c)
+	close(c.done)
+	c.log.Debug("client disconnected")
 }
 
 // Respond sends a response. Handlers normally return it from Request; use
@@ -246,9 +282,15 @@ func (c *Conn) attach(t srvTransport) error {
 	return nil
 }
 
-// waitFlowControl blocks while the flag is set; false if the connection ended.
-func (c *Conn) waitFlowControl() bool {
+// waitTurn blocks while the flag is set, and for good once the server is
+// paused; false once the connection ended (or was handed over).
+func (c *Conn) waitTurn() bool {
 	for {
+		if c.pausing() {
+			close(c.parkedCh)
+			<-c.ctx.Done() // Close or Handover
+			return false
+		}
 		c.fcMu.Lock()
 		fc := c.fc
 		c.fcMu.Unlock()
@@ -259,6 +301,7 @@ func (c *Conn) waitFlowControl() bool {
 		case <-c.ctx.Done():
 			return false
 		case <-c.fcWake:
+		case <-c.pauseCh:
 		}
 	}
 }
@@ -275,19 +318,26 @@ func (c *Conn) Close() {
 func (c *Conn) shutdown() {
 	c.closeOnce.Do(func() {
 		c.cancel()
-		c.respMu.Lock() // no response half-written into a closing transport
-		c.evMu.Lock()
-		freed := c.evBytes
-		c.evQueue, c.evBytes = nil, 0
-		c.evAcct.Store(0)
-		c.evSince.Store(0)
-		c.evMu.Unlock()
-		c.srv.cfg.EventBudget.release(freed)
-		c.srv.cfg.EventBudget.leave(c)
-		if c.t != nil {
-			c.t.close(c.graceful.Load())
-		}
-		c.setup.Close()
-		c.respMu.Unlock()
+		c.release()
 	})
+}
+
+// release frees what the connection holds: its queued events (returned to
+// the budget), its transport (closed gracefully if c.graceful) and its
+// setup socket.
+func (c *Conn) release() {
+	c.respMu.Lock() // no response half-written into a closing transport
+	defer c.respMu.Unlock()
+	c.evMu.Lock()
+	freed := c.evBytes
+	c.evQueue, c.evBytes = nil, 0
+	c.evAcct.Store(0)
+	c.evSince.Store(0)
+	c.evMu.Unlock()
+	c.srv.cfg.EventBudget.release(freed)
+	c.srv.cfg.EventBudget.leave(c)
+	if c.t != nil {
+		c.t.close(c.graceful.Load())
+	}
+	c.setup.Close()
 }

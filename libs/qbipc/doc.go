@@ -22,6 +22,16 @@
 // EventBudget, and a client dropped at either bound is logged by service,
 // pid, uid and process name (budget.go says why this is not corosync's
 // unbounded queue).
+// A daemon that restarts on purpose hands its clients to its successor
+// without their noticing (ipcproto's doc, "Handing a daemon over to its
+// successor"): Server.Pause stops accepting and reading requests (events
+// and responses still flow), Server.Handover turns every connection into a
+// Parked, whose Encode gives the bytes and descriptors to send; the
+// successor's Listen takes them back (Config.Adopt, after DecodeParked,
+// with Config.Inherited for the kept listening sockets), its handler
+// restores its state from Server.Adopted, and Serve goes on where the
+// predecessor stopped: unread requests, queued events, flow control and
+// counters carry over.
 // The listening process should run as root: Pacemaker checks that the
 // server end of its fd belongs to uid 0 or gid 0.
 //

@@ -33,7 +33,10 @@ func (s *Server) handshake(uc *net.UnixConn) {
 	if maxMsg > s.cfg.MaxMsgSize {
 		maxMsg = s.cfg.MaxMsgSize
 	}
-	c := newConn(s, uc, creds, maxMsg)
+	c := newConn(s, uc, creds, maxMsg, s.newID(), s.cfg.Transport)
+	// Nothing more to read here; a paused server's interrupt (register)
+	// sets a read deadline that must outlive the handshake.
+	uc.SetReadDeadline(time.Time{})
 	started := false
 	defer func() {
 		if !started {
@@ -80,7 +83,7 @@ func (s *Server) handshake(uc *net.UnixConn) {
 		s.h.Disconnect(c)
 		return
 	}
-	uc.SetDeadline(time.Time{})
+	uc.SetWriteDeadline(time.Time{})
 	log.Debug("client connected", "conn", c.id, "transport", s.cfg.Transport, "max_msg_size", maxMsg)
 	started = true
 	c.start()

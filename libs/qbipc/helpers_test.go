@@ -128,6 +128,13 @@ type testServer struct {
 
 func startServer(t testing.TB, tr Transport, h Handler, mod func(*Config)) *testServer {
 	t.Helper()
+	return startServerThen(t, tr, h, mod, nil)
+}
+
+// startServerThen is startServer with a step between Listen and Serve
+// (a successor restoring its handler's state from Server.Adopted).
+func startServerThen(t testing.TB, tr Transport, h Handler, mod func(*Config), beforeServe func(*Server)) *testServer {
+	t.Helper()
 	dir, err := os.MkdirTemp("/dev/shm", "qbipc-test-")
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +149,9 @@ func startServer(t testing.TB, tr Transport, h Handler, mod func(*Config)) *test
 	if err != nil {
 		os.RemoveAll(dir)
 		t.Fatal(err)
+	}
+	if beforeServe != nil {
+		beforeServe(s)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{Server: s, service: cfg.Service, dir: dir, cancel: cancel, done: make(chan error, 1)}

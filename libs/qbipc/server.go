@@ -75,6 +75,16 @@ type Config struct {
 	// the clients waiting in their backlog are accepted. Listen takes
 	// ownership of the files.
 	Inherited []*os.File
+	// Adopt are connections a predecessor handed over (Server.Handover in
+	// another process, Parked.Encode and DecodeParked between): Listen
+	// takes them over with their IDs (new connections get IDs above them);
+	// they are served from Serve on, without Handler.Connect (the handler
+	// learns them from Server.Adopted before Serve). Listen takes
+	// ownership of their files, whatever it returns. A connection whose
+	// transport cannot be taken over (its client truncated a ring file, say)
+	// is ended and logged, the others are served; a Listen that fails ends
+	// them all.
+	Adopt []*Parked
 
 	// flagFile and socketDir override libqb's filesystem-socket switch (tests).
 	flagFile, socketDir string
@@ -134,31 +144,65 @@ type Server struct {
 	mu     sync.Mutex
 	conns  map[uint64]*Conn
 	nextID uint64
-	closed bool
+	closed bool // by Close or Handover: no connection registers any more
 	wg     sync.WaitGroup
+
+	// Pause and Handover (pause.go, handover.go).
+	paused     bool
+	accepting  int           // accept loops running
+	handshakes int           // accepted connections whose handshake runs
+	changed    chan struct{} // closed and replaced when either count drops
+	ended      chan struct{} // closed by Close or Handover: Serve finishes
+	adopted    []*Conn       // Config.Adopt, as taken over (adopt.go)
 }
 
 // Listen binds the service's setup socket: the padded abstract name, plus
 // SocketDir/<service> when libqb's force-filesystem flag file exists. It
 // fails if the name is taken (another daemon, or a real corosync, serves it).
-func Listen(cfg Config, h Handler) (*Server, error) {
+func Listen(cfg Config, h Handler) (_ *Server, err error) {
+	defer func() {
+		if err != nil {
+			for _, p := range cfg.Adopt {
+				p.end() // nobody will serve them: the clients see the end
+			}
+		}
+	}()
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, h: h, conns: map[uint64]*Conn{}, log: cfg.Logger.With("service", cfg.Service)}
-	if len(cfg.Inherited) > 0 {
-		return s, s.inherit(cfg.Inherited)
+	s := &Server{cfg: cfg, h: h, conns: map[uint64]*Conn{}, log: cfg.Logger.With("service", cfg.Service),
+		changed: make(chan struct{}), ended: make(chan struct{})}
+	if err := s.checkAdopt(cfg.Adopt); err != nil {
+		for _, f := range cfg.Inherited {
+			f.Close()
+		}
+		return nil, err
 	}
-	addr, err := abstractAddr(cfg.Service, "unix")
+	if len(cfg.Inherited) > 0 {
+		err = s.inherit(cfg.Inherited)
+	} else {
+		err = s.bind()
+	}
 	if err != nil {
 		return nil, err
+	}
+	s.adopt(cfg.Adopt)
+	return s, nil
+}
+
+// bind creates the setup sockets.
+func (s *Server) bind() error {
+	cfg := s.cfg
+	addr, err := abstractAddr(cfg.Service, "unix")
+	if err != nil {
+		return err
 	}
 	l, err := net.ListenUnix("unix", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("listen on libqb service %q: name taken (is corosync or another daemon serving it?): %w", cfg.Service, err)
+			return fmt.Errorf("listen on libqb service %q: name taken (is corosync or another daemon serving it?): %w", cfg.Service, err)
 		}
-		return nil, fmt.Errorf("listen on libqb service %q: %w", cfg.Service, err)
+		return fmt.Errorf("listen on libqb service %q: %w", cfg.Service, err)
 	}
 	s.listeners = append(s.listeners, l)
 	if filesystemSockets(cfg.flagFile) {
@@ -167,18 +211,18 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		fl, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
 		if err != nil {
 			l.Close()
-			return nil, fmt.Errorf("listen on libqb service %q at %s: %w", cfg.Service, p, err)
+			return fmt.Errorf("listen on libqb service %q at %s: %w", cfg.Service, p, err)
 		}
 		fl.SetUnlinkOnClose(false)
 		if err := os.Chmod(p, 0o777); err != nil {
 			l.Close()
 			fl.Close()
-			return nil, fmt.Errorf("chmod %s: %w", p, err)
+			return fmt.Errorf("chmod %s: %w", p, err)
 		}
 		s.fsPath = p
 		s.listeners = append(s.listeners, fl)
 	}
-	return s, nil
+	return nil
 }
 
 // inherit serves on setup sockets an earlier server bound: each must be a
@@ -252,26 +296,64 @@ func (s *Server) Files() ([]*os.File, error) {
 
 // Serve accepts clients until ctx ends or Close is called, then closes every
 // connection (gracefully: clients see the hang-up at once) and returns once
-// every Handler.Disconnect has run.
+// every Handler.Disconnect has run. It starts the adopted connections
+// (Config.Adopt). On a paused server it returns once the server is handed
+// over (Handover) or closed.
 func (s *Server) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
-	errc := make(chan error, len(s.listeners))
-	for _, l := range s.listeners {
-		go func(l *net.UnixListener) { errc <- s.acceptLoop(l) }(l)
+	s.mu.Lock()
+	var ls []*net.UnixListener
+	if !s.closed && !s.paused {
+		ls = s.listeners
+		s.accepting = len(ls)
+	}
+	if !s.closed {
+		for _, c := range s.adopted {
+			if !c.started {
+				c.started = true
+				c.start() // under s.mu: Handover waits for what has started
+			}
+		}
+	}
+	s.mu.Unlock()
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func(l *net.UnixListener) {
+			err := s.acceptLoop(l)
+			s.count(&s.accepting, -1)
+			errc <- err
+		}(l)
 	}
 	var first error
-	for range s.listeners {
+	for range ls {
 		if err := <-errc; err != nil && first == nil {
 			first = err
 		}
 	}
-	s.Close()
+	s.mu.Lock()
+	paused := s.paused
+	s.mu.Unlock()
+	if !paused {
+		s.Close()
+	}
+	<-s.ended
 	s.wg.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
 	return first
+}
+
+// count adds d to one of the counts Pause waits for, telling waiters.
+func (s *Server) count(n *int, d int) {
+	s.mu.Lock()
+	*n += d
+	if d < 0 {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+	s.mu.Unlock()
 }
 
 func (s *Server) acceptLoop(l *net.UnixListener) error {
@@ -289,15 +371,18 @@ func (s *Server) acceptLoop(l *net.UnixListener) error {
 			}
 			return fmt.Errorf("accept on %q: %w", s.cfg.Service, err)
 		}
+		s.count(&s.handshakes, 1) // before this loop can end: Pause waits for it
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.count(&s.handshakes, -1)
 			s.handshake(uc)
 		}()
 	}
 }
 
-// Close stops accepting and closes every connection. Idempotent.
+// Close stops accepting and closes every connection. Idempotent. On a
+// paused server the clients are disconnected as usual.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -305,11 +390,33 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	kept := s.kept
+	close(s.ended)
 	conns := make([]*Conn, 0, len(s.conns))
+	var idle []*Conn // adopted, never started by Serve
 	for _, c := range s.conns {
-		conns = append(conns, c)
+		if c.started {
+			conns = append(conns, c)
+		} else {
+			idle = append(idle, c)
+		}
 	}
+	s.mu.Unlock()
+	s.closeListeners()
+	for _, c := range conns {
+		c.Close()
+	}
+	for _, c := range idle {
+		c.Close()
+		c.finish() // no request loop to run Disconnect
+	}
+	return nil
+}
+
+// closeListeners stops accepting. A filesystem socket's path goes too,
+// unless the sockets were handed to a keeper (Files).
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	kept := s.kept
 	s.mu.Unlock()
 	for _, l := range s.listeners {
 		l.Close()
@@ -317,10 +424,6 @@ func (s *Server) Close() error {
 	if s.fsPath != "" && !kept {
 		os.Remove(s.fsPath)
 	}
-	for _, c := range conns {
-		c.Close()
-	}
-	return nil
 }
 
 // EventBudget is the budget this Server's event queues draw on.
@@ -344,7 +447,8 @@ func (s *Server) Conn(id uint64) *Conn {
 	return s.conns[id]
 }
 
-// register adds c unless the server is closing.
+// register adds a new connection, about to start, unless the server is
+// closing. On a paused server it will not read requests.
 func (s *Server) register(c *Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -352,6 +456,10 @@ func (s *Server) register(c *Conn) bool {
 		return false
 	}
 	s.conns[c.id] = c
+	c.started = true
+	if s.paused {
+		c.pause()
+	}
 	return true
 }
 

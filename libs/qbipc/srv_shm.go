@@ -133,6 +133,10 @@ func (t *shmServer) setFlowControl(level int32) error {
 	return t.rq.SetUserData(level)
 }
 
+// interrupt stops a next() waiting for notification bytes; the credits it
+// holds stay.
+func (t *shmServer) interrupt() { t.setup.SetReadDeadline(time.Unix(1, 0)) }
+
 func (t *shmServer) close(bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,12 +35,17 @@ type sockServer struct {
 	evAddr       *net.UnixAddr
 	buf          []byte
 
+	// watchSetup's end: it closed req (client gone), or it stopped for a
+	// handover (handing set, then a read deadline on setup).
+	watchDone chan struct{}
+	handing   atomic.Bool
+
 	mu     sync.Mutex
 	closed bool
 }
 
 func newSockServer(c *Conn, dir, base string) (_ srvTransport, names [3]string, err error) {
-	t := &sockServer{setup: c.setup, dir: dir, maxMsg: c.maxMsg, evFD: -1, buf: make([]byte, c.maxMsg+1)}
+	t := &sockServer{setup: c.setup, dir: dir, maxMsg: c.maxMsg, evFD: -1, buf: make([]byte, c.maxMsg+1), watchDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			t.close(false)
@@ -125,14 +131,21 @@ func setBuffersFD(fd, size int) error {
 
 // watchSetup waits for the client to hang up, then unblocks next().
 func (t *sockServer) watchSetup() {
+	defer close(t.watchDone)
 	var b [64]byte
 	for {
 		if _, err := t.setup.Read(b[:]); err != nil {
+			if t.handing.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+				return // handover: req goes to the successor
+			}
 			t.req.Close()
 			return
 		}
 	}
 }
+
+// interrupt stops a next() waiting for a request datagram.
+func (t *sockServer) interrupt() { t.req.SetReadDeadline(time.Unix(1, 0)) }
 
 func (t *sockServer) next() ([]byte, error) {
 	for {

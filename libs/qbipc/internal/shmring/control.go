@@ -16,16 +16,17 @@ const offFlowControl = 4 // request.flow_control
 // nobody reads.
 type Control struct {
 	b    []byte
+	id   fileID // the mapped file (File checks it)
 	Path string
 }
 
 // CreateControl creates the control file (mode 0600, owned by uid/gid).
 func CreateControl(path string, uid, gid int) (*Control, error) {
-	b, err := createMapped(path, ControlSize, uid, gid)
+	b, id, err := createMapped(path, ControlSize, uid, gid)
 	if err != nil {
 		return nil, err
 	}
-	return &Control{b: b, Path: path}, nil
+	return &Control{b: b, id: id, Path: path}, nil
 }
 
 // OpenControl maps an existing control file.

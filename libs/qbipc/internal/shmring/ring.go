@@ -63,6 +63,8 @@ var (
 type Ring struct {
 	hdr, data []byte
 	words     uint32 // our own copy: never re-read from the shared header
+	// hdrID and dataID identify the mapped files (Files checks them).
+	hdrID, dataID fileID
 	// HdrPath and DataPath are the two files; Name is the path without "-header".
 	Name, HdrPath, DataPath string
 }
@@ -87,10 +89,10 @@ func Create(name string, maxMsg int, uid, gid int) (r *Ring, err error) {
 			r.Unmap()
 		}
 	}()
-	if r.hdr, err = createMapped(r.HdrPath, HeaderSizeWithUserData, uid, gid); err != nil {
+	if r.hdr, r.hdrID, err = createMapped(r.HdrPath, HeaderSizeWithUserData, uid, gid); err != nil {
 		return r, err
 	}
-	if r.data, err = createMapped(r.DataPath, size, uid, gid); err != nil {
+	if r.data, r.dataID, err = createMapped(r.DataPath, size, uid, gid); err != nil {
 		return r, err
 	}
 	err = guard("init ring header", func() error {
@@ -107,30 +109,34 @@ func Create(name string, maxMsg int, uid, gid int) (r *Ring, err error) {
 	return r, err
 }
 
-func createMapped(path string, size int, uid, gid int) ([]byte, error) {
+func createMapped(path string, size int, uid, gid int) ([]byte, fileID, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, fileID{}, fmt.Errorf("create %s: %w", path, err)
 	}
 	defer unix.Close(fd)
 	if err := unix.Ftruncate(fd, int64(size)); err != nil {
-		return nil, fmt.Errorf("size %s to %d: %w", path, size, err)
+		return nil, fileID{}, fmt.Errorf("size %s to %d: %w", path, size, err)
 	}
 	// Reserve the pages now so that a full /dev/shm fails here, not with SIGBUS later.
 	if err := unix.Fallocate(fd, 0, 0, int64(size)); err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
-		return nil, fmt.Errorf("allocate %s: %w", path, err)
+		return nil, fileID{}, fmt.Errorf("allocate %s: %w", path, err)
 	}
 	if err := unix.Fchown(fd, uid, gid); err != nil {
-		return nil, fmt.Errorf("chown %s to %d:%d: %w", path, uid, gid, err)
+		return nil, fileID{}, fmt.Errorf("chown %s to %d:%d: %w", path, uid, gid, err)
 	}
 	if err := unix.Fchmod(fd, 0o600); err != nil {
-		return nil, fmt.Errorf("chmod %s: %w", path, err)
+		return nil, fileID{}, fmt.Errorf("chmod %s: %w", path, err)
+	}
+	id, _, err := identify(fd, path)
+	if err != nil {
+		return nil, fileID{}, err
 	}
 	b, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		return nil, fmt.Errorf("mmap %s: %w", path, err)
+		return nil, fileID{}, fmt.Errorf("mmap %s: %w", path, err)
 	}
-	return b, nil
+	return b, id, nil
 }
 
 // Open attaches to an existing ring created by a peer (a libqb server):
