@@ -47,6 +47,16 @@ type busState struct {
 
 	round *roundState
 	cmap  *busCmap
+
+	// att is the session as the service last saw it (a handover carries
+	// it to the successor).
+	att Attachment
+	// Handing over (handover.go): parking is set once KindPark went out;
+	// from then on frames to send wait in held. parked is set when totemd
+	// confirmed (KindParked); handedOver once the clients went to the
+	// successor: the session's end then no longer concerns the service.
+	parking, parked, handedOver bool
+	held                        []*ipcproto.Msg
 }
 
 // session is one connection to totemd; messages of an old session that
@@ -73,13 +83,21 @@ func newBusState(d *Daemon) *busState {
 }
 
 // loop keeps the daemon attached to totemd, reconnecting with exponential
-// backoff while totemd is not there or after it went away.
-func (b *busState) loop(ctx context.Context) {
+// backoff while totemd is not there or after it went away. first, if
+// set, is a session already open (a successor's KindResume: the owner has
+// made it b.sess), and pending what it received before the loop started.
+func (b *busState) loop(ctx context.Context, first *session, pending []*ipcproto.Msg) {
 	wait := busRetryMin
 	var lastErr string
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := b.run(ctx)
+		var err error
+		if first != nil {
+			err = b.serve(ctx, first, pending)
+			first, pending = nil, nil
+		} else {
+			err = b.run(ctx)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -106,20 +124,36 @@ func (b *busState) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	defer conn.Close()
 	s := &session{conn: conn}
 	if !b.d.Post(func() { b.sess = s }) {
+		conn.Close()
 		return ctx.Err()
 	}
 	if err := conn.Send(&ipcproto.Msg{Kind: ipcproto.KindAttach, Service: b.d.opts.Service, Name: b.d.opts.Name}); err != nil {
+		conn.Close()
 		b.d.Post(func() { b.detached(s) })
 		return err
 	}
+	return b.serve(ctx, s, nil)
+}
+
+// serve feeds every message of session s to the owner until the
+// connection ends, pending (already received) first.
+func (b *busState) serve(ctx context.Context, s *session, pending []*ipcproto.Msg) error {
+	conn := s.conn
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
 	// Frames that arrived together are handed to the owner as one piece of
 	// work, so the multicasts their acks make room for leave together too
 	// (schedulePump).
+	if len(pending) > 0 && !b.d.Post(func() {
+		for _, m := range pending {
+			b.onMsg(s, m)
+		}
+	}) {
+		return errors.New("daemon stopped")
+	}
 	var batch []*ipcproto.Msg
 	for {
 		m, err := conn.Recv()
@@ -161,8 +195,9 @@ func (b *busState) detached(s *session) {
 	if b.sess != s {
 		return
 	}
-	wasAttached := b.attached
+	wasAttached := b.attached && !b.handedOver
 	b.sess, b.conn, b.attached = nil, nil, false
+	b.parking, b.parked, b.held = false, false, nil
 	for _, it := range append(b.sq.fail(), b.q.fail()...) {
 		if it.done != nil {
 			done := it.done
@@ -207,12 +242,17 @@ func (b *busState) onMsg(s *session, m *ipcproto.Msg) {
 		}
 		return
 	}
-	if !b.attached {
+	if !b.attached || b.handedOver {
 		return
 	}
 	svc := b.d.svc
 	switch m.Kind {
+	case ipcproto.KindParked:
+		b.parked = b.parking
 	case ipcproto.KindConfChg:
+		if c := m.Conf; c.Type == ipcproto.Regular {
+			b.att.Ring, b.att.ServiceMembers, b.att.RingMembers = c.Ring, c.Members, c.RingMembers
+		}
 		svc.ConfChg(*m.Conf)
 	case ipcproto.KindDeliver, ipcproto.KindDeliverBatch:
 		for _, d := range m.Deliveries() {
@@ -273,6 +313,7 @@ func (b *busState) onAttached(s *session, m *ipcproto.Msg) {
 	if m.Ring != nil {
 		a.Ring = *m.Ring
 	}
+	b.att = a
 	b.d.log.Info("attached to totemd", "nodeid", m.NodeID, "ring", a.Ring.String(), "members", m.Members)
 	b.d.svc.Attached(b.d.host, a)
 	if b.d.mirror == b.cmap {
@@ -299,6 +340,10 @@ func (b *busState) onRequest(m *ipcproto.Msg) (cs.Error, []byte) {
 func (b *busState) send(m *ipcproto.Msg) bool {
 	if b.conn == nil {
 		return false
+	}
+	if b.parking {
+		b.held = append(b.held, m)
+		return true
 	}
 	if err := b.conn.Send(m); err != nil {
 		b.d.log.Warn("bus send failed", "kind", m.Kind.String(), "error", err)
@@ -341,7 +386,7 @@ func (b *busState) schedulePump() {
 // pump sends what the windows allow, sync stream first, with one write
 // (ipcproto.Conn.SendBatch).
 func (b *busState) pump() {
-	if !b.attached || b.conn == nil {
+	if !b.attached || b.conn == nil || b.parking {
 		return
 	}
 	out := b.out[:0]
@@ -469,4 +514,39 @@ func (b *busState) drain(timeout time.Duration, ops chan func()) {
 	if b.attached {
 		b.send(&ipcproto.Msg{Kind: ipcproto.KindDetach})
 	}
+}
+
+// park asks totemd to hold the session's frames (handover.go): nothing
+// is sent from here on until unpark.
+func (b *busState) park() bool {
+	if b.conn == nil || b.parking {
+		return false
+	}
+	if err := b.conn.Send(&ipcproto.Msg{Kind: ipcproto.KindPark}); err != nil {
+		b.d.log.Warn("bus send failed", "kind", ipcproto.KindPark.String(), "error", err)
+		b.conn.Close()
+		return false
+	}
+	b.parking, b.parked = true, false
+	return true
+}
+
+// unpark lets totemd write again and sends what waited meanwhile, in
+// order; a no-op unless parking.
+func (b *busState) unpark() {
+	if !b.parking || b.handedOver {
+		return
+	}
+	b.parking, b.parked = false, false
+	held := b.held
+	b.held = nil
+	if !b.send(&ipcproto.Msg{Kind: ipcproto.KindUnpark}) {
+		return
+	}
+	for _, m := range held {
+		if !b.send(m) {
+			return
+		}
+	}
+	b.schedulePump()
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -64,6 +65,9 @@ type Daemon struct {
 	readyCh     chan struct{} // closed when ready is set
 	// attachedCh signals each attach to totemd (keepListeners).
 	attachedCh chan struct{}
+	// handOver: hand over to a successor when Run's context ends
+	// (HandOverOnStop, handover.go).
+	handOver atomic.Bool
 }
 
 // New loads what the daemon needs before serving: cfg.Keys from the
@@ -170,6 +174,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Debug("totemd does not keep the libqb sockets yet", "error", err)
 		}
 	}
+	// A predecessor's clients and state, if it handed them over.
+	res, pending := d.resumeBus()
 	for _, name := range d.opts.Endpoints {
 		var h Handler = d.svc
 		if d.mirror == d.bus.cmap {
@@ -183,10 +189,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		ep, err := ListenEndpoint(EndpointConfig{
 			Service: name, Transport: d.transport, Loop: d, Handler: h,
-			Rules: d.rules, Log: d.logger("IPC"), Inherited: kept[name],
+			Rules: d.rules, Log: d.logger("IPC"), Inherited: kept[name], Adopt: res.take(name),
 		})
 		delete(kept, name)
 		if err != nil {
+			res.drop()
 			for _, fs := range kept {
 				closeFiles(fs)
 			}
@@ -217,6 +224,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	first := d.resumeService(res, pending)
 	if len(d.endpoints) > 0 {
 		wg.Add(1)
 		go func() {
@@ -246,7 +254,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	busCtx, stopBus := context.WithCancel(context.Background())
 	defer stopBus()
 	busDone := make(chan struct{})
-	go func() { defer close(busDone); d.bus.loop(busCtx) }()
+	go func() { defer close(busDone); d.bus.loop(busCtx, first, pending) }()
 	statsTick := time.NewTicker(StatsPeriod)
 	defer statsTick.Stop()
 	var tick <-chan time.Time
@@ -276,10 +284,17 @@ loop:
 		}
 	}
 	// Orderly drain: no new clients or requests, then give queued
-	// multicasts a moment to reach the ring, then detach.
+	// multicasts a moment to reach the ring, then detach. Or hand the
+	// clients and the state over to the next daemon (handover.go).
+	handed := false
+	if ho, ok := d.svc.(Handoff); ok && result == nil && d.handOver.Load() && len(d.endpoints) > 0 {
+		handed = d.handOff(ho)
+	}
 	stopServers()
 	d.drainOps(&wg)
-	d.bus.drain(drainTimeout, d.ops)
+	if !handed {
+		d.bus.drain(drainTimeout, d.ops)
+	}
 	stopBus()
 	for {
 		select {

@@ -44,6 +44,9 @@ type EndpointConfig struct {
 	// Inherited are the name's setup sockets kept from the daemon's
 	// previous run (keeper.go); nil binds them afresh.
 	Inherited []*os.File
+	// Adopt are the connections the daemon's predecessor handed over
+	// (handover.go): they become clients without Handler.Connect.
+	Adopt []*qbipc.Parked
 }
 
 // Endpoint serves one libqb service name on an owner loop: each client's
@@ -57,6 +60,9 @@ type Endpoint struct {
 	srv *qbipc.Server
 	// clients is owned by the loop.
 	clients map[uint64]*Client
+	// adopted are the clients taken over from Adopt, until the Service
+	// resumed them.
+	adopted []*Client
 }
 
 // Client is one libqb connection to one of the service's endpoints. Its
@@ -145,11 +151,17 @@ func ListenEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		EventQueueBytes: cfg.EventQueueBytes,
 		Logger:          slog.New(hclogHandler{cfg.Log}),
 		Inherited:       cfg.Inherited,
+		Adopt:           cfg.Adopt,
 	}, (*endpointHandler)(e))
 	if err != nil {
 		return nil, fmt.Errorf("listen on libqb service %s: %w", cfg.Service, err)
 	}
 	e.srv = srv
+	for _, qc := range srv.Adopted() {
+		c := &Client{Endpoint: cfg.Service, Conn: qc}
+		e.clients[qc.ID()] = c
+		e.adopted = append(e.adopted, c)
+	}
 	return e, nil
 }
 

@@ -1,6 +1,7 @@
 package svchost
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -99,8 +100,23 @@ func serve(c *cli.Context, opts Options, path, bus, metrics string) error {
 	if err != nil {
 		return configExit(err)
 	}
-	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+	// SIGTERM (systemctl stop and restart) hands the clients over to the
+	// next daemon if the service can (handover.go); SIGINT just stops.
+	ctx, stop := context.WithCancel(c.Context)
 	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGTERM {
+				d.HandOverOnStop()
+			}
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	defer startCPUProfile(ctx, opts.Program)()
 	logsys.Notice(log, fmt.Sprintf("needle %s starting up", opts.Program))
 	if err := d.Run(ctx); err != nil {

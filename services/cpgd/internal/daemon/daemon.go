@@ -117,7 +117,7 @@ func (s *service) Attached(h svchost.Host, a svchost.Attachment) {
 		s.clients = map[cpg.ConnID]*svchost.Client{}
 		s.failed = nil
 	}
-	core, err := cpg.New(cpg.Config{NodeID: a.NodeID, Warn: func(msg string, args ...any) { s.log.Warn(fmt.Sprintf(msg, args...)) }})
+	core, err := cpg.New(s.coreConfig(a.NodeID))
 	if err != nil {
 		h.Fatal(fmt.Errorf("cpg core: %w", err))
 		return
@@ -135,6 +135,11 @@ func (s *service) Detached() {
 		s.core.Detached()
 	}
 	s.updateFlow()
+}
+
+// coreConfig is the core's configuration on node id.
+func (s *service) coreConfig(id uint32) cpg.Config {
+	return cpg.Config{NodeID: id, Warn: func(msg string, args ...any) { s.log.Warn(fmt.Sprintf(msg, args...)) }}
 }
 
 // requeue hands the failed multicasts back to the core, in order.

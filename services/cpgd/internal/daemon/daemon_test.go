@@ -45,6 +45,18 @@ logging {
 // service in this process on a one-node ring, inside private namespaces.
 func startNode(t *testing.T) {
 	t.Helper()
+	path := startTotemd(t)
+	d := newCpgd(t, path)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// startTotemd runs a real totemd on a one-node ring and returns its
+// configuration's path.
+func startTotemd(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "corosync.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
@@ -71,6 +83,12 @@ func startNode(t *testing.T) {
 			t.Logf("totemd:\n%s", out.String())
 		}
 	})
+	return path
+}
+
+// newCpgd loads a cpgd (svchost.Daemon) for the configuration at path.
+func newCpgd(t *testing.T, path string) *svchost.Daemon {
+	t.Helper()
 	m, err := coroconf.Load(path, coroconf.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -87,10 +105,7 @@ func startNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	return d
 }
 
 func dial(t *testing.T, pid uint32) *client.Client {
