@@ -298,17 +298,18 @@ func pacemakerLife(t *testing.T, impl string) {
 	// It must come back with every node Online, nothing fenced or
 	// scheduled for fencing, and the resource left where it is.
 	//
-	// A restart of only cpgd is not survived yet. All four of Pacemaker's
-	// CPG daemons lose CPG at once and exit; pacemakerd checks the cluster
-	// with a CPG connect on each exit before respawning, and that connect,
-	// waiting on the restarted cpgd's handshake, is cut short (EINTR, libqb
-	// then reports TRY_AGAIN) by the SIGCHLD of the next daemon's exit. The
-	// CIB manager is then left "Not respawning ... until cluster returns",
-	// which pacemakerd retries only after its cfg connection comes back.
-	// Surviving it needs cpgd to hand its clients' connections to its
-	// successor; see issue 13's note.
+	// Then a restart of only cpgd on the same node. Disconnected, all four
+	// of Pacemaker's CPG daemons would exit at once, and pacemakerd checks
+	// the cluster with a CPG connect on each exit before respawning; that
+	// connect, waiting on the restarted cpgd's handshake, is cut short
+	// (EINTR, libqb then reports TRY_AGAIN) by the SIGCHLD of the next
+	// daemon's exit, leaving the CIB manager "Not respawning ... until
+	// cluster returns" for good. So a cpgd stopped with SIGTERM hands its
+	// clients and its state to its successor through totemd (ipcproto's
+	// doc, "Handing a daemon over"): Pacemaker must not notice at all.
 	if impl == "needle" {
 		pc.restartOne(w, z, "quorumd")
+		pc.restartOne(w, z, "cpgd")
 	}
 
 	// 5. a clean stop of a node not running the resource: pacemaker first,
@@ -376,8 +377,14 @@ func (pc *pcmkCluster) restartOne(w, z int, daemon string) {
 			l = l[k:]
 			return healthy && (strings.Contains(l, "-> S_NOT_DC") || strings.Contains(l, "-> S_IDLE"))
 		}
+		if daemon == "cpgd" { // handed over: nothing may happen at all
+			return healthy && time.Since(restarted) > 10*time.Second
+		}
 		return healthy && (strings.Contains(l, "Respawning ") || time.Since(restarted) > 15*time.Second)
 	})
+	if daemon == "cpgd" && !strings.Contains(np.Output(), "resumed the previous daemon's session") {
+		t.Errorf("needle: the restarted cpgd on %s did not resume its predecessor's session:\n%s", name(w), np.Output())
+	}
 	t.Logf("needle: %s restarted on %s: pacemaker there healthy after %v, dummy on %s", daemon, name(w),
 		time.Since(restarted).Round(100*time.Millisecond), m.startedOn("dummy"))
 	pc.stepLine(daemon+" restart", restarted, map[string]any{"node": name(w), "dc": m.Summary.DC.Name, "on": m.startedOn("dummy")})
@@ -385,6 +392,12 @@ func (pc *pcmkCluster) restartOne(w, z int, daemon string) {
 		l := pc.c.Nodes[i].PacemakerLog()[logs[i]:]
 		bads := []string{"will be fenced", "for fencing", "Scheduling node " + name(w) + " for STONITH",
 			"Shutting cluster down", "Shutting down Pacemaker"}
+		if daemon == "cpgd" {
+			// Handed over: no daemon lost CPG, none was respawned, and no
+			// node saw a peer's process leave a group.
+			bads = append(bads, "Respawning ", "Not respawning", "Lost connection to cluster layer", "CPG connection",
+				"left the cluster", "is now lost", "Node "+name(w)+" state is now lost")
+		}
 		if i == z {
 			// The running resource is not touched (a respawned
 			// controller's own probe of it on its node is not a stop).

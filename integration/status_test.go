@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,7 +201,7 @@ func TestNeedleStatusAndJSON(t *testing.T) {
 
 	// cpgd stops on node 1: within a statistics period the view says so,
 	// and the cpg part is unavailable instead of failing the command.
-	if err := cpgd[0].Stop(10 * time.Second); err != nil {
+	if err := cpgd[0].StopWith(syscall.SIGINT, 10*time.Second); err != nil { // for good: no handover
 		t.Fatal(err)
 	}
 	s := waitStatus(t, nd, false, 15*time.Second)

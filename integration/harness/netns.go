@@ -326,11 +326,16 @@ func (p *Proc) Kill() error {
 }
 
 // Stop sends SIGTERM and waits up to timeout, then kills.
-func (p *Proc) Stop(timeout time.Duration) error {
+func (p *Proc) Stop(timeout time.Duration) error { return p.StopWith(syscall.SIGTERM, timeout) }
+
+// StopWith is Stop with another signal: SIGINT stops a needle service
+// daemon without handing its clients over to a successor (svchost), as
+// a stop for good should.
+func (p *Proc) StopWith(sig syscall.Signal, timeout time.Duration) error {
 	if p.Exited() {
 		return p.err
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:
 		return p.err
