@@ -17,7 +17,9 @@ func TestManPage(t *testing.T) {
 		Synopsis: []string{opts.Program + " [-f] [-c FILE] [--bus PATH]"},
 		Description: `cpgd serves corosync's closed process group service (service 2, libqb endpoint "cpg") to unmodified libcpg clients (Pacemaker, dlm_controld, corosync-cpgtool, cpgtool(8)): group joins and leaves, configuration changes with extended virtual synchrony, and messages in agreed order. A client is told CS_ERR_TRY_AGAIN during a synchronization round or when the ring is congested; accepted multicasts are never dropped, and those not yet on the ring when totemd went away are sent again after the daemon reattaches.
 
-` + daemonCommon,
+` + daemonCommon + `
+
+SIGTERM (systemctl stop and restart) hands cpgd over instead: once no synchronization round runs and its own messages are on the ring, it gives its clients' connections, its groups and its place on the bus to totemd, which holds them for the next cpgd for up to 10 seconds. A cpgd started within that time takes them over: its clients keep their connections and groups and lose no message, and no node sees their processes leave (Pacemaker's daemons, which exit when they lose CPG, do not notice the restart). If none comes, or cpgd could not hand over within 3 seconds, the clients are disconnected and the other nodes see them leave. SIGINT stops cpgd for good at once.`,
 		Flags: svchost.Flags(),
 		Sections: []manpage.Section{
 			{Title: "Exit status", Body: daemonExit},
