@@ -15,6 +15,9 @@ type ConfOptions struct {
 	Quorum      string // body of quorum { }; default votequorum provider
 	Logging     string // body of logging { }; default stderr only, no syslog
 	IPv6        bool   // ring0_addr = the nodes' IPv6 addresses
+	// Authkey, when set, is written to every node's etc/authkey (for a
+	// crypto_cipher / crypto_hash in Extra).
+	Authkey []byte
 }
 
 // CorosyncConf renders one corosync.conf for every node of the cluster; the
@@ -59,6 +62,11 @@ func (c *Cluster) WriteConf(o ConfOptions) error {
 	for _, nd := range c.Nodes {
 		if err := nd.WriteFile("etc/corosync.conf", conf, 0o644); err != nil {
 			return err
+		}
+		if o.Authkey != nil {
+			if err := nd.WriteFile("etc/authkey", o.Authkey, 0o400); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

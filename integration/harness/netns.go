@@ -315,6 +315,18 @@ func (p *Proc) Exited() bool {
 	}
 }
 
+// Wait waits up to timeout for the process to end by itself and returns
+// its error (nil after exit status 0); after timeout it kills it.
+func (p *Proc) Wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		_ = p.Kill()
+		return fmt.Errorf("%s on node %d did not end within %v; killed", p.Name, p.Node.Index+1, timeout)
+	}
+}
+
 // Kill sends SIGKILL and waits for the process to end.
 func (p *Proc) Kill() error {
 	if p.Exited() {
