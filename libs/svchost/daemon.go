@@ -257,12 +257,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer close(busDone); d.bus.loop(busCtx, first, pending) }()
 	statsTick := time.NewTicker(StatsPeriod)
 	defer statsTick.Stop()
-	var tick <-chan time.Time
-	if d.opts.TickPeriod > 0 {
-		t := time.NewTicker(d.opts.TickPeriod)
-		defer t.Stop()
-		tick = t.C
-	}
+	tick := newTicker(d.opts.TickPeriod, d.svc)
+	defer tick.stop()
 	d.log.Info("service ready", "endpoints", d.opts.Endpoints, "ipc", d.transport.String())
 	var result error
 loop:
@@ -272,8 +268,10 @@ loop:
 			break loop
 		case f := <-d.ops:
 			d.step(f)
-		case now := <-tick:
+			tick.update()
+		case now := <-tick.C:
 			d.step(func() { d.svc.Tick(now) })
+			tick.update()
 		case <-statsTick.C:
 			d.step(d.publishAllStats)
 		case result = <-d.fatal:

@@ -114,7 +114,8 @@ type Service interface {
 	// Disconnect: the client is gone; exactly once per accepted Connect.
 	Disconnect(c *Client)
 
-	// Tick is called every Options.TickPeriod (if set).
+	// Tick is called every Options.TickPeriod (if set), while the
+	// Service wants it if it implements TickWanter.
 	Tick(now time.Time)
 }
 

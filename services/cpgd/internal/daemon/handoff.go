@@ -90,3 +90,4 @@ func (s *service) Resume(h svchost.Host, a svchost.Attachment, state []byte, cli
 	s.flush()
 	return nil
 }
+
