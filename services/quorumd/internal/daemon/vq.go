@@ -159,13 +159,24 @@ func (a *vqAdapter) attached(at svchost.Attachment) {
 	}
 	a.core, a.applied, a.epoch = core, cfg, time.Now()
 	a.apply(acts)
+	a.watch()
+}
+
+// watch follows the configuration and the runtime keys in cmap, once the
+// core exists (built at the first attachment, or restored).
+func (a *vqAdapter) watch() {
 	for _, p := range []string{"quorum.", "nodelist.", "config."} {
 		a.s.host.Cmap().Watch(p, a.cmapChanged)
 	}
 	a.s.host.Cmap().Watch(runtimePrefix, func([]string) { a.reconcile() })
 }
 
-func (a *vqAdapter) detached() {}
+// detached: the multicasts on their way may never come back.
+func (a *vqAdapter) detached() {
+	if a.core != nil {
+		a.core.ForgetSent()
+	}
+}
 
 // confChg keeps the ring's members current between sync rounds.
 func (a *vqAdapter) confChg(c ipcproto.Conf) {
@@ -357,6 +368,7 @@ func (a *vqAdapter) mcastDone(m vq.Message, e cs.Error) {
 		return
 	}
 	a.log.Warn("votequorum message not sent", "message", fmt.Sprintf("%T", m), "error", e)
+	a.core.Unsent()
 	if r, ok := m.(vq.QdeviceReg); ok && r.Operation == vq.OpRegister && a.pendingReg != nil {
 		a.core.QdeviceRegisterFailed()
 		c := a.pendingReg

@@ -74,6 +74,11 @@ type Core struct {
 	now                 time.Duration
 	lmsTimer, qdevTimer timer
 
+	// sent counts our multicasts handed to the driver and not yet
+	// delivered back (nor reported lost: Unsent, ForgetSent); a core with
+	// some on their way is not Quiet.
+	sent int
+
 	out []Action
 }
 
@@ -105,6 +110,11 @@ func New(cfg Config) (*Core, []Action, error) {
 func (c *Core) take() []Action {
 	a := c.out
 	c.out = nil
+	for _, x := range a {
+		if _, ok := x.(Mcast); ok {
+			c.sent++
+		}
+	}
 	return a
 }
 

@@ -39,6 +39,9 @@ func (c *Core) DeliverMessage(from uint32, m Message) ([]Action, error) {
 	default:
 		err = fmt.Errorf("votequorum: message type %T", m)
 	}
+	if from == c.id && c.sent > 0 {
+		c.sent-- // one of ours came back (an error included: it is here)
+	}
 	if err != nil {
 		c.out = nil
 		return nil, err

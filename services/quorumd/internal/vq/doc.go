@@ -21,6 +21,13 @@
 // to Advance; NextDeadline says when Advance must be called next. Every
 // other input is taken to happen at the last time Advance was given.
 //
+// Handover (snapshot.go): a quorumd restarted on purpose hands the core
+// to its successor. Quiet says when that can be (no sync round, none of
+// our multicasts on their way, no qdevice registration pending), Snapshot
+// encodes the whole state with the timers as time left, and Restore
+// rebuilds it on the successor's clock; the restored core answers every
+// input as the original would.
+//
 // Invariants are asserted: a broken one panics (the simulator and the tests
 // rely on that), because it means the core itself is wrong, never its input.
 // Bad input (short or inconsistent ring messages, unknown ids) is an error

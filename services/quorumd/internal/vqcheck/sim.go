@@ -34,7 +34,9 @@
 package vqcheck
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"math/rand/v2"
@@ -69,14 +71,21 @@ type Sim struct {
 	adminEV                  bool // a setexpected was accepted
 	watch                    map[string]lmsWatch
 
+	// ho picks the nodes handed over to a restored core between steps
+	// (its own stream: the histories are those without handovers).
+	ho *rand.Rand
+
 	// Checked counts how often each promise was actually tested.
 	Checked struct{ SplitBrain, WFA, LMS, ATB, DeviceCarried int }
+	// Handovers counts the cores replaced by their restored snapshot.
+	Handovers int
 }
 
 // New draws a configuration for seed.
 func New(seed uint64) *Sim {
 	r := rand.New(rand.NewPCG(seed, 0x7671636b))
-	s := &Sim{Seed: seed, r: r, keys: map[string]string{}, votes: map[uint32]uint32{}, cores: map[uint32]*vq.Core{}}
+	s := &Sim{Seed: seed, r: r, keys: map[string]string{}, votes: map[uint32]uint32{}, cores: map[uint32]*vq.Core{},
+		ho: rand.New(rand.NewPCG(seed, 0x686f))}
 	n := 2 + r.IntN(6)
 	var sum uint32
 	for i, p := range r.Perm(12)[:n] {
@@ -144,7 +153,11 @@ func (s *Sim) Run(steps int) error {
 		return err
 	}
 	for i := 0; i < steps; i++ {
-		if err := s.step(); err != nil {
+		err := s.step()
+		if err == nil {
+			err = s.handOver()
+		}
+		if err != nil {
 			return fmt.Errorf("seed %d (replay: VQCHECK_SEED=%d go test -run TestHistories ./services/quorumd/internal/vqcheck): %w\nconfig: %v\n%s",
 				s.Seed, s.Seed, err, s.keys, strings.Join(s.log, "\n"))
 		}
@@ -164,6 +177,41 @@ func (s *Sim) features() error {
 			s.atb = "lowest"
 		}
 	}
+	return nil
+}
+
+// handOver replaces a random live node's core, as a quorumd restarted
+// by SIGTERM does, with the core restored from its snapshot: between
+// steps every multicast is delivered and no round runs, so each core is
+// quiet, and the restored core must encode the same.
+func (s *Sim) handOver() error {
+	if s.ho.IntN(3) != 0 || len(s.cores) == 0 {
+		return nil
+	}
+	live := slices.Sorted(maps.Keys(s.cores))
+	id := live[s.ho.IntN(len(live))]
+	c := s.cores[id]
+	if ok, why := c.Quiet(); !ok {
+		return fmt.Errorf("node %d not quiet between steps: %s", id, why)
+	}
+	b, err := c.Snapshot()
+	if err != nil {
+		return fmt.Errorf("node %d: %w", id, err)
+	}
+	cfg, err := vq.ConfigFromKeys(s.keys, id)
+	if err != nil {
+		return err
+	}
+	r, err := vq.Restore(cfg, b, s.now)
+	if err != nil {
+		return fmt.Errorf("node %d: %w", id, err)
+	}
+	if again, err := r.Snapshot(); err != nil || !bytes.Equal(again, b) {
+		return fmt.Errorf("node %d: the restored core encodes differently (%v)", id, err)
+	}
+	s.cores[id] = r
+	s.Handovers++
+	s.logf("hand over %d", id)
 	return nil
 }
 

@@ -19,7 +19,7 @@ func TestHistories(t *testing.T) {
 		first, n = v, 1
 	}
 	ran, skipped, failed := 0, 0, 0
-	var sb, wfa, lms, atb, dev int
+	var sb, wfa, lms, atb, dev, ho int
 	for seed := first; seed < first+uint64(n); seed++ {
 		sim := New(seed)
 		err := sim.Run(60)
@@ -28,6 +28,7 @@ func TestHistories(t *testing.T) {
 		lms += sim.Checked.LMS
 		atb += sim.Checked.ATB
 		dev += sim.Checked.DeviceCarried
+		ho += sim.Handovers
 		var skip errSkip
 		switch {
 		case errors.As(err, &skip):
@@ -41,9 +42,9 @@ func TestHistories(t *testing.T) {
 			ran++
 		}
 	}
-	t.Logf("%d histories, %d configurations corosync refuses skipped, %d failed; promises tested: split brain %d, wait_for_all %d, last_man_standing %d, auto_tie_breaker %d; partitions quorate through a device's votes %d",
-		ran, skipped, failed, sb, wfa, lms, atb, dev)
-	if n >= 1000 && (sb == 0 || wfa == 0 || lms == 0 || atb == 0 || dev == 0) {
+	t.Logf("%d histories, %d configurations corosync refuses skipped, %d failed; promises tested: split brain %d, wait_for_all %d, last_man_standing %d, auto_tie_breaker %d; partitions quorate through a device's votes %d; cores handed over %d",
+		ran, skipped, failed, sb, wfa, lms, atb, dev, ho)
+	if n >= 1000 && (sb == 0 || wfa == 0 || lms == 0 || atb == 0 || dev == 0 || ho == 0) {
 		t.Errorf("a promise was never tested: the generator lost coverage")
 	}
 }

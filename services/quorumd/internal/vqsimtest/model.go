@@ -2,6 +2,7 @@ package vqsimtest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -35,6 +36,10 @@ type Model struct {
 	// reverse makes the async model activate and send in reverse
 	// partition order (vqsim's timers fire in no fixed order).
 	reverse bool
+	// handover replaces every core after each step by the core restored
+	// from its snapshot, as a quorumd restarted by SIGTERM does: vqsim
+	// must not tell the difference.
+	handover bool
 }
 
 // NewModel starts every nodelist node in partition 0 at time 0, as vqsim
@@ -182,6 +187,35 @@ func (m *Model) Deadlines() []time.Duration {
 
 // Apply runs one step at the model's current time.
 func (m *Model) Apply(st Step) error {
+	if err := m.apply(st); err != nil {
+		return err
+	}
+	if m.handover {
+		return m.handOver()
+	}
+	return nil
+}
+
+// handOver replaces every core by its restored snapshot (between steps
+// every multicast is delivered and no round runs: each core is quiet).
+func (m *Model) handOver() error {
+	for _, id := range slices.Sorted(maps.Keys(m.cores)) {
+		b, err := m.cores[id].Snapshot()
+		if err != nil {
+			return fmt.Errorf("node %d: %w", id, err)
+		}
+		cfg, err := vq.ConfigFromKeys(m.keys, id)
+		if err != nil {
+			return err
+		}
+		if m.cores[id], err = vq.Restore(cfg, b, m.now); err != nil {
+			return fmt.Errorf("node %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func (m *Model) apply(st Step) error {
 	switch st.Kind {
 	case "move":
 		for _, id := range st.Nodes {
