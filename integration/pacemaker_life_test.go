@@ -291,22 +291,21 @@ func pacemakerLife(t *testing.T, impl string) {
 	w := (z + 1) % 3
 	logBefore := len(pc.c.Nodes[z].PacemakerLog())
 
-	// 4. (needle) a restart of only quorumd on a node not running the
-	// resource: Pacemaker's controller there loses its quorum connection
-	// and pacemakerd respawns it (the respawned one waits for the
-	// restarted quorumd: totemd kept its libqb socket, ipcproto's keeper).
-	// It must come back with every node Online, nothing fenced or
-	// scheduled for fencing, and the resource left where it is.
-	//
-	// Then a restart of only cpgd on the same node. Disconnected, all four
-	// of Pacemaker's CPG daemons would exit at once, and pacemakerd checks
-	// the cluster with a CPG connect on each exit before respawning; that
+	// 4. (needle) a restart of only quorumd, then of only cpgd, on a node
+	// not running the resource. Disconnected, Pacemaker would notice each:
+	// the controller exits when it loses its quorum connection and comes
+	// back respawned without its #feature-set transient attribute (crm_mon
+	// then says "MIXED-VERSION partition"); all four of Pacemaker's CPG
+	// daemons would exit at once when cpgd goes, and pacemakerd checks the
+	// cluster with a CPG connect on each exit before respawning; that
 	// connect, waiting on the restarted cpgd's handshake, is cut short
 	// (EINTR, libqb then reports TRY_AGAIN) by the SIGCHLD of the next
 	// daemon's exit, leaving the CIB manager "Not respawning ... until
-	// cluster returns" for good. So a cpgd stopped with SIGTERM hands its
-	// clients and its state to its successor through totemd (ipcproto's
-	// doc, "Handing a daemon over"): Pacemaker must not notice at all.
+	// cluster returns" for good. So a quorumd or cpgd stopped with SIGTERM
+	// hands its clients and its state to its successor through totemd
+	// (ipcproto's doc, "Handing a daemon over"): Pacemaker must not notice
+	// either restart at all — no respawn, no lost connection, nothing
+	// fenced, the resource left where it is, and no MIXED-VERSION.
 	if impl == "needle" {
 		pc.restartOne(w, z, "quorumd")
 		pc.restartOne(w, z, "cpgd")
@@ -340,8 +339,9 @@ func pacemakerLife(t *testing.T, impl string) {
 	pc.logCrm(other, "clean stop of "+name(w))
 }
 
-// restartOne restarts only daemon (quorumd or cpgd) on node w, with the
-// resource on node z, and checks that Pacemaker recovers (see step 4).
+// restartOne restarts only daemon (quorumd or cpgd, which hand over on
+// SIGTERM) on node w, with the resource on node z, and checks that
+// Pacemaker did not notice (see step 4).
 func (pc *pcmkCluster) restartOne(w, z int, daemon string) {
 	t := pc.t
 	logs := make([]int, 3)
@@ -365,11 +365,11 @@ func (pc *pcmkCluster) restartOne(w, z int, daemon string) {
 	restarted := time.Now()
 	// Healthy, and either a Pacemaker daemon was respawned and the
 	// controller there has joined its DC again (the disruption happened
-	// and is over) or 15 s passed healthy without a respawn. crm_mon alone
-	// is not enough: it still names the old DC and lists the node online
-	// while the respawned controller is starting, and a clean stop then
-	// leaves the node UNCLEAN (offline) on the DC, a fence-worthy state
-	// (seen once in the README's comparison runs).
+	// and is over: reported below) or 10 s passed healthy. crm_mon alone
+	// is not enough after a respawn: it still names the old DC and lists
+	// the node online while the respawned controller is starting, and a
+	// clean stop then leaves the node UNCLEAN (offline) on the DC, a
+	// fence-worthy state (seen once in the README's comparison runs).
 	m := waitCrm(t, pc.c.Nodes[w], "pacemaker recovered after a "+daemon+" restart", 120*time.Second, func(m crmMon) bool {
 		healthy := m.Summary.DC.Present && m.Summary.DC.WithQuorum && len(m.online()) == 3 && m.startedOn("dummy") == name(z)
 		l := pc.c.Nodes[w].PacemakerLog()[logs[w]:]
@@ -377,36 +377,41 @@ func (pc *pcmkCluster) restartOne(w, z int, daemon string) {
 			l = l[k:]
 			return healthy && (strings.Contains(l, "-> S_NOT_DC") || strings.Contains(l, "-> S_IDLE"))
 		}
-		if daemon == "cpgd" { // handed over: nothing may happen at all
-			return healthy && time.Since(restarted) > 10*time.Second
-		}
-		return healthy && (strings.Contains(l, "Respawning ") || time.Since(restarted) > 15*time.Second)
+		// handed over: nothing may happen at all
+		return healthy && time.Since(restarted) > 10*time.Second
 	})
-	if daemon == "cpgd" && !strings.Contains(np.Output(), "resumed the previous daemon's session") {
-		t.Errorf("needle: the restarted cpgd on %s did not resume its predecessor's session:\n%s", name(w), np.Output())
+	if !strings.Contains(np.Output(), "resumed the previous daemon's session") {
+		t.Errorf("needle: the restarted %s on %s did not resume its predecessor's session:\n%s", daemon, name(w), np.Output())
 	}
 	t.Logf("needle: %s restarted on %s: pacemaker there healthy after %v, dummy on %s", daemon, name(w),
 		time.Since(restarted).Round(100*time.Millisecond), m.startedOn("dummy"))
 	pc.stepLine(daemon+" restart", restarted, map[string]any{"node": name(w), "dc": m.Summary.DC.Name, "on": m.startedOn("dummy")})
 	for i := range 3 {
 		l := pc.c.Nodes[i].PacemakerLog()[logs[i]:]
+		// Handed over: no daemon lost CPG or quorum, none was
+		// respawned, and no node saw a peer's process leave a group.
 		bads := []string{"will be fenced", "for fencing", "Scheduling node " + name(w) + " for STONITH",
-			"Shutting cluster down", "Shutting down Pacemaker"}
-		if daemon == "cpgd" {
-			// Handed over: no daemon lost CPG, none was respawned, and no
-			// node saw a peer's process leave a group.
-			bads = append(bads, "Respawning ", "Not respawning", "Lost connection to cluster layer", "CPG connection",
-				"left the cluster", "is now lost", "Node "+name(w)+" state is now lost")
-		}
+			"Shutting cluster down", "Shutting down Pacemaker",
+			"Respawning ", "Not respawning", "Lost connection to cluster layer", "CPG connection",
+			"left the cluster", "is now lost", "Node " + name(w) + " state is now lost", "Quorum lost"}
 		if i == z {
-			// The running resource is not touched (a respawned
-			// controller's own probe of it on its node is not a stop).
+			// The running resource is not touched.
 			bads = append(bads, "dummy_stop_0")
 		}
 		for _, bad := range bads {
 			if strings.Contains(l, bad) {
 				t.Errorf("needle: after the %s restart on %s, node %d's pacemaker log has %q", daemon, name(w), i+1, bad)
 			}
+		}
+		// A respawned controller loses its #feature-set transient
+		// attribute, which crm_mon reports as a mixed-version partition.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, err := pc.c.Nodes[i].Run(ctx, "crm_mon", "-1", "--exclude=times")
+		cancel()
+		if err != nil {
+			t.Errorf("needle: crm_mon on node %d after the %s restart: %v\n%s", i+1, daemon, err, out)
+		} else if strings.Contains(string(out), "MIXED-VERSION") {
+			t.Errorf("needle: after the %s restart on %s, crm_mon on node %d says MIXED-VERSION:\n%s", daemon, name(w), i+1, out)
 		}
 	}
 	pc.logCrm(w, daemon+" restarted on "+name(w))
