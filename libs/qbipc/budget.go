@@ -10,9 +10,14 @@ import (
 // What grows per connection, and its bound.
 //
 // Events are the only thing this package queues. SendEvent never blocks
-// the service: it appends to the connection's queue, and the connection's
-// event goroutine moves events into the client's event ring (SHM) or
-// socket as the client makes room. Responses are not queued: Respond
+// the service: while the connection's queue is empty it writes the event
+// into the client's event ring (SHM) or socket itself if there is room
+// (its SHM notification byte follows from the event goroutine, the bytes
+// of a burst in one write, or from SendEvent once one has waited
+// maxNotifyDelay); otherwise it appends to the queue, and the
+// connection's event goroutine moves queued events into the ring or
+// socket as the client makes room. An event goes through the checks below
+// either way: the bounds apply to what may have to be queued. Responses are not queued: Respond
 // writes straight into the client's response ring or socket, and a client
 // whose response channel is full is dropped ("response failed"); requests
 // are read one at a time, only after the previous one was handled. So the
@@ -61,6 +66,9 @@ const eventOverhead = 64
 
 // eventCost is the accounted size of one queued event.
 func eventCost(msg []byte) int64 { return int64(cap(msg)) + eventOverhead }
+
+// eventCostLen is eventCost of an exact-size copy of n bytes.
+func eventCostLen(n int) int64 { return int64(n) + eventOverhead }
 
 // EventBudget bounds the bytes of events queued for all connections of the
 // Servers that share it (Config.EventBudget). Safe for concurrent use.

@@ -26,6 +26,11 @@ type srvTransport interface {
 	// event tries to hand one event over without waiting long; errFull
 	// means retry later, other errors end the connection.
 	event(msg []byte) error
+	// tryEvent is event without any waiting, for SendEvent's own
+	// goroutine (now is monoNow); owed reports notifications left for
+	// flush, which the event goroutine then does. errFull also when the
+	// event goroutine is busy with the channel.
+	tryEvent(msg []byte, now int64) (owed bool, err error)
 	// flush pushes out owed notifications; it reports whether any remain.
 	flush() (pending bool, err error)
 	setFlowControl(level int32) error
@@ -64,6 +69,10 @@ type Conn struct {
 	evAcct  atomic.Int64 // evBytes, readable without evMu (for the budget's choice of whom to drop)
 	evSince atomic.Int64 // unix ns since when the queue has waited for the client; 0 when empty
 	evWake  chan struct{}
+	// evDirect: the event loop runs, so SendEvent may write an event
+	// itself while nothing is queued (sendEvent).
+	evDirect  bool
+	evWritten atomic.Int64 // monoNow of the last event SendEvent wrote itself
 
 	fcMu   sync.Mutex
 	fc     int32

@@ -162,6 +162,9 @@ func (c *Conn) park() (*Parked, error) {
 	}
 	c.evMu.Lock()
 	events, queued := c.evQueue, c.evBytes
+	if events == nil {
+		events = [][]byte{} // as after a queue that emptied (SendEvent wrote its events itself)
+	}
 	c.evQueue, c.evBytes = nil, 0
 	c.evAcct.Store(0)
 	c.evSince.Store(0)

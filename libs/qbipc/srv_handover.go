@@ -143,6 +143,10 @@ func (t *shmServer) handover() (parkedTransport, []*os.File, error) {
 	if t.closed {
 		return parkedTransport{}, nil, ErrClosed
 	}
+	// Notifications SendEvent left to the event goroutine, which has
+	// stopped: out now if they fit; what stays owed goes with the state
+	// (an error is the client's hang-up, which the successor sees too).
+	t.flushLocked()
 	var files []*os.File
 	rings := []*shmring.Ring{t.rq, t.rs, t.ev}
 	for _, r := range rings {
@@ -163,7 +167,7 @@ func (t *shmServer) handover() (parkedTransport, []*os.File, error) {
 // adoptShm maps the rings of a handed-over connection (files: the
 // transport's, in shmFiles order without the setup socket).
 func adoptShm(c *Conn, pt parkedTransport, files []*os.File) (srvTransport, error) {
-	t := &shmServer{setup: c.setup, dir: pt.dir, maxMsg: c.maxMsg, credits: pt.credits, owed: pt.owed}
+	t := &shmServer{setup: c.setup, dir: pt.dir, maxMsg: c.maxMsg, credits: pt.credits, owed: pt.owed, setupFD: -1}
 	rings := []**shmring.Ring{&t.rq, &t.rs, &t.ev}
 	for i, kind := range ringKinds {
 		r, err := shmring.Reattach(ringName(pt.dir, kind, c.srv.cfg.Service), files[2*i], files[2*i+1], c.maxMsg)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/needle-cluster/needle/libs/qbipc/internal/shmring"
 )
 
@@ -28,10 +30,13 @@ type shmServer struct {
 	credits int // notification bytes read whose chunks are not taken yet
 	owed    int // event notification bytes not yet written
 	zeros   []byte
+	setupFD int // setup's descriptor for flushLocked; -1 until looked up
+	// owedSince is monoNow when tryEvent made owed 1.
+	owedSince int64
 }
 
 func newShmServer(c *Conn, dir, base string) (srvTransport, [3]string, error) {
-	t := &shmServer{setup: c.setup, dir: dir, maxMsg: c.maxMsg}
+	t := &shmServer{setup: c.setup, dir: dir, maxMsg: c.maxMsg, setupFD: -1}
 	uid, gid := int(c.creds.UID), int(c.creds.GID)
 	var err error
 	for _, r := range []struct {
@@ -93,6 +98,10 @@ func (t *shmServer) respond(msg []byte) error {
 func (t *shmServer) event(msg []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.eventLocked(msg)
+}
+
+func (t *shmServer) eventLocked(msg []byte) error {
 	if t.closed {
 		return ErrClosed
 	}
@@ -107,21 +116,75 @@ func (t *shmServer) event(msg []byte) error {
 	return nil
 }
 
-// flush writes owed notification bytes, waiting only briefly for room.
+// tryEvent writes the chunk, whose notification byte is left owed: the
+// event goroutine writes the owed bytes of a burst in one go once the
+// service's goroutine lets it run. So that a service sending without a
+// pause does not hold them back, tryEvent writes them itself once the
+// oldest has waited maxNotifyDelay (now is monoNow). The ring write never
+// waits; the event goroutine holds t.mu only for one such write, or one
+// notification write, at a time.
+func (t *shmServer) tryEvent(msg []byte, now int64) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.eventLocked(msg); err != nil {
+		return false, err
+	}
+	if t.owed == 1 {
+		t.owedSince = now
+	} else if now-t.owedSince >= int64(maxNotifyDelay) {
+		if err := t.flushLocked(); err != nil {
+			return false, err
+		}
+	}
+	return t.owed > 0, nil
+}
+
+// maxNotifyDelay bounds how long SendEvent leaves notifications owed.
+const maxNotifyDelay = 100 * time.Microsecond
+
+// flush writes owed notification bytes if the setup socket has room.
 func (t *shmServer) flush() (bool, error) {
-	if t.owed == 0 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
 		return false, nil
+	}
+	err := t.flushLocked()
+	return t.owed > 0, err
+}
+
+// flushLocked writes the owed notification bytes without waiting: what
+// does not fit stays owed (the event goroutine retries it). The setup
+// socket's descriptor stays open while t is not closed (Conn.release
+// closes it after the transport).
+func (t *shmServer) flushLocked() error {
+	if t.owed == 0 {
+		return nil
+	}
+	if t.setupFD < 0 {
+		rc, err := t.setup.SyscallConn()
+		if err != nil {
+			return fmt.Errorf("event notification: %w", err)
+		}
+		rc.Control(func(fd uintptr) { t.setupFD = int(fd) })
 	}
 	if len(t.zeros) < t.owed {
 		t.zeros = make([]byte, max(t.owed, 64))
 	}
-	t.setup.SetWriteDeadline(time.Now().Add(time.Millisecond))
-	n, err := t.setup.Write(t.zeros[:t.owed])
-	t.owed -= n
-	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		return t.owed > 0, fmt.Errorf("event notification: %w", err)
+	for t.owed > 0 {
+		n, err := unix.Write(t.setupFD, t.zeros[:t.owed])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			t.owedSince = monoNow() // tryEvent tries again maxNotifyDelay from now
+			return nil
+		case err != nil:
+			return fmt.Errorf("event notification: %w", err)
+		}
+		t.owed -= n
 	}
-	return t.owed > 0, nil
+	return nil
 }
 
 func (t *shmServer) setFlowControl(level int32) error {

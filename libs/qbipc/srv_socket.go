@@ -33,6 +33,7 @@ type sockServer struct {
 	evFD         int           // bound to <base>-<svc>-event-tx, until connected
 	ev           *net.UnixConn // evFD connected to the client's event socket
 	evAddr       *net.UnixAddr
+	evRawFD      int // ev's descriptor for tryEvent; -1 until looked up
 	buf          []byte
 
 	// watchSetup's end: it closed req (client gone), or it stopped for a
@@ -45,7 +46,7 @@ type sockServer struct {
 }
 
 func newSockServer(c *Conn, dir, base string) (_ srvTransport, names [3]string, err error) {
-	t := &sockServer{setup: c.setup, dir: dir, maxMsg: c.maxMsg, evFD: -1, buf: make([]byte, c.maxMsg+1), watchDone: make(chan struct{})}
+	t := &sockServer{setup: c.setup, dir: dir, maxMsg: c.maxMsg, evFD: -1, evRawFD: -1, buf: make([]byte, c.maxMsg+1), watchDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			t.close(false)
@@ -217,6 +218,42 @@ func (t *sockServer) event(msg []byte) error {
 		return fmt.Errorf("send event: %w", err)
 	}
 	return nil
+}
+
+// tryEvent sends the datagram if the socket has room now; errFull when
+// it has not, or while the event goroutine waits for room itself.
+func (t *sockServer) tryEvent(msg []byte, _ int64) (bool, error) {
+	if !t.mu.TryLock() {
+		return false, errFull
+	}
+	defer t.mu.Unlock()
+	if t.closed {
+		return false, ErrClosed
+	}
+	if t.ev == nil {
+		if err := t.connectEvents(); err != nil {
+			return false, err
+		}
+	}
+	if t.evRawFD < 0 {
+		rc, err := t.ev.SyscallConn()
+		if err != nil {
+			return false, fmt.Errorf("send event: %w", err)
+		}
+		rc.Control(func(fd uintptr) { t.evRawFD = int(fd) })
+	}
+	for {
+		_, err := unix.Write(t.evRawFD, msg)
+		switch {
+		case err == nil:
+			return false, nil
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return false, errFull
+		}
+		return false, fmt.Errorf("send event: %w", err)
+	}
 }
 
 // connectEvents connects the event socket to the client's, which exists

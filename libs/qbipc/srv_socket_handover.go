@@ -62,7 +62,7 @@ func (t *sockServer) handover() (parkedTransport, []*os.File, error) {
 func adoptSock(c *Conn, pt parkedTransport, files []*os.File) (_ srvTransport, err error) {
 	svc := c.srv.cfg.Service
 	name := sockName(pt.dir, svc)
-	t := &sockServer{setup: c.setup, dir: pt.dir, maxMsg: c.maxMsg, evFD: -1, buf: make([]byte, c.maxMsg+1),
+	t := &sockServer{setup: c.setup, dir: pt.dir, maxMsg: c.maxMsg, evFD: -1, evRawFD: -1, buf: make([]byte, c.maxMsg+1),
 		watchDone: make(chan struct{}), reqConnected: pt.reqConnected}
 	defer func() {
 		if err != nil {
