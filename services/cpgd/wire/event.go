@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
@@ -65,9 +66,35 @@ func (PartialDeliver) EventID() int32 { return EvPartialDeliver }
 func (TotemConfChg) EventID() int32   { return EvTotemConfChg }
 
 // Encode implements Event.
-func (e ConfChg) Encode() []byte {
+func (e ConfChg) Encode() []byte        { return e.EncodeInto(nil) }
+func (e Deliver) Encode() []byte        { return e.EncodeInto(nil) }
+func (e PartialDeliver) Encode() []byte { return e.EncodeInto(nil) }
+func (e TotemConfChg) Encode() []byte   { return e.EncodeInto(nil) }
+
+// hdrLE is the byte order of libqb's response header (qbipc.NewResponse).
+var hdrLE = binary.LittleEndian
+
+// eventBuf returns size bytes of buf (a new slice if buf is too small),
+// the first fixed of them zeroed and the response header set: the caller
+// overwrites all the rest.
+func eventBuf(buf []byte, id int32, size, fixed int) []byte {
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	} else {
+		buf = buf[:size]
+		clear(buf[:fixed])
+	}
+	hdrLE.PutUint32(buf[0:], uint32(id))
+	hdrLE.PutUint32(buf[8:], uint32(size))
+	hdrLE.PutUint32(buf[16:], uint32(cs.OK))
+	return buf
+}
+
+// EncodeInto is Encode into buf's array when it is large enough (else a
+// new one); the result is the encoded event.
+func (e ConfChg) EncodeInto(buf []byte) []byte {
 	n := len(e.Members) + len(e.Left) + len(e.Joined)
-	b := newResponse(EvConfChg, cs.OK, confChgSize+n*AddressSize)
+	b := eventBuf(buf, EvConfChg, confChgSize+n*AddressSize, confChgSize+n*AddressSize)
 	putName(b[24:], e.Group)
 	ne.PutUint32(b[160:], uint32(len(e.Members)))
 	ne.PutUint32(b[168:], uint32(len(e.Joined)))
@@ -82,8 +109,9 @@ func (e ConfChg) Encode() []byte {
 	return b
 }
 
-func (e Deliver) Encode() []byte {
-	b := newResponse(EvDeliver, cs.OK, deliverSize+len(e.Msg))
+// EncodeInto is Encode into buf's array when it is large enough.
+func (e Deliver) EncodeInto(buf []byte) []byte {
+	b := eventBuf(buf, EvDeliver, deliverSize+len(e.Msg), deliverSize)
 	putName(b[24:], e.Group)
 	ne.PutUint32(b[160:], uint32(len(e.Msg)))
 	ne.PutUint32(b[168:], e.NodeID)
@@ -92,8 +120,9 @@ func (e Deliver) Encode() []byte {
 	return b
 }
 
-func (e PartialDeliver) Encode() []byte {
-	b := newResponse(EvPartialDeliver, cs.OK, partialDelivSize+len(e.Frag))
+// EncodeInto is Encode into buf's array when it is large enough.
+func (e PartialDeliver) EncodeInto(buf []byte) []byte {
+	b := eventBuf(buf, EvPartialDeliver, partialDelivSize+len(e.Frag), partialDelivSize)
 	putName(b[24:], e.Group)
 	ne.PutUint32(b[160:], e.MsgLen)
 	ne.PutUint32(b[168:], uint32(len(e.Frag)))
@@ -104,8 +133,10 @@ func (e PartialDeliver) Encode() []byte {
 	return b
 }
 
-func (e TotemConfChg) Encode() []byte {
-	b := newResponse(EvTotemConfChg, cs.OK, totemConfChgSize+4*len(e.Members))
+// EncodeInto is Encode into buf's array when it is large enough.
+func (e TotemConfChg) EncodeInto(buf []byte) []byte {
+	size := totemConfChgSize + 4*len(e.Members)
+	b := eventBuf(buf, EvTotemConfChg, size, size)
 	ne.PutUint32(b[24:], e.Ring.NodeID)
 	ne.PutUint64(b[32:], e.Ring.Seq)
 	ne.PutUint32(b[40:], uint32(len(e.Members)))

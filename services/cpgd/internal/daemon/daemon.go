@@ -87,6 +87,9 @@ type service struct {
 	mcasts, tryAgain, ringBytes uint64 // ringBytes: bytes the ring accepted
 	// backlogBytes are the bytes handed to Host.Mcast and not yet done.
 	backlogBytes int
+	// evBuf is reused for every event: qbipc's SendEventCopy keeps no
+	// reference to it (an event that has to wait is copied).
+	evBuf []byte
 }
 
 func newService(c svchost.Config) *service {
@@ -294,13 +297,17 @@ func (s *service) updateFlow() {
 	}
 }
 
-// sendEvent encodes one core event for its client.
+// sendEvent encodes one core event for its client, into s.evBuf. A
+// client in s.clients is not gone (Disconnect removes it), so the
+// connection's SendEventCopy is what svchost's Client.SendEvent would do,
+// without the buffer being kept.
 func (s *service) sendEvent(e cpg.Event) {
 	c := s.clients[e.Target()]
 	if c == nil {
 		return
 	}
-	if err := c.SendEvent(encodeEvent(e)); err != nil && !errors.Is(err, qbipc.ErrClosed) {
+	s.evBuf = encodeEventInto(s.evBuf, e)
+	if err := c.Conn.SendEventCopy(s.evBuf); err != nil && !errors.Is(err, qbipc.ErrClosed) {
 		s.log.Warn("event not queued", "conn", e.Target(), "error", err)
 	}
 }
@@ -313,16 +320,17 @@ func addrs(in []cpg.Address) []wire.Address {
 	return out
 }
 
-func encodeEvent(e cpg.Event) []byte {
+// encodeEventInto encodes e into buf's array if it is large enough.
+func encodeEventInto(buf []byte, e cpg.Event) []byte {
 	switch e := e.(type) {
 	case cpg.ConfChgEvent:
-		return wire.ConfChg{Group: e.Group, Members: addrs(e.Members), Left: addrs(e.Left), Joined: addrs(e.Joined)}.Encode()
+		return wire.ConfChg{Group: e.Group, Members: addrs(e.Members), Left: addrs(e.Left), Joined: addrs(e.Joined)}.EncodeInto(buf)
 	case cpg.DeliverEvent:
-		return wire.Deliver{Group: e.Group, NodeID: e.NodeID, PID: e.PID, Msg: e.Data}.Encode()
+		return wire.Deliver{Group: e.Group, NodeID: e.NodeID, PID: e.PID, Msg: e.Data}.EncodeInto(buf)
 	case cpg.PartialDeliverEvent:
-		return wire.PartialDeliver{Group: e.Group, MsgLen: e.MsgLen, NodeID: e.NodeID, PID: e.PID, Type: uint32(e.Type), Frag: e.Data}.Encode()
+		return wire.PartialDeliver{Group: e.Group, MsgLen: e.MsgLen, NodeID: e.NodeID, PID: e.PID, Type: uint32(e.Type), Frag: e.Data}.EncodeInto(buf)
 	case cpg.TotemConfChgEvent:
-		return wire.TotemConfChg{Ring: wire.RingID{NodeID: e.Ring.Rep, Seq: e.Ring.Seq}, Members: e.Members}.Encode()
+		return wire.TotemConfChg{Ring: wire.RingID{NodeID: e.Ring.Rep, Seq: e.Ring.Seq}, Members: e.Members}.EncodeInto(buf)
 	}
 	panic(fmt.Sprintf("cpgd: unknown core event %T", e))
 }
