@@ -163,7 +163,9 @@ func New(cfg Config) (*Node, error) {
 // sends the leave message so peers re-form at once.
 func (n *Node) Run(ctx context.Context) error {
 	var err error
-	n.tr, err = transport.Open(ctx, n.cfg.Transport)
+	tc := n.cfg.Transport
+	tc.LocalLoop = true // own copies skip the kernel (served first in the loop below)
+	n.tr, err = transport.Open(ctx, tc)
 	if err != nil {
 		return err
 	}
@@ -192,34 +194,43 @@ func (n *Node) Run(ctx context.Context) error {
 	defer stats.Stop()
 	for {
 		n.armTimer(timer)
-		select {
-		case <-ctx.Done():
-			n.leave()
-			return nil
-		case p := <-n.tr.Packets():
-			n.receive(p)
-			// Take every datagram that already arrived before carrying out
-			// what they produced: a token visit's frames then reach the
-			// services as one bus write, and the token goes on with the
-			// frames this node sends in one system call, instead of a
-			// flush (and a wake-up of each writer) per datagram.
-			for more := maxReceiveBatch; more > 0; more-- {
-				select {
-				case p := <-n.tr.Packets():
-					n.receive(p)
-					continue
-				default:
-				}
-				break
+		if local := n.tr.TakeLocal(); len(local) > 0 {
+			// This node's own copies of what it just sent, which the
+			// loopback would have handed back at once; then whatever
+			// else is ready, without waiting for it.
+			n.receive(local)
+			select {
+			case <-ctx.Done():
+				n.leave()
+				return nil
+			case ps := <-n.tr.Packets():
+				n.receiveMore(ps)
+			case <-timer.C:
+				n.srp.Tick(n.now())
+			case ev := <-busEvents:
+				n.handleBus(ev)
+			case f := <-n.calls:
+				f()
+			case <-stats.C:
+				n.publishStats()
+			default:
 			}
-		case <-timer.C:
-			n.srp.Tick(n.now())
-		case ev := <-busEvents:
-			n.handleBus(ev)
-		case f := <-n.calls:
-			f()
-		case <-stats.C:
-			n.publishStats()
+		} else {
+			select {
+			case <-ctx.Done():
+				n.leave()
+				return nil
+			case ps := <-n.tr.Packets():
+				n.receiveMore(ps)
+			case <-timer.C:
+				n.srp.Tick(n.now())
+			case ev := <-busEvents:
+				n.handleBus(ev)
+			case f := <-n.calls:
+				f()
+			case <-stats.C:
+				n.publishStats()
+			}
 		}
 		n.flush()
 		switch n.exit {
@@ -234,15 +245,37 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 }
 
-// maxReceiveBatch bounds the datagrams one pass of the loop takes after
-// the first (a window's worth): timers, the bus and calls are served
-// between passes.
+// maxReceiveBatch bounds the datagrams one pass of the loop takes (a
+// window's worth, give or take the last batch): timers, the bus and calls
+// are served between passes.
 const maxReceiveBatch = 64
 
-func (n *Node) receive(p transport.Packet) {
-	if err := n.srp.Receive(n.now(), p.Frame); err != nil {
-		n.log.Trace("frame dropped", "from", p.From, "error", err)
+// receiveMore receives a batch and every datagram that already arrived
+// after it, before carrying out what they produced: a token visit's
+// frames then reach the services as one bus write, and the token goes on
+// with the frames this node sends in one system call, instead of a flush
+// (and a wake-up of each writer) per datagram.
+func (n *Node) receiveMore(ps []transport.Packet) {
+	taken := n.receive(ps)
+	for taken < maxReceiveBatch {
+		select {
+		case ps := <-n.tr.Packets():
+			taken += n.receive(ps)
+			continue
+		default:
+		}
+		break
 	}
+}
+
+// receive feeds a batch of datagrams to srp and says how many there were.
+func (n *Node) receive(ps []transport.Packet) int {
+	for _, p := range ps {
+		if err := n.srp.Receive(n.now(), p.Frame); err != nil {
+			n.log.Trace("frame dropped", "from", p.From, "error", err)
+		}
+	}
+	return len(ps)
 }
 
 // leave multicasts the leave message, so that the other nodes re-form at

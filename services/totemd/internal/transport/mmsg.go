@@ -56,6 +56,10 @@ func (t *Transport) SendBatch(outs []Out) error {
 		}
 	}
 	add := func(conn *net.UDPConn, frame []byte, to uint32, dst netip.AddrPort) {
+		if t.cfg.LocalLoop && dst == t.self {
+			t.loopLocal(frame, true)
+			return
+		}
 		out := frame
 		if t.cfg.Codec != nil {
 			var err error
@@ -83,7 +87,11 @@ func (t *Transport) SendBatch(outs []Out) error {
 			add(conn, o.Frame, o.To, dst)
 		case t.cfg.Mode == UDP:
 			add(t.send, o.Frame, 0, t.group)
-			t.deliverLocal(o.Frame)
+			if t.cfg.LocalLoop {
+				t.loopLocal(o.Frame, false)
+			} else {
+				t.deliverLocal(o.Frame)
+			}
 		default:
 			for _, p := range ps.list {
 				add(t.send, o.Frame, p.ID, ps.addr[p.ID])

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -61,5 +62,50 @@ func TestSendBatchSealsPerMember(t *testing.T) {
 			}
 		}
 		noMore(t, ts[i])
+	}
+}
+
+// TestSendBatchLocalLoop: with LocalLoop the sender's own copies (its
+// multicast copy and a token to itself) come back through TakeLocal, in
+// order and unsealed, never through the kernel; the other members get
+// theirs as without it, and the counters count the own copies as before.
+func TestSendBatchLocalLoop(t *testing.T) {
+	port := freePort(t)
+	peers := loopPeers(2)
+	ts := make([]*Transport, 2)
+	for i := range ts {
+		tr, err := Open(context.Background(), Config{Mode: UDPU, Local: peers[i].Addr, Port: port, Peers: peers,
+			BlockUnlisted: true, Codec: prefixCodec{key: 0x5a}, LocalLoop: i == 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		ts[i] = tr
+	}
+	frames := [][]byte{[]byte("m1"), []byte("tok"), []byte("m2")}
+	if err := ts[0].SendBatch([]Out{{Frame: frames[0]}, {To: 1, Frame: frames[1]}, {Frame: frames[2]}}); err != nil {
+		t.Fatal(err)
+	}
+	frames[0][0] = 'x' // the kept copy is the transport's own
+	local := ts[0].TakeLocal()
+	var got []string
+	for _, p := range local {
+		got = append(got, string(p.Frame))
+	}
+	if fmt.Sprint(got) != "[m1 tok m2]" {
+		t.Fatalf("local copies %q", got)
+	}
+	if len(ts[0].TakeLocal()) != 0 {
+		t.Fatal("TakeLocal returned the copies twice")
+	}
+	noMore(t, ts[0])
+	for _, w := range []string{"m1", "m2"} {
+		if p, ok := recv(t, ts[1]); !ok || string(p.Frame) != w {
+			t.Fatalf("node 2: got %q ok=%v, want %q", p.Frame, ok, w)
+		}
+	}
+	noMore(t, ts[1])
+	if s := ts[0].Stats(); s.Sent != 5 || s.Received != 3 {
+		t.Fatalf("counters: sent %d received %d, want 5 and 3", s.Sent, s.Received)
 	}
 }

@@ -83,6 +83,12 @@ type Config struct {
 	BlockUnlisted bool
 	Codec         FrameCodec
 	Logger        hclog.Logger
+	// LocalLoop hands this node's own copy of what SendBatch sends to
+	// itself (its udpu multicast copy, its udp multicast's local copy, a
+	// token to itself) back through TakeLocal instead of the kernel or
+	// Packets: the frame srp receives is the same, only the loopback
+	// send and receive are saved. Nothing on the wire changes.
+	LocalLoop bool
 }
 
 // Packet is one received frame, opened and checked.
@@ -112,8 +118,10 @@ type Transport struct {
 	mrecv *net.UDPConn            // udp only: the group socket
 	peers atomic.Pointer[peerSet] // replaced whole by SetPeers
 	group netip.AddrPort
-	in    chan Packet
+	in    chan []Packet
 	bw    batchWriter // SendBatch's scratch
+	self  netip.AddrPort
+	local []Packet // LocalLoop: own copies waiting for TakeLocal
 	done  chan struct{}
 	once  sync.Once
 	wg    sync.WaitGroup
@@ -143,13 +151,14 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 	t := &Transport{
 		cfg:  cfg,
 		log:  cfg.Logger,
-		in:   make(chan Packet, 4096),
+		in:   make(chan []Packet, 1024),
 		done: make(chan struct{}),
 	}
 	if t.log == nil {
 		t.log = hclog.NewNullLogger()
 	}
 	t.peers.Store(newPeerSet(cfg.Peers, cfg.Port))
+	t.self = netip.AddrPortFrom(cfg.Local.Unmap(), cfg.Port)
 	var err error
 	switch cfg.Mode {
 	case UDPU:
@@ -185,8 +194,9 @@ func (t *Transport) openUDPU(ctx context.Context) error {
 	return nil
 }
 
-// Packets delivers received frames in arrival order.
-func (t *Transport) Packets() <-chan Packet { return t.in }
+// Packets delivers received frames in arrival order, in batches: the
+// datagrams one recvmmsg(2) returned (each batch non-empty).
+func (t *Transport) Packets() <-chan []Packet { return t.in }
 
 // SendToken sends a frame to one node (ORF token, commit token).
 func (t *Transport) SendToken(to uint32, frame []byte) error {
@@ -241,10 +251,32 @@ func (t *Transport) write(conn *net.UDPConn, frame []byte, to uint32, dst netip.
 	return nil
 }
 
+// TakeLocal returns (and forgets) the own copies SendBatch kept with
+// LocalLoop, in the order they were sent. The caller receives them as it
+// receives Packets.
+func (t *Transport) TakeLocal() []Packet {
+	ps := t.local
+	t.local = nil
+	return ps
+}
+
+// loopLocal keeps a copy of frame for TakeLocal; counted, it is a
+// datagram sent and received as the kernel's loopback one was (a udpu
+// copy to self), else it is not (udp's local copy never was).
+func (t *Transport) loopLocal(frame []byte, counted bool) {
+	t.local = append(t.local, Packet{Frame: append([]byte(nil), frame...), From: t.self})
+	if counted {
+		t.sent.Add(1)
+		t.received.Add(1)
+		t.sentBytes.Add(uint64(len(frame)))
+		t.receivedBytes.Add(uint64(len(frame)))
+	}
+}
+
 func (t *Transport) deliverLocal(frame []byte) {
 	cp := append([]byte(nil), frame...)
 	select {
-	case t.in <- Packet{Frame: cp, From: netip.AddrPortFrom(t.cfg.Local, t.cfg.Port)}:
+	case t.in <- []Packet{{Frame: cp, From: netip.AddrPortFrom(t.cfg.Local, t.cfg.Port)}}:
 	default:
 		t.dSize.Add(1)
 	}
@@ -252,9 +284,9 @@ func (t *Transport) deliverLocal(frame []byte) {
 
 func (t *Transport) readLoop(conn *net.UDPConn) {
 	defer t.wg.Done()
-	buf := make([]byte, MaxDatagram+1)
+	r := newBatchReader()
 	for {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		got, err := r.read(conn)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -262,32 +294,53 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 			t.log.Warn("receive failed", "error", err)
 			continue
 		}
-		if n > MaxDatagram {
-			t.drop(&t.dSize, from, "datagram too large")
-			continue
+		// The batch's datagrams share one allocation, each capped at its
+		// own length: srp keeps MCAST frames, never writes them, and a
+		// codec may open a datagram in place.
+		total := 0
+		for i := 0; i < got; i++ {
+			if n := int(r.hdrs[i].len); n <= MaxDatagram {
+				total += n
+			}
 		}
-		src := from.Addr().Unmap()
-		if t.cfg.Mode == UDPU && t.cfg.BlockUnlisted && !t.peers.Load().allowed[src] {
-			t.drop(&t.dUnlisted, from, "source not in nodelist")
-			continue
-		}
-		t.receivedBytes.Add(uint64(n))
-		frame := append([]byte(nil), buf[:n]...)
-		if t.cfg.Codec != nil {
-			opened, err := t.cfg.Codec.Open(frame)
-			if errors.Is(err, nsscrypto.ErrReplay) || errors.Is(err, nsscrypto.ErrMisdirected) {
-				t.drop(&t.dReplay, from, "replayed: "+err.Error())
+		slab := make([]byte, 0, total)
+		batch := make([]Packet, 0, got)
+		for i := 0; i < got; i++ {
+			n := int(r.hdrs[i].len)
+			from := r.from(i)
+			if n > MaxDatagram {
+				t.drop(&t.dSize, from, "datagram too large")
 				continue
 			}
-			if err != nil {
-				t.drop(&t.dAuth, from, "authentication failed: "+err.Error())
+			src := from.Addr().Unmap()
+			if t.cfg.Mode == UDPU && t.cfg.BlockUnlisted && !t.peers.Load().allowed[src] {
+				t.drop(&t.dUnlisted, from, "source not in nodelist")
 				continue
 			}
-			frame = opened
+			t.receivedBytes.Add(uint64(n))
+			off := len(slab)
+			slab = append(slab, r.bufs[i][:n]...)
+			frame := slab[off : off+n : off+n]
+			if t.cfg.Codec != nil {
+				opened, err := t.cfg.Codec.Open(frame)
+				if errors.Is(err, nsscrypto.ErrReplay) || errors.Is(err, nsscrypto.ErrMisdirected) {
+					t.drop(&t.dReplay, from, "replayed: "+err.Error())
+					continue
+				}
+				if err != nil {
+					t.drop(&t.dAuth, from, "authentication failed: "+err.Error())
+					continue
+				}
+				frame = opened
+			}
+			t.received.Add(1)
+			batch = append(batch, Packet{Frame: frame, From: netip.AddrPortFrom(src, from.Port())})
 		}
-		t.received.Add(1)
+		if len(batch) == 0 {
+			continue
+		}
 		select {
-		case t.in <- Packet{Frame: frame, From: netip.AddrPortFrom(src, from.Port())}:
+		case t.in <- batch:
 		case <-t.done:
 			return
 		}

@@ -45,11 +45,19 @@ func openN(t *testing.T, n int, codec FrameCodec) []*Transport {
 	return ts
 }
 
+// unread holds packets of a received batch the test has not looked at.
+var unread = map[*Transport][]Packet{}
+
 func recv(t *testing.T, tr *Transport) (Packet, bool) {
 	t.Helper()
+	if ps := unread[tr]; len(ps) > 0 {
+		unread[tr] = ps[1:]
+		return ps[0], true
+	}
 	select {
-	case p := <-tr.Packets():
-		return p, true
+	case ps := <-tr.Packets():
+		unread[tr] = ps[1:]
+		return ps[0], true
 	case <-time.After(2 * time.Second):
 		return Packet{}, false
 	}
@@ -57,9 +65,12 @@ func recv(t *testing.T, tr *Transport) (Packet, bool) {
 
 func noMore(t *testing.T, tr *Transport) {
 	t.Helper()
+	if ps := unread[tr]; len(ps) > 0 {
+		t.Fatalf("unexpected packet %q from %v", ps[0].Frame, ps[0].From)
+	}
 	select {
-	case p := <-tr.Packets():
-		t.Fatalf("unexpected packet %q from %v", p.Frame, p.From)
+	case ps := <-tr.Packets():
+		t.Fatalf("unexpected packet %q from %v", ps[0].Frame, ps[0].From)
 	case <-time.After(50 * time.Millisecond):
 	}
 }
