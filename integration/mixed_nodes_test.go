@@ -87,8 +87,3 @@ func (m *mixedNodes) restartDaemon(i, d int, kill bool, down time.Duration) {
 	m.now[i][d] = p
 	m.procs = append(m.procs, p)
 }
-
-// restartQuorumd stops node i's quorumd (SIGTERM) and starts another.
-func (m *mixedNodes) restartQuorumd(i int, down time.Duration) {
-	m.restartDaemon(i, mixedQuorumd, false, down)
-}

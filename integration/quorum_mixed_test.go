@@ -13,10 +13,11 @@ import (
 // Mixed rings of Debian's corosync 3.1.7 and needle nodes (issue 10,
 // point 6): corosync-quorumtool -s agrees on every node; a partition, the
 // kill and restart of a node of either kind, and the restart of a needle
-// quorumd. A quorumd restarted under a running ring attaches after the
+// quorumd. A quorumd stopped by SIGTERM hands over to the next one, and
+// nothing changes anywhere. One killed and restarted attaches after the
 // ring's full round; corosync nodes send NODEINFO only in a full round,
 // so totemd forms a new ring of the same members for it (syncengine's
-// NewRing, srp's Reform) and no node is inquorate at any time.
+// NewRing, srp's Reform). No node is inquorate at any time.
 
 // TestQuorumdMixedRing: two corosync nodes (1, 2) and one needle node (3).
 func TestQuorumdMixedRing(t *testing.T) { mixedQuorumRing(t, 2) }
@@ -68,26 +69,49 @@ func mixedQuorumRing(t *testing.T, real int) {
 	}
 	same("after the heal", waitAgreement(t, 0, 3, 30*time.Second, c.Nodes...))
 
-	// Every needle quorumd restarts in turn, under a poll of every node:
-	// nobody is ever inquorate, and only the restarted node's quorumtool
-	// may fail (no quorumd to answer).
+	// Every needle quorumd restarts in turn by SIGTERM, then the last one
+	// by kill -9, each under a poll of every node: nobody is ever
+	// inquorate, and only the restarted node's quorumtool may fail (no
+	// quorumd to answer). SIGTERM hands the quorumd over to the next one
+	// (ipcproto's doc, "Handing a daemon over"): no new ring forms and the
+	// new quorumd says it resumed. After kill -9 the new quorumd attaches
+	// afresh, and totemd forms a new ring of the same members so that the
+	// corosync nodes hear its NODEINFO (fcd9fe7).
+	type restart struct {
+		i    int
+		kill bool
+	}
+	var restarts []restart
 	for i := real; i < len(c.Nodes); i++ {
+		restarts = append(restarts, restart{i, false})
+	}
+	restarts = append(restarts, restart{len(c.Nodes) - 1, true})
+	for _, r := range restarts {
+		i := r.i
+		how := map[bool]string{false: "SIGTERM", true: "kill -9"}[r.kill]
 		totemd := m.now[i][0]
 		reforms := strings.Count(totemd.Output(), "forming a new ring of the same members")
 		p := startQuorumPoll(c.Nodes, i)
-		m.restartQuorumd(i, time.Second)
-		same(fmt.Sprintf("after node %d's quorumd restarted", i+1), waitAgreement(t, 0, 3, 30*time.Second, c.Nodes...))
+		m.restartDaemon(i, mixedQuorumd, r.kill, time.Second)
+		same(fmt.Sprintf("after node %d's quorumd restarted (%s)", i+1, how), waitAgreement(t, 0, 3, 30*time.Second, c.Nodes...))
 		time.Sleep(3 * time.Second) // and a while beyond
 		polls := p.stop()
-		t.Logf("node %d's quorumd restart: %s", i+1, polls.summary())
+		t.Logf("node %d's quorumd restart (%s): %s", i+1, how, polls.summary())
 		for _, e := range polls.bad {
-			t.Errorf("node %d's quorumd restart: %s", i+1, e)
+			t.Errorf("node %d's quorumd restart (%s): %s", i+1, how, e)
 		}
 		if polls.ok[i] == 0 {
-			t.Errorf("node %d's quorumd restart: its own quorumtool never answered quorate", i+1)
+			t.Errorf("node %d's quorumd restart (%s): its own quorumtool never answered quorate", i+1, how)
 		}
-		if got := strings.Count(totemd.Output(), "forming a new ring of the same members"); got <= reforms {
-			t.Errorf("node %d: totemd formed no new ring for the restarted quorumd", i+1)
+		got := strings.Count(totemd.Output(), "forming a new ring of the same members")
+		resumed := strings.Contains(m.now[i][mixedQuorumd].Output(), "resumed the previous daemon's session")
+		switch {
+		case r.kill && got <= reforms:
+			t.Errorf("node %d: totemd formed no new ring for the quorumd restarted after kill -9", i+1)
+		case !r.kill && got != reforms:
+			t.Errorf("node %d: totemd formed %d new rings for a quorumd that handed over", i+1, got-reforms)
+		case !r.kill && !resumed:
+			t.Errorf("node %d: the quorumd started after SIGTERM did not resume its predecessor's session:\n%s", i+1, m.now[i][mixedQuorumd].Output())
 		}
 	}
 	sameQuorumtool(t, c.Nodes, "-s", "-l")

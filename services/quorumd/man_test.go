@@ -17,7 +17,9 @@ func TestManPage(t *testing.T) {
 		Synopsis: []string{opts.Program + " [-f] [-c FILE] [--bus PATH]"},
 		Description: `quorumd serves corosync's quorum service (service 3, libqb endpoint "quorum") and the votequorum provider (service 5, endpoint "votequorum") to unmodified libquorum and libvotequorum clients (corosync-quorumtool, quorumtool(8), Pacemaker, dlm_controld, corosync-qdevice). It attaches to the bus as votequorum. Its rules (expected votes, two_node, wait_for_all, last_man_standing, auto_tie_breaker, quorum devices) are those of corosync 3.1.7, described in votequorum(5). With no quorum.provider in corosync.conf it serves the quorum endpoint as corosync does without a provider (quorumtool then reports the provider as not configured).
 
-` + daemonCommon,
+` + daemonCommon + `
+
+SIGTERM (systemctl stop and restart) hands quorumd over instead: once no synchronization round runs, its own messages are on the ring and no quorum device registration is pending, it gives its clients' connections, the votequorum state (votes, expected votes, the quorate decision, the quorum device and its timers) and its place on the bus to totemd, which holds them for the next quorumd for up to 10 seconds. A quorumd started within that time takes them over: its clients keep their connections and tracking, and no node sees a change. If none comes, or quorumd could not hand over within 3 seconds, the clients are disconnected. SIGINT stops quorumd for good at once.`,
 		Flags: svchost.Flags(),
 		Sections: []manpage.Section{
 			{Title: "Exit status", Body: daemonExit},
