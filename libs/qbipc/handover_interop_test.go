@@ -63,23 +63,8 @@ func testHandoverCmapctl(t *testing.T, tr Transport) {
 		t.Fatal(err)
 	}
 
-	var tout syncBuffer
-	trk := exec.CommandContext(ctx, "stdbuf", "-oL", cmapctlBin, "-t", "needle.test")
-	trk.Stdout, trk.Stderr = &tout, &tout
-	stdin, err := trk.StdinPipe() // it quits on EOF of stdin
-	if err != nil {
-		t.Fatal(err)
-	}
+	trk, tout, stdin, tk := startCmapctlTrack(ctx, t, f1)
 	defer stdin.Close()
-	if err := trk.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var tk tracker
-	select {
-	case tk = <-f1.tracked:
-	case <-ctx.Done():
-		t.Fatalf("cmapctl -t never tracked: %q", tout.String())
-	}
 	value := uint32(4242)
 	notify := func(c *Conn, n int) {
 		t.Helper()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -268,24 +269,8 @@ func TestInteropCmapctl(t *testing.T) {
 			// cmapctl -t idles in dispatch; closing the server ends it.
 			cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer ccancel()
-			var tout syncBuffer
-			// Line-buffered, so that the events show while it runs.
-			cmd := exec.CommandContext(cctx, "stdbuf", "-oL", cmapctlBin, "-t", "needle.test")
-			cmd.Stdout, cmd.Stderr = &tout, &tout
-			stdin, err := cmd.StdinPipe() // it quits on EOF of stdin
-			if err != nil {
-				t.Fatal(err)
-			}
+			cmd, tout, stdin, tr := startCmapctlTrack(cctx, t, f)
 			defer stdin.Close()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			var tr tracker
-			select {
-			case tr = <-f.tracked:
-			case <-cctx.Done():
-				t.Fatalf("cmapctl -t never tracked: %q", tout.String())
-			}
 			// Events reach the C client's dispatch (its notify callback prints them).
 			for i := uint32(0); i < 3; i++ {
 				if err := tr.c.SendEvent(cmapNotifyU32(tr.inst, "needle.test", 2, 4243+i, 4242+i)); err != nil {
@@ -357,4 +342,29 @@ func TestInteropCmapctlServerKilled(t *testing.T) {
 	if ctx.Err() != nil || out.String() != "Type \"q\" to finish\nDispatch error CS_ERR_LIBRARY\n" {
 		t.Fatalf("cmapctl -t after kill -9 of the server: %v: %q", err, out.String())
 	}
+}
+
+// startCmapctlTrack starts Debian's corosync-cmapctl -t needle.test
+// (line-buffered, so that its events show while it runs; it quits on EOF
+// of its stdin) and waits until it tracks the key on f.
+func startCmapctlTrack(ctx context.Context, t *testing.T, f *fakeCmap) (*exec.Cmd, *syncBuffer, io.WriteCloser, tracker) {
+	t.Helper()
+	tout := &syncBuffer{}
+	cmd := exec.CommandContext(ctx, "stdbuf", "-oL", cmapctlBin, "-t", "needle.test")
+	cmd.Stdout, cmd.Stderr = tout, tout
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case tr := <-f.tracked:
+		return cmd, tout, stdin, tr
+	case <-ctx.Done():
+		stdin.Close()
+		t.Fatalf("cmapctl -t never tracked: %q", tout.String())
+	}
+	panic("unreachable")
 }
