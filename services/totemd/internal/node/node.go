@@ -192,6 +192,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer timer.Stop()
 	stats := time.NewTicker(1500 * time.Millisecond) // cmapd polls its stats map at this period
 	defer stats.Stop()
+	tookPackets := false // the last pass received datagrams
 	for {
 		n.armTimer(timer)
 		if local := n.tr.TakeLocal(); len(local) > 0 {
@@ -208,7 +209,7 @@ func (n *Node) Run(ctx context.Context) error {
 			case <-timer.C:
 				n.srp.Tick(n.now())
 			case ev := <-busEvents:
-				n.handleBus(ev)
+				n.busMore(ev, busEvents)
 			case f := <-n.calls:
 				f()
 			case <-stats.C:
@@ -216,20 +217,38 @@ func (n *Node) Run(ctx context.Context) error {
 			default:
 			}
 		} else {
-			select {
-			case <-ctx.Done():
-				n.leave()
-				return nil
-			case ps := <-n.tr.Packets():
+			// Datagrams first after any other pass (a token waiting
+			// behind the services' requests holds up the whole ring),
+			// but never twice in a row: under a flood of datagrams the
+			// fair select below still serves timers and services.
+			ps, first := []transport.Packet(nil), false
+			if !tookPackets {
+				select {
+				case ps = <-n.tr.Packets():
+					first = true
+				default:
+				}
+			}
+			tookPackets = first
+			if first {
 				n.receiveMore(ps)
-			case <-timer.C:
-				n.srp.Tick(n.now())
-			case ev := <-busEvents:
-				n.handleBus(ev)
-			case f := <-n.calls:
-				f()
-			case <-stats.C:
-				n.publishStats()
+			} else {
+				select {
+				case <-ctx.Done():
+					n.leave()
+					return nil
+				case ps := <-n.tr.Packets():
+					n.receiveMore(ps)
+					tookPackets = true
+				case <-timer.C:
+					n.srp.Tick(n.now())
+				case ev := <-busEvents:
+					n.busMore(ev, busEvents)
+				case f := <-n.calls:
+					f()
+				case <-stats.C:
+					n.publishStats()
+				}
 			}
 		}
 		n.flush()
@@ -261,6 +280,26 @@ func (n *Node) receiveMore(ps []transport.Packet) {
 		select {
 		case ps := <-n.tr.Packets():
 			taken += n.receive(ps)
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// maxBusBatch bounds the service requests one pass of the loop handles.
+const maxBusBatch = 64
+
+// busMore handles a service event and those already queued behind it (a
+// service's stream of multicasts), before carrying out what they
+// produced: one pass of the loop, not one per multicast. A request to
+// leave the loop (n.exit) ends the batch.
+func (n *Node) busMore(ev bus.Event, events <-chan bus.Event) {
+	n.handleBus(ev)
+	for more := maxBusBatch - 1; more > 0 && n.exit == nil; more-- {
+		select {
+		case ev := <-events:
+			n.handleBus(ev)
 			continue
 		default:
 		}
