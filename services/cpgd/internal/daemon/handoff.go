@@ -90,4 +90,3 @@ func (s *service) Resume(h svchost.Host, a svchost.Attachment, state []byte, cli
 	s.flush()
 	return nil
 }
-
