@@ -1,15 +1,10 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,33 +47,7 @@ logging {
 // configuration's path.
 func startTotemd(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "corosync.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	totemd := os.Getenv("NEEDLE_TOTEMD") // a prebuilt totemd, else built from the workspace
-	if totemd == "" {
-		totemd = filepath.Join(dir, "totemd")
-		if b, err := exec.Command("go", "build", "-o", totemd, "../../../totemd").CombinedOutput(); err != nil {
-			t.Fatalf("build totemd: %v: %s", err, b)
-		}
-	}
-	var out bytes.Buffer
-	cmd := exec.Command(totemd, "-f", "-c", path)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("totemd:\n%s", out.String())
-		}
-	})
-	return path
+	return nstest.Totemd(t, "../../../totemd", conf)
 }
 
 // newQuorumd loads a quorumd (svchost.Daemon) for the configuration at path.
