@@ -3,6 +3,8 @@ package cpg
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/needle-cluster/needle/libs/corotypes/snapcodec"
 )
 
 // Restore rebuilds a core from Snapshot's bytes under cfg (cfg.NodeID must
@@ -23,12 +25,12 @@ func Restore(cfg Config, b []byte) (*Core, error) {
 	// Only a quiet core was snapshotted: a round has activated, nothing is
 	// held (New holds until the first round).
 	c.hold = false
-	d := &dec{b: b, off: len(snapshotMagic)}
+	d := snapcodec.NewDec(b, len(snapshotMagic))
 	if err := c.restore(d); err != nil {
 		return nil, fmt.Errorf("cpg: restore: %w", err)
 	}
-	if d.left() != 0 {
-		return nil, fmt.Errorf("cpg: restore: %d bytes after the end of the snapshot", d.left())
+	if d.Left() != 0 {
+		return nil, fmt.Errorf("cpg: restore: %d bytes after the end of the snapshot", d.Left())
 	}
 	if err := c.CheckInvariants(); err != nil {
 		return nil, fmt.Errorf("cpg: restore: the snapshot breaks an invariant: %w", err)
@@ -37,31 +39,31 @@ func Restore(cfg Config, b []byte) (*Core, error) {
 }
 
 // restore reads everything after the magic, in Snapshot's order.
-func (c *Core) restore(d *dec) error {
-	if v := d.uv("version"); d.err == nil && v != snapshotVersion {
+func (c *Core) restore(d *snapcodec.Dec) error {
+	if v := d.UV("version"); d.Err() == nil && v != snapshotVersion {
 		return fmt.Errorf("snapshot version %d, this cpgd reads version %d", v, snapshotVersion)
 	}
-	if n := d.u32("node id"); d.err == nil && n != c.self {
+	if n := d.U32("node id"); d.Err() == nil && n != c.self {
 		return fmt.Errorf("snapshot of node %d, this is node %d", n, c.self)
 	}
-	c.nextIt = d.uv("iterator handle counter")
-	c.stamp = d.uv("JOINLIST stamp counter")
-	c.lastSyncRing.Rep = d.u32("last sync ring representative")
-	c.lastSyncRing.Seq = d.uv("last sync ring sequence")
-	if n := d.count("old members", 1); n > 0 {
+	c.nextIt = d.UV("iterator handle counter")
+	c.stamp = d.UV("JOINLIST stamp counter")
+	c.lastSyncRing.Rep = d.U32("last sync ring representative")
+	c.lastSyncRing.Seq = d.UV("last sync ring sequence")
+	if n := d.Count("old members", 1); n > 0 {
 		c.oldMembers = make([]uint32, n)
 		for i := range c.oldMembers {
-			c.oldMembers[i] = d.u32("old member")
+			c.oldMembers[i] = d.U32("old member")
 		}
 	}
-	if d.err != nil {
-		return d.err
+	if d.Err() != nil {
+		return d.Err()
 	}
-	if n := d.count("processes", 3); n > 0 {
+	if n := d.Count("processes", 3); n > 0 {
 		c.procs = make([]proc, n)
 		for i := range c.procs {
-			p := proc{group: d.str("group", MaxNameLength), node: d.u32("node"), pid: d.u32("pid")}
-			if err := d.in("process %d", i); err != nil {
+			p := proc{group: d.Str("group", MaxNameLength), node: d.U32("node"), pid: d.U32("pid")}
+			if err := d.In("process %d", i); err != nil {
 				return err
 			}
 			c.procs[i] = p
@@ -78,14 +80,14 @@ func (c *Core) restore(d *dec) error {
 		return err
 	}
 	for _, v := range statFields(&c.stats) {
-		*v = d.uv("stats")
+		*v = d.UV("stats")
 	}
-	return d.err
+	return d.Err()
 }
 
 // restoreConns reads the connections in cpg_pd order with their iterators.
-func (c *Core) restoreConns(d *dec) error {
-	n := d.count("connections", 10)
+func (c *Core) restoreConns(d *snapcodec.Dec) error {
+	n := d.Count("connections", 10)
 	handles := map[uint64]bool{} // handles are unique across connections
 	for i := range n {
 		k, err := c.restoreConn(d, handles)
@@ -98,40 +100,40 @@ func (c *Core) restoreConns(d *dec) error {
 		c.byID[k.id] = k
 		c.conns = append(c.conns, k)
 	}
-	return d.err
+	return d.Err()
 }
 
-func (c *Core) restoreConn(d *dec, handles map[uint64]bool) (*conn, error) {
-	k := &conn{id: ConnID(d.uv("id"))}
-	st := d.uv("state")
-	if d.err == nil && st > uint64(leaveStarted) {
+func (c *Core) restoreConn(d *snapcodec.Dec, handles map[uint64]bool) (*conn, error) {
+	k := &conn{id: ConnID(d.UV("id"))}
+	st := d.UV("state")
+	if d.Err() == nil && st > uint64(leaveStarted) {
 		return nil, fmt.Errorf("id %d: state %d, want 0..%d", k.id, st, leaveStarted)
 	}
 	k.state = connState(st)
-	k.group = d.str("group", MaxNameLength)
-	k.pid = d.u32("pid")
-	k.flags = d.u32("flags")
-	k.finalized = d.flag("finalized")
-	k.initialTotemSent = d.flag("initial totem confchg sent")
-	k.transition = d.uv("transition")
-	k.fragStart = d.uv("fragment start")
-	if d.err == nil && k.fragStart > k.transition {
+	k.group = d.Str("group", MaxNameLength)
+	k.pid = d.U32("pid")
+	k.flags = d.U32("flags")
+	k.finalized = d.Flag("finalized")
+	k.initialTotemSent = d.Flag("initial totem confchg sent")
+	k.transition = d.UV("transition")
+	k.fragStart = d.UV("fragment start")
+	if d.Err() == nil && k.fragStart > k.transition {
 		return nil, fmt.Errorf("id %d: fragment start %d after transition %d", k.id, k.fragStart, k.transition)
 	}
-	n := d.count("iterators", 3)
+	n := d.Count("iterators", 3)
 	prev := uint64(0)
 	for i := range n {
-		h := d.uv("handle")
-		next := d.uv("next")
-		m := d.count("entries", 3)
+		h := d.UV("handle")
+		next := d.UV("next")
+		m := d.Count("entries", 3)
 		it := &iterator{}
 		if m > 0 {
 			it.items = make([]IterEntry, m)
 		}
 		for j := range it.items {
-			it.items[j] = IterEntry{Group: d.str("group", MaxNameLength), NodeID: d.u32("node"), PID: d.u32("pid")}
+			it.items[j] = IterEntry{Group: d.Str("group", MaxNameLength), NodeID: d.U32("node"), PID: d.U32("pid")}
 		}
-		if err := d.in("id %d: iterator %d", k.id, i); err != nil {
+		if err := d.In("id %d: iterator %d", k.id, i); err != nil {
 			return nil, err
 		}
 		switch {
@@ -151,33 +153,33 @@ func (c *Core) restoreConn(d *dec, handles map[uint64]bool) (*conn, error) {
 		}
 		k.iters[h] = it
 	}
-	return k, d.in("id %d", k.id)
+	return k, d.In("id %d", k.id)
 }
 
 // restoreAsm reads the fragmented messages in progress and checks that
 // each is what partial would have kept: a FIRST and CONTINUED fragments
 // adding up to what arrived, or nothing once over MaxReplayBytes.
-func (c *Core) restoreAsm(d *dec) error {
-	n := d.count("fragmented messages", 7)
+func (c *Core) restoreAsm(d *snapcodec.Dec) error {
+	n := d.Count("fragmented messages", 7)
 	var prev *asmKey
 	for i := range n {
-		key := asmKey{group: d.str("group", MaxNameLength), node: d.u32("node"), pid: d.u32("pid")}
-		a := assembly{msglen: d.u32("message length"), got: d.u32("bytes so far"), overflow: d.flag("overflow")}
-		m := d.count("fragments", 2)
+		key := asmKey{group: d.Str("group", MaxNameLength), node: d.U32("node"), pid: d.U32("pid")}
+		a := assembly{msglen: d.U32("message length"), got: d.U32("bytes so far"), overflow: d.Flag("overflow")}
+		m := d.Count("fragments", 2)
 		sum := uint64(0)
 		for j := range m {
-			f := fragment{typ: PartialType(d.u32("fragment type")), data: d.data("fragment")}
+			f := fragment{typ: PartialType(d.U32("fragment type")), data: d.Data("fragment")}
 			want := PartialContinued
 			if j == 0 {
 				want = PartialFirst
 			}
-			if d.err == nil && f.typ != want {
+			if d.Err() == nil && f.typ != want {
 				return fmt.Errorf("fragmented message %d: fragment %d of type %d, want %d", i, j, f.typ, want)
 			}
 			sum += uint64(len(f.data))
 			a.frags = append(a.frags, f)
 		}
-		if err := d.in("fragmented message %d", i); err != nil {
+		if err := d.In("fragmented message %d", i); err != nil {
 			return err
 		}
 		what := fmt.Sprintf("fragmented message %d (node %d pid %d to %s)", i, key.node, key.pid, Printable(key.group))
@@ -194,16 +196,16 @@ func (c *Core) restoreAsm(d *dec) error {
 		c.asm[key] = a
 		prev = &key
 	}
-	return d.err
+	return d.Err()
 }
 
 // restoreKept317 reads the JOINLISTs 3.1.7 keeps across a barrier-phase
 // abort; only a core with Keep317AbortBug can have them.
-func (c *Core) restoreKept317(d *dec) error {
-	present := d.flag("kept JOINLISTs")
-	n := d.count("kept JOINLIST senders", 2)
-	if d.err != nil {
-		return d.err
+func (c *Core) restoreKept317(d *snapcodec.Dec) error {
+	present := d.Flag("kept JOINLISTs")
+	n := d.Count("kept JOINLIST senders", 2)
+	if d.Err() != nil {
+		return d.Err()
 	}
 	if !present && n > 0 {
 		return fmt.Errorf("%d kept JOINLISTs in an absent set", n)
@@ -216,17 +218,17 @@ func (c *Core) restoreKept317(d *dec) error {
 	}
 	prev := uint32(0)
 	for i := range n {
-		node := d.u32("node")
-		m := d.count("entries", 3)
+		node := d.U32("node")
+		m := d.Count("entries", 3)
 		j := &joinlist{}
 		for range m {
-			s := storedEntry{group: d.str("group", MaxNameLength), pid: d.u32("pid"), stamp: d.uv("stamp")}
-			if d.err == nil && s.stamp > c.stamp {
+			s := storedEntry{group: d.Str("group", MaxNameLength), pid: d.U32("pid"), stamp: d.UV("stamp")}
+			if d.Err() == nil && s.stamp > c.stamp {
 				return fmt.Errorf("kept JOINLIST %d: stamp %d after the counter %d", i, s.stamp, c.stamp)
 			}
 			j.entries = append(j.entries, s)
 		}
-		if err := d.in("kept JOINLIST %d", i); err != nil {
+		if err := d.In("kept JOINLIST %d", i); err != nil {
 			return err
 		}
 		if i > 0 && node <= prev {

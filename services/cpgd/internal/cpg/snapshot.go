@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/needle-cluster/needle/libs/corotypes/snapcodec"
 )
 
 // A cpgd that restarts on purpose hands its core to its successor
@@ -67,83 +69,83 @@ func (c *Core) Snapshot() ([]byte, error) {
 	if ok, why := c.Quiet(); !ok {
 		return nil, fmt.Errorf("cpg: snapshot: core not quiet: %s", why)
 	}
-	e := &enc{b: []byte(snapshotMagic)}
-	e.uv(snapshotVersion)
-	e.u32(c.self)
-	e.uv(c.nextIt)
-	e.uv(c.stamp)
-	e.u32(c.lastSyncRing.Rep)
-	e.uv(c.lastSyncRing.Seq)
-	e.count(len(c.oldMembers))
+	e := snapcodec.NewEnc([]byte(snapshotMagic))
+	e.UV(snapshotVersion)
+	e.U32(c.self)
+	e.UV(c.nextIt)
+	e.UV(c.stamp)
+	e.U32(c.lastSyncRing.Rep)
+	e.UV(c.lastSyncRing.Seq)
+	e.Count(len(c.oldMembers))
 	for _, n := range c.oldMembers {
-		e.u32(n)
+		e.U32(n)
 	}
-	e.count(len(c.procs))
+	e.Count(len(c.procs))
 	for _, p := range c.procs {
-		e.str(p.group)
-		e.u32(p.node)
-		e.u32(p.pid)
+		e.Str(p.group)
+		e.U32(p.node)
+		e.U32(p.pid)
 	}
-	e.count(len(c.conns))
+	e.Count(len(c.conns))
 	for _, k := range c.conns {
 		encodeConn(e, k)
 	}
 	keys := slices.SortedFunc(maps.Keys(c.asm), compareAsmKey)
-	e.count(len(keys))
+	e.Count(len(keys))
 	for _, key := range keys {
 		a := c.asm[key]
-		e.str(key.group)
-		e.u32(key.node)
-		e.u32(key.pid)
-		e.u32(a.msglen)
-		e.u32(a.got)
-		e.flag(a.overflow)
-		e.count(len(a.frags))
+		e.Str(key.group)
+		e.U32(key.node)
+		e.U32(key.pid)
+		e.U32(a.msglen)
+		e.U32(a.got)
+		e.Flag(a.overflow)
+		e.Count(len(a.frags))
 		for _, f := range a.frags {
-			e.u32(uint32(f.typ))
-			e.data(f.data)
+			e.U32(uint32(f.typ))
+			e.Data(f.data)
 		}
 	}
-	e.flag(c.kept317 != nil)
+	e.Flag(c.kept317 != nil)
 	nodes := slices.Sorted(maps.Keys(c.kept317))
-	e.count(len(nodes))
+	e.Count(len(nodes))
 	for _, n := range nodes {
-		e.u32(n)
+		e.U32(n)
 		j := c.kept317[n]
-		e.count(len(j.entries))
+		e.Count(len(j.entries))
 		for _, s := range j.entries {
-			e.str(s.group)
-			e.u32(s.pid)
-			e.uv(s.stamp)
+			e.Str(s.group)
+			e.U32(s.pid)
+			e.UV(s.stamp)
 		}
 	}
 	for _, v := range statFields(&c.stats) {
-		e.uv(*v)
+		e.UV(*v)
 	}
-	return e.b, nil
+	return e.Bytes(), nil
 }
 
-func encodeConn(e *enc, k *conn) {
-	e.uv(uint64(k.id))
-	e.uv(uint64(k.state))
-	e.str(k.group)
-	e.u32(k.pid)
-	e.u32(k.flags)
-	e.flag(k.finalized)
-	e.flag(k.initialTotemSent)
-	e.uv(k.transition)
-	e.uv(k.fragStart)
+func encodeConn(e *snapcodec.Enc, k *conn) {
+	e.UV(uint64(k.id))
+	e.UV(uint64(k.state))
+	e.Str(k.group)
+	e.U32(k.pid)
+	e.U32(k.flags)
+	e.Flag(k.finalized)
+	e.Flag(k.initialTotemSent)
+	e.UV(k.transition)
+	e.UV(k.fragStart)
 	handles := slices.Sorted(maps.Keys(k.iters))
-	e.count(len(handles))
+	e.Count(len(handles))
 	for _, h := range handles {
 		it := k.iters[h]
-		e.uv(h)
-		e.uv(uint64(it.next))
-		e.count(len(it.items))
+		e.UV(h)
+		e.UV(uint64(it.next))
+		e.Count(len(it.items))
 		for _, x := range it.items {
-			e.str(x.Group)
-			e.u32(x.NodeID)
-			e.u32(x.PID)
+			e.Str(x.Group)
+			e.U32(x.NodeID)
+			e.U32(x.PID)
 		}
 	}
 }

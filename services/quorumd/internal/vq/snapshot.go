@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/needle-cluster/needle/libs/corotypes/snapcodec"
 )
 
 // A core hands its state to the next quorumd (libs/ipcproto's doc,
@@ -29,6 +31,10 @@ const (
 // maxSnapList bounds the snapshot's id lists (members, the previous
 // members, auto_tie_breaker_node's list).
 const maxSnapList = 4 * maxRecords
+
+// maxSnapDuration bounds every duration: the configuration gives them in
+// 32-bit milliseconds.
+const maxSnapDuration = time.Duration(1<<32-1) * time.Millisecond
 
 // Unsent tells the core that one of its multicasts will not come back:
 // the ring refused it. (A refused QDEVICE_REG also needs
@@ -77,54 +83,54 @@ func (c *Core) Snapshot() ([]byte, error) {
 	if ok, why := c.Quiet(); !ok {
 		return nil, fmt.Errorf("votequorum: snapshot: core not quiet: %s", why)
 	}
-	e := &enc{b: []byte(snapshotMagic)}
-	e.uv(snapshotVersion)
-	e.u32(c.id)
-	e.count(c.records)
-	e.count(len(c.list))
+	e := snapcodec.NewEnc([]byte(snapshotMagic))
+	e.UV(snapshotVersion)
+	e.U32(c.id)
+	e.Count(c.records)
+	e.Count(len(c.list))
 	for _, n := range c.list {
-		e.u32(n.id)
-		e.u32(uint32(n.state))
-		e.u32(n.votes)
-		e.u32(n.expected)
-		e.u32(n.flags)
+		e.U32(n.id)
+		e.U32(uint32(n.state))
+		e.U32(n.votes)
+		e.U32(n.expected)
+		e.U32(n.flags)
 	}
-	e.u32(uint32(c.qdev.state))
-	e.u32(c.qdev.votes)
-	e.u32(c.qdev.expected)
-	e.u32(c.qdev.flags)
-	e.uv(uint64(c.quorum))
-	e.flag(c.quorate)
-	e.ids(c.members)
-	e.ids(c.prevMembers)
-	e.u32(c.ring.NodeID)
-	e.uv(c.ring.Seq)
-	e.flag(c.lowest >= 0)
+	e.U32(uint32(c.qdev.state))
+	e.U32(c.qdev.votes)
+	e.U32(c.qdev.expected)
+	e.U32(c.qdev.flags)
+	e.UV(uint64(c.quorum))
+	e.Flag(c.quorate)
+	e.IDs(c.members)
+	e.IDs(c.prevMembers)
+	e.U32(c.ring.NodeID)
+	e.UV(c.ring.Seq)
+	e.Flag(c.lowest >= 0)
 	if c.lowest >= 0 {
-		e.u32(uint32(c.lowest))
-		e.u32(uint32(c.highest))
+		e.U32(uint32(c.lowest))
+		e.U32(uint32(c.highest))
 	}
-	e.flags(c.twoNode, c.wfa, c.wfaStatus, c.wfaAutoset)
-	e.uv(uint64(c.atb))
-	e.uv(uint64(c.initialATB))
-	e.ids(c.atbList)
-	e.flag(c.lms)
-	e.dur(c.lmsWindow)
-	e.flag(c.allowDownscale)
-	e.u32(c.evBarrier)
-	e.flag(c.evTracking)
-	e.u32(c.evTrackingBarrier)
-	e.str(c.qdevName)
-	e.dur(c.qdevTimeout)
-	e.dur(c.qdevSyncTimeout)
-	e.flags(c.qdevCanOperate, c.qdevMasterWins, c.syncNodeinfoSent, c.syncWaitPoll)
+	e.Flags(c.twoNode, c.wfa, c.wfaStatus, c.wfaAutoset)
+	e.UV(uint64(c.atb))
+	e.UV(uint64(c.initialATB))
+	e.IDs(c.atbList)
+	e.Flag(c.lms)
+	e.Dur(c.lmsWindow)
+	e.Flag(c.allowDownscale)
+	e.U32(c.evBarrier)
+	e.Flag(c.evTracking)
+	e.U32(c.evTrackingBarrier)
+	e.Str(c.qdevName)
+	e.Dur(c.qdevTimeout)
+	e.Dur(c.qdevSyncTimeout)
+	e.Flags(c.qdevCanOperate, c.qdevMasterWins, c.syncNodeinfoSent, c.syncWaitPoll)
 	for _, t := range []timer{c.lmsTimer, c.qdevTimer} {
-		e.flag(t.set)
+		e.Flag(t.set)
 		if t.set {
-			e.dur(t.at - c.now)
+			e.Dur(t.at - c.now)
 		}
 	}
-	return e.b, nil
+	return e.Bytes(), nil
 }
 
 // Restore rebuilds a core from Snapshot's bytes for node cfg.NodeID (the
@@ -146,12 +152,12 @@ func Restore(cfg Config, b []byte, now time.Duration) (*Core, error) {
 		return nil, fmt.Errorf("votequorum: restore: not a votequorum core snapshot (no %q at the start)", snapshotMagic)
 	}
 	c := &Core{id: cfg.NodeID, now: now}
-	d := &dec{b: b, off: len(snapshotMagic)}
+	d := snapcodec.NewDec(b, len(snapshotMagic))
 	if err := c.restore(d); err != nil {
 		return nil, fmt.Errorf("votequorum: restore: %w", err)
 	}
-	if d.left() != 0 {
-		return nil, fmt.Errorf("votequorum: restore: %d bytes after the end of the snapshot", d.left())
+	if d.Left() != 0 {
+		return nil, fmt.Errorf("votequorum: restore: %d bytes after the end of the snapshot", d.Left())
 	}
 	if err := c.checkErr(); err != nil {
 		return nil, fmt.Errorf("votequorum: restore: the snapshot breaks an invariant: %w", err)
@@ -171,26 +177,26 @@ func (c *Core) checkErr() (err error) {
 }
 
 // restore reads everything after the magic, in Snapshot's order.
-func (c *Core) restore(d *dec) error {
-	if v := d.uv("version"); d.err == nil && v != snapshotVersion {
+func (c *Core) restore(d *snapcodec.Dec) error {
+	if v := d.UV("version"); d.Err() == nil && v != snapshotVersion {
 		return fmt.Errorf("snapshot version %d, this quorumd reads version %d", v, snapshotVersion)
 	}
-	if n := d.u32("node id"); d.err == nil && n != c.id {
+	if n := d.U32("node id"); d.Err() == nil && n != c.id {
 		return fmt.Errorf("snapshot of node %d, this is node %d", n, c.id)
 	}
-	c.records = int(d.upTo("allocated records", maxRecords))
-	n := d.count("node list", 5, maxRecords-1)
-	if d.err != nil {
-		return d.err
+	c.records = int(d.UpTo("allocated records", maxRecords))
+	n := d.CountUpTo("node list", 5, maxRecords-1)
+	if d.Err() != nil {
+		return d.Err()
 	}
 	if c.records < n+1 {
 		return fmt.Errorf("%d allocated records cannot hold %d nodes and the device's", c.records, n)
 	}
 	seen := map[uint32]bool{}
 	for i := range n {
-		r := &node{id: d.u32("node id"), state: State(d.u32("node state")), votes: d.u32("node votes"),
-			expected: d.u32("node expected votes"), flags: d.u32("node flags")}
-		if err := d.in("node %d of the list", i); err != nil {
+		r := &node{id: d.U32("node id"), state: State(d.U32("node state")), votes: d.U32("node votes"),
+			expected: d.U32("node expected votes"), flags: d.U32("node flags")}
+		if err := d.In("node %d of the list", i); err != nil {
 			return err
 		}
 		switch {
@@ -210,42 +216,42 @@ func (c *Core) restore(d *dec) error {
 	if c.us == nil {
 		return fmt.Errorf("node %d (this node) is not in the node list", c.id)
 	}
-	c.qdev = &node{state: State(d.u32("device state")), votes: d.u32("device votes"),
-		expected: d.u32("device expected votes"), flags: d.u32("device flags")}
-	if d.err == nil && c.qdev.state != 0 {
+	c.qdev = &node{state: State(d.U32("device state")), votes: d.U32("device votes"),
+		expected: d.U32("device expected votes"), flags: d.U32("device flags")}
+	if d.Err() == nil && c.qdev.state != 0 {
 		return fmt.Errorf("device record state %d, want 0", c.qdev.state)
 	}
-	c.quorum = uint8(d.upTo("quorum", 255))
-	c.quorate = d.flag("quorate")
-	c.members = d.ids("members", maxSnapList)
-	c.prevMembers = d.ids("previous members", maxSnapList)
-	c.ring = RingID{NodeID: d.u32("ring representative"), Seq: d.uv("ring sequence")}
+	c.quorum = uint8(d.UpTo("quorum", 255))
+	c.quorate = d.Flag("quorate")
+	c.members = d.IDs("members", maxSnapList)
+	c.prevMembers = d.IDs("previous members", maxSnapList)
+	c.ring = RingID{NodeID: d.U32("ring representative"), Seq: d.UV("ring sequence")}
 	c.lowest, c.highest = -1, -1
-	if d.flag("lowest/highest known") {
-		c.lowest, c.highest = int64(d.u32("lowest node id")), int64(d.u32("highest node id"))
+	if d.Flag("lowest/highest known") {
+		c.lowest, c.highest = int64(d.U32("lowest node id")), int64(d.U32("highest node id"))
 	}
-	c.twoNode, c.wfa, c.wfaStatus, c.wfaAutoset = d.flag("two_node"), d.flag("wait_for_all"), d.flag("wait_for_all_status"), d.flag("wait_for_all autoset")
-	c.atb = ATBMode(d.upTo("auto_tie_breaker", uint64(ATBList)))
-	c.initialATB = ATBMode(d.upTo("auto_tie_breaker as configured", uint64(ATBList)))
-	c.atbList = d.ids("auto_tie_breaker_node list", maxSnapList)
-	c.lms = d.flag("last_man_standing")
-	c.lmsWindow = d.dur("last_man_standing_window")
-	c.allowDownscale = d.flag("allow_downscale")
-	c.evBarrier = d.u32("expected votes barrier")
-	c.evTracking = d.flag("expected_votes_tracking")
-	c.evTrackingBarrier = d.u32("expected_votes_tracking barrier")
-	c.qdevName = d.str("quorum device name", QdeviceNameMax)
-	c.qdevTimeout = d.dur("quorum device timeout")
-	c.qdevSyncTimeout = d.dur("quorum device sync_timeout")
-	c.qdevCanOperate, c.qdevMasterWins = d.flag("quorum device can operate"), d.flag("quorum device master_wins")
-	c.syncNodeinfoSent, c.syncWaitPoll = d.flag("sync NODEINFO sent"), d.flag("sync waits for the device's poll")
+	c.twoNode, c.wfa, c.wfaStatus, c.wfaAutoset = d.Flag("two_node"), d.Flag("wait_for_all"), d.Flag("wait_for_all_status"), d.Flag("wait_for_all autoset")
+	c.atb = ATBMode(d.UpTo("auto_tie_breaker", uint64(ATBList)))
+	c.initialATB = ATBMode(d.UpTo("auto_tie_breaker as configured", uint64(ATBList)))
+	c.atbList = d.IDs("auto_tie_breaker_node list", maxSnapList)
+	c.lms = d.Flag("last_man_standing")
+	c.lmsWindow = d.Dur("last_man_standing_window", maxSnapDuration)
+	c.allowDownscale = d.Flag("allow_downscale")
+	c.evBarrier = d.U32("expected votes barrier")
+	c.evTracking = d.Flag("expected_votes_tracking")
+	c.evTrackingBarrier = d.U32("expected_votes_tracking barrier")
+	c.qdevName = d.Str("quorum device name", QdeviceNameMax)
+	c.qdevTimeout = d.Dur("quorum device timeout", maxSnapDuration)
+	c.qdevSyncTimeout = d.Dur("quorum device sync_timeout", maxSnapDuration)
+	c.qdevCanOperate, c.qdevMasterWins = d.Flag("quorum device can operate"), d.Flag("quorum device master_wins")
+	c.syncNodeinfoSent, c.syncWaitPoll = d.Flag("sync NODEINFO sent"), d.Flag("sync waits for the device's poll")
 	for _, t := range []struct {
 		name string
 		t    *timer
 	}{{"last_man_standing timer", &c.lmsTimer}, {"quorum device timer", &c.qdevTimer}} {
-		if t.t.set = d.flag(t.name); t.t.set {
-			left := d.dur(t.name + " time left")
-			if d.err == nil && left <= 0 {
+		if t.t.set = d.Flag(t.name); t.t.set {
+			left := d.Dur(t.name+" time left", maxSnapDuration)
+			if d.Err() == nil && left <= 0 {
 				return fmt.Errorf("%s armed with no time left", t.name)
 			}
 			t.t.at = c.now + left
@@ -254,18 +260,10 @@ func (c *Core) restore(d *dec) error {
 			}
 		}
 	}
-	if d.err != nil {
-		return d.err
+	if d.Err() != nil {
+		return d.Err()
 	}
 	return c.consistent()
-}
-
-// in wraps the sticky error with the element it happened in.
-func (d *dec) in(format string, args ...any) error {
-	if d.err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), d.err)
 }
 
 // consistent checks what the core's inputs never produce.
