@@ -2,6 +2,7 @@ package nstest
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,4 +45,25 @@ func Totemd(t testing.TB, pkg, conf string) string {
 		}
 	})
 	return path
+}
+
+// Daemon runs a service daemon's Run (svchost.Daemon.Run) until the
+// returned stop is called or the test ends; stop waits for Run and fails
+// the test with its error. Calling stop again does nothing.
+func Daemon(t testing.TB, name string, run func(context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return stop
 }

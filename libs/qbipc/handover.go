@@ -1,6 +1,7 @@
 package qbipc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ func (s *Server) Handover() ([]*Parked, error) {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	slices.SortFunc(conns, func(a, b *Conn) int { return compareID(a.id, b.id) })
+	slices.SortFunc(conns, func(a, b *Conn) int { return cmp.Compare(a.id, b.id) })
 	var out []*Parked
 	for _, c := range conns {
 		p, err := c.handover()
@@ -102,16 +103,6 @@ func (s *Server) Handover() ([]*Parked, error) {
 	close(s.ended)
 	s.log.Info("connections handed over", "count", len(out))
 	return out, nil
-}
-
-func compareID(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // handover takes c from its loops and parks it; nil if c was ending on

@@ -2,6 +2,7 @@ package cpg
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 	"strings"
 
@@ -277,7 +278,7 @@ func (c *Core) SyncActivate(r Round) {
 		from uint32
 		e    storedEntry
 	}) int {
-		return -cmpU64(a.e.stamp, b.e.stamp)
+		return -cmp.Compare(a.e.stamp, b.e.stamp)
 	})
 
 	// 2. Join list.
@@ -337,16 +338,6 @@ func (c *Core) SyncActivate(r Round) {
 	c.hold = false
 	c.out.Mcasts = append(c.out.Mcasts, c.held...)
 	c.held = nil
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // cKey is a group name as 3.1.7's skiplist sees it: a C string, cut at the

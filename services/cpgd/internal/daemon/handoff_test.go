@@ -30,21 +30,7 @@ func TestHandoverKeepsClients(t *testing.T) {
 	run := func() (stop func()) {
 		d := newCpgd(t, path)
 		d.HandOverOnStop()
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
-		stopped := false
-		stop = func() {
-			if !stopped {
-				stopped = true
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("cpgd: %v", err)
-				}
-			}
-		}
-		t.Cleanup(stop)
-		return stop
+		return nstest.Daemon(t, "cpgd", d.Run)
 	}
 	stop1 := run()
 	a, b := dial(t, 300), dial(t, 301)

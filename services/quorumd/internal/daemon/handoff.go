@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -113,7 +114,7 @@ func (a *vqAdapter) save() (*vqState, error) {
 	for c, cn := range a.clients {
 		st.Clients = append(st.Clients, vqClientState{ID: c.Conn.ID(), Tracking: cn.tracking, Flags: cn.flags, Context: cn.context})
 	}
-	slices.SortFunc(st.Clients, func(x, y vqClientState) int { return cmpID(x.ID, y.ID) })
+	slices.SortFunc(st.Clients, func(x, y vqClientState) int { return cmp.Compare(x.ID, y.ID) })
 	for _, c := range a.trackers {
 		st.Trackers = append(st.Trackers, c.Conn.ID())
 	}
@@ -132,16 +133,6 @@ func (a *vqAdapter) save() (*vqState, error) {
 		st.Runtime = append(st.Runtime, rk)
 	}
 	return st, nil
-}
-
-func cmpID(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Resume takes over the predecessor's state and clients. A client the

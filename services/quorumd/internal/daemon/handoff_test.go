@@ -119,21 +119,7 @@ func TestHandoverKeepsClients(t *testing.T) {
 	run := func() (stop func()) {
 		d := newQuorumd(t, path)
 		d.HandOverOnStop()
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
-		stopped := false
-		stop = func() {
-			if !stopped {
-				stopped = true
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("quorumd: %v", err)
-				}
-			}
-		}
-		t.Cleanup(stop)
-		return stop
+		return nstest.Daemon(t, "quorumd", d.Run)
 	}
 	stop1 := run()
 	ctx := context.Background()

@@ -1,6 +1,7 @@
 package qsvc
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -41,21 +42,11 @@ func (s *Service) Save(id func(c any) uint64) State {
 	for c, cn := range s.clients {
 		st.Clients = append(st.Clients, ClientState{ID: id(c), Model: cn.model, Tracking: cn.tracking, Flags: cn.flags})
 	}
-	slices.SortFunc(st.Clients, func(a, b ClientState) int { return cmpU64(a.ID, b.ID) })
+	slices.SortFunc(st.Clients, func(a, b ClientState) int { return cmp.Compare(a.ID, b.ID) })
 	for _, c := range s.trackers {
 		st.Trackers = append(st.Trackers, id(c))
 	}
 	return st
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Load rebuilds the service of a provider (or none) from st, its clients
