@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Why a pre-pass: msgpack/v5 (v5.4.1) sizes slices and strings from the
@@ -169,4 +171,19 @@ func readFrame(r *bufio.Reader, n uint32) ([]byte, error) {
 		}
 	}
 	return body, nil
+}
+
+// Unmarshal decodes msgpack bytes that came over the bus inside a frame
+// (a daemon's handover state: doc.go, "Handing a daemon over") into v,
+// after the same pre-pass as every frame: no header may declare more than
+// b holds, so a corrupt or hostile state cannot make the decoder allocate
+// more than a small multiple of its size.
+func Unmarshal(b []byte, v any) error {
+	if err := checkFrame(b); err != nil {
+		return fmt.Errorf("ipcproto: %d bytes of msgpack: %w", len(b), err)
+	}
+	if err := msgpack.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("ipcproto: decode %d bytes: %w", len(b), err)
+	}
+	return nil
 }

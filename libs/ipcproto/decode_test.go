@@ -206,3 +206,19 @@ func FuzzRecv(f *testing.F) {
 		}
 	})
 }
+
+// TestUnmarshalBounded: a handover state whose header declares 2³² − 1
+// elements is refused before anything is allocated for them (msgpack
+// alone would try 32 GB).
+func TestUnmarshalBounded(t *testing.T) {
+	var v struct {
+		E []uint64 `msgpack:"e"`
+	}
+	err := Unmarshal([]byte{0x81, 0xa1, 0x65, 0xdd, 0xff, 0xff, 0xff, 0xff}, &v)
+	if err == nil || !strings.Contains(err.Error(), "declares 4294967295 elements") {
+		t.Fatalf("Unmarshal of an array32 bomb: %v", err)
+	}
+	if err := Unmarshal([]byte{0x81, 0xa1, 0x65, 0x92, 0x01, 0x02}, &v); err != nil || len(v.E) != 2 {
+		t.Fatalf("Unmarshal of a small map: %v %v", v, err)
+	}
+}

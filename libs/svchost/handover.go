@@ -329,7 +329,7 @@ func (d *Daemon) decodeHandover(conn *ipcproto.Conn, blob []byte, files []*os.Fi
 		r.close()
 		return nil, fmt.Errorf("handover from the previous %s: %w", d.opts.Program, err)
 	}
-	if err := msgpack.Unmarshal(blob, &r.state); err != nil {
+	if err := ipcproto.Unmarshal(blob, &r.state); err != nil {
 		return fail(fmt.Errorf("decode %d bytes: %w", len(blob), err))
 	}
 	hs := &r.state

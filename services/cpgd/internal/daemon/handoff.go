@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/cpgd/internal/cpg"
 	"github.com/vmihailenco/msgpack/v5"
@@ -59,7 +60,7 @@ func (s *service) Handoff() ([]byte, error) {
 // leaves its group as a disconnect does.
 func (s *service) Resume(h svchost.Host, a svchost.Attachment, state []byte, clients []*svchost.Client) error {
 	var st handoffState
-	if err := msgpack.Unmarshal(state, &st); err != nil {
+	if err := ipcproto.Unmarshal(state, &st); err != nil {
 		return fmt.Errorf("decode cpgd state: %w", err)
 	}
 	if st.FC != fcOpen && st.FC != fcOff2 {

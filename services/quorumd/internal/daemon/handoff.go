@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/needle-cluster/needle/libs/corotypes/value"
+	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/quorumd/internal/qsvc"
 	"github.com/needle-cluster/needle/services/quorumd/internal/vq"
@@ -140,7 +141,7 @@ func (a *vqAdapter) save() (*vqState, error) {
 // not handed over is forgotten, as a disconnect would.
 func (s *service) Resume(h svchost.Host, at svchost.Attachment, state []byte, clients []*svchost.Client) error {
 	var st handoffState
-	if err := msgpack.Unmarshal(state, &st); err != nil {
+	if err := ipcproto.Unmarshal(state, &st); err != nil {
 		return fmt.Errorf("decode quorumd state (%d bytes): %w", len(state), err)
 	}
 	switch {
