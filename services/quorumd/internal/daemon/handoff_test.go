@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/needle-cluster/needle/libs/coroconf"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/libs/logsys"
 	"github.com/needle-cluster/needle/libs/nstest"
 	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/quorumd/client"
@@ -53,19 +51,11 @@ func startTotemd(t *testing.T) string {
 // newQuorumd loads a quorumd (svchost.Daemon) for the configuration at path.
 func newQuorumd(t *testing.T, path string) *svchost.Daemon {
 	t.Helper()
-	m, err := coroconf.Load(path, coroconf.LoadOptions{})
+	cfg, err := svchost.LoadConfig("quorumd", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc, err := logsys.Parse(m.Strings("logging."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs, err := logsys.Open(lc, logsys.Options{Program: "quorumd"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := svchost.New(Options(), svchost.Config{Path: path, Keys: m, Logs: logs, Log: logs.Logger("QUORUM")}, svchost.DefaultBus)
+	d, err := svchost.New(Options(), cfg, svchost.DefaultBus)
 	if err != nil {
 		t.Fatal(err)
 	}
