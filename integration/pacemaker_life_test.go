@@ -333,7 +333,7 @@ func pacemakerLife(t *testing.T, impl string) {
 	if on := m.startedOn("dummy"); on != name(z) {
 		t.Fatalf("%s: dummy on %q after a clean stop of %s, want it still on %s", impl, on, name(w), name(z))
 	}
-	if strings.Contains(pc.c.Nodes[z].PacemakerLog()[logBefore:], "dummy_stop_0") {
+	if strings.Contains(pc.c.Nodes[z].PacemakerLog()[logBefore:], stoppedOn(name(z))) {
 		t.Errorf("%s: dummy was stopped on %s during a clean stop of %s", impl, name(z), name(w))
 	}
 	pc.logCrm(other, "clean stop of "+name(w))
@@ -396,7 +396,7 @@ func (pc *pcmkCluster) restartOne(w, z int, daemon string) {
 			"left the cluster", "is now lost", "Node " + name(w) + " state is now lost", "Quorum lost"}
 		if i == z {
 			// The running resource is not touched.
-			bads = append(bads, "dummy_stop_0")
+			bads = append(bads, stoppedOn(name(z)))
 		}
 		for _, bad := range bads {
 			if strings.Contains(l, bad) {
@@ -455,4 +455,13 @@ func TestPacemakerMixedRing(t *testing.T) {
 	t.Logf("mixed: dummy moved from %s to %s %v after the kill", name(2), m.startedOn("dummy"), time.Since(start).Round(100*time.Millisecond))
 	pc.logCrm(0, "mixed ring, after kill -9 of the needle stack")
 	pc.reapNode(2)
+}
+
+// stoppedOn is what node's controller logs when it stops dummy there. Not
+// "dummy_stop_0": that also shows in the CIB's resource history of other
+// nodes, which every node logs when the DC rebuilds the status section
+// (a stop on the returning node after the kill -9 step, logged on node z
+// during the clean stop, failed a run).
+func stoppedOn(node string) string {
+	return "Requesting local execution of stop operation for dummy on " + node
 }
