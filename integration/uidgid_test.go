@@ -2,19 +2,15 @@ package integration
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/needle-cluster/needle/integration/harness"
 )
-
-// quorumdFollowsCmap: quorumd writes its runtime.votequorum.* keys again
-// into a restarted cmapd (svchost.CmapFollower); set it when it does.
-const quorumdFollowsCmap = false
 
 // TestUIDGIDLiveOnEveryEndpoint (issue 15 point 1): an unprivileged
 // client is refused by cfg (totemd), cmap (cmapd), quorum and votequorum
@@ -63,6 +59,34 @@ func uidgidExpect(t *testing.T, ctx context.Context, nd *harness.Node, when stri
 	}
 }
 
+// quorumProbes are the quorum and votequorum endpoints opened directly
+// (quorumwatch -probe): corosync-quorumtool opens cmap first, so a refused
+// user never reaches them through it. The binary is copied where
+// 65534:65534 may run it (the test binaries' directory is root's only).
+func quorumProbes(t *testing.T) []uidgidTool {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "needle-it-probe-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	b, err := os.ReadFile(needQuorumwatch(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "quorumwatch")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return []uidgidTool{
+		{[]string{bin, "-probe", "quorum"}, "quorum API: quorate="},
+		{[]string{bin, "-probe", "votequorum", "-nodeid", "1"}, "votequorum API: node 1"},
+	}
+}
+
 // testUIDGIDCorosync: corosync 3.1.7 on one node, the same tools and
 // steps. corosync checks uidgid.uid/gid.N and uidgid.config.uid/gid.N in
 // its icmap at every connection (exec/ipc_glue.c), so a runtime key acts
@@ -85,6 +109,7 @@ func testUIDGIDCorosync(t *testing.T) {
 		{[]string{"corosync-quorumtool", "-s"}, "Votequorum information"},
 		{[]string{"corosync-cpgtool"}, "Group Name"},
 	}
+	tools = append(tools, quorumProbes(t)...)
 	// Root is let in everywhere (the tools work here at all).
 	for _, tl := range tools {
 		if out, err := nd.Run(ctx, tl.args...); err != nil || !strings.Contains(string(out), tl.in) {
@@ -165,6 +190,7 @@ func testUIDGIDNeedle(t *testing.T) {
 		}
 		if ready {
 			tools = append(tools, uidgidTool{[]string{"corosync-quorumtool", "-s"}, "Votequorum information"})
+			tools = append(tools, quorumProbes(t)...)
 		} else {
 			t.Logf("quorumd not checked: corosync-quorumtool -s does not work for root either")
 		}
@@ -178,11 +204,6 @@ func testUIDGIDNeedle(t *testing.T) {
 	}
 	expect("no uidgid key", false, tools)
 	for _, p := range procs {
-		// corosync-quorumtool opens cmap first, so a refused user never
-		// reaches quorumd: its refusal cannot be seen from here.
-		if p.Name == "quorumd" {
-			continue
-		}
 		n := strings.Count(p.Output(), "Denied connection attempt from 65534:65534")
 		t.Logf("needle: %d \"Denied connection attempt from 65534:65534\" lines in %s's log", n, p.Name)
 		if n == 0 {
@@ -204,9 +225,6 @@ func testUIDGIDNeedle(t *testing.T) {
 	// which a new cmapd lacks until quorumd writes them again: checked
 	// here only once quorumd implements svchost.CmapFollower.)
 	after := tools
-	if !quorumdFollowsCmap {
-		after = slices.DeleteFunc(slices.Clone(tools), func(tl uidgidTool) bool { return tl.args[0] == "corosync-quorumtool" })
-	}
 	if out, err := nd.Run(ctx, "corosync-cmapctl", "-s", "uidgid.gid.65534", "u8", "1"); err != nil {
 		t.Fatalf("cmapctl -s: %v: %s", err, out)
 	}

@@ -3,11 +3,17 @@
 // and a real corosync 3.1.7 alike), tracks changes and prints one JSON line
 // per notification with the wall-clock time it arrived. Integration
 // benchmarks run it inside a node's namespaces and read its output.
+//
+// With -probe quorum or -probe votequorum it instead opens that one
+// endpoint, asks one question, prints the answer and exits (1 on error):
+// the access tests use it because corosync-quorumtool opens cmap first
+// and so never reaches the quorum endpoints of a refused user.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -29,8 +35,20 @@ type event struct {
 }
 
 func main() {
+	probeSvc := flag.String("probe", "", "open this endpoint (quorum or votequorum), ask once, print the answer and exit")
+	probeNode := flag.Uint("nodeid", 1, "the node -probe votequorum asks about")
+	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if *probeSvc != "" {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := probe(pctx, *probeSvc, uint32(*probeNode)); err != nil {
+			fmt.Fprintf(os.Stderr, "quorumwatch: %s: %v\n", *probeSvc, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "quorumwatch:", err)
 		os.Exit(1)
@@ -75,4 +93,35 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// probe opens one endpoint as the calling user and asks it one question.
+func probe(ctx context.Context, svc string, nodeid uint32) error {
+	switch svc {
+	case "quorum":
+		q, err := client.DialQuorum(ctx, wire.ModelV0)
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		quorate, err := q.GetQuorate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("quorum API: quorate=%v\n", quorate)
+	case "votequorum":
+		v, err := client.DialVotequorum(ctx)
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		info, err := v.GetInfo(ctx, nodeid)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("votequorum API: node %d votes=%d expected=%d\n", info.NodeID, info.Votes, info.Expected)
+	default:
+		return fmt.Errorf("unknown endpoint %q (quorum or votequorum)", svc)
+	}
+	return nil
 }
