@@ -140,30 +140,49 @@ func TestReloadAddsNode(t *testing.T) {
 }
 
 // TestReloadAppliesLogging (issue 15, point 2): `logging { debug: on }`
-// reloaded by corosync-cfgtool -R reaches every daemon of the node:
-// totemd, cmapd and quorumd log at debug level from then on (a client
-// connecting is a debug line in each).
+// reloaded by corosync-cfgtool -R is in force at once. corosync 3.1.7
+// (subtest corosync, run first) logs debug lines from then on; on needle it
+// reaches every daemon of the node: totemd, cmapd and quorumd log at debug
+// level (a client connecting is a debug line in each).
 func TestReloadAppliesLogging(t *testing.T) {
-	nq := needleQuorumCluster(t, 1, harness.ConfOptions{Token: 1000})
-	nd := nq.c.Nodes[0]
-	waitRing(t, "1", 20*time.Second, nq.totemd[0])
-	waitMembers(t, nd, []int{1}, 10*time.Second)
-	debugLines := func(p *harness.Proc) int { return strings.Count(p.Output(), "client connected") }
+	needNamespaces(t)
+	needCorosync(t)
+	needCmapd(t)
+	t.Run("corosync", func(t *testing.T) {
+		var procs []*harness.Proc
+		c, ring := implCluster(t, "corosync", 1, harness.ConfOptions{Token: 1000}, &procs)
+		waitMembers(t, c.Nodes[0], []int{1}, 20*time.Second)
+		reloadDebug(t, "corosync", c, []*harness.Proc{ring[0]})
+	})
+	t.Run("needle", func(t *testing.T) {
+		nq := needleQuorumCluster(t, 1, harness.ConfOptions{Token: 1000})
+		waitRing(t, "1", 20*time.Second, nq.totemd[0])
+		waitMembers(t, nq.c.Nodes[0], []int{1}, 10*time.Second)
+		reloadDebug(t, "needle", nq.c, []*harness.Proc{nq.totemd[0], nq.cmapd[0], nq.quorumd[0]})
+	})
+}
+
+// reloadDebug: no process in procs logs debug lines while clients
+// connect; after `debug: on` is written to the file and reloaded with
+// corosync-cfgtool -R, each does. Both implementations print a line's
+// level padded to 7 before the subsystem tag.
+func reloadDebug(t *testing.T, impl string, c *harness.Cluster, procs []*harness.Proc) {
+	t.Helper()
+	debugLines := func(p *harness.Proc) int { return strings.Count(p.Output(), "debug   [") }
+	nd := c.Nodes[0]
 	probe := func() {
 		for _, tool := range [][]string{{"corosync-cfgtool", "-s"}, {"corosync-cmapctl", "-g", "totem.token"}, {"corosync-quorumtool", "-s"}} {
 			ctl(t, nd, tool[0], tool[1:]...)
 		}
 	}
 	probe()
-	procs := []*harness.Proc{nq.totemd[0], nq.cmapd[0], nq.quorumd[0]}
-	before := make([]int, len(procs))
-	for i, p := range procs {
-		if before[i] = debugLines(p); before[i] != 0 {
-			t.Fatalf("%s logs debug lines before the reload", p.Name)
+	for _, p := range procs {
+		if n := debugLines(p); n != 0 {
+			t.Fatalf("%s: %s logs %d debug lines before the reload", impl, p.Name, n)
 		}
 	}
 	o := harness.ConfOptions{Token: 1000, Logging: "to_stderr: yes\n\tto_syslog: no\n\ttimestamp: hires\n\tdebug: on"}
-	if err := nq.c.WriteConf(o); err != nil {
+	if err := c.WriteConf(o); err != nil {
 		t.Fatal(err)
 	}
 	if r := ctl(t, nd, "corosync-cfgtool", "-R"); r.Code != 0 {
@@ -174,16 +193,20 @@ func TestReloadAppliesLogging(t *testing.T) {
 	for {
 		probe()
 		missing := ""
+		var counts []string
 		for _, p := range procs {
-			if debugLines(p) == 0 {
+			n := debugLines(p)
+			counts = append(counts, fmt.Sprintf("%s %d", p.Name, n))
+			if n == 0 {
 				missing += " " + p.Name
 			}
 		}
 		if missing == "" {
+			t.Logf("%s: after debug: on and -R, debug lines from %s", impl, strings.Join(counts, ", "))
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no debug lines after the reload from:%s", missing)
+			t.Fatalf("%s: no debug lines after the reload from:%s", impl, missing)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
