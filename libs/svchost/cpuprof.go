@@ -18,10 +18,10 @@ const cpuProfileEnv = "NEEDLE_CPUPROFILE"
 
 const cpuProfileWindow = 5 * time.Second
 
-// startCPUProfile starts profiling if cpuProfileEnv is set; the returned
+// StartCPUProfile starts profiling if cpuProfileEnv is set; the returned
 // function writes the last window. Failures are reported on stderr and
 // never stop the daemon.
-func startCPUProfile(ctx context.Context, program string) (stop func()) {
+func StartCPUProfile(ctx context.Context, program string) (stop func()) {
 	prefix := os.Getenv(cpuProfileEnv)
 	if prefix == "" {
 		return func() {}

@@ -117,7 +117,7 @@ func serve(c *cli.Context, opts Options, path, bus, metrics string) error {
 		case <-ctx.Done():
 		}
 	}()
-	defer startCPUProfile(ctx, opts.Program)()
+	defer StartCPUProfile(ctx, opts.Program)()
 	logsys.Notice(log, fmt.Sprintf("needle %s starting up", opts.Program))
 	if err := d.Run(ctx); err != nil {
 		log.Error(opts.Program+" stopped", "error", err)

@@ -61,7 +61,7 @@ func runDaemon(c *cli.Context, path string) error {
 	defer d.logs.Close()
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	defer startCPUProfile(ctx, "totemd")()
+	defer svchost.StartCPUProfile(ctx, "totemd")()
 	if addr := c.String("metrics"); addr != "" {
 		d.metricsAddr = addr
 	}
