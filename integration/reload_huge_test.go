@@ -103,16 +103,7 @@ func bulkLoaded(t *testing.T, nd *harness.Node, n int) bool {
 // logged, the smaller one is loaded, and every probe was answered.
 func TestReloadHugeFile(t *testing.T) {
 	onBoth(t, func(t *testing.T, impl string) {
-		var procs []*harness.Proc
-		c, ring := implCluster(t, impl, 1, harness.ConfOptions{Token: 1000}, &procs)
-		nd := c.Nodes[0]
-		waitMembers(t, nd, []int{1}, 30*time.Second)
-		server := ring[0]
-		for _, p := range procs {
-			if p.Name == "cmapd" {
-				server = p
-			}
-		}
+		c, nd, server := cmapNode(t, impl)
 		path := filepath.Join(nd.Dir, "etc", "corosync.conf")
 		logAt := len(server.Output())
 		for _, step := range []struct {

@@ -50,6 +50,24 @@ func implCluster(t *testing.T, impl string, n int, o harness.ConfOptions, procs 
 	return c, ring
 }
 
+// cmapNode starts a one-node cluster of impl (token 1000) and waits for
+// its membership; it returns the cluster, the node and the process that
+// serves cmap there (corosync itself, or needle's cmapd).
+func cmapNode(t *testing.T, impl string) (*harness.Cluster, *harness.Node, *harness.Proc) {
+	t.Helper()
+	var procs []*harness.Proc
+	c, ring := implCluster(t, impl, 1, harness.ConfOptions{Token: 1000}, &procs)
+	nd := c.Nodes[0]
+	waitMembers(t, nd, []int{1}, 30*time.Second)
+	server := ring[0]
+	for _, p := range procs {
+		if p.Name == "cmapd" {
+			server = p
+		}
+	}
+	return c, nd, server
+}
+
 // onBoth runs steps on Debian's corosync first, then on needle (totemd
 // and cmapd), as subtests named after each.
 func onBoth(t *testing.T, steps func(t *testing.T, impl string)) {

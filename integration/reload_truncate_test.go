@@ -86,16 +86,7 @@ func takeCmapSnapshot(t *testing.T, nd *harness.Node) cmapSnapshot {
 // change and must never remove a key unless the complete file is valid.
 func TestAutoReloadNeverLosesConfig(t *testing.T) {
 	onBoth(t, func(t *testing.T, impl string) {
-		var procs []*harness.Proc
-		c, ring := implCluster(t, impl, 1, harness.ConfOptions{Token: 1000}, &procs)
-		nd := c.Nodes[0]
-		waitMembers(t, nd, []int{1}, 30*time.Second)
-		cmapdLog := ring[0]
-		for _, p := range procs {
-			if p.Name == "cmapd" {
-				cmapdLog = p
-			}
-		}
+		c, nd, cmapdLog := cmapNode(t, impl)
 		path := filepath.Join(nd.Dir, "etc", "corosync.conf")
 		base := takeCmapSnapshot(t, nd)
 		t.Logf("%s: start: %s", impl, base)
@@ -235,7 +226,7 @@ func TestAutoReloadNeverLosesConfig(t *testing.T) {
 		if impl == "corosync" {
 			cs := ctlWithin(t, 10*time.Second, nd, "corosync-cfgtool", "-s")
 			t.Logf("corosync: corosync-cfgtool -s at the end: exit %d: %s", cs.Code, strings.Join(strings.Fields(cs.Stdout+cs.Stderr), " "))
-			out := ring[0].Output()
+			out := cmapdLog.Output() // corosync itself
 			t.Logf("corosync: %d \"Token has not been received\" and %d \"unable to form a cluster\" lines since the empty reload",
 				strings.Count(out[logAt:], "Token has not been received"), strings.Count(out[logAt:], "unable to form a cluster"))
 		}

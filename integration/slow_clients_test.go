@@ -93,16 +93,7 @@ func TestSlowTrackersMemorySideBySide(t *testing.T) {
 }
 
 func slowTrackersLoad(t *testing.T, impl string) {
-	var procs []*harness.Proc
-	c, ring := implCluster(t, impl, 1, harness.ConfOptions{Token: 1000}, &procs)
-	nd := c.Nodes[0]
-	waitMembers(t, nd, []int{1}, 30*time.Second)
-	server := ring[0] // corosync itself, or cmapd
-	for _, p := range procs {
-		if p.Name == "cmapd" {
-			server = p
-		}
-	}
+	_, nd, server := cmapNode(t, impl) // server: corosync itself, or cmapd
 	logAt := len(server.Output())
 	rss0 := rssBytes(server.PID())
 
