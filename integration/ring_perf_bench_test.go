@@ -223,14 +223,17 @@ func BenchmarkRingPerf64K(b *testing.B) {
 		count, _ = strconv.Atoi(s)
 	}
 	const size = 65536
-	run := func(c *harness.Cluster, pids []int, group string) (float64, ringSample) {
+	run := func(c *harness.Cluster, pids []int, group string) (float64, ringSample, map[string]any) {
 		p0, by0 := txAll(b, c)
+		srp0 := srpStatsAll(b, c)
 		w := watchCPU(pids)
+		start := time.Now()
 		worst := oneSenderRate(b, c, group, size, count)
+		took := time.Since(start)
 		s := ringSample{cpu: w.done()}
 		p1, by1 := txAll(b, c)
 		s.packets, s.bytes = p1-p0, by1-by0
-		return worst, s
+		return worst, s, srpDelta(b, c, srp0, took)
 	}
 	per := func(s ringSample) map[string]any {
 		return map[string]any{"datagrams_per_msg": float64(s.packets) / float64(count),
@@ -243,7 +246,7 @@ func BenchmarkRingPerf64K(b *testing.B) {
 		for _, p := range procs {
 			pids = append(pids, p.PID())
 		}
-		coro, cs := run(c, pids, "perf64c")
+		coro, cs, csrp := run(c, pids, "perf64c")
 		for _, p := range procs {
 			p.Stop(10 * time.Second)
 		}
@@ -254,10 +257,61 @@ func BenchmarkRingPerf64K(b *testing.B) {
 				pids = append(pids, p.PID())
 			}
 		}
-		ndl, ns := run(n.c, pids, "perf64n")
+		ndl, ns, nsrp := run(n.c, pids, "perf64n")
 		n.stopAll()
 		emit(b, map[string]any{"bench": "ring_perf_cpg_64KiB", "count": count,
 			"needle_mb_per_s": ndl, "corosync_mb_per_s": coro, "ratio": ndl / coro,
-			"needle": per(ns), "corosync": per(cs)})
+			"needle": per(ns), "corosync": per(cs), "needle_srp": nsrp, "corosync_srp": csrp})
 	}
+}
+
+// srpCounters are the Totem counters both implementations keep in cmap's
+// stats map (stats.srp.*) that tell how the token went round under load.
+var srpCounters = []string{"orf_token_rx", "mcast_tx", "mcast_retx", "mcast_rx", "token_hold_cancel_tx"}
+
+// srpStatsAll reads srpCounters on every node ([node][counter]).
+func srpStatsAll(b *testing.B, c *harness.Cluster) []map[string]uint64 {
+	b.Helper()
+	var all []map[string]uint64
+	for _, nd := range c.Nodes {
+		r, err := runTool(20*time.Second, nd, debianCmapctl, "-m", "stats", "stats.srp.")
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := map[string]uint64{}
+		for _, l := range strings.Split(r.Stdout, "\n") {
+			k, v, ok := strings.Cut(l, " = ")
+			if !ok {
+				continue
+			}
+			name := strings.TrimPrefix(k[:strings.IndexByte(k+" ", ' ')], "stats.srp.")
+			m[name], _ = strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		}
+		all = append(all, m)
+	}
+	return all
+}
+
+// srpDelta is what the token did during a run of took, per node: token
+// visits per second, frames this node multicast per visit, and the
+// counters' growth. needle's totemd writes its stats every 1.5 s, so the
+// second reading waits for that.
+func srpDelta(b *testing.B, c *harness.Cluster, before []map[string]uint64, took time.Duration) map[string]any {
+	b.Helper()
+	time.Sleep(1600 * time.Millisecond)
+	after := srpStatsAll(b, c)
+	out := map[string]any{}
+	for i := range after {
+		d := map[string]any{}
+		for _, k := range srpCounters {
+			d[k] = after[i][k] - before[i][k]
+		}
+		tok := after[i]["orf_token_rx"] - before[i]["orf_token_rx"]
+		if tok > 0 {
+			d["tokens_per_s"] = float64(tok) / took.Seconds()
+			d["mcast_tx_per_token"] = float64(after[i]["mcast_tx"]-before[i]["mcast_tx"]) / float64(tok)
+		}
+		out[fmt.Sprintf("node%d", i+1)] = d
+	}
+	return out
 }
