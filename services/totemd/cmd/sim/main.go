@@ -55,7 +55,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
 	fs.BoolVar(&o.verbose, "v", false, "print one line per seed")
 	fs.Uint64Var(&o.maxEv, "max-events", 0, "event budget per run (0 = the simulator's default)")
-	fs.StringVar(&broken, "broken", "", "deliberately broken core: skip-retransmit, reorder-delivery, skip-old-ring-flush (comma-separated)")
+	fs.StringVar(&broken, "broken", "", "deliberately broken core: skip-retransmit, reorder-delivery, skip-old-ring-flush, break-aru (comma-separated)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -75,6 +75,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			o.faults.ReorderDelivery = true
 		case "skip-old-ring-flush":
 			o.faults.SkipOldRingFlush = true
+		case "break-aru":
+			o.faults.BreakAru = true
 		default:
 			return o, fmt.Errorf("-broken %q: unknown fault %q", broken, b)
 		}

@@ -22,6 +22,8 @@ func TestBrokenCoresAreCaught(t *testing.T) {
 		{"ReorderDelivery", srp.Faults{ReorderDelivery: true}, "net", KindOrder},
 		{"SkipRetransmit", srp.Faults{SkipRetransmit: true}, "net", KindLiveness},
 		{"SkipOldRingFlush", srp.Faults{SkipOldRingFlush: true}, "net", KindSynchrony},
+		// A corrupted state: srp's own invariants catch it, the node leaves.
+		{"BreakAru", srp.Faults{BreakAru: true}, "net", KindInvariant},
 	}
 	const maxSeeds = 12
 	for _, tc := range tests {

@@ -450,6 +450,13 @@ func (s *Sim) after(n *node) {
 		s.formationInstalled()
 	}
 	s.arm(n)
+	if rd.Broken != nil {
+		// The core found its own state broken and left (its leave went
+		// out above); the daemon would stop here. A correct core never
+		// gets here, so the run fails with its seed.
+		s.chk.report(KindInvariant, s.now, n.id, "%v", rd.Broken)
+		s.stop(n, "broken invariant")
+	}
 }
 
 func (s *Sim) arm(n *node) {

@@ -26,6 +26,7 @@ const (
 	KindLiveness     Kind = "liveness"          // no single ring, or messages not delivered, after healing
 	KindFormation    Kind = "formation"         // a clean start or stop on a stable network not followed by one ring within FormationBound, or by a token loss
 	KindCore         Kind = "core-error"        // the core refused its own frames or a valid send
+	KindInvariant    Kind = "invariant"         // the core found its own state broken (srp's invariants) and left
 )
 
 // Violation is one broken invariant, with where and when it was seen.

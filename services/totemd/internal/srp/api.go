@@ -148,6 +148,10 @@ type Faults struct {
 	SkipRetransmit   bool // never answer retransmit requests
 	ReorderDelivery  bool // swap adjacent deliveries now and then
 	SkipOldRingFlush bool // drop old-ring messages during recovery
+	// BreakAru corrupts the node's own state (my_aru past every message
+	// received) on its first token visit after a ring forms, to prove
+	// that the invariants (invariants.go) catch a broken state.
+	BreakAru bool
 }
 
 // Send is one frame to put on the wire.
@@ -195,6 +199,11 @@ type Ready struct {
 	// PersistRingSeq, when non-zero, is a ring sequence to write to the
 	// state directory before the Sends go out.
 	PersistRingSeq uint64
+	// Broken, once set, is the invariant this node found broken in its
+	// own state (it wraps ErrInvariant; see invariants.go): the node has
+	// dropped this batch's deliveries, queued its leave message in Sends
+	// and does nothing more. The driver sends, logs and stops.
+	Broken error
 }
 
 // Status is a snapshot for cfg and the runtime.totem.* statistics.
@@ -206,6 +215,7 @@ type Status struct {
 	HighSeq  uint32
 	Backlog  int // messages waiting in the new-message queue
 	Counters Counters
+	Broken   error // see Ready.Broken
 }
 
 // Counters are cumulative protocol statistics (runtime.totem.pg.mrp.srp.*).

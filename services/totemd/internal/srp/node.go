@@ -85,6 +85,7 @@ type Node struct {
 	counters  Counters
 	rtrBuf    []rtrItem
 	delivered uint64 // message deliveries, for Faults.ReorderDelivery
+	broken    error  // a broken invariant (invariants.go): the node has left
 }
 
 var _ Interface = (*Node)(nil)
@@ -161,6 +162,7 @@ func (n *Node) Start(now Time) {
 	n.tokenRingIDSeq = n.ring.Seq
 	n.debugf("Created or loaded sequence id %x.%x for this ring.", n.ring.Rep, n.ring.Seq)
 	n.gatherEnter(gsInterfaceChange)
+	n.verify()
 }
 
 // Receive handles one frame from the network.
@@ -207,6 +209,7 @@ func (n *Node) Receive(now Time, frame []byte) error {
 		n.counters.TokenHoldRx++
 		n.handleHoldCancel(&d.cancel)
 	}
+	n.verify()
 	return nil
 }
 
@@ -225,10 +228,14 @@ func (n *Node) Tick(now Time) {
 			continue
 		}
 		if !ok || at > now {
+			n.verify()
 			return
 		}
 		n.tm.stop(id)
 		n.fire(id)
+		if n.stopped {
+			return // broken down (verify) or left
+		}
 	}
 }
 
@@ -351,6 +358,7 @@ func (n *Node) Leave(now Time) {
 // stay valid: the node only ever appends to capacity beyond them.
 func (n *Node) Ready() Ready {
 	r := n.out
+	r.Broken = n.broken
 	r.Sends = r.Sends[:len(r.Sends):len(r.Sends)]
 	r.Deliveries = r.Deliveries[:len(r.Deliveries):len(r.Deliveries)]
 	if len(r.Sends) == 0 {
@@ -387,6 +395,7 @@ func (n *Node) Status() Status {
 		HighSeq:  n.highSeqReceived,
 		Backlog:  n.appQueue().len(),
 		Counters: n.counters,
+		Broken:   n.broken,
 	}
 }
 

@@ -230,6 +230,10 @@ func (n *Node) operationalEnter() {
 	n.myAru = n.oldAru
 	n.deliverMessages(false, n.oldHighSeq)
 
+	if err := n.checkInstall(); err != nil {
+		n.breakDown(err)
+		return
+	}
 	left := subtract(n.memb, n.trans)
 	joined := subtract(n.newMemb, n.trans)
 	n.memb = slices.Clone(n.newMemb)

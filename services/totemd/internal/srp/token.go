@@ -105,6 +105,9 @@ func (n *Node) processToken(t *orfToken, forward *bool) {
 	}
 	n.tokenSeq = t.tokenSeq
 	t.tokenSeq++
+	if n.cfg.Faults.BreakAru && n.state == Operational && n.settleVisits == 1 {
+		n.myAru = n.highSeqReceived + 1
+	}
 
 	if n.state == Recovery {
 		n.recoveryTokenSteps(t)
