@@ -26,12 +26,12 @@ type simDaemon struct {
 	svc  uint16
 	name string
 
-	ses     *simSession // nil while the daemon is down
-	inc     uint32      // incarnations so far
-	settled bool        // the churn is over: no more detaches or crashes
+	ses            *simSession // nil while the daemon is down
+	inc            uint32      // incarnations so far
+	settled        bool        // the churn is over: no more detaches or crashes
 	ordinary, sync stream
-	round   uint64 // the round in sync_process, 0 when none
-	roundAt int    // sync messages of the round not yet acked OK
+	round          uint64 // the round in sync_process, 0 when none
+	roundAt        int    // sync messages of the round not yet acked OK
 	// inRound: from the attach and from every configuration change to
 	// the service's next activation, the stack may accept no ordinary
 	// multicast of the daemon (ipcproto: "Multicasts during a sync
@@ -69,10 +69,10 @@ type flightMsg struct {
 
 // Daemon behaviour.
 const (
-	daemonWindow   = 16                    // ordinary multicasts in flight
-	daemonRetry    = 3 * time.Millisecond  // pause before a resend after TryAgain
-	daemonSendGap  = 4 * time.Millisecond  // mean gap between ordinary multicasts
-	daemonSyncMsgs = 3                     // sync messages per sync_process
+	daemonWindow   = 16                     // ordinary multicasts in flight
+	daemonRetry    = 3 * time.Millisecond   // pause before a resend after TryAgain
+	daemonSendGap  = 4 * time.Millisecond   // mean gap between ordinary multicasts
+	daemonSyncMsgs = 3                      // sync messages per sync_process
 	daemonDownMax  = 400 * time.Millisecond // longest time down after a detach or crash
 	daemonLifeMean = 1500 * time.Millisecond
 )
