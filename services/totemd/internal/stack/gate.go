@@ -80,7 +80,7 @@ func (s *Stack) refuseInRound(id uint16, ses Session, m *ipcproto.Msg) bool {
 func (s *Stack) mcastSync(id uint16, ses Session, m *ipcproto.Msg) {
 	st := cs.ErrTryAgain
 	if refused, ok := s.refusedSync[id]; !ok || m.ID == refused {
-		err := s.packer.Send([]string{"a"}, m.Payload)
+		err := s.packer.Send(s.groupA, m.Payload)
 		switch {
 		case err == nil:
 			st = cs.OK

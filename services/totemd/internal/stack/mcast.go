@@ -47,7 +47,7 @@ func (s *Stack) mcast(id uint16, ses Session, m *ipcproto.Msg) (st cs.Error, now
 // pack hands a service multicast to the packer: its ack status, or full
 // when srp's queue has no room for it now.
 func (s *Stack) pack(payload []byte) (st cs.Error, full bool) {
-	err := s.packer.Send([]string{"a"}, payload)
+	err := s.packer.Send(s.groupA, payload)
 	switch {
 	case err == nil:
 		return cs.OK, false
@@ -91,13 +91,13 @@ func (s *Stack) drainWaiting() {
 // into the packer while it takes them.
 func (s *Stack) pushOutbox() {
 	for len(s.outbox) > 0 {
-		if err := s.packer.Send([]string{"sync"}, s.outbox[0]); err != nil {
+		if err := s.packer.Send(s.groupSync, s.outbox[0]); err != nil {
 			break
 		}
 		s.outbox = s.outbox[1:]
 	}
 	for len(s.outboxA) > 0 {
-		if err := s.packer.Send([]string{"a"}, s.outboxA[0]); err != nil {
+		if err := s.packer.Send(s.groupA, s.outboxA[0]); err != nil {
 			break
 		}
 		s.outboxA = s.outboxA[1:]

@@ -90,6 +90,10 @@ type Stack struct {
 	gated       map[uint16]bool       // services in their sync round: ordinary multicasts refused (gate.go)
 	refusedSync map[uint16]uint64     // per service: ID of the sync message refused with TryAgain
 	idBuf       []uint16              // sortedIDs' buffer
+	// groupA and groupSync name the totempg groups a multicast goes to:
+	// built once, as a literal per call escapes into the packer and costs
+	// an allocation per multicast. Never written after New.
+	groupA, groupSync []string
 
 	// outs are the outputs since the last Ready; spare is the buffer the
 	// Ready before handed out, reused once Advance gave it back.
@@ -113,7 +117,8 @@ func New(cfg Config) (*Stack, error) {
 	}
 	s := &Stack{cfg: cfg, log: cfg.Logger, slog: cfg.SyncLog,
 		services: map[uint16]Session{}, refused: map[uint16]uint64{}, waiting: map[uint16]*mcastWait{},
-		gated: map[uint16]bool{}, refusedSync: map[uint16]uint64{}}
+		gated: map[uint16]bool{}, refusedSync: map[uint16]uint64{},
+		groupA: []string{"a"}, groupSync: []string{"sync"}}
 	sc := cfg.SRP
 	sc.OnTokenReceived = s.onTokenReceived
 	sc.OnTokenSent = s.onTokenSent

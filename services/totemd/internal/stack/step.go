@@ -131,8 +131,15 @@ func (rd *Ready) Empty() bool {
 // next Ready.
 func (s *Stack) Ready() Ready {
 	r := s.srp.Ready()
-	rd := Ready{PersistRingSeq: r.PersistRingSeq, Sends: r.Sends, Outs: s.outs, Views: s.views, deliveries: r.Deliveries}
-	s.outs, s.spare, s.views = s.spare[:0], nil, nil
+	rd := Ready{PersistRingSeq: r.PersistRingSeq, Sends: r.Sends, Views: s.views, deliveries: r.Deliveries}
+	s.views = nil
+	if len(s.outs) > 0 {
+		// The outputs' buffer goes out with rd and comes back with
+		// Advance, so that new outputs never overwrite rd's; an empty
+		// Ready (which drivers need not Advance) keeps it.
+		rd.Outs = s.outs
+		s.outs, s.spare = s.spare[:0], nil
+	}
 	return rd
 }
 
@@ -151,9 +158,11 @@ func (s *Stack) Advance(rd Ready) {
 			s.log.Debug("totempg frame dropped", "from", d.From, "error", err)
 		}
 	}
-	clear(rd.Outs)
-	if s.spare == nil {
-		s.spare = rd.Outs[:0]
+	if rd.Outs != nil {
+		clear(rd.Outs)
+		if s.spare == nil {
+			s.spare = rd.Outs[:0]
+		}
 	}
 }
 
