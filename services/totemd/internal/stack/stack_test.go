@@ -20,7 +20,7 @@ type ring struct {
 	now    srp.Time
 	stacks []*Stack
 	net    []flight
-	spare  []flight // run's second buffer for net
+	spare  []flight            // run's second buffer for net
 	ses    map[[2]int]*session // (node index, service) → session
 }
 
