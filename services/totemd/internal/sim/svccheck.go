@@ -53,6 +53,10 @@ type SvcIncarnation struct {
 	ringSeq   uint64 // of the last Regular view (or the attach's)
 	delivered map[svcItem]bool
 	accepted  []svcItem
+	// lastFrom is the last id delivered of each sender stream: a
+	// daemon's stream is delivered in the order it made it (ipcproto's
+	// pipelining rule).
+	lastFrom map[svcItem]uint64
 }
 
 // svcView identifies a service view.
@@ -114,7 +118,7 @@ func (c *SvcChecker) report(kind Kind, at srp.Time, node srp.NodeID, format stri
 
 // Attach begins an incarnation.
 func (c *SvcChecker) Attach(node srp.NodeID, svc uint16, inc uint32, _ srp.Time) *SvcIncarnation {
-	o := &SvcIncarnation{Node: node, Svc: svc, Inc: inc, Up: true, delivered: map[svcItem]bool{}}
+	o := &SvcIncarnation{Node: node, Svc: svc, Inc: inc, Up: true, delivered: map[svcItem]bool{}, lastFrom: map[svcItem]uint64{}}
 	c.incs = append(c.incs, o)
 	return o
 }
@@ -191,6 +195,12 @@ func (c *SvcChecker) Deliver(o *SvcIncarnation, now srp.Time, from uint32, paylo
 		c.report(KindBus, now, o.Node, "%s: %v, sent in ring seq %x, delivered before that ring's Regular change (last %x)",
 			o.name(), it, seq, o.ringSeq)
 	}
+	stream := it
+	stream.id = 0
+	if last := o.lastFrom[stream]; it.id <= last {
+		c.report(KindOrder, now, o.Node, "%s: %v delivered after id %d of its stream", o.name(), it, last)
+	}
+	o.lastFrom[stream] = it.id
 	o.delivered[it] = true
 	o.cur.items = append(o.cur.items, it)
 }

@@ -21,11 +21,13 @@ import (
 // restart. Like the SRP simulator, a run is a function of its options:
 // one PCG stream, virtual time, no goroutines.
 //
-// The network is whole (delay and jitter, no loss, no partition), so
-// after the ring first forms with every node, nothing may change it: a
-// service daemon's restart shows the other nodes a service round, never a
-// ring change. The service checker (svccheck.go) checks what every
-// daemon incarnation saw.
+// The network has delay and jitter but no loss. Half the seeds split it
+// once into two partitions during the churn, for half a second to a
+// second and a half. Outside that fault's window (from the split to
+// wholeReform after the heal), once every node is on one ring nothing
+// may change it: a service daemon's restart shows the other nodes a
+// service round, never a ring change. The service checker (svccheck.go)
+// checks what every daemon incarnation saw.
 
 // WholeOptions describe one whole-node run.
 type WholeOptions struct {
@@ -44,7 +46,8 @@ type WholeResult struct {
 	Total      int
 	Events     uint64
 	End        srp.Time
-	Formed     srp.Time // when every node was first on one ring with all
+	Formed     srp.Time // when every node was last on one ring with all, after any partition
+	Partition  srp.Time // when the network split (0: it did not)
 	Accepted   int      // ordinary multicasts acked OK
 	Delivered  int      // deliveries to daemons, summed
 	Restarts   int      // daemon detaches and crashes followed by an attach
@@ -67,6 +70,8 @@ const (
 	wholeEnd         = 12 * time.Second
 	busDelay         = 20 * time.Microsecond // one bus hop, each way
 	wholeMaxEvents   = 20_000_000
+	// wholeReform bounds the time from a heal to one ring again.
+	wholeReform = 5 * time.Second
 )
 
 // wholeServices are the simulated daemons of every node: cmap and cpg, so
@@ -106,6 +111,8 @@ type wsim struct {
 	events uint64
 	formed bool
 	failed bool
+	// faultUntil: ring changes are the partition's until then.
+	faultFrom, faultUntil srp.Time
 }
 
 // RunWhole runs one whole-node simulation.
@@ -126,6 +133,9 @@ func RunWhole(opts WholeOptions) WholeResult {
 		s.at(srp.Time(s.rng.Int64N(int64(wholeStartSpread))), func() { s.start(n) })
 	}
 	s.at(wholeChurnEnd, s.settle)
+	if s.rng.IntN(2) == 0 {
+		s.planPartition()
+	}
 	for len(s.q) > 0 && !s.failed {
 		e := s.pop()
 		if e.at > wholeEnd {
@@ -304,7 +314,8 @@ func (s *wsim) view(n *wnode, v stack.Membership) {
 		return
 	}
 	s.tracef(n, "ring %x.%x members %v", v.Ring.Rep, v.Ring.Seq, v.Members)
-	if s.formed && v.Ring != n.ring {
+	inFault := s.faultFrom > 0 && s.now >= s.faultFrom && s.now <= s.faultUntil
+	if s.formed && v.Ring != n.ring && !inFault {
 		s.chk.report(KindLiveness, s.now, n.id, "ring changed to %x.%x %v after the ring formed, on a whole network",
 			v.Ring.Rep, v.Ring.Seq, v.Members)
 	}
@@ -371,6 +382,41 @@ func (s *wsim) transmit(n *wnode, snd srp.Send) {
 		return
 	}
 	send(to)
+}
+
+// planPartition splits the network in two during the churn and heals
+// it; the ring may change from the split until wholeReform after the
+// heal, by when it must have formed again with every node.
+func (s *wsim) planPartition() {
+	split := srp.Time(1500*time.Millisecond) + srp.Time(s.rng.Int64N(int64(1500*time.Millisecond)))
+	heal := split + srp.Time(500*time.Millisecond) + srp.Time(s.rng.Int64N(int64(time.Second)))
+	cut := 1 + s.rng.IntN(len(s.nodes)-1) // nodes[:cut] against the rest, shuffled
+	order := s.rng.Perm(len(s.nodes))
+	s.faultFrom, s.faultUntil = split, heal+wholeReform
+	s.res.Partition = split
+	s.at(split, func() {
+		for i, idx := range order {
+			if i < cut {
+				s.net.group[idx] = 1
+			}
+		}
+		s.formed = false
+		var side []srp.NodeID
+		for _, idx := range order[:cut] {
+			side = append(side, s.nodes[idx].id)
+		}
+		slices.Sort(side)
+		s.tracef(nil, "partition %v | the others", side)
+	})
+	s.at(heal, func() {
+		s.net.heal()
+		s.tracef(nil, "heal")
+	})
+	s.at(s.faultUntil, func() {
+		if !s.formed {
+			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after the heal", len(s.nodes), wholeReform)
+		}
+	})
 }
 
 // settle ends the churn: every daemon down restarts, and from now on
