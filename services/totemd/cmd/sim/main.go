@@ -4,6 +4,11 @@
 //
 //	go run ./services/totemd/cmd/sim -seeds 2000 -nodes 3-64
 //	go run ./services/totemd/cmd/sim -seed 12345 -nodes 7 -trace
+//
+// With -whole it runs whole nodes instead (node stacks with simulated
+// service daemons, internal/sim's RunWhole):
+//
+//	go run ./services/totemd/cmd/sim -whole -seeds 200 -nodes 3-8
 package main
 
 import (
@@ -39,6 +44,7 @@ type options struct {
 	verbose  bool
 	maxEv    uint64
 	faults   srp.Faults
+	whole    bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -55,6 +61,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
 	fs.BoolVar(&o.verbose, "v", false, "print one line per seed")
 	fs.Uint64Var(&o.maxEv, "max-events", 0, "event budget per run (0 = the simulator's default)")
+	fs.BoolVar(&o.whole, "whole", false, "run whole nodes (node stacks with simulated service daemons) instead of SRP cores")
 	fs.StringVar(&broken, "broken", "", "deliberately broken core: skip-retransmit, reorder-delivery, skip-old-ring-flush, break-aru (comma-separated)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -81,6 +88,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-broken %q: unknown fault %q", broken, b)
 		}
 	}
+	if o.whole && (broken != "" || profile != "mixed" || o.maxEv != 0) {
+		return o, fmt.Errorf("-whole takes none of -broken, -faults, -max-events")
+	}
 	if o.seeds < 1 || o.parallel < 1 {
 		return o, fmt.Errorf("-seeds and -parallel must be at least 1")
 	}
@@ -95,7 +105,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if o.seed >= 0 {
+	switch {
+	case o.whole && o.seed >= 0:
+		return replayWhole(o, stdout)
+	case o.whole:
+		return soakWhole(ctx, o, stdout)
+	case o.seed >= 0:
 		return replay(o, stdout)
 	}
 	return soak(ctx, o, stdout)

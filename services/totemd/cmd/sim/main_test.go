@@ -54,3 +54,20 @@ func TestBrokenCoreFailsWithReplayCommand(t *testing.T) {
 		t.Fatalf("output lacks %q:\n%s", want, out.String())
 	}
 }
+
+func TestWholeSoakAndReplay(t *testing.T) {
+	if _, err := parse([]string{"-whole", "-broken", "skip-retransmit"}, io.Discard); err == nil {
+		t.Fatal("-whole with -broken accepted")
+	}
+	var out bytes.Buffer
+	code := run([]string{"-whole", "-seeds", "2", "-nodes", "3-4", "-first", "900001", "-parallel", "2"}, &out, io.Discard)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if last := lines[len(lines)-1]; code != 0 || !strings.HasPrefix(last, "seeds=2 violations=0 ") || !strings.Contains(last, "whole=true") {
+		t.Fatalf("exit code %d, last line %q", code, last)
+	}
+	out.Reset()
+	if code := run([]string{"-whole", "-seed", "900001", "-nodes", "3", "-trace"}, &out, io.Discard); code != 0 ||
+		!strings.Contains(out.String(), "cpg#1 attach") {
+		t.Fatalf("replay: exit code %d, %d bytes of output", code, out.Len())
+	}
+}

@@ -16,9 +16,11 @@ import (
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/libs/svchost"
+	"github.com/needle-cluster/needle/services/totemd/internal/bus"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/cfgipc"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
+	"github.com/needle-cluster/needle/services/totemd/internal/stack"
 )
 
 // CfgConfig enables the libqb "cfg" endpoint (corosync-cfgtool's service).
@@ -94,8 +96,8 @@ func (l nodeLoop) Post(f func()) bool { return l.n.Do(l.ctx, f) == nil }
 // prefix tracking, package cmapreq). Called on cmapd's hello, which every
 // cmapd sends when it attaches.
 func (n *Node) trackUIDGID() {
-	svc, ok := n.services[svcid.Cmap]
-	if !ok || n.cfgs == nil {
+	svc := n.service(svcid.Cmap)
+	if svc == nil || n.cfgs == nil {
 		return
 	}
 	n.reqSeq++
@@ -203,8 +205,8 @@ func (n *Node) cfgAction(a cfg.Action) {
 			}
 		}
 		// Every service daemon of the node reopens its files too.
-		for _, svc := range n.services {
-			n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindReopenLogs})
+		for _, ses := range n.st.Services() {
+			n.sendSvc(ses.(*bus.Service), &ipcproto.Msg{Kind: ipcproto.KindReopenLogs})
 		}
 		st.ep.Carry(st.svc.ReopenLogsDone(a.Conn, result))
 	case cfg.CryptoPhase:
@@ -242,8 +244,7 @@ func (n *Node) finishReload(seq uint64, result cs.Error) {
 // sendGroupA multicasts a service message, queueing it if the ring is
 // momentarily full so nothing accepted is lost.
 func (n *Node) sendGroupA(msg []byte) {
-	n.outboxA = append(n.outboxA, slices.Clone(msg))
-	n.pushOutbox()
+	n.step(stack.Event{Kind: stack.CfgMcast, Payload: slices.Clone(msg)})
 }
 
 // deliverCfg hands a cfg ring message to the core.
@@ -278,12 +279,12 @@ func (s cfgStatus) NodeLinks(id uint32) []cfg.LinkAddr {
 }
 
 func (s cfgStatus) Reachable(id uint32) bool {
-	return slices.Contains(s.n.members, srpID(id))
+	return s.n.st.Reachable(srpID(id))
 }
 
 func (s cfgStatus) LinkEnabled() bool { return true }
 
-func (s cfgStatus) NetMTU() uint32 { return uint32(s.n.packer.PacketSize() + pg.FrameHeaderSize) }
+func (s cfgStatus) NetMTU() uint32 { return uint32(s.n.st.PacketSize() + pg.FrameHeaderSize) }
 
 func (s cfgStatus) MemberStatus(id uint32) (string, bool) {
 	if s.Reachable(id) {
@@ -302,4 +303,4 @@ func (s cfgStatus) ShutdownTimeoutMs() (uint32, bool) {
 	return 0, false
 }
 
-func (s cfgStatus) SendingAllowed() bool { return s.n.synced && s.n.srp.Avail() > 0 }
+func (s cfgStatus) SendingAllowed() bool { return s.n.st.Synced() && s.n.st.Avail() > 0 }

@@ -7,11 +7,12 @@ import (
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
+	"github.com/needle-cluster/needle/services/totemd/internal/stack"
 )
 
 // selfService is the id totemd uses as the sender of its own bus requests
 // to cmapd (it hosts cfg, service 1); responses carrying it are totemd's.
-const selfService = pg.ServiceCfg
+const selfService = stack.SelfService
 
 // attachedServices are the services whose attachment publishStats
 // reports under stats.needle.service.<name>.attached. quorum (service 3)
@@ -25,11 +26,11 @@ var attachedServices = [...]uint16{svcid.Cmap, svcid.Cfg, svcid.Cpg, svcid.Pload
 // 1), which `needlectl status` reads: the bus is otherwise invisible to
 // clients.
 func (n *Node) publishStats() {
-	svc, ok := n.services[pg.ServiceCmap]
-	if !ok {
+	svc := n.service(pg.ServiceCmap)
+	if svc == nil {
 		return
 	}
-	st := n.srp.Status()
+	st := n.st.Status()
 	c := st.Counters
 	u64 := map[string]uint64{
 		"orf_token_tx": c.OrfTokenTx, "orf_token_rx": c.OrfTokenRx,
@@ -51,7 +52,7 @@ func (n *Node) publishStats() {
 		case value.Uint32:
 			v := uint32(0)
 			if s.Key == "stats.pg.msg_queue_avail" {
-				v = uint32(n.srp.Avail())
+				v = uint32(n.st.Avail())
 			}
 			vals[s.Key] = value.U32(v)
 		case value.Uint8:
@@ -59,7 +60,7 @@ func (n *Node) publishStats() {
 		}
 	}
 	for _, id := range attachedServices {
-		_, on := n.services[id]
+		on := n.st.Attached(id) != nil
 		if id == svcid.Cfg {
 			on = true
 		}
@@ -76,8 +77,8 @@ func (n *Node) publishStats() {
 // askCmapReload has cmapd re-read corosync.conf for cfg's reload; the
 // answer arrives as a response to selfService and completes the reload.
 func (n *Node) askCmapReload(seq uint64) bool {
-	svc, ok := n.services[pg.ServiceCmap]
-	if !ok {
+	svc := n.service(pg.ServiceCmap)
+	if svc == nil {
 		return false
 	}
 	n.reqSeq++

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/needle-cluster/needle/libs/corotypes/svcid"
+	"github.com/needle-cluster/needle/services/totemd/internal/bus"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
 	"github.com/needle-cluster/needle/services/totemd/internal/transport"
 )
@@ -32,14 +33,11 @@ type ServiceMetrics struct {
 func (n *Node) Metrics(ctx context.Context) (Metrics, error) {
 	var m Metrics
 	err := n.Do(ctx, func() {
-		m.SRP = n.srp.Status()
-		m.QueueAvail = n.srp.Avail()
-		for id, s := range n.services {
-			sm := ServiceMetrics{Name: svcid.Name(int(id)), ToService: s.Queued()}
-			if w := n.waiting[id]; w != nil {
-				sm.Waiting = len(w.items) - w.first
-			}
-			m.Services = append(m.Services, sm)
+		m.SRP = n.st.Status()
+		m.QueueAvail = n.st.Avail()
+		for id, ses := range n.st.Services() {
+			m.Services = append(m.Services, ServiceMetrics{Name: svcid.Name(int(id)),
+				ToService: ses.(*bus.Service).Queued(), Waiting: n.st.Waiting(id)})
 		}
 		slices.SortFunc(m.Services, func(a, b ServiceMetrics) int { return strings.Compare(a.Name, b.Name) })
 	})

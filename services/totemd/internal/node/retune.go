@@ -51,8 +51,8 @@ type retuneState struct {
 
 // trackRetune asks cmapd for the keys Retune reads (on each cmapd hello).
 func (n *Node) trackRetune() {
-	svc, ok := n.services[svcid.Cmap]
-	if !ok || n.cfg.Retune == nil {
+	svc := n.service(svcid.Cmap)
+	if svc == nil || n.cfg.Retune == nil {
 		return
 	}
 	n.retune.written = nil
@@ -170,8 +170,8 @@ func (n *Node) applyRetune() {
 		return
 	}
 	n.retune.lastErr = ""
-	if old := n.srp.Tunables(); old != r.Tunables {
-		if err := n.srp.SetTunables(r.Tunables); err != nil {
+	if old := n.st.Tunables(); old != r.Tunables {
+		if err := n.st.SetTunables(r.Tunables); err != nil {
 			n.log.Error("totem settings not applied", "error", err)
 			return
 		}
@@ -180,7 +180,7 @@ func (n *Node) applyRetune() {
 			"window_size", r.Tunables.WindowSize, "max_messages", r.Tunables.MaxMessages)
 	}
 	if !slices.Equal(n.cfg.SRP.Nodes, r.Nodes) {
-		if err := n.srp.SetNodes(r.Nodes); err != nil {
+		if err := n.st.SetNodes(r.Nodes); err != nil {
 			n.log.Error("new nodelist not applied", "error", err)
 		} else {
 			n.logPeerChanges(n.tr.Peers(), r.Peers)
@@ -213,8 +213,8 @@ func (n *Node) logPeerChanges(old, new []transport.Peer) {
 // writeRuntime sets the runtime.config.totem.* keys in cmap, unless they
 // are what was last written.
 func (n *Node) writeRuntime(rt map[string]value.Value) {
-	svc, ok := n.services[svcid.Cmap]
-	if !ok || len(rt) == 0 || maps.EqualFunc(rt, n.retune.written, value.Value.Equal) {
+	svc := n.service(svcid.Cmap)
+	if svc == nil || len(rt) == 0 || maps.EqualFunc(rt, n.retune.written, value.Value.Equal) {
 		return
 	}
 	n.retune.written = rt

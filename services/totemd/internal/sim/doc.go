@@ -35,6 +35,15 @@
 // clean stops and restarts on a quiet network. Result reports the cold
 // start's formation time and the slowest formation after a clean change.
 //
+// RunWhole (whole.go) is the whole-node mode: it drives N node stacks
+// (package stack: srp, pg, syncengine and the service bus's decisions)
+// with simulated service daemons (daemon.go) that attach, multicast with
+// TryAgain, take part in sync rounds, detach, crash and restart, and
+// checks what every daemon incarnation saw (svccheck.go): the bus
+// contract, one sequence of deliveries and sync outcomes per service view
+// on every node, each sender's order, and that no daemon restart changes
+// the ring.
+//
 // The Checker is independent of the simulator: it consumes accepted sends
 // and deliveries (tests build histories by hand) and reports Violations.
 package sim

@@ -1,11 +1,10 @@
-package node
+package stack
 
 import (
 	"errors"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
-	"github.com/needle-cluster/needle/services/totemd/internal/bus"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
 )
 
@@ -32,45 +31,45 @@ import (
 // until ungate. The ordinary multicasts held unacknowledged for room in
 // srp's queue are refused now, in order; the first of them becomes the
 // one every later one waits for.
-func (n *Node) gate(id uint16) {
-	if _, ok := n.services[id]; !ok {
+func (s *Stack) gate(id uint16) {
+	if _, ok := s.services[id]; !ok {
 		return
 	}
-	n.gated[id] = true
-	w := n.waiting[id]
+	s.gated[id] = true
+	w := s.waiting[id]
 	if w == nil || w.empty() {
 		return
 	}
-	n.refused[id] = w.head().id
+	s.refused[id] = w.head().id
 	for !w.empty() {
 		it := w.head()
 		w.pop()
-		n.sendSvc(w.svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: it.id, Status: cs.ErrTryAgain})
+		s.send(w.svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: it.id, Status: cs.ErrTryAgain})
 	}
-	delete(n.waiting, id)
+	delete(s.waiting, id)
 }
 
 // gateAll starts a round for every attached service (a ring change).
-func (n *Node) gateAll() {
-	for id := range n.services {
-		n.gate(id)
+func (s *Stack) gateAll() {
+	for _, id := range sortedIDs(&s.idBuf, s.services) {
+		s.gate(id)
 	}
 }
 
 // ungate ends the round of service id (its ActivateService).
-func (n *Node) ungate(id uint16) { delete(n.gated, id) }
+func (s *Stack) ungate(id uint16) { delete(s.gated, id) }
 
 // refuseInRound answers an ordinary multicast of a service in its sync
 // round: TryAgain, and the first one refused is the one every later one
 // waits for (the ordinary stream's order, ipcproto's pipelining rule).
-func (n *Node) refuseInRound(svc *bus.Service, m *ipcproto.Msg) bool {
-	if !n.gated[svc.ID] {
+func (s *Stack) refuseInRound(id uint16, ses Session, m *ipcproto.Msg) bool {
+	if !s.gated[id] {
 		return false
 	}
-	if _, ok := n.refused[svc.ID]; !ok {
-		n.refused[svc.ID] = m.ID
+	if _, ok := s.refused[id]; !ok {
+		s.refused[id] = m.ID
 	}
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.ErrTryAgain})
+	s.send(ses, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: cs.ErrTryAgain})
 	return true
 }
 
@@ -78,10 +77,10 @@ func (n *Node) refuseInRound(svc *bus.Service, m *ipcproto.Msg) bool {
 // accepted whether or not a round runs, never held; when srp's queue is
 // full it is refused with TryAgain and every later sync message of the
 // service until the refused one comes again.
-func (n *Node) mcastSync(svc *bus.Service, m *ipcproto.Msg) {
+func (s *Stack) mcastSync(id uint16, ses Session, m *ipcproto.Msg) {
 	st := cs.ErrTryAgain
-	if id, ok := n.refusedSync[svc.ID]; !ok || m.ID == id {
-		err := n.packer.Send([]string{"a"}, m.Payload)
+	if refused, ok := s.refusedSync[id]; !ok || m.ID == refused {
+		err := s.packer.Send(s.groupA, m.Payload)
 		switch {
 		case err == nil:
 			st = cs.OK
@@ -89,10 +88,10 @@ func (n *Node) mcastSync(svc *bus.Service, m *ipcproto.Msg) {
 			st = cs.ErrTooBig
 		}
 		if st == cs.ErrTryAgain {
-			n.refusedSync[svc.ID] = m.ID
+			s.refusedSync[id] = m.ID
 		} else {
-			delete(n.refusedSync, svc.ID)
+			delete(s.refusedSync, id)
 		}
 	}
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: st, Sync: true})
+	s.send(ses, &ipcproto.Msg{Kind: ipcproto.KindMcastAck, ID: m.ID, Status: st, Sync: true})
 }

@@ -1,6 +1,4 @@
-package node
-
-import "github.com/needle-cluster/needle/services/totemd/internal/bus"
+package stack
 
 // Bounds of one service's waiting multicasts. A sender's window bounds
 // what it has in flight (svchost: 64), so these are only reached by a
@@ -17,7 +15,7 @@ const (
 // whole window over the bus after a pause: with 64 KiB messages that made
 // 64 in flight slower than one.
 type mcastWait struct {
-	svc   *bus.Service
+	svc   Session
 	items []waitingMcast
 	first int // index of the head in items
 	bytes int
@@ -32,7 +30,7 @@ func (w *mcastWait) empty() bool        { return w.first == len(w.items) }
 func (w *mcastWait) head() waitingMcast { return w.items[w.first] }
 
 // push appends a multicast of svc; false when the bounds are reached.
-func (w *mcastWait) push(svc *bus.Service, id uint64, payload []byte) bool {
+func (w *mcastWait) push(svc Session, id uint64, payload []byte) bool {
 	if w.empty() {
 		w.items, w.first, w.bytes = w.items[:0], 0, 0
 	}

@@ -1,0 +1,465 @@
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/needle-cluster/needle/libs/corotypes/ring"
+	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/services/totemd/internal/pg"
+	"github.com/needle-cluster/needle/services/totemd/internal/srp"
+)
+
+// Kinds of the service checker.
+const (
+	KindBus     Kind = "bus-contract" // a stack broke libs/ipcproto's contract towards a daemon
+	KindService Kind = "service-view" // daemons of one service saw one view differently
+)
+
+// SvcChecker checks what the service daemons of a whole-node run saw, one
+// incarnation (bus session) at a time:
+//
+//   - each incarnation's stream keeps the contract: configuration changes
+//     in Transitional/Regular pairs, each sync_init closed by exactly one
+//     activate or abort of its round, deliveries of its own service only,
+//     no message delivered twice, every ordinary multicast acked OK
+//     delivered back to it by the end;
+//   - every incarnation of a service, on every node, sees the same
+//     sequence of deliveries and sync outcomes in each service view (a
+//     view is what a configuration change or the attach installs: ring,
+//     type, service members and ring members). An incarnation may see
+//     only a window of a view (it attached or ended inside it), so what
+//     two incarnations both saw of a view must be one run of consecutive
+//     items in each, in the same order.
+type SvcChecker struct {
+	violations []Violation
+	total      int
+	limit      int
+	incs       []*SvcIncarnation
+}
+
+// SvcIncarnation is what one daemon incarnation saw.
+type SvcIncarnation struct {
+	Node srp.NodeID
+	Svc  uint16
+	Inc  uint32
+	Up   bool
+
+	segs      []*svcSegment
+	cur       *svcSegment
+	lastType  ring.ConfType
+	round     uint64 // the open round's id, 0 when none
+	ringSeq   uint64 // of the last Regular view (or the attach's)
+	delivered map[svcItem]bool
+	accepted  []svcItem
+	// lastFrom is the last id delivered of each sender stream: a
+	// daemon's stream is delivered in the order it made it (ipcproto's
+	// pipelining rule).
+	lastFrom map[svcItem]uint64
+}
+
+// svcView identifies a service view.
+type svcView struct {
+	ring    ring.ID
+	typ     ring.ConfType
+	members string
+	ringMem string
+}
+
+// svcSegment is what an incarnation saw in one view.
+type svcSegment struct {
+	view    svcView
+	partial bool // entered by the attach, not by a configuration change
+	member  bool // its node is in the view's service membership: it takes part in the view's rounds
+	items   []svcItem
+	syncs   int // sync items so far, for their ordinals
+}
+
+// svcItem is one thing a daemon saw inside a view: a delivery (by who
+// sent it) or a sync outcome (by its ordinal in the view and what it said).
+type svcItem struct {
+	kind   uint8 // itemDeliver, itemSync
+	node   uint32
+	svc    uint16
+	inc    uint16
+	sync   bool
+	id     uint64
+	detail string
+}
+
+const (
+	itemDeliver uint8 = iota + 1
+	itemSync
+)
+
+func (it svcItem) String() string {
+	if it.kind == itemSync {
+		return it.detail
+	}
+	return fmt.Sprintf("n%d/%d#%d/%d(sync=%v)", it.node, it.svc, it.inc, it.id, it.sync)
+}
+
+// NewSvcChecker returns an empty checker.
+func NewSvcChecker() *SvcChecker { return &SvcChecker{limit: DefaultViolationLimit} }
+
+// Violations are the first violations found.
+func (c *SvcChecker) Violations() []Violation { return c.violations }
+
+// Total is the number of violations found.
+func (c *SvcChecker) Total() int { return c.total }
+
+func (c *SvcChecker) report(kind Kind, at srp.Time, node srp.NodeID, format string, args ...any) {
+	c.total++
+	if len(c.violations) < c.limit {
+		c.violations = append(c.violations, Violation{Kind: kind, At: at, Node: node, Detail: fmt.Sprintf(format, args...)})
+	}
+}
+
+// Attach begins an incarnation.
+func (c *SvcChecker) Attach(node srp.NodeID, svc uint16, inc uint32, _ srp.Time) *SvcIncarnation {
+	o := &SvcIncarnation{Node: node, Svc: svc, Inc: inc, Up: true, delivered: map[svcItem]bool{}, lastFrom: map[svcItem]uint64{}}
+	c.incs = append(c.incs, o)
+	return o
+}
+
+// Detach ends an incarnation.
+func (c *SvcChecker) Detach(o *SvcIncarnation, _ srp.Time) { o.Up = false }
+
+func (o *SvcIncarnation) name() string { return fmt.Sprintf("service %d #%d", o.Svc, o.Inc) }
+
+// Attached takes the KindAttached answer: the view the incarnation starts
+// in, entered part way.
+func (c *SvcChecker) Attached(o *SvcIncarnation, now srp.Time, m *ipcproto.Msg) {
+	if o.cur != nil || m.Ring == nil {
+		c.report(KindBus, now, o.Node, "%s: a second or ringless KindAttached", o.name())
+		return
+	}
+	o.lastType = 0 // the attach may come between a Transitional and a Regular change
+	o.ringSeq = m.Ring.Seq
+	o.enter(svcView{ring: *m.Ring, typ: ring.Regular, members: fmt.Sprint(m.Members), ringMem: fmt.Sprint(m.RingMembers)}, true, m.Members)
+}
+
+func (o *SvcIncarnation) enter(v svcView, partial bool, members []uint32) {
+	o.cur = &svcSegment{view: v, partial: partial, member: slices.Contains(members, uint32(o.Node))}
+	o.segs = append(o.segs, o.cur)
+}
+
+// ConfChg takes a configuration change.
+func (c *SvcChecker) ConfChg(o *SvcIncarnation, now srp.Time, cc *ring.ConfChg) {
+	if o.cur == nil || cc == nil {
+		c.report(KindBus, now, o.Node, "%s: a configuration change before KindAttached", o.name())
+		return
+	}
+	if o.lastType != 0 && cc.Type == o.lastType {
+		c.report(KindBus, now, o.Node, "%s: two %v configuration changes in a row (ring %x.%x members %v)",
+			o.name(), cc.Type, cc.Ring.Rep, cc.Ring.Seq, cc.Members)
+	}
+	if !sortedUnique32(cc.Members) || !sortedUnique32(cc.RingMembers) {
+		c.report(KindBus, now, o.Node, "%s: members %v / ring members %v not sorted", o.name(), cc.Members, cc.RingMembers)
+	}
+	// As in corosync 3.1.7 (the services' confchg, then sync_abort), the
+	// abort of a round a ring change interrupts may follow the
+	// Transitional change; by the Regular one the round is closed.
+	if cc.Type == ring.Regular && o.round != 0 {
+		c.report(KindBus, now, o.Node, "%s: round %d still open at a regular change", o.name(), o.round)
+	}
+	o.lastType = cc.Type
+	if cc.Type == ring.Regular {
+		o.ringSeq = cc.Ring.Seq
+	}
+	o.enter(svcView{ring: cc.Ring, typ: cc.Type, members: fmt.Sprint(cc.Members), ringMem: fmt.Sprint(cc.RingMembers)}, false, cc.Members)
+}
+
+// Deliver takes a delivery.
+func (c *SvcChecker) Deliver(o *SvcIncarnation, now srp.Time, from uint32, payload []byte) {
+	if o.cur == nil {
+		c.report(KindBus, now, o.Node, "%s: a delivery before KindAttached", o.name())
+		return
+	}
+	it, err := decodeSvcItem(payload)
+	switch {
+	case err != nil:
+		c.report(KindCorrupt, now, o.Node, "%s: delivery from n%d: %v", o.name(), from, err)
+		return
+	case it.svc != o.Svc:
+		c.report(KindBus, now, o.Node, "%s: delivered %v, a message of service %d", o.name(), it, it.svc)
+		return
+	case it.node != from:
+		c.report(KindCorrupt, now, o.Node, "%s: %v delivered as from n%d", o.name(), it, from)
+	case o.delivered[it]:
+		c.report(KindDuplicate, now, o.Node, "%s: %v delivered twice", o.name(), it)
+		return
+	}
+	if seq := sentInRing(payload); seq > o.ringSeq {
+		c.report(KindBus, now, o.Node, "%s: %v, sent in ring seq %x, delivered before that ring's Regular change (last %x)",
+			o.name(), it, seq, o.ringSeq)
+	}
+	stream := it
+	stream.id = 0
+	if last := o.lastFrom[stream]; it.id <= last {
+		c.report(KindOrder, now, o.Node, "%s: %v delivered after id %d of its stream", o.name(), it, last)
+	}
+	o.lastFrom[stream] = it.id
+	o.delivered[it] = true
+	o.cur.items = append(o.cur.items, it)
+}
+
+// svcKeyLen is the length of a simulated daemon's message behind the
+// exec header: node, service, incarnation, id, sync flag, and the ring of
+// the sender's last Regular view (not part of the key).
+const svcKeyLen = 4 + 2 + 2 + 8 + 8 + 8
+
+// sentInRing is the ring seq a simulated daemon's message was sent in.
+func sentInRing(b []byte) uint64 { return binary.BigEndian.Uint64(b[16+svcKeyLen-8:]) }
+
+// decodeSvcItem reads the sender key a simulated daemon puts behind the
+// exec header (daemon.go's newMsg).
+func decodeSvcItem(b []byte) (svcItem, error) {
+	h, err := pg.DecodeExecHeader(b, false)
+	if err != nil {
+		return svcItem{}, err
+	}
+	if len(b) != 16+svcKeyLen {
+		return svcItem{}, fmt.Errorf("%d bytes, want %d", len(b), 16+svcKeyLen)
+	}
+	k := b[16:]
+	it := svcItem{kind: itemDeliver, node: binary.BigEndian.Uint32(k), svc: binary.BigEndian.Uint16(k[4:]),
+		inc: binary.BigEndian.Uint16(k[6:]), id: binary.BigEndian.Uint64(k[8:]), sync: binary.BigEndian.Uint64(k[16:]) == 1}
+	if it.svc != h.Service {
+		return svcItem{}, fmt.Errorf("key of service %d behind a header of service %d", it.svc, h.Service)
+	}
+	return it, nil
+}
+
+// SyncStep takes a sync step: the round's contract, and its init,
+// activate or abort as an item of the view (process is local timing and
+// no item).
+func (c *SvcChecker) SyncStep(o *SvcIncarnation, now srp.Time, m *ipcproto.Msg) {
+	if o.cur == nil {
+		c.report(KindBus, now, o.Node, "%s: %s before KindAttached", o.name(), m.Kind)
+		return
+	}
+	var detail string
+	switch m.Kind {
+	case ipcproto.KindSyncInit:
+		if o.round != 0 {
+			c.report(KindBus, now, o.Node, "%s: sync_init %d while round %d is open", o.name(), m.ID, o.round)
+		}
+		o.round = m.ID
+		detail = fmt.Sprintf("init(%v trans=%v members=%v)", m.SyncKind, m.Trans, m.Members)
+	case ipcproto.KindSyncProcess:
+		if o.round != m.ID {
+			c.report(KindBus, now, o.Node, "%s: sync_process %d in round %d", o.name(), m.ID, o.round)
+		}
+		return
+	case ipcproto.KindSyncActivate, ipcproto.KindSyncAbort:
+		if o.round != m.ID {
+			c.report(KindBus, now, o.Node, "%s: %s %d closes round %d", o.name(), m.Kind, m.ID, o.round)
+		}
+		o.round = 0
+		detail = "abort"
+		if m.Kind == ipcproto.KindSyncActivate {
+			detail = fmt.Sprintf("activate(%v members=%v)", m.SyncKind, m.Members)
+		}
+	}
+	o.cur.syncs++
+	if o.cur.partial {
+		return // its ordinal in the view is unknown
+	}
+	o.cur.items = append(o.cur.items, svcItem{kind: itemSync, svc: o.Svc, id: uint64(o.cur.syncs),
+		detail: fmt.Sprintf("#%d %s", o.cur.syncs, detail)})
+}
+
+// Accepted records an ordinary multicast acked OK to o.
+func (c *SvcChecker) Accepted(o *SvcIncarnation, payload []byte) {
+	if it, err := decodeSvcItem(payload); err == nil {
+		o.accepted = append(o.accepted, it)
+	}
+}
+
+// SelfDelivered checks at the end that o delivered what it got OKs for.
+func (c *SvcChecker) SelfDelivered(o *SvcIncarnation, now srp.Time) {
+	missing := 0
+	var first svcItem
+	for _, it := range o.accepted {
+		if !o.delivered[it] {
+			if missing == 0 {
+				first = it
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		c.report(KindSelfDelivery, now, o.Node, "%s: %d of its %d accepted multicasts never delivered back, first %v",
+			o.name(), missing, len(o.accepted), first)
+	}
+}
+
+// Finish compares what the incarnations of each service saw in each
+// view. A view's key (ring, type, members) can come back within a ring
+// (a daemon detaches and attaches again), so the records of one key are
+// first grouped into occurrences: records that share a delivery (each is
+// delivered at one point of the agreed order) are of one occurrence.
+// Each record of an occurrence is then compared with its longest.
+func (c *SvcChecker) Finish(now srp.Time) {
+	type key struct {
+		svc  uint16
+		view svcView
+	}
+	byView := map[key][]*svcSegment{}
+	owner := map[*svcSegment]*SvcIncarnation{}
+	var order []key
+	for _, o := range c.incs {
+		for _, sg := range o.segs {
+			k := key{o.Svc, sg.view}
+			if _, ok := byView[k]; !ok {
+				order = append(order, k)
+			}
+			byView[k] = append(byView[k], sg)
+			owner[sg] = o
+		}
+	}
+	for _, k := range order {
+		for _, group := range occurrences(byView[k]) {
+			ref := group[0]
+			for _, sg := range group[1:] {
+				if len(sg.items) > len(ref.items) {
+					ref = sg
+				}
+			}
+			for _, sg := range group {
+				if sg == ref {
+					continue
+				}
+				// A record entered by the attach has no sync outcomes
+				// (their ordinals are unknown there), and a daemon not
+				// in the view's membership takes part in none of its
+				// rounds: then compare deliveries only.
+				all := !sg.partial && !ref.partial && sg.member && ref.member
+				if msg := window(filterItems(sg.items, all), positions(filterItems(ref.items, all))); msg != "" {
+					o, r := owner[sg], owner[ref]
+					c.report(KindService, now, o.Node, "%s in view %x.%x %v members %s: %s (against n%d %s)",
+						o.name(), k.view.ring.Rep, k.view.ring.Seq, k.view.typ, k.view.members, msg, r.Node, r.name())
+				}
+			}
+		}
+	}
+}
+
+// filterItems is items, or with all false only their deliveries.
+func filterItems(items []svcItem, all bool) []svcItem {
+	if all {
+		return items
+	}
+	out := make([]svcItem, 0, len(items))
+	for _, it := range items {
+		if it.kind == itemDeliver {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// positions maps each item to its index.
+func positions(items []svcItem) map[svcItem]int {
+	pos := make(map[svcItem]int, len(items))
+	for i, it := range items {
+		pos[it] = i
+	}
+	return pos
+}
+
+// occurrences groups records of one view key that share a delivery
+// (union-find over the deliveries); records without deliveries are left
+// out: nothing places them.
+func occurrences(segs []*svcSegment) [][]*svcSegment {
+	parent := make([]int, len(segs))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	seen := map[svcItem]int{}
+	for i, sg := range segs {
+		for _, it := range sg.items {
+			if it.kind != itemDeliver {
+				continue
+			}
+			if j, ok := seen[it]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				seen[it] = i
+			}
+		}
+	}
+	byRoot := map[int][]*svcSegment{}
+	var roots []int
+	for i, sg := range segs {
+		if !slices.ContainsFunc(sg.items, func(it svcItem) bool { return it.kind == itemDeliver }) {
+			continue
+		}
+		r := find(i)
+		if _, ok := byRoot[r]; !ok {
+			roots = append(roots, r)
+		}
+		byRoot[r] = append(byRoot[r], sg)
+	}
+	out := make([][]*svcSegment, 0, len(roots))
+	for _, r := range roots {
+		out = append(out, byRoot[r])
+	}
+	return out
+}
+
+// window says how items differ from one run of consecutive items of the
+// reference (its positions pos), "" when they do not: between the first
+// and the last item both saw, each must have seen exactly what the other
+// did, in the same order.
+func window(items []svcItem, pos map[svcItem]int) string {
+	prev := -1
+	var extra *svcItem // seen here after a shared item, not by the reference
+	for i, it := range items {
+		p, ok := pos[it]
+		if !ok {
+			if prev >= 0 && extra == nil {
+				extra = &items[i]
+			}
+			continue
+		}
+		if prev >= 0 {
+			switch {
+			case p <= prev:
+				return fmt.Sprintf("%v after %v, in the other order elsewhere", it, itemAt(pos, prev))
+			case p != prev+1:
+				return fmt.Sprintf("%v follows %v, but %d items came between them elsewhere (first %v)",
+					it, itemAt(pos, prev), p-prev-1, itemAt(pos, prev+1))
+			case extra != nil:
+				return fmt.Sprintf("%v came between %v and %v, which came one after the other elsewhere",
+					*extra, itemAt(pos, prev), it)
+			}
+		}
+		prev = p
+	}
+	return ""
+}
+
+// itemAt finds the reference's item at position p (for messages only).
+func itemAt(pos map[svcItem]int, p int) svcItem {
+	for it, q := range pos {
+		if q == p {
+			return it
+		}
+	}
+	return svcItem{}
+}
+
+func sortedUnique32(s []uint32) bool {
+	return slices.IsSorted(s) && len(slices.Compact(slices.Clone(s))) == len(s)
+}

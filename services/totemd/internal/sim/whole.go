@@ -1,0 +1,474 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/services/totemd/internal/srp"
+	"github.com/needle-cluster/needle/services/totemd/internal/stack"
+)
+
+// The whole-node simulator runs N totemd node stacks (package stack: srp,
+// pg, syncengine and the bus's decisions) over the virtual network, each
+// with simulated service daemons on its bus (daemon.go) that attach,
+// multicast with TryAgain, take part in sync rounds, detach, crash and
+// restart. Like the SRP simulator, a run is a function of its options:
+// one PCG stream, virtual time, no goroutines.
+//
+// The network has delay and jitter but no loss. Half the seeds split it
+// once into two partitions during the churn, for half a second to a
+// second and a half. Outside that fault's window (from the split to
+// wholeReform after the heal), once every node is on one ring nothing
+// may change it: a service daemon's restart shows the other nodes a
+// service round, never a ring change. The service checker (svccheck.go)
+// checks what every daemon incarnation saw.
+
+// WholeOptions describe one whole-node run.
+type WholeOptions struct {
+	Seed  uint64
+	Nodes int
+	// Trace, when set, receives one line per bus message and lifecycle
+	// event, and the stacks' own logs.
+	Trace io.Writer
+}
+
+// WholeResult is the outcome of one whole-node run.
+type WholeResult struct {
+	Seed       uint64
+	Nodes      int
+	Violations []Violation
+	Total      int
+	Events     uint64
+	End        srp.Time
+	Formed     srp.Time // when every node was last on one ring with all, after any partition
+	Partition  srp.Time // when the network split (0: it did not)
+	Accepted   int      // ordinary multicasts acked OK
+	Delivered  int      // deliveries to daemons, summed
+	Restarts   int      // daemon detaches and crashes followed by an attach
+	Rounds     int      // sync rounds activated, summed over daemons
+	Aborts     int      // sync rounds aborted, summed over daemons
+	TryAgains  int      // TryAgain acks the daemons got
+}
+
+// ReplayCommand is the command line that replays this run with a trace.
+func (r WholeResult) ReplayCommand() string {
+	return fmt.Sprintf("go run ./services/totemd/cmd/sim -whole -seed %d -nodes %d -trace", r.Seed, r.Nodes)
+}
+
+// Whole-run phases: daemons come and go until wholeChurnEnd; then every
+// daemon is attached again and sends what it has, and at wholeEnd the
+// run stops and the checker's final checks run.
+const (
+	wholeStartSpread = 100 * time.Millisecond
+	wholeChurnEnd    = 6 * time.Second
+	wholeEnd         = 12 * time.Second
+	busDelay         = 20 * time.Microsecond // one bus hop, each way
+	wholeMaxEvents   = 20_000_000
+	// wholeReform bounds the time from a heal to one ring again.
+	wholeReform = 5 * time.Second
+)
+
+// wholeServices are the simulated daemons of every node: cmap and cpg, so
+// that full rounds have two services in corosync's order.
+var wholeServices = [...]uint16{0, 2}
+
+// wnode is one totemd of the whole-node run.
+type wnode struct {
+	idx      int
+	id       srp.NodeID
+	st       *stack.Stack
+	timerAt  srp.Time
+	timerSet bool
+	daemons  []*simDaemon
+	ring     srp.RingID // the last ring installed
+}
+
+// wevent is one entry of the whole run's virtual-time queue; events at
+// one time run in the order they were scheduled.
+type wevent struct {
+	at  srp.Time
+	seq uint64
+	fn  func()
+}
+
+type wsim struct {
+	opts   WholeOptions
+	rng    *rand.Rand
+	now    srp.Time
+	seq    uint64
+	q      []wevent
+	net    *network
+	nodes  []*wnode
+	ids    []srp.NodeID
+	chk    *SvcChecker
+	res    WholeResult
+	events uint64
+	formed bool
+	failed bool
+	// faultUntil: ring changes are the partition's until then.
+	faultFrom, faultUntil srp.Time
+}
+
+// RunWhole runs one whole-node simulation.
+func RunWhole(opts WholeOptions) WholeResult {
+	s := &wsim{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x77686f6c65)), net: newNetwork(opts.Nodes)}
+	s.res = WholeResult{Seed: opts.Seed, Nodes: opts.Nodes}
+	s.chk = NewSvcChecker()
+	s.net.base, s.net.jitter = 200*time.Microsecond, 300*time.Microsecond
+	for i := range opts.Nodes {
+		s.ids = append(s.ids, srp.NodeID(i+1))
+	}
+	for i := range opts.Nodes {
+		n := &wnode{idx: i, id: srp.NodeID(i + 1)}
+		s.nodes = append(s.nodes, n)
+		for _, svc := range wholeServices {
+			n.daemons = append(n.daemons, newSimDaemon(s, n, svc))
+		}
+		s.at(srp.Time(s.rng.Int64N(int64(wholeStartSpread))), func() { s.start(n) })
+	}
+	s.at(wholeChurnEnd, s.settle)
+	if s.rng.IntN(2) == 0 {
+		s.planPartition()
+	}
+	for len(s.q) > 0 && !s.failed {
+		e := s.pop()
+		if e.at > wholeEnd {
+			break
+		}
+		s.now = e.at
+		s.events++
+		if s.events > wholeMaxEvents {
+			s.chk.report(KindLiveness, s.now, 0, "more than %d events: a node or daemon spins", wholeMaxEvents)
+			break
+		}
+		e.fn()
+	}
+	s.finish()
+	s.res.Events, s.res.End = s.events, s.now
+	s.res.Violations, s.res.Total = s.chk.Violations(), s.chk.Total()
+	return s.res
+}
+
+// at schedules fn at time t.
+func (s *wsim) at(t srp.Time, fn func()) {
+	s.seq++
+	s.q = append(s.q, wevent{at: t, seq: s.seq, fn: fn})
+	for i := len(s.q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s.q[i], s.q[p] = s.q[p], s.q[i]
+		i = p
+	}
+}
+
+func (s *wsim) pop() wevent {
+	top := s.q[0]
+	last := len(s.q) - 1
+	s.q[0] = s.q[last]
+	s.q[last] = wevent{}
+	s.q = s.q[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < last && s.less(l, m) {
+			m = l
+		}
+		if r < last && s.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s.q[i], s.q[m] = s.q[m], s.q[i]
+		i = m
+	}
+	return top
+}
+
+func (s *wsim) less(i, j int) bool {
+	if s.q[i].at != s.q[j].at {
+		return s.q[i].at < s.q[j].at
+	}
+	return s.q[i].seq < s.q[j].seq
+}
+
+func (s *wsim) tracef(n *wnode, format string, args ...any) {
+	if s.opts.Trace == nil {
+		return
+	}
+	who := "--"
+	if n != nil {
+		who = fmt.Sprintf("n%d", n.id)
+	}
+	fmt.Fprintf(s.opts.Trace, "%s %s %s\n", fmtTime(s.now), who, fmt.Sprintf(format, args...))
+}
+
+// start boots n's stack and schedules its daemons' first attach.
+func (s *wsim) start(n *wnode) {
+	cfg := CoreConfig(n.id, s.ids, 1)
+	cfg.Rand = func(k int64) int64 {
+		if k <= 0 {
+			return 0
+		}
+		return s.rng.Int64N(k)
+	}
+	var log hclog.Logger = hclog.NewNullLogger()
+	if s.opts.Trace != nil {
+		log = hclog.New(&hclog.LoggerOptions{Output: s.opts.Trace, Level: hclog.Info, DisableTime: true,
+			Name: fmt.Sprintf("n%d", n.id)})
+	}
+	cfg.Logger = log.Named("TOTEM")
+	st, err := stack.New(stack.Config{SRP: cfg, Logger: log, SyncLog: log.Named("SYNC")})
+	if err != nil {
+		s.chk.report(KindCore, s.now, n.id, "cannot build the stack: %v", err)
+		s.failed = true
+		return
+	}
+	n.st = st
+	s.tracef(n, "start")
+	s.step(n, stack.Event{Kind: stack.Start})
+	for _, d := range n.daemons {
+		s.at(s.now+srp.Time(s.rng.Int64N(int64(300*time.Millisecond))), d.attach)
+	}
+}
+
+// step hands n's stack one input and carries out what it is then ready
+// to have done.
+func (s *wsim) step(n *wnode, ev stack.Event) {
+	if err := n.st.Step(s.now, ev); err != nil {
+		s.chk.report(KindCore, s.now, n.id, "stack refused an input: %v", err)
+	}
+	s.flush(n)
+}
+
+// flush carries out n's Ready until it is empty.
+func (s *wsim) flush(n *wnode) {
+	for range stack.Passes {
+		rd := n.st.Ready()
+		if rd.Empty() {
+			s.arm(n)
+			return
+		}
+		for _, snd := range rd.Sends {
+			s.transmit(n, snd)
+		}
+		for _, o := range rd.Outs {
+			s.carry(n, o)
+		}
+		for _, v := range rd.Views {
+			s.view(n, v)
+		}
+		n.st.Advance(rd)
+	}
+	s.chk.report(KindCore, s.now, n.id, "the stack did not settle in %d passes", stack.Passes)
+	s.failed = true
+}
+
+// carry takes one output of n's stack onto the simulated bus.
+func (s *wsim) carry(n *wnode, o stack.Out) {
+	switch o.Kind {
+	case stack.OutService:
+		ses := o.Session.(*simSession)
+		m := o.Msg
+		if s.opts.Trace != nil {
+			s.tracef(n, "→%s#%d %s", ses.d.name, ses.inc, describeBus(m))
+		}
+		s.at(s.now+busDelay, func() { ses.d.receive(ses, m) })
+	case stack.OutSelf:
+		s.chk.report(KindCore, s.now, n.id, "a %s for totemd itself, which no simulated daemon sends", o.Msg.Kind)
+	case stack.OutCfg:
+		s.chk.report(KindCore, s.now, n.id, "a cfg message, though cfg is off")
+	}
+}
+
+// fromDaemon is a bus message of a daemon's session reaching its stack.
+func (s *wsim) fromDaemon(ses *simSession, m *ipcproto.Msg) {
+	d := ses.d
+	if s.opts.Trace != nil {
+		s.tracef(d.node, "←%s#%d %s", d.name, ses.inc, describeBus(m))
+	}
+	s.at(s.now+busDelay, func() {
+		s.step(d.node, stack.BusEvent(ses, d.svc, d.name, m))
+	})
+}
+
+// endSession is a daemon's session ending, as its stack sees it.
+func (s *wsim) endSession(ses *simSession, err error) {
+	d := ses.d
+	s.at(s.now+busDelay, func() {
+		s.step(d.node, stack.BusEnded(ses, d.svc, d.name, err))
+	})
+}
+
+// view takes a membership n installed: once every node is on one ring,
+// the ring may not change again (the network stays whole).
+func (s *wsim) view(n *wnode, v stack.Membership) {
+	if v.Synced {
+		return
+	}
+	s.tracef(n, "ring %x.%x members %v", v.Ring.Rep, v.Ring.Seq, v.Members)
+	inFault := s.faultFrom > 0 && s.now >= s.faultFrom && s.now <= s.faultUntil
+	if s.formed && v.Ring != n.ring && !inFault {
+		s.chk.report(KindLiveness, s.now, n.id, "ring changed to %x.%x %v after the ring formed, on a whole network",
+			v.Ring.Rep, v.Ring.Seq, v.Members)
+	}
+	n.ring = v.Ring
+	if s.formed || len(v.Members) != len(s.nodes) {
+		return
+	}
+	for _, m := range s.nodes {
+		if m.st == nil || m.ring != v.Ring {
+			return
+		}
+	}
+	s.formed = true
+	s.res.Formed = s.now
+	s.tracef(nil, "formed ring %x.%x", v.Ring.Rep, v.Ring.Seq)
+}
+
+// arm schedules n's timer for the stack's next deadline.
+func (s *wsim) arm(n *wnode) {
+	d, ok := n.st.NextDeadline()
+	if !ok {
+		n.timerSet = false
+		return
+	}
+	d = max(d, s.now)
+	if n.timerSet && n.timerAt == d {
+		return
+	}
+	n.timerSet, n.timerAt = true, d
+	s.at(d, func() {
+		if !n.timerSet || n.timerAt != d {
+			return // re-armed since
+		}
+		n.timerSet = false
+		s.step(n, stack.Event{Kind: stack.Tick})
+	})
+}
+
+// transmit puts one datagram on the whole network: to one node, or to
+// every node of the nodelist, self included, as udpu does.
+func (s *wsim) transmit(n *wnode, snd srp.Send) {
+	frame := slices.Clone(snd.Frame)
+	send := func(to int) {
+		copies, d1, _ := s.net.fates(s.rng, n.idx, to)
+		if copies == 0 {
+			return
+		}
+		dst := s.nodes[to]
+		s.at(s.now+d1, func() {
+			if dst.st != nil {
+				s.step(dst, stack.Event{Kind: stack.Datagram, Frame: frame})
+			}
+		})
+	}
+	if snd.To == 0 {
+		for to := range s.nodes {
+			send(to)
+		}
+		return
+	}
+	to := int(snd.To) - 1
+	if to < 0 || to >= len(s.nodes) {
+		s.chk.report(KindCore, s.now, n.id, "sent to n%d, which is not in the nodelist", snd.To)
+		return
+	}
+	send(to)
+}
+
+// planPartition splits the network in two during the churn and heals
+// it; the ring may change from the split until wholeReform after the
+// heal, by when it must have formed again with every node.
+func (s *wsim) planPartition() {
+	split := srp.Time(1500*time.Millisecond) + srp.Time(s.rng.Int64N(int64(1500*time.Millisecond)))
+	heal := split + srp.Time(500*time.Millisecond) + srp.Time(s.rng.Int64N(int64(time.Second)))
+	cut := 1 + s.rng.IntN(len(s.nodes)-1) // nodes[:cut] against the rest, shuffled
+	order := s.rng.Perm(len(s.nodes))
+	s.faultFrom, s.faultUntil = split, heal+wholeReform
+	s.res.Partition = split
+	s.at(split, func() {
+		for i, idx := range order {
+			if i < cut {
+				s.net.group[idx] = 1
+			}
+		}
+		s.formed = false
+		var side []srp.NodeID
+		for _, idx := range order[:cut] {
+			side = append(side, s.nodes[idx].id)
+		}
+		slices.Sort(side)
+		s.tracef(nil, "partition %v | the others", side)
+	})
+	s.at(heal, func() {
+		s.net.heal()
+		s.tracef(nil, "heal")
+	})
+	s.at(s.faultUntil, func() {
+		if !s.formed {
+			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after the heal", len(s.nodes), wholeReform)
+		}
+	})
+}
+
+// settle ends the churn: every daemon down restarts, and from now on
+// daemons only send what they have.
+func (s *wsim) settle() {
+	s.tracef(nil, "settle: no more detaches or crashes")
+	for _, n := range s.nodes {
+		for _, d := range n.daemons {
+			d.settle()
+		}
+	}
+}
+
+// finish runs the final checks: the ring formed, and every daemon
+// attached at the end delivered every ordinary multicast it got an OK
+// for.
+func (s *wsim) finish() {
+	if !s.formed && !s.failed {
+		s.chk.report(KindLiveness, s.now, 0, "the ring never formed with all %d nodes", len(s.nodes))
+	}
+	for _, n := range s.nodes {
+		for _, d := range n.daemons {
+			d.finish()
+		}
+	}
+	s.chk.Finish(s.now)
+}
+
+// describeBus is a bus message in a trace line.
+func describeBus(m *ipcproto.Msg) string {
+	switch m.Kind {
+	case ipcproto.KindConfChg:
+		c := m.Conf
+		return fmt.Sprintf("%s %v ring %x.%x members %v left %v joined %v ring-members %v", m.Kind, c.Type, c.Ring.Rep, c.Ring.Seq,
+			c.Members, c.Left, c.Joined, c.RingMembers)
+	case ipcproto.KindAttached:
+		return fmt.Sprintf("%s ring %x.%x members %v ring-members %v", m.Kind, m.Ring.Rep, m.Ring.Seq, m.Members, m.RingMembers)
+	case ipcproto.KindSyncInit:
+		return fmt.Sprintf("%s %d %v ring %x.%x trans %v members %v", m.Kind, m.ID, m.SyncKind, m.Ring.Rep, m.Ring.Seq, m.Trans, m.Members)
+	case ipcproto.KindSyncActivate:
+		return fmt.Sprintf("%s %d %v members %v", m.Kind, m.ID, m.SyncKind, m.Members)
+	case ipcproto.KindSyncProcess, ipcproto.KindSyncAbort, ipcproto.KindSyncDone:
+		return fmt.Sprintf("%s %d", m.Kind, m.ID)
+	case ipcproto.KindDeliver:
+		if it, err := decodeSvcItem(m.Payload); err == nil {
+			return fmt.Sprintf("%s %v", m.Kind, it)
+		}
+		return fmt.Sprintf("%s from n%d (%d bytes)", m.Kind, m.From, len(m.Payload))
+	case ipcproto.KindMcast:
+		return fmt.Sprintf("%s %d sync=%v", m.Kind, m.ID, m.Sync)
+	case ipcproto.KindMcastAck:
+		return fmt.Sprintf("%s %d sync=%v status %d", m.Kind, m.ID, m.Sync, m.Status)
+	}
+	return m.Kind.String()
+}
