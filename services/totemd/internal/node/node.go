@@ -325,6 +325,13 @@ func (n *Node) armTimer(t *time.Timer) {
 func (n *Node) flush() {
 	for i := 0; i < stack.Passes; i++ {
 		rd := n.st.Ready()
+		if rd.Broken != nil && n.exit == nil {
+			// srp found its own state inconsistent and left the ring
+			// (its leave is in rd.Sends): deliver nothing more, stop,
+			// and let the service manager start a fresh node.
+			n.log.Error("Totem's state is inconsistent: left the ring and stopping", "error", rd.Broken)
+			n.exit = fmt.Errorf("node: %w", rd.Broken)
+		}
 		if rd.Empty() {
 			return
 		}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -53,5 +54,35 @@ func TestCleanStopsAreNotCrashes(t *testing.T) {
 	}
 	if crashes > 0 {
 		t.Logf("%d of %d clean stops handled as crashes", crashes, rounds)
+	}
+}
+
+// TestBrokenInvariantStopsTheNode: a node whose srp finds its own state
+// broken (Faults.BreakAru, on its first token visit after joining) leaves
+// the ring and Run returns the broken invariant, so the daemon exits and
+// its service manager starts a fresh one; the others re-form on its leave
+// message without waiting out the token.
+func TestBrokenInvariantStopsTheNode(t *testing.T) {
+	tc := startCluster(t, 3)
+	all, rest := []srp.NodeID{1, 2, 3}, []srp.NodeID{1, 2}
+	tc.waitMembers(t, all, 0, 1, 2)
+	tc.stop(2)
+	tc.waitMembers(t, rest, 0, 1)
+	before := tc.tokenTimeouts(t, 0, 1)
+	tc.cfgs[2].SRP.Faults.BreakAru = true
+	tc.start(t, 2)
+	select {
+	case err := <-tc.done[2]:
+		tc.cancel[2] = nil
+		if !errors.Is(err, srp.ErrInvariant) {
+			t.Fatalf("Run returned %v, want the broken invariant", err)
+		}
+		t.Logf("node 3: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the broken node kept running")
+	}
+	tc.waitMembers(t, rest, 0, 1)
+	if after := tc.tokenTimeouts(t, 0, 1); after != before {
+		t.Errorf("the others waited out %d token timeouts: the broken node's leave did not reach them", after-before)
 	}
 }

@@ -36,6 +36,9 @@ type WholeOptions struct {
 	// Trace, when set, receives one line per bus message and lifecycle
 	// event, and the stacks' own logs.
 	Trace io.Writer
+	// CoreFaults deliberately break every node's srp (tests of the
+	// checkers).
+	CoreFaults srp.Faults
 }
 
 // WholeResult is the outcome of one whole-node run.
@@ -87,6 +90,7 @@ type wnode struct {
 	timerSet bool
 	daemons  []*simDaemon
 	ring     srp.RingID // the last ring installed
+	broken   bool       // its srp's broken invariant is reported
 }
 
 // wevent is one entry of the whole run's virtual-time queue; events at
@@ -213,6 +217,7 @@ func (s *wsim) tracef(n *wnode, format string, args ...any) {
 // start boots n's stack and schedules its daemons' first attach.
 func (s *wsim) start(n *wnode) {
 	cfg := CoreConfig(n.id, s.ids, 1)
+	cfg.Faults = s.opts.CoreFaults
 	cfg.Rand = func(k int64) int64 {
 		if k <= 0 {
 			return 0
@@ -252,6 +257,12 @@ func (s *wsim) step(n *wnode, ev stack.Event) {
 func (s *wsim) flush(n *wnode) {
 	for range stack.Passes {
 		rd := n.st.Ready()
+		if rd.Broken != nil && !n.broken {
+			// srp found its own state broken and left; the daemon would
+			// stop. A correct core never gets here.
+			n.broken = true
+			s.chk.report(KindInvariant, s.now, n.id, "%v", rd.Broken)
+		}
 		if rd.Empty() {
 			s.arm(n)
 			return

@@ -36,6 +36,19 @@ func TestWholeNodeSeeds(t *testing.T) {
 	}
 }
 
+// TestWholeNodeBrokenCore: a node stack whose srp finds its own state
+// broken (Faults.BreakAru) is reported as an invariant violation.
+func TestWholeNodeBrokenCore(t *testing.T) {
+	r := RunWhole(WholeOptions{Seed: 700001, Nodes: 3, CoreFaults: srp.Faults{BreakAru: true}})
+	for _, v := range r.Violations {
+		if v.Kind == KindInvariant {
+			t.Logf("%v", v)
+			return
+		}
+	}
+	t.Fatalf("no invariant violation reported: %v", r.Violations)
+}
+
 // TestWholeNodeTrace replays one run with a trace (WHOLE_TRACE=1 prints it).
 func TestWholeNodeTrace(t *testing.T) {
 	var b strings.Builder

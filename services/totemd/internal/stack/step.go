@@ -116,6 +116,12 @@ type Ready struct {
 	// Views are the memberships installed (and the syncs completed)
 	// since the last Ready, oldest first.
 	Views []Membership
+	// Broken, once set, is the invariant srp found broken in its own
+	// state (srp.Ready.Broken): the ring's deliveries stopped, the leave
+	// message is among the Sends of the Ready that first carries it, and
+	// the node does nothing more. The driver carries that Ready out, logs
+	// Broken and stops. Empty ignores it (it stays set).
+	Broken error
 
 	deliveries []srp.Delivery // for Advance
 }
@@ -131,7 +137,7 @@ func (rd *Ready) Empty() bool {
 // next Ready.
 func (s *Stack) Ready() Ready {
 	r := s.srp.Ready()
-	rd := Ready{PersistRingSeq: r.PersistRingSeq, Sends: r.Sends, Views: s.views, deliveries: r.Deliveries}
+	rd := Ready{PersistRingSeq: r.PersistRingSeq, Sends: r.Sends, Views: s.views, Broken: r.Broken, deliveries: r.Deliveries}
 	s.views = nil
 	if len(s.outs) > 0 {
 		// The outputs' buffer goes out with rd and comes back with
