@@ -232,7 +232,7 @@
 // the ring broke (still in srp's new-message queue or totempg's packing
 // buffer) is sent in the new ring: totemd runs without corosync's
 // trans-ack gate, so it may then be delivered inside the round (see
-// services/totemd/internal/node's doc of mcast for this remaining
+// services/totemd/internal/stack's doc of mcast for this remaining
 // window).
 //
 // # Requests between services
