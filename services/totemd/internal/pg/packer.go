@@ -42,6 +42,8 @@ type PackerStats struct {
 	Refused       uint64 // messages refused (queue full or too large)
 	FlushDeferred uint64 // flushes that found the srp queue full
 	Pending       int    // frames built but not yet accepted by Mcast
+	Repacks       uint64 // ring changes that sent a straddling message again (Repack)
+	Repacked      uint64 // messages packed again by Repack
 }
 
 // stage is the packing state between calls: the staged pieces and the
@@ -66,7 +68,8 @@ type stage struct {
 // all. Frames srp refuses anyway (Mcast error) wait in a pending queue that
 // Flush pushes first, so accepted data is never lost or reordered; Send
 // refuses new messages while that queue is non-empty, which bounds it by
-// the frames of one message.
+// the frames of one message — except after Repack, which never refuses
+// messages already accepted (repack.go bounds the list then).
 type Packer struct {
 	mcast  func([]byte) error
 	avail  func() int

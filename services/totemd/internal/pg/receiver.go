@@ -18,7 +18,7 @@ type ReceiverStats struct {
 	BadFrames uint64 // frames dropped: length or count wrong
 	Broken    uint64 // messages lost to a continuation mismatch
 	Oversize  uint64 // messages dropped for exceeding MaxAssembleSize
-	Dropped   uint64 // assembly buffers discarded by ConfChange
+	Dropped   uint64 // assembly buffers discarded by ConfChange or DiscardPartial
 }
 
 // assembly is one sender's partial message.
@@ -93,6 +93,38 @@ func (r *Receiver) ConfChange(left []uint32) {
 			}
 		}
 	}
+}
+
+// DiscardPartial discards every sender's partial message, in both sets, at
+// a Regular configuration change (pg's doc, "A message straddling a ring
+// change"). corosync discards only the buffers of nodes that left, so a
+// message whose head was delivered in the old ring is completed in the new
+// one by the members that hold the head and dropped by the others; with
+// every buffer empty, each member of the new ring drops such a
+// continuation alike, and a needle sender sends the message again whole
+// (Packer.Repack).
+func (r *Receiver) DiscardPartial() {
+	for _, set := range r.sets {
+		for _, a := range set {
+			if a.lastFrag != 0 || a.discarding || len(a.buf) > 0 {
+				r.stats.Dropped++
+				a.reset()
+			}
+		}
+	}
+}
+
+// Partial is the partial message buffered for node in the active set and
+// the fragment number its next frame must continue; lastFrag is 0 when no
+// partial message is held (or a broken one is being dropped). buf aliases
+// the assembly buffer: it is valid until the next Receive or
+// DiscardPartial.
+func (r *Receiver) Partial(node uint32) (buf []byte, lastFrag uint8) {
+	a := r.sets[r.setIndex()][node]
+	if a == nil || a.discarding || a.lastFrag == 0 {
+		return nil, 0
+	}
+	return a.buf, a.lastFrag
 }
 
 // Pending reports how many bytes of a partial message from node are

@@ -79,6 +79,7 @@ type Stack struct {
 	holding bool
 	outbox  [][]byte // sync messages waiting for room in the queue
 	outboxA [][]byte // service-group messages of totemd's own services (cfg), likewise
+	unsent  [][]byte // repackStraddle's buffer for the frames taken back from srp
 
 	ring    srp.RingID
 	members []srp.NodeID

@@ -22,6 +22,9 @@ type ring struct {
 	net    []flight
 	spare  []flight            // run's second buffer for net
 	ses    map[[2]int]*session // (node index, service) → session
+	// cut, when set, drops the datagrams from node index a to b: a
+	// partition.
+	cut func(a, b int) bool
 }
 
 type flight struct {
@@ -82,6 +85,9 @@ func (r *ring) step(i int, ev Event) {
 		}
 		for _, s := range rd.Sends {
 			for to := range r.stacks {
+				if r.cut != nil && r.cut(i, to) {
+					continue
+				}
 				if s.To == 0 || int(s.To) == to+1 {
 					// srp never reuses a frame it sent: no copy.
 					r.net = append(r.net, flight{at: r.now + hop, to: to, frame: s.Frame})

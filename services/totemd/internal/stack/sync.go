@@ -30,6 +30,11 @@ func (s *Stack) confChange(c *srp.ConfChange) {
 		s.apply(acts)
 		return
 	}
+	// A message of this node that straddles the change goes out again
+	// whole; then every partial message is dropped, here as on every
+	// other member (straddle.go, pg's doc).
+	s.repackStraddle()
+	s.recv.DiscardPartial()
 	s.ring, s.members, s.synced = c.Ring, slices.Clone(c.Members), false
 	s.publish()
 	s.log.Info("new membership", "ring", fmt.Sprintf("%x.%x", c.Ring.Rep, c.Ring.Seq), "members", c.Members,
