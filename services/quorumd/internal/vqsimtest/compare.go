@@ -3,6 +3,7 @@ package vqsimtest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -17,22 +18,24 @@ const Margin = 60 * time.Millisecond
 type Result struct {
 	Steps     int  // steps compared
 	Ambiguous bool // stopped early on a timer too close to a boundary
+	// Unbounded: stopped early, the orderings gave more than MaxWorlds
+	// states.
+	Unbounded bool
 	InitError string
-	// Racy: vqsim's own partition members disagreed (see Check).
-	Racy bool
-	// Barrier and Async say which ordering models vqsim agreed with to
-	// the end.
-	Barrier, Async bool
+	// Branched counts the steps after which vqsim's orderings allowed
+	// more than one outcome (vqsim showed one of them).
+	Branched int
 }
 
-// Check runs sc through vqsim and the model and returns the first
-// disagreement as an error carrying the replayable script.
+// Check runs sc through vqsim and the Explorer and returns the first step
+// after which vqsim shows a state no ordering of vqsim's rounds gives, as
+// an error carrying the replayable script.
 func Check(ctx context.Context, dir string, sc Scenario) (Result, error) {
 	fail := func(format string, a ...any) (Result, error) {
 		return Result{}, fmt.Errorf("seed %d: %s\nreplay (VQSIM_SEED=%d, or pipe the commands into `corosync-vqsim -c c.conf`):\n%s",
 			sc.Seed, fmt.Sprintf(format, a...), sc.Seed, sc.Script())
 	}
-	model, merr := NewModel(sc, false)
+	ex, merr := NewExplorer(sc)
 	sess, err := Start(ctx, dir, sc)
 	if err != nil {
 		return Result{}, fmt.Errorf("seed %d: %w", sc.Seed, err)
@@ -56,90 +59,73 @@ func Check(ctx context.Context, dir string, sc Scenario) (Result, error) {
 		}
 		return Result{InitError: initErr}, nil
 	}
-	async, _ := NewModel(sc, true)
-	rev, _ := NewModel(sc, true)
-	rev.reverse = true
-	// Both orderings run side by side; a step passes when vqsim agrees
-	// with at least one model still alive, and a model that disagrees is
-	// dropped (vqsim's own interleaving varies from run to run).
-	models := []*Model{model, async, rev}
-	if sc.Seed%2 == 0 {
-		// even seeds: every core is handed over after every step
-		for _, m := range models {
-			if m != nil {
-				m.handover = true
-			}
-		}
-	}
-	alive := []bool{true, true, true}
 	var res Result
+	// near: a timer of some possible state is due within Margin of
+	// [a, b]; whether vqsim fired it before or after the step, the
+	// round's messages or the read depends on real time, not on the
+	// scenario.
 	near := func(a, b time.Duration) bool {
-		for k, m := range models {
-			if !alive[k] {
-				continue
-			}
-			for _, d := range m.Deadlines() {
-				if d >= a-Margin && d <= b+Margin {
-					return true
-				}
+		for _, d := range ex.Deadlines() {
+			if d >= a-Margin && d <= b+Margin {
+				return true
 			}
 		}
 		return false
 	}
 	for i, st := range sc.Steps {
 		sent := sess.Since()
-		if near(sent, sent) {
-			res.Ambiguous = true
-			return res, nil
+		if err := ex.Advance(sent); err != nil {
+			return fail("step %d %q: model: %v", i, st.Command(), err)
 		}
-		var diffs []string
-		for k, m := range models {
-			if !alive[k] {
-				continue
-			}
-			if err := m.Advance(sent); err != nil {
-				return fail("step %d %q: model: %v", i, st.Command(), err)
-			}
-			if err := m.Apply(st); err != nil {
-				return fail("step %d %q: model: %v", i, st.Command(), err)
-			}
+		rounds, err := ex.Plan(st)
+		if err != nil {
+			return fail("step %d %q: model: %v", i, st.Command(), err)
 		}
-		nodes, show, got, err := observe(sess, st, model)
+		// vqsim runs the step first: exploring takes CPU time, and
+		// vqsim's timers run on real time.
+		nodes, synced, show, got, err := observe(sess, st, ex.Want())
 		if err != nil {
 			return fail("step %d %q: vqsim: %v", i, st.Command(), err)
 		}
+		// A timer due while a round runs (from sent until every node
+		// reported the new membership, i.e. had sent its NODEINFO, at
+		// synced) may fire between its messages; one due at the step's
+		// boundaries or at the read, before or after them. (A wait step
+		// runs no round.)
+		if (len(rounds) > 0 && near(sent, synced)) || near(sent, sent) || near(show, got) {
+			res.Ambiguous = true
+			return res, nil
+		}
+		ok, possible, err := ex.Explore(rounds, nodes, show)
+		if err == errUnbounded {
+			res.Unbounded = true
+			return res, nil
+		}
+		if err != nil {
+			return fail("step %d %q: model: %v", i, st.Command(), err)
+		}
+		res.Branched = ex.Branched
+		if !ok {
+			return fail("after step %d %q (t=%v): vqsim shows %s; no ordering of vqsim's sync rounds gives that (%s)",
+				i, st.Command(), show.Round(time.Millisecond), showViews(nodes), possible)
+		}
+		// the states' timers set in the round, at the read
 		if near(show, got) {
 			res.Ambiguous = true
 			return res, nil
 		}
-		for k, m := range models {
-			if !alive[k] {
-				continue
-			}
-			if err := m.Advance(show); err != nil {
-				return fail("step %d %q: model: %v", i, st.Command(), err)
-			}
-			if diff := diffViews(nodes, m.View()); diff != "" {
-				alive[k] = false
-				diffs = append(diffs, []string{"barrier", "async", "async-reversed"}[k]+" model: "+diff)
-			}
-		}
-		if !alive[0] && !alive[1] && !alive[2] && splitDecision(nodes) {
-			// Members of one partition decided differently: impossible
-			// with corosync's sync barrier (same messages, same order,
-			// same configuration), possible in vqsim whose nodes activate
-			// before their peers' NODEINFO arrive, in whatever order its
-			// timers fire. Not comparable from here on.
-			res.Racy = true
-			return res, nil
-		}
-		if !alive[0] && !alive[1] && !alive[2] {
-			return fail("after step %d %q (t=%v): %s", i, st.Command(), show.Round(time.Millisecond), strings.Join(diffs, " | "))
-		}
 		res.Steps++
 	}
-	res.Barrier, res.Async = alive[0], alive[1] || alive[2]
 	return res, nil
+}
+
+func showViews(nodes map[uint32]NodeView) string {
+	var l []string
+	for _, id := range slices.Sorted(maps.Keys(nodes)) {
+		v := nodes[id]
+		l = append(l, fmt.Sprintf("%d:%d q=%v nodes=%v", v.Part, id, v.Quorate, v.Members))
+	}
+	return strings.Join(l, ", ")
 }
 
 func diffViews(vqsim, core map[uint32]NodeView) string {
@@ -171,33 +157,42 @@ func diffViews(vqsim, core map[uint32]NodeView) string {
 }
 
 // observe runs st in vqsim and reads the settled state: it polls until
-// every node reports the membership the model formed (vqsim answers a
-// command before its nodes have synced), then lets the round's messages
-// land and reads again. show..got bounds when that state was read.
-func observe(s *Session, st Step, model *Model) (nodes map[uint32]NodeView, show, got time.Duration, err error) {
+// every node reports the step's membership (vqsim answers a command before
+// its nodes have synced), then until two reads Settle apart agree (the
+// round's messages landed). synced is when the membership was seen;
+// show..got bounds when the settled state was read.
+func observe(s *Session, st Step, want map[uint32]NodeView) (nodes map[uint32]NodeView, synced, show, got time.Duration, err error) {
 	if st.Kind == "wait" {
 		time.Sleep(time.Duration(st.Ms) * time.Millisecond)
 	} else {
 		if err := s.Send(st.Command()); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, 0, err
 		}
 	}
-	want := model.View()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		time.Sleep(20 * time.Millisecond)
 		n, err := s.Show()
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, 0, err
 		}
+		synced = s.Since()
 		if sameMembers(n, want) || time.Now().After(deadline) {
 			break
 		}
 	}
-	time.Sleep(Settle)
-	show = s.Since()
-	nodes, err = s.Show()
-	return nodes, show, s.Since(), err
+	var prev map[uint32]NodeView
+	for try := 0; ; try++ {
+		time.Sleep(Settle)
+		show = s.Since()
+		if nodes, err = s.Show(); err != nil {
+			return nil, 0, 0, 0, err
+		}
+		if (prev != nil && diffViews(prev, nodes) == "") || try == 5 {
+			return nodes, synced, show, s.Since(), nil
+		}
+		prev = nodes
+	}
 }
 
 func sameMembers(vqsim, model map[uint32]NodeView) bool {
@@ -211,18 +206,4 @@ func sameMembers(vqsim, model map[uint32]NodeView) bool {
 		}
 	}
 	return true
-}
-
-// splitDecision reports whether two nodes vqsim shows with the same
-// partition and view disagree on quorate.
-func splitDecision(nodes map[uint32]NodeView) bool {
-	seen := map[string]bool{}
-	for _, v := range nodes {
-		k := fmt.Sprint(v.Part, v.Members)
-		if q, ok := seen[k]; ok && q != v.Quorate {
-			return true
-		}
-		seen[k] = v.Quorate
-	}
-	return false
 }

@@ -2,7 +2,6 @@ package vqsimtest
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -17,9 +16,12 @@ type msg struct {
 	m    vq.Message
 }
 
-// Model is vqsim's controller re-done over vq.Core: partitions of node ids
-// in vqsim's list order, one ring id per partition (seq += 4 per new
-// ring, representative = first node), one core per live node.
+// Model is vqsim's controller re-done over vq.Core with one fixed order
+// per round: partitions of node ids in vqsim's list order, one ring id per
+// partition (seq += 4 per new ring, representative = first node), one core
+// per live node. The Explorer starts from its start-up and covers every
+// order vqsim can take; TestExplorerContainsOrderings checks the async
+// orders below are among them.
 type Model struct {
 	sc    Scenario
 	keys  map[string]string
@@ -36,10 +38,6 @@ type Model struct {
 	// reverse makes the async model activate and send in reverse
 	// partition order (vqsim's timers fire in no fixed order).
 	reverse bool
-	// handover replaces every core after each step by the core restored
-	// from its snapshot, as a quorumd restarted by SIGTERM does: vqsim
-	// must not tell the difference.
-	handover bool
 }
 
 // NewModel starts every nodelist node in partition 0 at time 0, as vqsim
@@ -186,34 +184,7 @@ func (m *Model) Deadlines() []time.Duration {
 }
 
 // Apply runs one step at the model's current time.
-func (m *Model) Apply(st Step) error {
-	if err := m.apply(st); err != nil {
-		return err
-	}
-	if m.handover {
-		return m.handOver()
-	}
-	return nil
-}
-
-// handOver replaces every core by its restored snapshot (between steps
-// every multicast is delivered and no round runs: each core is quiet).
-func (m *Model) handOver() error {
-	for _, id := range slices.Sorted(maps.Keys(m.cores)) {
-		b, err := m.cores[id].Snapshot()
-		if err != nil {
-			return fmt.Errorf("node %d: %w", id, err)
-		}
-		cfg, err := vq.ConfigFromKeys(m.keys, id)
-		if err != nil {
-			return err
-		}
-		if m.cores[id], err = vq.Restore(cfg, b, m.now); err != nil {
-			return fmt.Errorf("node %d: %w", id, err)
-		}
-	}
-	return nil
-}
+func (m *Model) Apply(st Step) error { return m.apply(st) }
 
 func (m *Model) apply(st Step) error {
 	switch st.Kind {

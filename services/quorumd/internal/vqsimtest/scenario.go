@@ -3,15 +3,16 @@
 // corosync's own exec/votequorum.c to a simulated ring. Scenarios are
 // generated from a seed (feature combinations x partitions, merges, node
 // kills and restarts, votes and expected_votes), run through vqsim and
-// through a model of vqsim's ring driving one vq.Core per node, and every
-// node's quorate decision (and view list) must agree after every step.
+// through the Explorer, which drives vq.Core per node over every ordering
+// vqsim's ring can take (explore.go says why), and every node's partition,
+// view list and quorate decision after every step must be one the
+// Explorer found possible. vqsim prints nothing else of votequorum (no
+// votes, no expected votes), so those are compared only through the
+// decisions they lead to.
 //
 // vqsim's quirks (addendum §8): the -c path must be shorter than 8
 // characters and stdin must be a pipe, so each run gets its own temporary
-// directory with "c.conf". Its sync has no barrier (each node activates
-// right after its own sync_process and peers' NODEINFO arrive later), so
-// only the settled state is compared: the model delivers a round's
-// NODEINFO before activate as corosync does.
+// directory with "c.conf".
 package vqsimtest
 
 import (

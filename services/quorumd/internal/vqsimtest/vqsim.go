@@ -46,7 +46,7 @@ func Start(ctx context.Context, dir string, sc Scenario) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{wd: wd, lines: make(chan string, 256)}
-	s.ctx, s.cancel = context.WithTimeout(ctx, 30*time.Second)
+	s.ctx, s.cancel = context.WithTimeout(ctx, 10*time.Minute)
 	s.cmd = exec.CommandContext(s.ctx, Binary, "-c", "c.conf")
 	s.cmd.Dir = wd
 	// vqsim forks one process per node and they inherit stdout/stderr:
