@@ -139,8 +139,8 @@ func (d *simDaemon) settle() {
 func (d *simDaemon) scheduleSend(ses *simSession) {
 	gap := srp.Time(d.s.rng.ExpFloat64() * float64(daemonSendGap))
 	d.s.at(d.s.now+gap, func() {
-		if d.ses != ses || d.s.now > wholeEnd-2*time.Second {
-			return // sends stop two seconds before the end, to let them drain
+		if d.ses != ses || d.s.now > d.s.end-wholeDrain {
+			return // sends stop wholeDrain before the end, to let them drain
 		}
 		if len(d.ordinary.flight) < daemonWindow {
 			d.ordinary.flight = append(d.ordinary.flight, d.newMsg(&d.ordinary, 0))

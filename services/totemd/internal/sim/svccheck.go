@@ -31,7 +31,8 @@ const (
 //     type, service members and ring members). An incarnation may see
 //     only a window of a view (it attached or ended inside it), so what
 //     two incarnations both saw of a view must be one run of consecutive
-//     items in each, in the same order.
+//     items in each, in the same order. Sync outcomes count only between
+//     incarnations that both take part in the view's round (takesPart).
 type SvcChecker struct {
 	violations []Violation
 	total      int
@@ -49,6 +50,7 @@ type SvcIncarnation struct {
 	segs      []*svcSegment
 	cur       *svcSegment
 	lastType  ring.ConfType
+	hasLast   bool   // lastType is set: a change came since the attach (Transitional is ConfType 0)
 	round     uint64 // the open round's id, 0 when none
 	ringSeq   uint64 // of the last Regular view (or the attach's)
 	delivered map[svcItem]bool
@@ -71,7 +73,7 @@ type svcView struct {
 type svcSegment struct {
 	view    svcView
 	partial bool // entered by the attach, not by a configuration change
-	member  bool // its node is in the view's service membership: it takes part in the view's rounds
+	inRound bool // it takes part in the view's sync round (see takesPart), so the round's outcomes are items to compare
 	items   []svcItem
 	syncs   int // sync items so far, for their ordinals
 }
@@ -135,14 +137,46 @@ func (c *SvcChecker) Attached(o *SvcIncarnation, now srp.Time, m *ipcproto.Msg) 
 		c.report(KindBus, now, o.Node, "%s: a second or ringless KindAttached", o.name())
 		return
 	}
-	o.lastType = 0 // the attach may come between a Transitional and a Regular change
+	o.hasLast = false // the attach may come between a Transitional and a Regular change
 	o.ringSeq = m.Ring.Seq
-	o.enter(svcView{ring: *m.Ring, typ: ring.Regular, members: fmt.Sprint(m.Members), ringMem: fmt.Sprint(m.RingMembers)}, true, m.Members)
+	o.enter(svcView{ring: *m.Ring, typ: ring.Regular, members: fmt.Sprint(m.Members), ringMem: fmt.Sprint(m.RingMembers)}, true, false)
 }
 
-func (o *SvcIncarnation) enter(v svcView, partial bool, members []uint32) {
-	o.cur = &svcSegment{view: v, partial: partial, member: slices.Contains(members, uint32(o.Node))}
+func (o *SvcIncarnation) enter(v svcView, partial, inRound bool) {
+	o.cur = &svcSegment{view: v, partial: partial, inRound: inRound}
 	o.segs = append(o.segs, o.cur)
+}
+
+// takesPart says whether incarnation o, entering the view of change cc,
+// takes part in that view's sync round, before o.lastType is updated.
+// Which daemon a node initialises is local (its daemon of the moment),
+// not agreed, so sync outcomes are compared only between incarnations
+// that both take part:
+//
+//   - A Transitional view holds at most the abort of the round the
+//     change interrupts, and only an incarnation with that round open
+//     gets it.
+//   - A Regular view's round is initialised on each node, for the daemon
+//     attached there, when the change begins: a full round at Totem's
+//     regular configuration, which srp delivers in the same step as the
+//     transitional one (syncengine's startFull fixes its local services
+//     then); a service round at its two changes, emitted together
+//     (syncengine's startPending). So the incarnation takes part exactly
+//     when it saw this pair's Transitional change (it was attached when
+//     the round began) and its node is in the view's service membership.
+//     A daemon attaching between the two changes is not in the round
+//     even when the Regular view lists its node: the view is agreed
+//     state, in which its node still counts as attached through the
+//     daemon it replaced (that daemon's detach and its own attach are
+//     queued service changes, each with its own round, after this one);
+//     until its first activation its ordinary multicasts are refused
+//     (stack's gate), so it sees the view's deliveries, which are still
+//     compared, but none of the round's outcomes.
+func (o *SvcIncarnation) takesPart(cc *ring.ConfChg) bool {
+	if cc.Type == ring.Transitional {
+		return o.round != 0
+	}
+	return o.hasLast && o.lastType == ring.Transitional && slices.Contains(cc.Members, uint32(o.Node))
 }
 
 // ConfChg takes a configuration change.
@@ -151,7 +185,7 @@ func (c *SvcChecker) ConfChg(o *SvcIncarnation, now srp.Time, cc *ring.ConfChg) 
 		c.report(KindBus, now, o.Node, "%s: a configuration change before KindAttached", o.name())
 		return
 	}
-	if o.lastType != 0 && cc.Type == o.lastType {
+	if o.hasLast && cc.Type == o.lastType {
 		c.report(KindBus, now, o.Node, "%s: two %v configuration changes in a row (ring %x.%x members %v)",
 			o.name(), cc.Type, cc.Ring.Rep, cc.Ring.Seq, cc.Members)
 	}
@@ -164,11 +198,12 @@ func (c *SvcChecker) ConfChg(o *SvcIncarnation, now srp.Time, cc *ring.ConfChg) 
 	if cc.Type == ring.Regular && o.round != 0 {
 		c.report(KindBus, now, o.Node, "%s: round %d still open at a regular change", o.name(), o.round)
 	}
-	o.lastType = cc.Type
+	inRound := o.takesPart(cc)
+	o.lastType, o.hasLast = cc.Type, true
 	if cc.Type == ring.Regular {
 		o.ringSeq = cc.Ring.Seq
 	}
-	o.enter(svcView{ring: cc.Ring, typ: cc.Type, members: fmt.Sprint(cc.Members), ringMem: fmt.Sprint(cc.RingMembers)}, false, cc.Members)
+	o.enter(svcView{ring: cc.Ring, typ: cc.Type, members: fmt.Sprint(cc.Members), ringMem: fmt.Sprint(cc.RingMembers)}, false, inRound)
 }
 
 // Deliver takes a delivery.
@@ -333,10 +368,10 @@ func (c *SvcChecker) Finish(now srp.Time) {
 					continue
 				}
 				// A record entered by the attach has no sync outcomes
-				// (their ordinals are unknown there), and a daemon not
-				// in the view's membership takes part in none of its
-				// rounds: then compare deliveries only.
-				all := !sg.partial && !ref.partial && sg.member && ref.member
+				// (their ordinals are unknown there), and an incarnation
+				// outside the view's round sees none of its outcomes
+				// (takesPart): then compare deliveries only.
+				all := !sg.partial && !ref.partial && sg.inRound && ref.inRound
 				if msg := window(filterItems(sg.items, all), positions(filterItems(ref.items, all))); msg != "" {
 					o, r := owner[sg], owner[ref]
 					c.report(KindService, now, o.Node, "%s in view %x.%x %v members %s: %s (against n%d %s)",

@@ -49,6 +49,26 @@ func TestWholeNodeBrokenCore(t *testing.T) {
 	t.Fatalf("no invariant violation reported: %v", r.Violations)
 }
 
+// TestWholeNodeSplitShorterThanTokenTimeout: seed 5000254 at 13 nodes
+// splits the network for 536 ms, less than the 630 ms token timeout, so
+// the ring survives the split and no node installs anything; the run
+// passes, the ring formed once, before the split.
+func TestWholeNodeSplitShorterThanTokenTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 13-node run")
+	}
+	r := RunWhole(WholeOptions{Seed: 5000254, Nodes: 13})
+	if r.Total > 0 {
+		t.Fatalf("%d violations: %v\nreplay: %s", r.Total, r.Violations, r.ReplayCommand())
+	}
+	if r.Partition == 0 || r.Healed-r.Partition >= CoreConfig(1, make([]srp.NodeID, 13), 1).Token {
+		t.Fatalf("split at %v healed at %v: not a split shorter than the token timeout", r.Partition, r.Healed)
+	}
+	if r.Formed == 0 || r.Formed >= r.Partition {
+		t.Fatalf("formed at %v, split at %v: want one formation, before the split", r.Formed, r.Partition)
+	}
+}
+
 // TestWholeNodeTrace replays one run with a trace (WHOLE_TRACE=1 prints it).
 func TestWholeNodeTrace(t *testing.T) {
 	var b strings.Builder
@@ -111,5 +131,67 @@ func TestSvcCheckerCatches(t *testing.T) {
 	c.Deliver(o, 0, 1, svcMsg(1, 2, 1, 9)) // sent in a ring the daemon has not seen
 	if c.Total() != 1 || c.Violations()[0].Kind != KindBus {
 		t.Errorf("a delivery ahead of its ring: %v", c.Violations())
+	}
+}
+
+// TestSvcCheckerRoundParticipants: sync outcomes are compared only
+// between incarnations that take part in the view's round. n2's daemon
+// attaching between the Transitional and the Regular change is listed in
+// the Regular view but gets neither the round's init nor its activate
+// (seed 5000232 at 16 nodes, SvcIncarnation.takesPart); one that saw the
+// Transitional change and misses the activate is reported. Two
+// Transitional changes in a row break the bus contract.
+func TestSvcCheckerRoundParticipants(t *testing.T) {
+	r8 := ring.ID{Rep: 1, Seq: 8}
+	view := func(c *SvcChecker, o *SvcIncarnation, typ ring.ConfType) {
+		c.ConfChg(o, 0, &ring.ConfChg{Type: typ, Ring: r8, Members: []uint32{1, 2}, RingMembers: []uint32{1, 2}})
+	}
+	attached := &ipcproto.Msg{Kind: ipcproto.KindAttached, Ring: &r8, Members: []uint32{1, 2}, RingMembers: []uint32{1, 2}}
+	step := func(c *SvcChecker, o *SvcIncarnation, k ipcproto.Kind) {
+		c.SyncStep(o, 0, &ipcproto.Msg{Kind: k, ID: 5, SyncKind: ipcproto.SyncFull, Members: []uint32{1, 2}})
+	}
+	for _, tc := range []struct {
+		name      string
+		sawTrans  bool // n2's daemon was attached before the ring change
+		syncSteps bool // and got the round's init and activate
+		kind      Kind
+	}{
+		{"attached inside the change, outside the round", false, false, ""},
+		{"in the round", true, true, ""},
+		{"in the round, activate missing", true, false, KindService},
+	} {
+		c := NewSvcChecker()
+		for node := uint32(1); node <= 2; node++ {
+			o := c.Attach(srp.NodeID(node), 2, 1, 0)
+			inRound := node == 1 || tc.syncSteps
+			c.Attached(o, 0, attached)
+			if node == 1 || tc.sawTrans {
+				view(c, o, ring.Transitional)
+			}
+			view(c, o, ring.Regular)
+			if inRound {
+				step(c, o, ipcproto.KindSyncInit)
+			}
+			c.Deliver(o, 0, 1, svcMsg(1, 2, 1, 8))
+			if inRound {
+				step(c, o, ipcproto.KindSyncActivate)
+			}
+			c.Deliver(o, 0, 1, svcMsg(1, 2, 2, 8))
+		}
+		c.Finish(0)
+		switch {
+		case tc.kind == "" && c.Total() > 0:
+			t.Errorf("%s: %v", tc.name, c.Violations())
+		case tc.kind != "" && (c.Total() == 0 || c.Violations()[0].Kind != tc.kind):
+			t.Errorf("%s: want a %s violation, got %v", tc.name, tc.kind, c.Violations())
+		}
+	}
+	c := NewSvcChecker()
+	o := c.Attach(1, 2, 1, 0)
+	c.Attached(o, 0, attached)
+	view(c, o, ring.Transitional)
+	view(c, o, ring.Transitional)
+	if c.Total() != 1 || c.Violations()[0].Kind != KindBus {
+		t.Errorf("two Transitional changes in a row: %v", c.Violations())
 	}
 }
