@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -21,8 +20,6 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/needle-cluster/needle/services/totemd/internal/sim"
@@ -116,23 +113,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return soak(ctx, o, stdout)
 }
 
+// runSeed simulates one seed of the SRP simulator.
+func runSeed(o options, seed uint64, trace io.Writer) (sim.Result, seedOutcome) {
+	opts := sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults, MaxEvents: o.maxEv}
+	if trace != nil {
+		opts.Trace = trace
+	}
+	res := sim.Run(opts)
+	return res, seedOutcome{violations: res.Total, events: res.Events,
+		print: func(w io.Writer, verbose bool) { printResult(w, res, verbose) }}
+}
+
 // replay runs one seed, with the trace if asked.
 func replay(o options, stdout io.Writer) int {
-	w := bufio.NewWriterSize(stdout, 1<<16)
-	defer w.Flush()
-	seed := uint64(o.seed)
-	opts := sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults, MaxEvents: o.maxEv}
-	if o.trace {
-		opts.Trace = w
-	}
-	start := time.Now()
-	res := sim.Run(opts)
-	printResult(w, res, true)
-	fmt.Fprintf(w, "seeds=1 violations=%d events=%d wall=%s\n", res.Total, res.Events, time.Since(start).Round(time.Millisecond))
-	if res.Total > 0 {
-		return 1
-	}
-	return 0
+	return replayOne(o, stdout, func(seed uint64, trace io.Writer) seedOutcome {
+		_, out := runSeed(o, seed, trace)
+		return out
+	}, "")
 }
 
 func printResult(w io.Writer, res sim.Result, verbose bool) {
@@ -164,51 +161,18 @@ func printResult(w io.Writer, res sim.Result, verbose bool) {
 // soak runs o.seeds seeds on o.parallel workers and prints progress, failures
 // and, last, the summary line.
 func soak(ctx context.Context, o options, stdout io.Writer) int {
-	var mu sync.Mutex
-	var next, finished, failed, violations, events atomic.Uint64
-	var slowest, slowestStop sim.Result // the seeds with the slowest formation after a clean change, a clean stop (under mu)
-	start := time.Now()
-	total := uint64(o.seeds)
-	report := max(total/20, 1)
-	var wg sync.WaitGroup
-	for range o.parallel {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := next.Add(1) - 1
-				if i >= total {
-					return
-				}
-				seed := o.first + i
-				res := sim.Run(sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults, MaxEvents: o.maxEv})
-				events.Add(res.Events)
-				if res.Total > 0 {
-					failed.Add(1)
-					violations.Add(uint64(res.Total))
-				}
-				done := finished.Add(1)
-				mu.Lock()
-				if res.SlowestFormation > slowest.SlowestFormation {
-					slowest = res
-				}
-				if res.SlowestStop > slowestStop.SlowestStop {
-					slowestStop = res
-				}
-				printResult(stdout, res, o.verbose)
-				if done%report == 0 && done < total {
-					fmt.Fprintf(stdout, "progress %d/%d seeds, %d failing, %.0f seeds/min\n",
-						done, total, failed.Load(), float64(done)/time.Since(start).Minutes())
-				}
-				mu.Unlock()
+	var slowest, slowestStop sim.Result // the seeds with the slowest formation after a clean change, a clean stop
+	t := forSeeds(ctx, o, stdout, func(seed uint64) (sim.Result, seedOutcome) { return runSeed(o, seed, nil) },
+		func(res sim.Result) {
+			if res.SlowestFormation > slowest.SlowestFormation {
+				slowest = res
 			}
-		}()
-	}
-	wg.Wait()
-	done := finished.Load()
-	elapsed := time.Since(start)
+			if res.SlowestStop > slowestStop.SlowestStop {
+				slowestStop = res
+			}
+		})
 	fmt.Fprintf(stdout, "seeds=%d violations=%d failing_seeds=%d seeds_per_min=%.0f events=%d wall=%s nodes=%s faults=%s first=%d slowest_formation=%s",
-		done, violations.Load(), failed.Load(), float64(done)/elapsed.Minutes(), events.Load(), elapsed.Round(time.Second), o.nodes, o.profile.Name, o.first,
+		t.done, t.violations, t.failed, t.perMinute(), t.events, t.elapsed.Round(time.Second), o.nodes, o.profile.Name, o.first,
 		slowest.SlowestFormation)
 	if slowest.SlowestFormation > 0 {
 		fmt.Fprintf(stdout, " (seed %d, %d nodes, after the %s)", slowest.Seed, slowest.Nodes, slowest.SlowestChange)
@@ -217,8 +181,5 @@ func soak(ctx context.Context, o options, stdout io.Writer) int {
 		fmt.Fprintf(stdout, " slowest_after_stop=%s (seed %d, %d nodes)", slowestStop.SlowestStop, slowestStop.Seed, slowestStop.Nodes)
 	}
 	fmt.Fprintln(stdout)
-	if failed.Load() > 0 || done < total {
-		return 1
-	}
-	return 0
+	return t.exitCode(o)
 }

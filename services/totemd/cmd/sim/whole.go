@@ -1,34 +1,31 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/needle-cluster/needle/services/totemd/internal/sim"
 )
 
+// runWholeSeed simulates one seed of whole nodes.
+func runWholeSeed(o options, seed uint64, trace io.Writer) (sim.WholeResult, seedOutcome) {
+	opts := sim.WholeOptions{Seed: seed, Nodes: o.nodes.Pick(seed)}
+	if trace != nil {
+		opts.Trace = trace
+	}
+	res := sim.RunWhole(opts)
+	return res, seedOutcome{violations: res.Total, events: res.Events,
+		print: func(w io.Writer, verbose bool) { printWhole(w, res, verbose) }}
+}
+
 // replayWhole runs one whole-node seed, with the trace if asked.
 func replayWhole(o options, stdout io.Writer) int {
-	w := bufio.NewWriterSize(stdout, 1<<16)
-	defer w.Flush()
-	seed := uint64(o.seed)
-	opts := sim.WholeOptions{Seed: seed, Nodes: o.nodes.Pick(seed)}
-	if o.trace {
-		opts.Trace = w
-	}
-	start := time.Now()
-	res := sim.RunWhole(opts)
-	printWhole(w, res, true)
-	fmt.Fprintf(w, "seeds=1 violations=%d events=%d wall=%s whole=true\n", res.Total, res.Events, time.Since(start).Round(time.Millisecond))
-	if res.Total > 0 {
-		return 1
-	}
-	return 0
+	return replayOne(o, stdout, func(seed uint64, trace io.Writer) seedOutcome {
+		_, out := runWholeSeed(o, seed, trace)
+		return out
+	}, " whole=true")
 }
 
 func printWhole(w io.Writer, res sim.WholeResult, verbose bool) {
@@ -49,44 +46,10 @@ func printWhole(w io.Writer, res sim.WholeResult, verbose bool) {
 // soakWhole runs o.seeds whole-node seeds on o.parallel workers; the
 // summary line comes last.
 func soakWhole(ctx context.Context, o options, stdout io.Writer) int {
-	var mu sync.Mutex
-	var next, finished, failed, violations, events, restarts, rounds atomic.Uint64
-	start := time.Now()
-	total := uint64(o.seeds)
-	var wg sync.WaitGroup
-	for range o.parallel {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := next.Add(1) - 1
-				if i >= total {
-					return
-				}
-				seed := o.first + i
-				res := sim.RunWhole(sim.WholeOptions{Seed: seed, Nodes: o.nodes.Pick(seed)})
-				events.Add(res.Events)
-				restarts.Add(uint64(res.Restarts))
-				rounds.Add(uint64(res.Rounds))
-				if res.Total > 0 {
-					failed.Add(1)
-					violations.Add(uint64(res.Total))
-				}
-				finished.Add(1)
-				mu.Lock()
-				printWhole(stdout, res, o.verbose)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	done := finished.Load()
-	elapsed := time.Since(start)
+	var restarts, rounds int
+	t := forSeeds(ctx, o, stdout, func(seed uint64) (sim.WholeResult, seedOutcome) { return runWholeSeed(o, seed, nil) },
+		func(res sim.WholeResult) { restarts, rounds = restarts+res.Restarts, rounds+res.Rounds })
 	fmt.Fprintf(stdout, "seeds=%d violations=%d failing_seeds=%d seeds_per_min=%.0f events=%d wall=%s nodes=%s first=%d whole=true daemon_restarts=%d rounds=%d\n",
-		done, violations.Load(), failed.Load(), float64(done)/elapsed.Minutes(), events.Load(), elapsed.Round(time.Second), o.nodes, o.first,
-		restarts.Load(), rounds.Load())
-	if failed.Load() > 0 || done < total {
-		return 1
-	}
-	return 0
+		t.done, t.violations, t.failed, t.perMinute(), t.events, t.elapsed.Round(time.Second), o.nodes, o.first, restarts, rounds)
+	return t.exitCode(o)
 }

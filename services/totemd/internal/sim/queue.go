@@ -26,58 +26,69 @@ type event struct {
 	frame  []byte
 }
 
-// eventQueue is a binary min-heap on (at, seq), written out to avoid the
-// interface boxing of container/heap.
-type eventQueue struct {
-	items []event
-	seq   uint64
+// minHeap is a binary min-heap under less, written out (and generic) to
+// avoid the interface boxing of container/heap; both simulators' event
+// queues are one.
+type minHeap[T any] struct {
+	items []T
+	less  func(a, b *T) bool
 }
 
-func (q *eventQueue) Len() int { return len(q.items) }
+func (h *minHeap[T]) Len() int { return len(h.items) }
 
-func (q *eventQueue) push(e event) {
-	q.seq++
-	e.seq = q.seq
-	q.items = append(q.items, e)
-	i := len(q.items) - 1
-	for i > 0 {
+func (h *minHeap[T]) push(v T) {
+	h.items = append(h.items, v)
+	for i := len(h.items) - 1; i > 0; {
 		p := (i - 1) / 2
-		if !q.less(i, p) {
+		if !h.less(&h.items[i], &h.items[p]) {
 			break
 		}
-		q.items[i], q.items[p] = q.items[p], q.items[i]
+		h.items[i], h.items[p] = h.items[p], h.items[i]
 		i = p
 	}
 }
 
-func (q *eventQueue) pop() event {
-	top := q.items[0]
-	last := len(q.items) - 1
-	q.items[0] = q.items[last]
-	q.items[last] = event{}
-	q.items = q.items[:last]
-	i := 0
-	for {
+func (h *minHeap[T]) pop() T {
+	top := h.items[0]
+	last := len(h.items) - 1
+	h.items[0] = h.items[last]
+	var zero T
+	h.items[last] = zero
+	h.items = h.items[:last]
+	for i := 0; ; {
 		l, r, m := 2*i+1, 2*i+2, i
-		if l < last && q.less(l, m) {
+		if l < last && h.less(&h.items[l], &h.items[m]) {
 			m = l
 		}
-		if r < last && q.less(r, m) {
+		if r < last && h.less(&h.items[r], &h.items[m]) {
 			m = r
 		}
 		if m == i {
 			break
 		}
-		q.items[i], q.items[m] = q.items[m], q.items[i]
+		h.items[i], h.items[m] = h.items[m], h.items[i]
 		i = m
 	}
 	return top
 }
 
-func (q *eventQueue) less(i, j int) bool {
-	a, b := &q.items[i], &q.items[j]
-	if a.at != b.at {
-		return a.at < b.at
-	}
-	return a.seq < b.seq
+// eventQueue is the SRP simulator's queue: a min-heap on (at, seq).
+type eventQueue struct {
+	minHeap[event]
+	seq uint64
+}
+
+func newEventQueue() eventQueue {
+	return eventQueue{minHeap: minHeap[event]{less: func(a, b *event) bool {
+		if a.at != b.at {
+			return a.at < b.at
+		}
+		return a.seq < b.seq
+	}}}
+}
+
+func (q *eventQueue) push(e event) {
+	q.seq++
+	e.seq = q.seq
+	q.minHeap.push(e)
 }

@@ -130,7 +130,7 @@ type wsim struct {
 	rng    *rand.Rand
 	now    srp.Time
 	seq    uint64
-	q      []wevent
+	q      minHeap[wevent]
 	net    *network
 	nodes  []*wnode
 	ids    []srp.NodeID
@@ -148,7 +148,7 @@ type wsim struct {
 
 // RunWhole runs one whole-node simulation.
 func RunWhole(opts WholeOptions) WholeResult {
-	s := &wsim{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x77686f6c65)), net: newNetwork(opts.Nodes)}
+	s := &wsim{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x77686f6c65)), net: newNetwork(opts.Nodes), q: minHeap[wevent]{less: weventLess}}
 	s.res = WholeResult{Seed: opts.Seed, Nodes: opts.Nodes}
 	s.chk = NewSvcChecker()
 	s.net.base, s.net.jitter = 200*time.Microsecond, 300*time.Microsecond
@@ -168,8 +168,8 @@ func RunWhole(opts WholeOptions) WholeResult {
 	if s.rng.IntN(2) == 0 {
 		s.planPartition()
 	}
-	for len(s.q) > 0 && !s.failed {
-		e := s.pop()
+	for s.q.Len() > 0 && !s.failed {
+		e := s.q.pop()
 		if e.at > s.end {
 			break
 		}
@@ -187,48 +187,18 @@ func RunWhole(opts WholeOptions) WholeResult {
 	return s.res
 }
 
-// at schedules fn at time t.
+// at schedules fn at time t; events at one time run in the order they
+// were scheduled.
 func (s *wsim) at(t srp.Time, fn func()) {
 	s.seq++
-	s.q = append(s.q, wevent{at: t, seq: s.seq, fn: fn})
-	for i := len(s.q) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s.q[i], s.q[p] = s.q[p], s.q[i]
-		i = p
-	}
+	s.q.push(wevent{at: t, seq: s.seq, fn: fn})
 }
 
-func (s *wsim) pop() wevent {
-	top := s.q[0]
-	last := len(s.q) - 1
-	s.q[0] = s.q[last]
-	s.q[last] = wevent{}
-	s.q = s.q[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < last && s.less(l, m) {
-			m = l
-		}
-		if r < last && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s.q[i], s.q[m] = s.q[m], s.q[i]
-		i = m
+func weventLess(a, b *wevent) bool {
+	if a.at != b.at {
+		return a.at < b.at
 	}
-	return top
-}
-
-func (s *wsim) less(i, j int) bool {
-	if s.q[i].at != s.q[j].at {
-		return s.q[i].at < s.q[j].at
-	}
-	return s.q[i].seq < s.q[j].seq
+	return a.seq < b.seq
 }
 
 func (s *wsim) tracef(n *wnode, format string, args ...any) {

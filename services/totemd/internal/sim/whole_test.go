@@ -106,7 +106,6 @@ func TestSvcCheckerCatches(t *testing.T) {
 		{"sender order", []uint64{1, 2, 3}, []uint64{2, 1, 3}, KindOrder},
 	} {
 		c := NewSvcChecker()
-		var os []*SvcIncarnation
 		for node, ids := range [][]uint64{tc.a, tc.b} {
 			o := c.Attach(srp.NodeID(node+1), 2, 1, 0)
 			c.Attached(o, 0, attached)
@@ -115,7 +114,6 @@ func TestSvcCheckerCatches(t *testing.T) {
 			for _, id := range ids {
 				c.Deliver(o, 0, 1, svcMsg(1, 2, id, 8))
 			}
-			os = append(os, o)
 		}
 		c.Finish(0)
 		switch {
