@@ -72,23 +72,23 @@ func (h *minHeap[T]) pop() T {
 	return top
 }
 
-// eventQueue is the SRP simulator's queue: a min-heap on (at, seq).
+// eventQueue is the SRP simulator's queue: a min-heap on (at, seq). Its
+// zero value is ready to use.
 type eventQueue struct {
 	minHeap[event]
 	seq uint64
 }
 
-func newEventQueue() eventQueue {
-	return eventQueue{minHeap: minHeap[event]{less: func(a, b *event) bool {
-		if a.at != b.at {
-			return a.at < b.at
-		}
-		return a.seq < b.seq
-	}}}
+func eventLess(a, b *event) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.seq < b.seq
 }
 
 func (q *eventQueue) push(e event) {
 	q.seq++
 	e.seq = q.seq
+	q.less = eventLess
 	q.minHeap.push(e)
 }

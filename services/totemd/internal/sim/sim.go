@@ -227,7 +227,6 @@ func newSim(opts Options) *Sim {
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x746f74656d73696d)),
 		net:     newNetwork(opts.Nodes),
 		chk:     NewChecker(),
-		q:       newEventQueue(),
 		max:     opts.MaxEvents,
 		trace:   opts.Trace,
 		sending: true,
