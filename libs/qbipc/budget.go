@@ -188,16 +188,29 @@ func (b *EventBudget) reserveFor(c *Conn, n int64) error {
 
 // drop disconnects c for not keeping up, with a warning naming the client.
 func (c *Conn) drop(why string, attrs ...any) {
-	attrs = append(attrs, "comm", procComm(c.creds.PID))
+	attrs = append(attrs, "comm", ProcComm(c.creds.PID), "cmd", procCmd(c.creds.PID))
 	c.log.Warn("dropping client: "+why, attrs...)
 	c.Close()
 }
 
-// procComm is the client's process name (/proc/<pid>/comm), for logs.
-func procComm(pid int32) string {
+// ProcComm is a client's process name as libqb records it
+// (/proc/<pid>/comm: at most 15 bytes), or "?" once it is gone.
+func ProcComm(pid int32) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
 		return "?"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// procCmd is a client's program as started (argv[0] of
+// /proc/<pid>/cmdline, untruncated), so a log names it where comm cuts
+// it short ("corosync-cmapct"); "?" once it is gone.
+func procCmd(pid int32) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(b) == 0 {
+		return "?"
+	}
+	arg0, _, _ := strings.Cut(string(b), "\x00")
+	return arg0
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/qbipc"
@@ -130,9 +129,9 @@ func (c *Client) Stats() qbipc.ConnStats { return c.Conn.Stats() }
 // once, at the first call).
 func (c *Client) ProcName() string {
 	if c.procname == nil {
-		name := ""
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.Conn.Creds().PID)); err == nil {
-			name = strings.TrimRight(string(b), "\n")
+		name := qbipc.ProcComm(c.Conn.Creds().PID)
+		if name == "?" {
+			name = ""
 		}
 		c.procname = &name
 	}
