@@ -187,6 +187,15 @@
 // KindSyncAbort with its ID, unless the daemon detaches first. A service
 // round that arrives while another round runs waits for it.
 //
+// A full round's participants on a node are fixed when the round starts,
+// at Totem's regular configuration (before the service's Regular change,
+// which waits for every member's service list). A daemon that attaches in
+// between (typically the successor of one that just detached) is counted
+// in that Regular change's membership through the node's agreed state, yet
+// takes no part in that round: its first round is the service round of its
+// own attach (the whole-node simulator's checker compares sync outcomes
+// only between the daemons that took part).
+//
 // # Multicasts and pipelining
 //
 // KindMcast{ID, Payload, Sync} asks for an agreed-order multicast; totemd
