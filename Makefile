@@ -80,7 +80,7 @@ soak:
 # The same for whole nodes (node stacks with simulated service daemons:
 # attach, pipelined multicasts with TryAgain, sync rounds, daemon crashes
 # and restarts, one network split and heal in half the seeds), 3-16 nodes;
-# about 90 seeds a minute on 2 cores.
+# about 60 seeds a minute on 2 cores (so 10,000 take near three hours).
 SOAK_WHOLE_SEEDS ?= 10000
 SOAK_WHOLE_FIRST ?= 6000001
 soak-whole:
