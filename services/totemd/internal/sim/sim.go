@@ -461,16 +461,26 @@ func (s *Sim) after(n *node) {
 
 func (s *Sim) arm(n *node) {
 	d, ok := n.core.NextDeadline()
+	if rearm(d, ok, s.now, &n.timerSet, &n.timerAt) {
+		s.q.push(event{at: n.timerAt, kind: evTimer, node: n.idx, gen: n.gen})
+	}
+}
+
+// rearm is both simulators' timer bookkeeping for a core whose next
+// deadline is d (ok false: none armed): it records the timer and says
+// whether an event must be scheduled for it at *at (the deadline moved;
+// an event already queued for an older deadline is then stale).
+func rearm(d srp.Time, ok bool, now srp.Time, set *bool, at *srp.Time) bool {
 	if !ok {
-		n.timerSet = false
-		return
+		*set = false
+		return false
 	}
-	d = max(d, s.now)
-	if n.timerSet && n.timerAt == d {
-		return
+	d = max(d, now)
+	if *set && *at == d {
+		return false
 	}
-	n.timerSet, n.timerAt = true, d
-	s.q.push(event{at: d, kind: evTimer, node: n.idx, gen: n.gen})
+	*set, *at = true, d
+	return true
 }
 
 // transmit puts one frame on the virtual wire: to one node, or (To == 0) to

@@ -353,15 +353,10 @@ func (s *wsim) oneRing() bool {
 // arm schedules n's timer for the stack's next deadline.
 func (s *wsim) arm(n *wnode) {
 	d, ok := n.st.NextDeadline()
-	if !ok {
-		n.timerSet = false
+	if !rearm(d, ok, s.now, &n.timerSet, &n.timerAt) {
 		return
 	}
-	d = max(d, s.now)
-	if n.timerSet && n.timerAt == d {
-		return
-	}
-	n.timerSet, n.timerAt = true, d
+	d = n.timerAt
 	s.at(d, func() {
 		if !n.timerSet || n.timerAt != d {
 			return // re-armed since

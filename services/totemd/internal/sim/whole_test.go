@@ -116,12 +116,7 @@ func TestSvcCheckerCatches(t *testing.T) {
 			}
 		}
 		c.Finish(0)
-		switch {
-		case tc.kind == "" && c.Total() > 0:
-			t.Errorf("%s: %v", tc.name, c.Violations())
-		case tc.kind != "" && (c.Total() == 0 || c.Violations()[0].Kind != tc.kind):
-			t.Errorf("%s: want a %s violation, got %v", tc.name, tc.kind, c.Violations())
-		}
+		wantFirst(t, tc.name, tc.kind, c)
 	}
 	c := NewSvcChecker()
 	o := c.Attach(1, 2, 1, 0)
@@ -177,12 +172,7 @@ func TestSvcCheckerRoundParticipants(t *testing.T) {
 			c.Deliver(o, 0, 1, svcMsg(1, 2, 2, 8))
 		}
 		c.Finish(0)
-		switch {
-		case tc.kind == "" && c.Total() > 0:
-			t.Errorf("%s: %v", tc.name, c.Violations())
-		case tc.kind != "" && (c.Total() == 0 || c.Violations()[0].Kind != tc.kind):
-			t.Errorf("%s: want a %s violation, got %v", tc.name, tc.kind, c.Violations())
-		}
+		wantFirst(t, tc.name, tc.kind, c)
 	}
 	c := NewSvcChecker()
 	o := c.Attach(1, 2, 1, 0)
@@ -191,5 +181,17 @@ func TestSvcCheckerRoundParticipants(t *testing.T) {
 	view(c, o, ring.Transitional)
 	if c.Total() != 1 || c.Violations()[0].Kind != KindBus {
 		t.Errorf("two Transitional changes in a row: %v", c.Violations())
+	}
+}
+
+// wantFirst checks a finished checker of a table case: no violation when
+// kind is empty, else a first violation of that kind.
+func wantFirst(t *testing.T, name string, kind Kind, c *SvcChecker) {
+	t.Helper()
+	switch {
+	case kind == "" && c.Total() > 0:
+		t.Errorf("%s: %v", name, c.Violations())
+	case kind != "" && (c.Total() == 0 || c.Violations()[0].Kind != kind):
+		t.Errorf("%s: want a %s violation, got %v", name, kind, c.Violations())
 	}
 }
