@@ -180,17 +180,7 @@ func delivered(s *session) []uint32 {
 // acked OK to its sender.
 func TestStacksFormAndDeliverInOneOrder(t *testing.T) {
 	r := newRing(t, 3)
-	r.run(2 * time.Second)
-	for i, st := range r.stacks {
-		if m := st.Membership(); len(m.Members) != 3 || !m.Synced {
-			t.Fatalf("n%d: membership %+v", i+1, m)
-		}
-	}
-	var ss []*session
-	for i := range r.stacks {
-		ss = append(ss, r.attach(i, 4))
-	}
-	r.run(r.now + time.Second)
+	ss := r.formAndAttach(t, 3, 4)
 	for _, s := range ss {
 		if !s.active {
 			t.Fatalf("n%d: daemon not activated", s.node+1)
@@ -268,4 +258,23 @@ func BenchmarkDelivery(b *testing.B) {
 			x.msgs, x.acks = x.msgs[:0], x.acks[:0]
 		}
 	}
+}
+
+// formAndAttach runs the ring for 2 s, requires every stack synced on a
+// ring of members nodes, then attaches a daemon of service svc on each
+// and runs another second; the sessions in node order.
+func (r *ring) formAndAttach(t *testing.T, members int, svc uint16) []*session {
+	t.Helper()
+	r.run(2 * time.Second)
+	for i, st := range r.stacks {
+		if m := st.Membership(); len(m.Members) != members || !m.Synced {
+			t.Fatalf("n%d: membership %+v", i+1, m)
+		}
+	}
+	var ss []*session
+	for i := range r.stacks {
+		ss = append(ss, r.attach(i, svc))
+	}
+	r.run(r.now + time.Second)
+	return ss
 }

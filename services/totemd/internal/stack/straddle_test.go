@@ -31,17 +31,7 @@ func bigBody(svc uint16, tag uint32, n int) []byte {
 func TestStraddlingMessageDeliveredOnceByAll(t *testing.T) {
 	r := newRing(t, 4)
 	r.cut = func(a, b int) bool { return a/2 != b/2 }
-	r.run(2 * time.Second)
-	for i, st := range r.stacks {
-		if m := st.Membership(); len(m.Members) != 2 || !m.Synced {
-			t.Fatalf("n%d: membership %+v", i+1, m)
-		}
-	}
-	var ss []*session
-	for i := range r.stacks {
-		ss = append(ss, r.attach(i, 4))
-	}
-	r.run(r.now + time.Second)
+	ss := r.formAndAttach(t, 2, 4)
 	const w, x, y, v = 1, 2, 3, 4
 	mcast := func(s *session, id uint64, payload []byte) {
 		r.step(s.node, BusEvent(s, 4, "test", &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: id, Payload: payload}))
