@@ -318,10 +318,11 @@ func testReplayCorosyncKnet(t *testing.T) {
 // and dropped above it.
 var corosyncRxStatNames = []string{"knet.rx_total_packets", "knet.rx_data_packets", "srp.memb_join_rx", "srp.mcast_rx", "srp.rx_msg_dropped"}
 
-// corosyncRxStats reads corosync's stats map on nd: the knet link
-// counters summed over every link (stats.knet.node<N>.link<L>.<name>) and
-// Totem SRP's (stats.srp.<name>).
-func corosyncRxStats(t *testing.T, nd *harness.Node) map[string]uint64 {
+// corosyncRxStats reads the stats map on nd (corosync's, or the one
+// needle's totemd feeds cmapd): the knet link counters summed over every
+// link (stats.knet.node<N>.link<L>.<name>) and Totem SRP's
+// (stats.srp.<name>), keyed "knet.<name>" and "srp.<name>".
+func corosyncRxStats(t testing.TB, nd *harness.Node) map[string]uint64 {
 	t.Helper()
 	r := ctl(t, nd, debianCmapctl, "-m", "stats")
 	m := map[string]uint64{}

@@ -269,25 +269,13 @@ func BenchmarkRingPerf64K(b *testing.B) {
 // stats map (stats.srp.*) that tell how the token went round under load.
 var srpCounters = []string{"orf_token_rx", "mcast_tx", "mcast_retx", "mcast_rx", "token_hold_cancel_tx"}
 
-// srpStatsAll reads srpCounters on every node ([node][counter]).
+// srpStatsAll reads the stats map of every node (corosyncRxStats:
+// Totem's counters are keyed "srp.<name>").
 func srpStatsAll(b *testing.B, c *harness.Cluster) []map[string]uint64 {
 	b.Helper()
 	var all []map[string]uint64
 	for _, nd := range c.Nodes {
-		r, err := runTool(20*time.Second, nd, debianCmapctl, "-m", "stats", "stats.srp.")
-		if err != nil {
-			b.Fatal(err)
-		}
-		m := map[string]uint64{}
-		for _, l := range strings.Split(r.Stdout, "\n") {
-			k, v, ok := strings.Cut(l, " = ")
-			if !ok {
-				continue
-			}
-			name := strings.TrimPrefix(k[:strings.IndexByte(k+" ", ' ')], "stats.srp.")
-			m[name], _ = strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-		}
-		all = append(all, m)
+		all = append(all, corosyncRxStats(b, nd))
 	}
 	return all
 }
@@ -303,13 +291,13 @@ func srpDelta(b *testing.B, c *harness.Cluster, before []map[string]uint64, took
 	out := map[string]any{}
 	for i := range after {
 		d := map[string]any{}
+		grew := func(k string) uint64 { return after[i]["srp."+k] - before[i]["srp."+k] }
 		for _, k := range srpCounters {
-			d[k] = after[i][k] - before[i][k]
+			d[k] = grew(k)
 		}
-		tok := after[i]["orf_token_rx"] - before[i]["orf_token_rx"]
-		if tok > 0 {
+		if tok := grew("orf_token_rx"); tok > 0 {
 			d["tokens_per_s"] = float64(tok) / took.Seconds()
-			d["mcast_tx_per_token"] = float64(after[i]["mcast_tx"]-before[i]["mcast_tx"]) / float64(tok)
+			d["mcast_tx_per_token"] = float64(grew("mcast_tx")) / float64(tok)
 		}
 		out[fmt.Sprintf("node%d", i+1)] = d
 	}
