@@ -149,6 +149,11 @@ type Explorer struct {
 	// Branched counts steps after which more than one outcome was
 	// possible (before keeping those vqsim showed).
 	Branched int
+	// Armed lists the deadlines of the timers the last Explore's rounds
+	// armed (at the step's time), in every state and ordering, whatever
+	// vqsim showed and whether or not they fired before the read: the
+	// caller decides from them alone whether the read raced a timer.
+	Armed []time.Duration
 }
 
 // NewExplorer starts from the barrier model's start-up (an error is the
@@ -341,6 +346,7 @@ func (e *Explorer) Explore(rounds []round, shown map[uint32]NodeView, show time.
 	}
 	var next []*world
 	seen := map[string]bool{}
+	e.Armed = nil
 	for _, w := range e.worlds {
 		inRound := map[uint32]bool{}
 		for _, r := range rounds {
@@ -350,6 +356,7 @@ func (e *Explorer) Explore(rounds []round, shown map[uint32]NodeView, show time.
 		}
 		// the nodes no round touches: their clocks move to show
 		rest := map[uint32]nodeState{}
+		restOK := true
 		for id, n := range w.nodes {
 			if inRound[id] {
 				continue
@@ -359,18 +366,14 @@ func (e *Explorer) Explore(rounds []round, shown map[uint32]NodeView, show time.
 				return false, "", err
 			}
 			note(id, s)
-			if !match(id, s) {
-				rest = nil
-				break
-			}
+			restOK = restOK && match(id, s)
 			rest[id] = s
 		}
-		if rest == nil {
-			continue
-		}
+		// a state whose untouched nodes differ from vqsim's still runs
+		// its rounds, for Armed, but keeps no outcome
 		acc := []map[uint32]nodeState{rest}
 		for _, r := range rounds {
-			outs, err := e.round(w, r, show, func(id uint32, s nodeState) bool { note(id, s); return match(id, s) })
+			outs, err := e.round(w, r, show, func(id uint32, s nodeState) bool { note(id, s); return restOK && match(id, s) })
 			if err != nil {
 				return false, "", err
 			}
@@ -547,6 +550,9 @@ func (e *Explorer) round(w *world, r round, show time.Duration, keep func(uint32
 			k = k2
 		}
 		deliver(c, seq[k:])
+		if d, ok := c.NextDeadline(); ok && d > 0 && !slices.Contains(e.Armed, d) {
+			e.Armed = append(e.Armed, d)
+		}
 		if e2 := noMcast(id, "a timer", c.Advance(show)); e2 != nil {
 			fail(e2)
 			return nodeState{}, false
@@ -621,11 +627,10 @@ func (e *Explorer) round(w *world, r round, show time.Duration, keep func(uint32
 				return
 			}
 			// every bundle relayed: each node's possible end states
+			// (every member's end states are computed, even once one
+			// member has none vqsim could show, for Armed)
 			per := make([][]nodeState, len(members))
 			for i, id := range members {
-				if i > 0 && len(per[i-1]) == 0 {
-					return // this order cannot give what vqsim showed
-				}
 				seenSnap := map[string]bool{}
 				for _, k := range ks[id] {
 					k2s := []int{k}

@@ -33,6 +33,9 @@ type Session struct {
 	stderr bytes.Buffer
 	wd     string
 	t0     time.Time
+	// ready is when vqsim printed its start-up state: its nodes armed
+	// their start-up timers somewhere between t0 and then.
+	ready time.Duration
 }
 
 // Start runs corosync-vqsim on sc's configuration in a fresh directory
@@ -78,6 +81,7 @@ func Start(ctx context.Context, dir string, sc Scenario) (*Session, error) {
 		s.Close()
 		return nil, fmt.Errorf("vqsim start-up: %w (stderr %q)", err, s.stderr.String())
 	}
+	s.ready = s.Since()
 	if err := s.Send("timeout 1000"); err != nil {
 		s.Close()
 		return nil, err
