@@ -43,10 +43,11 @@ type simDaemon struct {
 
 // simSession is one incarnation's bus session: what the stack knows it by.
 type simSession struct {
-	d   *simDaemon
-	inc uint32
-	obs *SvcIncarnation
-	up  bool // attached and not ended
+	d    *simDaemon
+	inc  uint32
+	boot uint32 // the node's stack it attached to (wnode.boot)
+	obs  *SvcIncarnation
+	up   bool // attached and not ended
 }
 
 // stream is one stream of a daemon's multicasts (ordinary or sync):
@@ -87,7 +88,7 @@ func (d *simDaemon) attach() {
 		return
 	}
 	d.inc++
-	ses := &simSession{d: d, inc: d.inc, up: true}
+	ses := &simSession{d: d, inc: d.inc, boot: d.node.boot, up: true}
 	ses.obs = d.s.chk.Attach(d.node.id, d.svc, d.inc, d.s.now)
 	d.ses = ses
 	d.ordinary, d.sync, d.round, d.inRound, d.ringSeq = stream{}, stream{sync: true}, 0, true, 0
@@ -125,6 +126,17 @@ func (d *simDaemon) down(ses *simSession, err error) {
 	d.ses = nil
 	d.s.chk.Detach(ses.obs, d.s.now)
 	d.s.endSession(ses, err)
+}
+
+// lost ends incarnation ses with its node's totemd: the bus connection
+// is gone, nobody hears of the end, and the daemon attaches again to the
+// next totemd (wsim.start plans it).
+func (d *simDaemon) lost(ses *simSession) {
+	d.s.tracef(d.node, "%s#%d lost its bus", d.name, ses.inc)
+	ses.up = false
+	d.ses = nil
+	d.s.chk.Detach(ses.obs, d.s.now)
+	d.s.res.Restarts++
 }
 
 // settle ends the churn: a daemon that is down attaches now.

@@ -21,12 +21,14 @@ import (
 // restart. Like the SRP simulator, a run is a function of its options:
 // one PCG stream, virtual time, no goroutines.
 //
-// The network has delay and jitter but no loss. Half the seeds split it
-// once into two partitions during the churn, for half a second to a
-// second and a half. Outside that fault's window (from the split to
-// wholeReform after the heal), once every node is on one ring nothing
-// may change it: a service daemon's restart shows the other nodes a
-// service round, never a ring change. The service checker (svccheck.go)
+// The network has delay and jitter. Half the seeds split it once into
+// two partitions during the churn, for half a second to a second and a
+// half; a quarter instead lose and duplicate frames for a while
+// (planLoss), and an eighth crash one node's totemd and restart it
+// (planCrash). Outside that fault's window (from the fault to wholeReform
+// after it ends), once every node is on one ring nothing may change it: a service
+// daemon's restart shows the other nodes a service round, never a ring
+// change. The service checker (svccheck.go)
 // checks what every daemon incarnation saw.
 
 // WholeOptions describe one whole-node run.
@@ -52,6 +54,10 @@ type WholeResult struct {
 	Formed     srp.Time // when every node was last found on one ring of all N (the first formation, when a split did not break it)
 	Healed     srp.Time // when the partition healed (0: there was none)
 	Partition  srp.Time // when the network split (0: it did not)
+	Lossy      srp.Time // when the network began to lose frames (0: it did not)
+	Crashed    srp.Time // when a node's totemd crashed (0: none did)
+	Loss       float64  // the share of frames lost from then
+	Dup        float64  // the share of frames duplicated from then
 	Accepted   int      // ordinary multicasts acked OK
 	Delivered  int      // deliveries to daemons, summed
 	Restarts   int      // daemon detaches and crashes followed by an attach
@@ -113,6 +119,7 @@ type wnode struct {
 	timerSet bool
 	daemons  []*simDaemon
 	ring     srp.RingID // the last ring installed
+	boot     uint32     // starts of its stack so far: a session belongs to one
 	full     bool       // that ring has all N nodes
 	broken   bool       // its srp's broken invariant is reported
 }
@@ -139,7 +146,7 @@ type wsim struct {
 	events uint64
 	formed bool
 	failed bool
-	// faultUntil: ring changes are the partition's until then.
+	// faultUntil: ring changes are the fault's until then.
 	faultFrom, faultUntil srp.Time
 	// end: the run stops after it; at least wholeEnd, and long enough
 	// for the reform check at faultUntil and a drain after it.
@@ -167,6 +174,10 @@ func RunWhole(opts WholeOptions) WholeResult {
 	s.end = wholeEnd
 	if s.rng.IntN(2) == 0 {
 		s.planPartition()
+	} else if s.rng.IntN(2) == 0 {
+		s.planLoss()
+	} else if s.rng.IntN(2) == 0 {
+		s.planCrash()
 	}
 	for s.q.Len() > 0 && !s.failed {
 		e := s.q.pop()
@@ -235,6 +246,8 @@ func (s *wsim) start(n *wnode) {
 		return
 	}
 	n.st = st
+	n.boot++
+	n.ring, n.full, n.timerSet = srp.RingID{}, false, false
 	s.tracef(n, "start")
 	s.step(n, stack.Event{Kind: stack.Start})
 	for _, d := range n.daemons {
@@ -304,7 +317,9 @@ func (s *wsim) fromDaemon(ses *simSession, m *ipcproto.Msg) {
 		s.tracef(d.node, "←%s#%d %s", d.name, ses.inc, describeBus(m))
 	}
 	s.at(s.now+busDelay, func() {
-		s.step(d.node, stack.BusEvent(ses, d.svc, d.name, m))
+		if ses.boot == d.node.boot && d.node.st != nil {
+			s.step(d.node, stack.BusEvent(ses, d.svc, d.name, m))
+		}
 	})
 }
 
@@ -312,7 +327,9 @@ func (s *wsim) fromDaemon(ses *simSession, m *ipcproto.Msg) {
 func (s *wsim) endSession(ses *simSession, err error) {
 	d := ses.d
 	s.at(s.now+busDelay, func() {
-		s.step(d.node, stack.BusEnded(ses, d.svc, d.name, err))
+		if ses.boot == d.node.boot && d.node.st != nil {
+			s.step(d.node, stack.BusEnded(ses, d.svc, d.name, err))
+		}
 	})
 }
 
@@ -357,9 +374,10 @@ func (s *wsim) arm(n *wnode) {
 		return
 	}
 	d = n.timerAt
+	boot := n.boot
 	s.at(d, func() {
-		if !n.timerSet || n.timerAt != d {
-			return // re-armed since
+		if !n.timerSet || n.timerAt != d || n.boot != boot || n.st == nil {
+			return // re-armed since, or of a stack that crashed
 		}
 		n.timerSet = false
 		s.step(n, stack.Event{Kind: stack.Tick})
@@ -371,16 +389,18 @@ func (s *wsim) arm(n *wnode) {
 func (s *wsim) transmit(n *wnode, snd srp.Send) {
 	frame := slices.Clone(snd.Frame)
 	send := func(to int) {
-		copies, d1, _ := s.net.fates(s.rng, n.idx, to)
-		if copies == 0 {
-			return
-		}
+		copies, d1, d2 := s.net.fates(s.rng, n.idx, to)
 		dst := s.nodes[to]
-		s.at(s.now+d1, func() {
-			if dst.st != nil {
-				s.step(dst, stack.Event{Kind: stack.Datagram, Frame: frame})
+		for i, d := range []srp.Time{d1, d2}[:copies] {
+			if i > 0 {
+				s.tracef(n, "duplicate frame to n%d", dst.id)
 			}
-		})
+			s.at(s.now+d, func() {
+				if dst.st != nil {
+					s.step(dst, stack.Event{Kind: stack.Datagram, Frame: frame})
+				}
+			})
+		}
 	}
 	if snd.To == 0 {
 		for to := range s.nodes {
@@ -435,6 +455,74 @@ func (s *wsim) planPartition() {
 	s.at(s.faultUntil, func() {
 		if !s.formed {
 			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after the heal", len(s.nodes), s.faultUntil-heal)
+		}
+	})
+}
+
+// planLoss makes the whole network lose (1–10 %) and duplicate (0–2 %)
+// frames for one to three seconds during the churn, then whole again. The
+// ring may survive it (srp retransmits frames and the token) or reform,
+// or split and merge when a node misses the token for a token timeout:
+// ring changes are allowed from the start of the loss until wholeReform
+// after its end, by when every node must be on one ring of all N again.
+// What may never happen, lossy or not, is what the service checker
+// checks: a daemon seeing another story than its peers, or losing a
+// multicast it got an OK for.
+func (s *wsim) planLoss() {
+	from := srp.Time(time.Second) + srp.Time(s.rng.Int64N(int64(2*time.Second)))
+	until := from + srp.Time(time.Second) + srp.Time(s.rng.Int64N(int64(2*time.Second)))
+	loss := 0.01 + 0.09*s.rng.Float64()
+	dup := 0.02 * s.rng.Float64()
+	s.faultFrom, s.faultUntil = from, until+wholeReform(len(s.nodes))
+	s.end = max(s.end, s.faultUntil+wholeDrain)
+	s.res.Lossy, s.res.Loss, s.res.Dup = from, loss, dup
+	s.at(from, func() {
+		s.net.loss, s.net.dup = loss, dup
+		s.tracef(nil, "loss %.1f%% duplication %.1f%%", 100*loss, 100*dup)
+	})
+	s.at(until, func() {
+		s.res.Healed = s.now
+		s.net.loss, s.net.dup = 0, 0
+		s.tracef(nil, "no more loss")
+	})
+	s.at(s.faultUntil, func() {
+		if !s.formed {
+			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after the loss ended", len(s.nodes), s.faultUntil-until)
+		}
+	})
+}
+
+// planCrash kills one node's totemd during the churn (its stack is gone
+// with everything it held; its daemons lose their bus sessions, as a
+// crashed totemd's daemons do) and starts a fresh one 200 ms to 1.5 s
+// later, whose daemons attach again. The others must see it leave and
+// come back, with nothing they accepted lost and every service telling
+// one story; from the crash until wholeReform after the restart, ring
+// changes are the crash's.
+func (s *wsim) planCrash() {
+	at := srp.Time(time.Second) + srp.Time(s.rng.Int64N(int64(3*time.Second)))
+	back := at + srp.Time(200*time.Millisecond) + srp.Time(s.rng.Int64N(int64(1300*time.Millisecond)))
+	n := s.nodes[s.rng.IntN(len(s.nodes))]
+	s.faultFrom, s.faultUntil = at, back+wholeReform(len(s.nodes))
+	s.end = max(s.end, s.faultUntil+wholeDrain)
+	s.res.Crashed = at
+	s.at(at, func() {
+		s.tracef(n, "totemd crashes")
+		n.st, n.full, n.timerSet = nil, false, false
+		s.formed = false
+		for _, d := range n.daemons {
+			if d.ses != nil {
+				d.lost(d.ses)
+			}
+		}
+	})
+	s.at(back, func() {
+		s.res.Healed = s.now
+		s.start(n)
+	})
+	s.at(s.faultUntil, func() {
+		if !s.formed {
+			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after n%d restarted", len(s.nodes), s.faultUntil-back, n.id)
 		}
 	})
 }

@@ -49,6 +49,41 @@ func TestWholeNodeBrokenCore(t *testing.T) {
 	t.Fatalf("no invariant violation reported: %v", r.Violations)
 }
 
+// TestWholeNodeCrashAndLoss: the first seeds from 700001 on whose fault
+// is a totemd crash and restart, and a lossy, duplicating network, pass:
+// the crashed node came back to one ring of all, after the crash; the
+// lossy run formed one ring again by its end.
+func TestWholeNodeCrashAndLoss(t *testing.T) {
+	var crash, loss bool
+	for seed := uint64(700001); seed < 700200 && !(crash && loss); seed++ {
+		o := WholeOptions{Seed: seed, Nodes: 3 + int(seed%3)}
+		r := RunWhole(o)
+		if r.Crashed == 0 && r.Lossy == 0 {
+			continue
+		}
+		if r.Total > 0 {
+			t.Fatalf("seed %d, %d nodes: %d violations: %v\nreplay: %s", r.Seed, r.Nodes, r.Total, r.Violations, r.ReplayCommand())
+		}
+		switch {
+		case r.Crashed > 0 && !crash:
+			crash = true
+			if r.Formed <= r.Healed || r.Healed <= r.Crashed {
+				t.Fatalf("seed %d: crashed at %v, restarted at %v, formed at %v: want one ring of all after the restart", seed, r.Crashed, r.Healed, r.Formed)
+			}
+			t.Logf("seed %d, %d nodes: crashed at %v, restarted at %v, one ring of all again at %v", seed, r.Nodes, r.Crashed, r.Healed, r.Formed)
+		case r.Lossy > 0 && !loss:
+			loss = true
+			if r.Formed == 0 || r.Loss <= 0 {
+				t.Fatalf("seed %d: %+v", seed, r)
+			}
+			t.Logf("seed %d, %d nodes: %.1f%% loss and %.1f%% duplication from %v to %v, then one ring of all", seed, r.Nodes, 100*r.Loss, 100*r.Dup, r.Lossy, r.Healed)
+		}
+	}
+	if !crash || !loss {
+		t.Fatalf("no crash seed (%v) or no loss seed (%v) among 200", crash, loss)
+	}
+}
+
 // TestWholeNodeSplitShorterThanTokenTimeout: seed 5000254 at 13 nodes
 // splits the network for 536 ms, less than the 630 ms token timeout, so
 // the ring survives the split and no node installs anything; the run
