@@ -31,8 +31,8 @@ func replayWhole(o options, stdout io.Writer) int {
 func printWhole(w io.Writer, res sim.WholeResult, verbose bool) {
 	if res.Total == 0 {
 		if verbose {
-			fmt.Fprintf(w, "seed=%d nodes=%d ok events=%d virtual=%s partition=%s lossy=%s loss=%.3f dup=%.3f crashed=%s healed=%s formed=%s accepted=%d delivered=%d restarts=%d rounds=%d aborts=%d try_again=%d\n",
-				res.Seed, res.Nodes, res.Events, res.End, res.Partition, res.Lossy, res.Loss, res.Dup, res.Crashed, res.Healed, res.Formed, res.Accepted, res.Delivered, res.Restarts, res.Rounds, res.Aborts, res.TryAgains)
+			fmt.Fprintf(w, "seed=%d nodes=%d ok events=%d virtual=%s partition=%s lossy=%s loss=%.3f dup=%.3f crashed=%s stopped=%v left_in=%s healed=%s formed=%s accepted=%d delivered=%d restarts=%d rounds=%d aborts=%d try_again=%d\n",
+				res.Seed, res.Nodes, res.Events, res.End, res.Partition, res.Lossy, res.Loss, res.Dup, res.Crashed, res.Stopped, res.LeftIn, res.Healed, res.Formed, res.Accepted, res.Delivered, res.Restarts, res.Rounds, res.Aborts, res.TryAgains)
 		}
 		return
 	}

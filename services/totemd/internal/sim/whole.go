@@ -55,7 +55,9 @@ type WholeResult struct {
 	Healed     srp.Time // when the partition healed (0: there was none)
 	Partition  srp.Time // when the network split (0: it did not)
 	Lossy      srp.Time // when the network began to lose frames (0: it did not)
-	Crashed    srp.Time // when a node's totemd crashed (0: none did)
+	Crashed    srp.Time // when a node's totemd crashed or stopped (0: none did)
+	Stopped    bool     // it stopped cleanly (left the ring) instead
+	LeftIn     srp.Time // after a clean stop: how soon every other node was on a ring without it
 	Loss       float64  // the share of frames lost from then
 	Dup        float64  // the share of frames duplicated from then
 	Accepted   int      // ordinary multicasts acked OK
@@ -119,6 +121,8 @@ type wnode struct {
 	timerSet bool
 	daemons  []*simDaemon
 	ring     srp.RingID // the last ring installed
+	ringAt   srp.Time   // when
+	members  []srp.NodeID
 	boot     uint32     // starts of its stack so far: a session belongs to one
 	full     bool       // that ring has all N nodes
 	broken   bool       // its srp's broken invariant is reported
@@ -148,6 +152,9 @@ type wsim struct {
 	failed bool
 	// faultUntil: ring changes are the fault's until then.
 	faultFrom, faultUntil srp.Time
+	// stopped: the node that stopped cleanly, while its leave is being
+	// noticed (nil before and after).
+	stopped *wnode
 	// end: the run stops after it; at least wholeEnd, and long enough
 	// for the reform check at faultUntil and a drain after it.
 	end srp.Time
@@ -348,12 +355,32 @@ func (s *wsim) view(n *wnode, v stack.Membership) {
 			v.Ring.Rep, v.Ring.Seq, v.Members)
 	}
 	n.ring, n.full = v.Ring, len(v.Members) == len(s.nodes)
+	n.ringAt, n.members = s.now, v.Members
+	if s.stopped != nil && s.allLeft(s.stopped) {
+		s.res.LeftIn = s.now - s.res.Crashed
+		s.tracef(nil, "every other node left n%d behind in %s", s.stopped.id, s.res.LeftIn)
+		s.stopped = nil
+	}
 	was := s.formed
 	s.formed = s.oneRing()
 	if s.formed && !was {
 		s.res.Formed = s.now
 		s.tracef(nil, "formed ring %x.%x", v.Ring.Rep, v.Ring.Seq)
 	}
+}
+
+// allLeft reports whether every node but gone installed a ring without
+// it since it stopped.
+func (s *wsim) allLeft(gone *wnode) bool {
+	for _, m := range s.nodes {
+		if m == gone {
+			continue
+		}
+		if m.st == nil || m.ringAt < s.res.Crashed || slices.Contains(m.members, gone.id) {
+			return false
+		}
+	}
+	return true
 }
 
 // oneRing reports whether every node is up and its last regular
@@ -495,7 +522,9 @@ func (s *wsim) planLoss() {
 // planCrash kills one node's totemd during the churn (its stack is gone
 // with everything it held; its daemons lose their bus sessions, as a
 // crashed totemd's daemons do) and starts a fresh one 200 ms to 1.5 s
-// later, whose daemons attach again. The others must see it leave and
+// later, whose daemons attach again. Half the time it is a clean stop
+// instead: the stack multicasts its leave message first, as totemd does
+// on SIGTERM. The others must see it leave and
 // come back, with nothing they accepted lost and every service telling
 // one story; from the crash until wholeReform after the restart, ring
 // changes are the crash's.
@@ -503,11 +532,28 @@ func (s *wsim) planCrash() {
 	at := srp.Time(time.Second) + srp.Time(s.rng.Int64N(int64(3*time.Second)))
 	back := at + srp.Time(200*time.Millisecond) + srp.Time(s.rng.Int64N(int64(1300*time.Millisecond)))
 	n := s.nodes[s.rng.IntN(len(s.nodes))]
+	clean := s.rng.IntN(2) == 0
 	s.faultFrom, s.faultUntil = at, back+wholeReform(len(s.nodes))
 	s.end = max(s.end, s.faultUntil+wholeDrain)
 	s.res.Crashed = at
 	s.at(at, func() {
-		s.tracef(n, "totemd crashes")
+		if clean {
+			s.tracef(n, "totemd stops cleanly")
+			s.res.Stopped, s.stopped = true, n
+			s.step(n, stack.Event{Kind: stack.Leave})
+			// A clean leave must reach every member: they re-form at
+			// once, well inside the token timeout after which a
+			// crash would be noticed.
+			bound := CoreConfig(1, s.ids, 1).Token
+			s.at(at+bound, func() {
+				if s.stopped == n {
+					s.stopped = nil
+					s.chk.report(KindLiveness, s.now, n.id, "clean stop not noticed within the token timeout (%s): its leave did not reach every member", bound)
+				}
+			})
+		} else {
+			s.tracef(n, "totemd crashes")
+		}
 		n.st, n.full, n.timerSet = nil, false, false
 		s.formed = false
 		for _, d := range n.daemons {

@@ -50,12 +50,14 @@ func TestWholeNodeBrokenCore(t *testing.T) {
 }
 
 // TestWholeNodeCrashAndLoss: the first seeds from 700001 on whose fault
-// is a totemd crash and restart, and a lossy, duplicating network, pass:
-// the crashed node came back to one ring of all, after the crash; the
-// lossy run formed one ring again by its end.
+// is a totemd crash and restart, a clean stop and restart, and a lossy,
+// duplicating network pass: the crashed or stopped node came back to one
+// ring of all after its restart; the stopped one was left behind by
+// every other node within the token timeout (its leave reached them);
+// the lossy run formed one ring again by its end.
 func TestWholeNodeCrashAndLoss(t *testing.T) {
-	var crash, loss bool
-	for seed := uint64(700001); seed < 700200 && !(crash && loss); seed++ {
+	var crash, stop, loss bool
+	for seed := uint64(700001); seed < 700400 && !(crash && stop && loss); seed++ {
 		o := WholeOptions{Seed: seed, Nodes: 3 + int(seed%3)}
 		r := RunWhole(o)
 		if r.Crashed == 0 && r.Lossy == 0 {
@@ -65,12 +67,19 @@ func TestWholeNodeCrashAndLoss(t *testing.T) {
 			t.Fatalf("seed %d, %d nodes: %d violations: %v\nreplay: %s", r.Seed, r.Nodes, r.Total, r.Violations, r.ReplayCommand())
 		}
 		switch {
-		case r.Crashed > 0 && !crash:
-			crash = true
+		case r.Crashed > 0 && (r.Stopped && !stop || !r.Stopped && !crash):
 			if r.Formed <= r.Healed || r.Healed <= r.Crashed {
-				t.Fatalf("seed %d: crashed at %v, restarted at %v, formed at %v: want one ring of all after the restart", seed, r.Crashed, r.Healed, r.Formed)
+				t.Fatalf("seed %d: down at %v, restarted at %v, formed at %v: want one ring of all after the restart", seed, r.Crashed, r.Healed, r.Formed)
 			}
-			t.Logf("seed %d, %d nodes: crashed at %v, restarted at %v, one ring of all again at %v", seed, r.Nodes, r.Crashed, r.Healed, r.Formed)
+			if r.Stopped {
+				stop = true
+				if token := CoreConfig(1, make([]srp.NodeID, r.Nodes), 1).Token; r.LeftIn <= 0 || r.LeftIn >= token {
+					t.Fatalf("seed %d: a clean stop left behind in %v, want within the token timeout %v", seed, r.LeftIn, token)
+				}
+			} else {
+				crash = true
+			}
+			t.Logf("seed %d, %d nodes: down at %v (clean stop: %v, left behind in %v), restarted at %v, one ring of all again at %v", seed, r.Nodes, r.Crashed, r.Stopped, r.LeftIn, r.Healed, r.Formed)
 		case r.Lossy > 0 && !loss:
 			loss = true
 			if r.Formed == 0 || r.Loss <= 0 {
@@ -79,8 +88,8 @@ func TestWholeNodeCrashAndLoss(t *testing.T) {
 			t.Logf("seed %d, %d nodes: %.1f%% loss and %.1f%% duplication from %v to %v, then one ring of all", seed, r.Nodes, 100*r.Loss, 100*r.Dup, r.Lossy, r.Healed)
 		}
 	}
-	if !crash || !loss {
-		t.Fatalf("no crash seed (%v) or no loss seed (%v) among 200", crash, loss)
+	if !crash || !stop || !loss {
+		t.Fatalf("among 400 seeds: a crash %v, a clean stop %v, loss %v", crash, stop, loss)
 	}
 }
 
