@@ -123,9 +123,9 @@ type wnode struct {
 	ring     srp.RingID // the last ring installed
 	ringAt   srp.Time   // when
 	members  []srp.NodeID
-	boot     uint32     // starts of its stack so far: a session belongs to one
-	full     bool       // that ring has all N nodes
-	broken   bool       // its srp's broken invariant is reported
+	boot     uint32 // starts of its stack so far: a session belongs to one
+	full     bool   // that ring has all N nodes
+	broken   bool   // its srp's broken invariant is reported
 }
 
 // wevent is one entry of the whole run's virtual-time queue; events at
