@@ -2,6 +2,7 @@ package vq
 
 import (
 	"fmt"
+	"github.com/hashicorp/go-hclog"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +57,13 @@ type Config struct {
 	// TrackingBarrier is the persisted expected_votes_tracking barrier the
 	// driver loaded (0 if the file was missing); only read at start-up.
 	TrackingBarrier uint32
+
+	// LogLevel is the least level the core formats Log actions at (the
+	// zero value, hclog.NoLevel, formats all): a driver whose logger
+	// drops debug lines, and the differential test's explorer, which
+	// runs the core through hundreds of thousands of orderings, need not
+	// pay for building them.
+	LogLevel hclog.Level
 }
 
 // Defaults of corosync 3.1.7.

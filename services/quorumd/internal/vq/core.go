@@ -80,6 +80,8 @@ type Core struct {
 	sent int
 
 	out []Action
+	// logLevel is Config.LogLevel.
+	logLevel hclog.Level
 }
 
 // New builds the core from the start-up configuration, as exec_init does:
@@ -91,7 +93,8 @@ func New(cfg Config) (*Core, []Action, error) {
 		return nil, nil, fmt.Errorf("votequorum: node id 0 is reserved for the quorum device")
 	}
 	c := &Core{id: cfg.NodeID, lowest: -1, highest: -1, qdevCanOperate: true,
-		lmsWindow: DefaultLMSWindow, qdevTimeout: DefaultQdeviceTimeout, qdevSyncTimeout: DefaultQdeviceSyncTimeout}
+		lmsWindow: DefaultLMSWindow, qdevTimeout: DefaultQdeviceTimeout, qdevSyncTimeout: DefaultQdeviceSyncTimeout,
+		logLevel: cfg.LogLevel}
 	c.qdev = c.allocate(0)
 	c.us = c.allocate(cfg.NodeID)
 	c.set("runtime.votequorum.this_node_id", cfg.NodeID)
@@ -121,8 +124,13 @@ func (c *Core) take() []Action {
 func (c *Core) emit(a Action) { c.out = append(c.out, a) }
 
 func (c *Core) logf(l hclog.Level, format string, args ...any) {
-	c.emit(Log{Level: l, Msg: fmt.Sprintf(format, args...)})
+	if c.logs(l) {
+		c.emit(Log{Level: l, Msg: fmt.Sprintf(format, args...)})
+	}
 }
+
+// logs reports whether Log actions of level l are built (Config.LogLevel).
+func (c *Core) logs(l hclog.Level) bool { return l >= c.logLevel }
 
 func (c *Core) set(key string, v any) { c.emit(CmapSet{Key: key, Value: v}) }
 

@@ -79,7 +79,9 @@ func (c *Core) nodeInfo(from uint32, m NodeInfo) error {
 	c.logf(hclog.Debug, "got nodeinfo message from cluster node %d", from)
 	c.logf(hclog.Debug, "nodeinfo message[%d]: votes: %d, expected: %d flags: %d", m.NodeID, m.Votes, m.ExpectedVotes, m.Flags)
 	if m.NodeID != 0 {
-		c.logf(hclog.Debug, "%s", decodeFlags(m.Flags))
+		if c.logs(hclog.Debug) {
+			c.logf(hclog.Debug, "%s", decodeFlags(m.Flags))
+		}
 	}
 	var oldVotes, oldExpected, oldFlags uint32
 	oldState := Dead

@@ -151,7 +151,7 @@ func Restore(cfg Config, b []byte, now time.Duration) (*Core, error) {
 	if !bytes.HasPrefix(b, []byte(snapshotMagic)) {
 		return nil, fmt.Errorf("votequorum: restore: not a votequorum core snapshot (no %q at the start)", snapshotMagic)
 	}
-	c := &Core{id: cfg.NodeID, now: now}
+	c := &Core{id: cfg.NodeID, now: now, logLevel: cfg.LogLevel}
 	d := snapcodec.NewDec(b, len(snapshotMagic))
 	if err := c.restore(d); err != nil {
 		return nil, fmt.Errorf("votequorum: restore: %w", err)

@@ -41,12 +41,15 @@ type Result struct {
 // Check runs sc through vqsim and the Explorer and returns the first step
 // after which vqsim shows a state no ordering of vqsim's rounds gives, as
 // an error carrying the replayable script.
-func Check(ctx context.Context, dir string, sc Scenario) (Result, error) {
+func Check(ctx context.Context, dir string, sc Scenario, maxOrders int) (Result, error) {
 	fail := func(format string, a ...any) (Result, error) {
 		return Result{}, fmt.Errorf("seed %d: %s\nreplay (VQSIM_SEED=%d, or pipe the commands into `corosync-vqsim -c c.conf`):\n%s",
 			sc.Seed, fmt.Sprintf(format, a...), sc.Seed, sc.Script())
 	}
 	ex, merr := NewExplorer(sc)
+	if ex != nil && maxOrders > 0 {
+		ex.MaxOrders = maxOrders
+	}
 	sess, err := Start(ctx, dir, sc)
 	if err != nil {
 		return Result{}, fmt.Errorf("seed %d: %w", sc.Seed, err)
@@ -58,7 +61,11 @@ func Check(ctx context.Context, dir string, sc Scenario) (Result, error) {
 		}
 	}()
 	if merr != nil {
-		// give vqsim's nodes time to fail their init, then compare texts
+		// start the first node, give it time to fail its init, then
+		// compare texts
+		if err := sess.Send(sc.Boot[0].Command()); err != nil {
+			return fail("%v", err)
+		}
 		time.Sleep(100 * time.Millisecond)
 		initErr := sess.Close()
 		closed = true
@@ -72,9 +79,8 @@ func Check(ctx context.Context, dir string, sc Scenario) (Result, error) {
 	}
 	var res Result
 	// slack is how much later than the model vqsim may have armed a
-	// timer: the model runs start-up at time 0 and each round at the
-	// step's time, vqsim's nodes anywhere up to its start-up report and
-	// up to the round's last membership report (synced). Kept as the
+	// timer: the model runs each round at the step's time, vqsim's nodes
+	// anywhere up to the round's last membership report (synced). Kept as the
 	// scenario's largest such span (a loaded machine can stretch a round
 	// to hundreds of milliseconds: CI's seed 115 read its round 400 ms
 	// after the step, and the model had fired the round's
@@ -93,7 +99,7 @@ func Check(ctx context.Context, dir string, sc Scenario) (Result, error) {
 		return false
 	}
 	near := func(a, b time.Duration) bool { return nearAny(ex.Deadlines(), a, b) }
-	for i, st := range sc.Steps {
+	for i, st := range sc.All() {
 		sent := sess.Since()
 		if err := ex.Advance(sent); err != nil {
 			return fail("step %d %q: model: %v", i, st.Command(), err)

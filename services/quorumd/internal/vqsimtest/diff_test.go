@@ -12,7 +12,9 @@ import (
 // TestAgainstVqsim runs VQSIM_SCENARIOS (default 300) generated scenarios
 // through corosync-vqsim and the core; VQSIM_SEED=N replays one seed;
 // VQSIM_FIRST_SEED shifts the range; VQSIM_PARALLEL bounds the vqsim
-// processes (default 12: they mostly sleep).
+// processes (default 12: they mostly sleep); VQSIM_MAX_ORDERS raises the
+// relay orders explored per round (DefaultMaxOrders; `make vqsim` sets
+// 720, every order of six nodes).
 //
 // Every scenario must agree: after every step, vqsim's settled state
 // (every node's partition, view list and quorate decision) must be one the
@@ -30,6 +32,7 @@ func TestAgainstVqsim(t *testing.T) {
 		t.Skipf("%s is not installed (Debian package corosync-vqsim): %v", Binary, err)
 	}
 	n, first, par := envInt("VQSIM_SCENARIOS", 300), envInt("VQSIM_FIRST_SEED", 1), envInt("VQSIM_PARALLEL", 12)
+	maxOrders := envInt("VQSIM_MAX_ORDERS", DefaultMaxOrders)
 	seeds := make(chan uint64)
 	go func() {
 		if s, ok := os.LookupEnv("VQSIM_SEED"); ok {
@@ -51,7 +54,7 @@ func TestAgainstVqsim(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for seed := range seeds {
-				r, err := Check(context.Background(), dir, Generate(seed))
+				r, err := Check(context.Background(), dir, Generate(seed), maxOrders)
 				mu.Lock()
 				total++
 				steps += r.Steps

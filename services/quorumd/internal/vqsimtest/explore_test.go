@@ -26,7 +26,7 @@ func TestExplorerContainsOrderings(t *testing.T) {
 				t.Fatalf("seed %d: %v", seed, err)
 			}
 			now := time.Duration(0)
-			for i, st := range sc.Steps {
+			for i, st := range sc.All() {
 				now += 100 * time.Millisecond
 				if st.Kind == "wait" {
 					now += time.Duration(st.Ms) * time.Millisecond
@@ -73,7 +73,7 @@ func TestExplorerBranches(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := func(uint32, nodeState) bool { return true }
-	for i, st := range sc.Steps[:3] {
+	for i, st := range sc.All()[:len(sc.Boot)+3] {
 		rounds, err := ex.Plan(st)
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)

@@ -40,15 +40,20 @@ type Model struct {
 	reverse bool
 }
 
-// NewModel starts every nodelist node in partition 0 at time 0, as vqsim
-// does from its configuration.
+// NewModel is vqsim started on sc's configuration: no node runs until
+// the boot's steps start them (Scenario.Boot). An error is the
+// configuration error votequorum's start-up reports for any node.
 func NewModel(sc Scenario, async bool) (*Model, error) {
 	m := &Model{sc: sc, async: async, keys: sc.Keys(), cores: map[uint32]*vq.Core{}, part: map[uint32]int{}}
 	for i := range m.rings {
 		m.rings[i] = vq.RingID{NodeID: uint32(1000 + i)}
 	}
 	for _, id := range sc.F.IDs {
-		if err := m.start(id, 0); err != nil {
+		cfg, err := vq.ConfigFromKeys(m.keys, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, _, err := vq.New(cfg); err != nil {
 			return nil, err
 		}
 	}
