@@ -48,7 +48,7 @@ func Start(ctx context.Context, dir string, sc Scenario) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{wd: wd, lines: make(chan string, 256)}
-	s.ctx, s.cancel = context.WithTimeout(ctx, 10*time.Minute)
+	s.ctx, s.cancel = context.WithTimeout(ctx, 30*time.Minute)
 	s.cmd = exec.CommandContext(s.ctx, Binary, "-c", "c.conf")
 	s.cmd.Dir = wd
 	// vqsim forks one process per node and they inherit stdout/stderr:
@@ -91,7 +91,7 @@ func (s *Session) Since() time.Duration { return time.Since(s.t0) }
 // input arrives.
 func (s *Session) Send(l string) error {
 	if _, err := io.WriteString(s.in, l+"\n"); err != nil {
-		return err
+		return fmt.Errorf("%q: %w (vqsim gone? stderr %q)", l, err, s.stderr.String())
 	}
 	if err := readUntil(s.ctx, s.lines, l, nil); err != nil {
 		return fmt.Errorf("%q: %w (stderr %q)", l, err, s.stderr.String())
