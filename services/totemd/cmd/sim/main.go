@@ -42,6 +42,7 @@ type options struct {
 	maxEv    uint64
 	faults   srp.Faults
 	whole    bool
+	coroTime bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -59,6 +60,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "print one line per seed")
 	fs.Uint64Var(&o.maxEv, "max-events", 0, "event budget per run (0 = the simulator's default)")
 	fs.BoolVar(&o.whole, "whole", false, "run whole nodes (node stacks with simulated service daemons) instead of SRP cores")
+	fs.BoolVar(&o.coroTime, "corosync-timers", false, "corosync's default token (3 s + 650 ms a node above two) instead of the simulator's shortened timers")
 	fs.StringVar(&broken, "broken", "", "deliberately broken core: skip-retransmit, reorder-delivery, skip-old-ring-flush, break-aru (comma-separated)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -115,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // runSeed simulates one seed of the SRP simulator.
 func runSeed(o options, seed uint64, trace io.Writer) (sim.Result, seedOutcome) {
-	opts := sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults, MaxEvents: o.maxEv}
+	opts := sim.Options{Seed: seed, Nodes: o.nodes.Pick(seed), Profile: o.profile, CoreFaults: o.faults, MaxEvents: o.maxEv, CorosyncTimers: o.coroTime}
 	if trace != nil {
 		opts.Trace = trace
 	}

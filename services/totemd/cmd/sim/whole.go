@@ -11,7 +11,7 @@ import (
 
 // runWholeSeed simulates one seed of whole nodes.
 func runWholeSeed(o options, seed uint64, trace io.Writer) (sim.WholeResult, seedOutcome) {
-	opts := sim.WholeOptions{Seed: seed, Nodes: o.nodes.Pick(seed)}
+	opts := sim.WholeOptions{Seed: seed, Nodes: o.nodes.Pick(seed), CorosyncTimers: o.coroTime}
 	if trace != nil {
 		opts.Trace = trace
 	}

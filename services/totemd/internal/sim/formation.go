@@ -153,7 +153,7 @@ func (s *Sim) formationProbe() {
 	if s.windowTokenLoss() {
 		return
 	}
-	bound := FormationBound(CoreConfig(1, s.ids, 1))
+	bound := FormationBound(s.coreConfig(1, 1))
 	if s.now-f.from > bound {
 		s.chk.report(KindFormation, s.now, 0, "no single ring %s after the %s at %s on a stable network (bound %s): %s",
 			fmtTime(s.now-f.from), f.why, fmtTime(f.from), fmtTime(bound), s.describeNodes(s.live()))

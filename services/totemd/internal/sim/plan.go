@@ -261,7 +261,7 @@ func (s *Sim) heal() {
 			s.fault(restart, func() { s.start(n) })
 		}
 	}
-	cfg := CoreConfig(1, s.ids, 1)
+	cfg := s.coreConfig(1, 1)
 	s.restartBy = restart
 	s.formBy = max(restart, s.faultFramesUntil) + 20*(cfg.Token+cfg.Consensus) + time.Second
 	if s.opts.MaxEvents == 0 {
@@ -333,7 +333,7 @@ func (s *Sim) probe() {
 	case !one || ring != s.ring:
 		// Timers armed before the heal (token loss after a lossy spell,
 		// say) may still break the first ring: wait again, within bounds.
-		cfg := CoreConfig(1, s.ids, 1)
+		cfg := s.coreConfig(1, 1)
 		if s.now < s.healAt+2*(cfg.Token+cfg.Consensus) {
 			s.formed, s.sending = false, true
 			s.tracef(nil, "ring %s broke up in the heal's aftermath; waiting for the next", fmtRing(s.ring))
@@ -359,7 +359,7 @@ func (s *Sim) probe() {
 			if s.delivered != s.progressCount {
 				s.progressCount, s.progressAt = s.delivered, s.now
 			}
-			cfg := CoreConfig(1, s.ids, 1)
+			cfg := s.coreConfig(1, 1)
 			stalled := s.now-max(s.progressAt, s.sendStop) > 2*(cfg.Token+cfg.Consensus)
 			if stalled || s.now > s.drainBy {
 				why := "no delivery anywhere for " + fmtTime(s.now-max(s.progressAt, s.sendStop))
@@ -394,7 +394,7 @@ func (s *Sim) stormed(live int) bool {
 	if s.saturated == 0 {
 		s.saturated = s.now
 	}
-	cfg := CoreConfig(1, s.ids, 1)
+	cfg := s.coreConfig(1, 1)
 	if s.now-max(s.saturated, s.lastChange) < 3*cfg.Consensus/2 {
 		return false
 	}

@@ -33,6 +33,9 @@ type Options struct {
 	Trace io.Writer
 	// MaxEvents bounds the run; 0 means DefaultMaxEvents of the plan.
 	MaxEvents uint64
+	// CorosyncTimers runs the cores with corosync's default timers
+	// (CorosyncConfig) instead of the simulator's shortened ones.
+	CorosyncTimers bool
 }
 
 // DefaultMaxEvents bounds a run of n nodes whose ring must form within
@@ -241,7 +244,7 @@ func newSim(opts Options) *Sim {
 		s.ids = append(s.ids, id)
 		s.nodes = append(s.nodes, &node{idx: int32(i), id: id})
 	}
-	s.token = CoreConfig(1, s.ids, 1).Token
+	s.token = s.coreConfig(1, 1).Token
 	return s
 }
 
@@ -299,13 +302,21 @@ func (s *Sim) tracef(n *node, format string, args ...any) {
 	fmt.Fprintf(s.trace, "%s %-3s %s %-6s a=%-9s %s\n", fmtTime(s.now), who, state, ring, aru, fmt.Sprintf(format, args...))
 }
 
+// coreConfig is node self's srp configuration in this run.
+func (s *Sim) coreConfig(self srp.NodeID, ringSeq uint64) srp.Config {
+	if s.opts.CorosyncTimers {
+		return CorosyncConfig(self, s.ids, ringSeq)
+	}
+	return CoreConfig(self, s.ids, ringSeq)
+}
+
 // start boots a fresh core on n, as corosync does after a (re)start: ring
 // seq loaded from disk plus one.
 func (s *Sim) start(n *node) {
 	if n.core != nil {
 		return
 	}
-	cfg := CoreConfig(n.id, s.ids, n.persisted+1)
+	cfg := s.coreConfig(n.id, n.persisted+1)
 	cfg.Faults = s.opts.CoreFaults
 	cfg.Rand = func(k int64) int64 {
 		if k <= 0 {

@@ -41,6 +41,9 @@ type WholeOptions struct {
 	// CoreFaults deliberately break every node's srp (tests of the
 	// checkers).
 	CoreFaults srp.Faults
+	// CorosyncTimers runs the stacks with corosync's default timers
+	// (CorosyncConfig) instead of the simulator's shortened ones.
+	CorosyncTimers bool
 }
 
 // WholeResult is the outcome of one whole-node run.
@@ -103,9 +106,16 @@ const (
 // the one that succeeds. The bound grows with the ring, as the timers
 // do (300 ms + 30 ms a node above two): 2.9 s at 3 nodes, 6.3 s at 16,
 // 19 s at 64 (a fixed 5 s was about one attempt at 64 nodes).
-func wholeReform(nodes int) time.Duration {
-	cfg := CoreConfig(1, make([]srp.NodeID, nodes), 1)
+func wholeReform(cfg srp.Config) time.Duration {
 	return wholeReformAttempts * (cfg.Token + cfg.Consensus)
+}
+
+// coreConfig is node self's srp configuration in this run.
+func (s *wsim) coreConfig(self srp.NodeID) srp.Config {
+	if s.opts.CorosyncTimers {
+		return CorosyncConfig(self, s.ids, 1)
+	}
+	return CoreConfig(self, s.ids, 1)
 }
 
 // wholeServices are the simulated daemons of every node: cmap and cpg, so
@@ -232,7 +242,7 @@ func (s *wsim) tracef(n *wnode, format string, args ...any) {
 
 // start boots n's stack and schedules its daemons' first attach.
 func (s *wsim) start(n *wnode) {
-	cfg := CoreConfig(n.id, s.ids, 1)
+	cfg := s.coreConfig(n.id)
 	cfg.Faults = s.opts.CoreFaults
 	cfg.Rand = func(k int64) int64 {
 		if k <= 0 {
@@ -458,10 +468,8 @@ func (s *wsim) planPartition() {
 	heal := split + srp.Time(500*time.Millisecond) + srp.Time(s.rng.Int64N(int64(time.Second)))
 	cut := 1 + s.rng.IntN(len(s.nodes)-1) // nodes[:cut] against the rest, shuffled
 	order := s.rng.Perm(len(s.nodes))
-	s.faultFrom, s.faultUntil = split, heal+wholeReform(len(s.nodes))
-	s.end = max(s.end, s.faultUntil+wholeDrain)
 	s.res.Partition = split
-	s.at(split, func() {
+	s.fault(split, heal, "the heal", func() {
 		for i, idx := range order {
 			if i < cut {
 				s.net.group[idx] = 1
@@ -473,15 +481,27 @@ func (s *wsim) planPartition() {
 		}
 		slices.Sort(side)
 		s.tracef(nil, "partition %v | the others", side)
-	})
-	s.at(heal, func() {
-		s.res.Healed = s.now
+	}, func() {
 		s.net.heal()
 		s.tracef(nil, "heal")
 	})
+}
+
+// fault plans one fault: begin runs at from, end at until (when
+// WholeResult.Healed is set). Ring changes are the fault's from from
+// until wholeReform after until, by when every node must be on one ring
+// of all N again (what names the end in the report).
+func (s *wsim) fault(from, until srp.Time, what string, begin, end func()) {
+	s.faultFrom, s.faultUntil = from, until+wholeReform(s.coreConfig(1))
+	s.end = max(s.end, s.faultUntil+wholeDrain)
+	s.at(from, begin)
+	s.at(until, func() {
+		s.res.Healed = s.now
+		end()
+	})
 	s.at(s.faultUntil, func() {
 		if !s.formed {
-			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after the heal", len(s.nodes), s.faultUntil-heal)
+			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after %s", len(s.nodes), s.faultUntil-until, what)
 		}
 	})
 }
@@ -500,22 +520,13 @@ func (s *wsim) planLoss() {
 	until := from + srp.Time(time.Second) + srp.Time(s.rng.Int64N(int64(2*time.Second)))
 	loss := 0.01 + 0.09*s.rng.Float64()
 	dup := 0.02 * s.rng.Float64()
-	s.faultFrom, s.faultUntil = from, until+wholeReform(len(s.nodes))
-	s.end = max(s.end, s.faultUntil+wholeDrain)
 	s.res.Lossy, s.res.Loss, s.res.Dup = from, loss, dup
-	s.at(from, func() {
+	s.fault(from, until, "the loss ended", func() {
 		s.net.loss, s.net.dup = loss, dup
 		s.tracef(nil, "loss %.1f%% duplication %.1f%%", 100*loss, 100*dup)
-	})
-	s.at(until, func() {
-		s.res.Healed = s.now
+	}, func() {
 		s.net.loss, s.net.dup = 0, 0
 		s.tracef(nil, "no more loss")
-	})
-	s.at(s.faultUntil, func() {
-		if !s.formed {
-			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after the loss ended", len(s.nodes), s.faultUntil-until)
-		}
 	})
 }
 
@@ -533,10 +544,8 @@ func (s *wsim) planCrash() {
 	back := at + srp.Time(200*time.Millisecond) + srp.Time(s.rng.Int64N(int64(1300*time.Millisecond)))
 	n := s.nodes[s.rng.IntN(len(s.nodes))]
 	clean := s.rng.IntN(2) == 0
-	s.faultFrom, s.faultUntil = at, back+wholeReform(len(s.nodes))
-	s.end = max(s.end, s.faultUntil+wholeDrain)
 	s.res.Crashed = at
-	s.at(at, func() {
+	s.fault(at, back, fmt.Sprintf("n%d restarted", n.id), func() {
 		if clean {
 			s.tracef(n, "totemd stops cleanly")
 			s.res.Stopped, s.stopped = true, n
@@ -544,7 +553,7 @@ func (s *wsim) planCrash() {
 			// A clean leave must reach every member: they re-form at
 			// once, well inside the token timeout after which a
 			// crash would be noticed.
-			bound := CoreConfig(1, s.ids, 1).Token
+			bound := s.coreConfig(1).Token
 			s.at(at+bound, func() {
 				if s.stopped == n {
 					s.stopped = nil
@@ -561,16 +570,7 @@ func (s *wsim) planCrash() {
 				d.lost(d.ses)
 			}
 		}
-	})
-	s.at(back, func() {
-		s.res.Healed = s.now
-		s.start(n)
-	})
-	s.at(s.faultUntil, func() {
-		if !s.formed {
-			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after n%d restarted", len(s.nodes), s.faultUntil-back, n.id)
-		}
-	})
+	}, func() { s.start(n) })
 }
 
 // settle ends the churn: every daemon down restarts, and from now on
