@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -98,9 +99,17 @@ type formation struct {
 // restarts it stops times, timing each stop to the new ring of the others.
 // A ring that does not form is reported in err, with what was measured.
 func measureFormation(b *testing.B, impl string, n, stops int) (f formation, err error) {
-	for _, serial := range []bool{false, true} {
+	modes := []bool{false, true}
+	if os.Getenv("NEEDLE_FORMATION_SWAP") != "" {
+		modes = []bool{true, false}
+	}
+	for _, serial := range modes {
 		c := harness.New(b, n)
-		if err := c.WriteConf(harness.ConfOptions{}); err != nil {
+		var o harness.ConfOptions
+		if os.Getenv("NEEDLE_FORMATION_DEBUG") != "" { // with NEEDLE_KEEP_LOGS: why a formation was slow
+			o.Logging = "to_stderr: yes\n\tto_syslog: no\n\ttimestamp: hires\n\tdebug: on"
+		}
+		if err := c.WriteConf(o); err != nil {
 			b.Fatal(err)
 		}
 		procs := make([]*harness.Proc, n)
@@ -108,6 +117,7 @@ func measureFormation(b *testing.B, impl string, n, stops int) (f formation, err
 			for _, p := range procs {
 				p.Stop(10 * time.Second)
 			}
+			c.Close() // before the next cluster: see harness.Cluster.Close
 		}
 		t0 := time.Now()
 		for j, nd := range c.Nodes {
@@ -121,6 +131,7 @@ func measureFormation(b *testing.B, impl string, n, stops int) (f formation, err
 			return f, err
 		}
 		took := time.Since(t0)
+		keepFormationLogs(b, impl, n, serial, took, procs)
 		if !serial {
 			f.atOnce = took
 			stopAll()
@@ -148,6 +159,49 @@ func measureFormation(b *testing.B, impl string, n, stops int) (f formation, err
 	return f, nil
 }
 
+// medianOr0 and maxOr0 are 0 when no clean stop was measured
+// (NEEDLE_FORMATION_STOPS=0).
+func medianOr0(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return median(ds)
+}
+
+func maxOr0(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return slices.Max(ds)
+}
+
+// keepFormationLogs writes every node's log of one cold formation to
+// $NEEDLE_KEEP_LOGS/formation-<impl>-<n>-<at-once|serial>-<ms>/node<i>.log
+// when that variable names a directory: the slow formations are rare and
+// only their logs say which attempt failed.
+func keepFormationLogs(b *testing.B, impl string, n int, serial bool, took time.Duration, procs []*harness.Proc) {
+	root := os.Getenv("NEEDLE_KEEP_LOGS")
+	if root == "" {
+		return
+	}
+	mode := "at-once"
+	if serial {
+		mode = "serial"
+	}
+	dir := filepath.Join(root, fmt.Sprintf("formation-%s-%d-%s-%d", impl, n, mode, took.Milliseconds()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Logf("NEEDLE_KEEP_LOGS: %v", err)
+		return
+	}
+	for i, p := range procs {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("node%d.log", i+1)), []byte(p.Output()), 0o644); err != nil {
+			b.Logf("NEEDLE_KEEP_LOGS: %v", err)
+			return
+		}
+	}
+	b.Logf("formation logs kept in %s", dir)
+}
+
 // BenchmarkFormation (issue 9 point 5): cold formation of 3, 16 and 32
 // nodes started at once and started one after another, and 20 clean stops
 // per size, needle's totemd beside corosync 3.1.7 started the same way in
@@ -166,12 +220,22 @@ func BenchmarkFormation(b *testing.B) {
 			sizes = append(sizes, n)
 		}
 	}
+	// NEEDLE_FORMATION_IMPLS=needle measures one side only (no ratio
+	// line then).
+	impls := []string{"corosync", "needle"}
+	stops := 20
+	if v, err := strconv.Atoi(os.Getenv("NEEDLE_FORMATION_STOPS")); err == nil && v >= 0 {
+		stops = v
+	}
+	if v := os.Getenv("NEEDLE_FORMATION_IMPLS"); v != "" {
+		impls = strings.Split(v, ",")
+	}
 	for range b.N {
 		for _, n := range sizes {
 			figs := map[string]formation{}
 			failed := false
-			for _, impl := range []string{"corosync", "needle"} {
-				f, err := measureFormation(b, impl, n, 20)
+			for _, impl := range impls {
+				f, err := measureFormation(b, impl, n, stops)
 				if err != nil {
 					// The other side's figures still count; the line says
 					// which ring did not form.
@@ -185,15 +249,15 @@ func BenchmarkFormation(b *testing.B) {
 				figs[impl] = f
 				emit(b, map[string]any{"bench": "formation", "impl": impl, "nodes": n,
 					"at_once_ms": ms(f.atOnce), "one_after_another_ms": ms(f.serial),
-					"clean_stops": len(f.stops), "clean_stop_median_ms": ms(median(f.stops)), "clean_stop_max_ms": ms(slices.Max(f.stops))})
+					"clean_stops": len(f.stops), "clean_stop_median_ms": ms(medianOr0(f.stops)), "clean_stop_max_ms": ms(maxOr0(f.stops))})
 			}
-			if failed {
+			if failed || len(figs) < 2 {
 				continue
 			}
 			nd, cr := figs["needle"], figs["corosync"]
 			emit(b, map[string]any{"bench": "formation_vs_corosync", "nodes": n,
 				"at_once_ratio": ms(nd.atOnce) / ms(cr.atOnce), "one_after_another_ratio": ms(nd.serial) / ms(cr.serial),
-				"clean_stop_max_ratio":           ms(slices.Max(nd.stops)) / ms(slices.Max(cr.stops)),
+				"clean_stop_max_ratio":           ms(maxOr0(nd.stops)) / ms(maxOr0(cr.stops)),
 				"needle_within_1s_of_last_start": nd.serial < time.Second, "corosync_within_1s_of_last_start": cr.serial < time.Second})
 			b.ReportMetric(ms(nd.atOnce), fmt.Sprintf("needle_at_once_ms_%d", n))
 			b.ReportMetric(ms(cr.atOnce), fmt.Sprintf("corosync_at_once_ms_%d", n))

@@ -52,6 +52,7 @@ type Cluster struct {
 	mu      sync.Mutex
 	procs   []*Proc
 	bridges int // bridges created in hub: br0 .. br<n-1>
+	closed  sync.Once
 }
 
 // Node is one host of the cluster.
@@ -97,7 +98,7 @@ func New(tb TB, n int) *Cluster {
 
 	c := &Cluster{tb: tb, name: fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), seq), Dir: tb.TempDir()}
 	c.hub = c.name + "-hub"
-	tb.Cleanup(c.teardown)
+	tb.Cleanup(c.Close)
 	if err := c.setupHub(); err != nil {
 		tb.Fatalf("cluster hub: %v", err)
 	}
@@ -363,7 +364,20 @@ func (p *Proc) Output() string {
 	return string(b)
 }
 
-func (c *Cluster) teardown() {
+// Close kills the cluster's processes and deletes its namespaces now
+// instead of at the end of the test. A test that builds one large cluster
+// after another must close each first: the kernel's neighbour (ARP) table
+// is one for all namespaces, gc_thresh3 = 1024 entries by default, and a
+// 32-node cluster's full mesh holds 992 of them for a minute after its
+// processes stopped; the next cluster's nodes then cannot resolve each
+// other ("neighbour: arp_cache: neighbor table overflow!", sends failing
+// with ENOBUFS) and form singleton rings until the old entries age out —
+// which made every 32-node cluster after BenchmarkFormation's first take
+// 40–55 s to form (on needle: the benchmark blamed it for a bimodal
+// formation time).
+func (c *Cluster) Close() { c.closed.Do(c.remove) }
+
+func (c *Cluster) remove() {
 	c.mu.Lock()
 	procs := c.procs
 	c.mu.Unlock()
