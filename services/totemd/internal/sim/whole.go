@@ -203,8 +203,8 @@ func RunWhole(opts WholeOptions) WholeResult {
 		}
 		s.now = e.at
 		s.events++
-		if s.events > wholeMaxEvents {
-			s.chk.report(KindLiveness, s.now, 0, "more than %d events: a node or daemon spins", wholeMaxEvents)
+		if limit := s.maxEvents(); s.events > limit {
+			s.chk.report(KindLiveness, s.now, 0, "more than %d events: a node or daemon spins", limit)
 			break
 		}
 		e.fn()
@@ -213,6 +213,15 @@ func RunWhole(opts WholeOptions) WholeResult {
 	s.res.Events, s.res.End = s.events, s.now
 	s.res.Violations, s.res.Total = s.chk.Violations(), s.chk.Total()
 	return s.res
+}
+
+// maxEvents is the run's event budget: wholeMaxEvents for a run of
+// wholeEnd at 16 nodes, more for a longer run (a fault's reform bound
+// with corosync's timers is minutes) and for a larger ring (traffic grows
+// with the square of the nodes).
+func (s *wsim) maxEvents() uint64 {
+	scale := max(1, float64(s.end)/float64(wholeEnd)) * max(1, float64(len(s.nodes)*len(s.nodes))/256)
+	return uint64(float64(wholeMaxEvents) * scale)
 }
 
 // at schedules fn at time t; events at one time run in the order they
