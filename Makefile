@@ -81,8 +81,8 @@ soak:
 # attach, pipelined multicasts with TryAgain, sync rounds, daemon crashes
 # and restarts; one network split and heal in half the seeds, loss and
 # duplication in a quarter, a totemd crash or clean stop and restart in an
-# eighth), 3-16 nodes; about 50 seeds a minute on 2 cores (so 10,000 take
-# over three hours). SOAK_WHOLE_FLAGS=-corosync-timers runs corosync's
+# eighth), 3-16 nodes; 117 seeds a minute on 2 cores otherwise idle, about
+# 50 beside other work (10,000 take 1.5 to 3.5 hours). SOAK_WHOLE_FLAGS=-corosync-timers runs corosync's
 # default timers instead of the simulator's shortened ones.
 SOAK_WHOLE_SEEDS ?= 10000
 SOAK_WHOLE_FIRST ?= 6000001
