@@ -100,6 +100,8 @@ type formation struct {
 // A ring that does not form is reported in err, with what was measured.
 func measureFormation(b *testing.B, impl string, n, stops int) (f formation, err error) {
 	modes := []bool{false, true}
+	// NEEDLE_FORMATION_SWAP builds the one-after-another cluster first:
+	// what showed that the slow one was always the second cluster.
 	if os.Getenv("NEEDLE_FORMATION_SWAP") != "" {
 		modes = []bool{true, false}
 	}
