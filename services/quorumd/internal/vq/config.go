@@ -2,11 +2,12 @@ package vq
 
 import (
 	"fmt"
-	"github.com/hashicorp/go-hclog"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // NodelistEntry is one nodelist.node.<n> position: its node id and its

@@ -2,11 +2,12 @@ package vqsimtest
 
 import (
 	"fmt"
-	"github.com/hashicorp/go-hclog"
 	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/needle-cluster/needle/services/quorumd/internal/vq"
 )
@@ -173,34 +174,21 @@ type Explorer struct {
 // without ring0_addr (an error is the configuration error the core
 // reports).
 func NewExplorer(sc Scenario) (*Explorer, error) {
-	m, err := NewModel(sc, false)
+	m, err := NewModel(sc, false) // validates the configuration, numbers the rings
 	if err != nil {
 		return nil, err
 	}
-	e := &Explorer{cfgs: map[uint32]vq.Config{}, parts: m.parts, rings: m.rings, part: maps.Clone(m.part), MaxOrders: DefaultMaxOrders}
-	for i := range e.parts {
-		e.parts[i] = slices.Clone(m.parts[i])
-	}
-	w := &world{nodes: map[uint32]nodeState{}}
+	e := &Explorer{cfgs: map[uint32]vq.Config{}, rings: m.rings, part: map[uint32]int{}, MaxOrders: DefaultMaxOrders,
+		worlds: []*world{{nodes: map[uint32]nodeState{}}}}
 	for _, id := range sc.F.IDs {
-		if e.cfgs[id], err = vq.ConfigFromKeys(m.keys, id); err != nil {
+		cfg, err := vq.ConfigFromKeys(m.keys, id)
+		if err != nil {
 			return nil, err
 		}
-		// the explorer never reads the cores' logs
-		e.cfgs[id] = withLogLevel(e.cfgs[id], hclog.Off)
+		cfg.LogLevel = hclog.Off // the explorer never reads the cores' logs
+		e.cfgs[id] = cfg
 	}
-	for id, c := range m.cores {
-		if w.nodes[id], err = stateOf(c); err != nil {
-			return nil, err
-		}
-	}
-	e.worlds = []*world{w}
 	return e, nil
-}
-
-func withLogLevel(c vq.Config, l hclog.Level) vq.Config {
-	c.LogLevel = l
-	return c
 }
 
 func stateOf(c *vq.Core) (nodeState, error) {
