@@ -42,6 +42,15 @@ func CorosyncConfig(self srp.NodeID, nodes []srp.NodeID, ringSeq uint64) srp.Con
 	return coreConfig(self, nodes, ringSeq, 3000*time.Millisecond, 650*time.Millisecond)
 }
 
+// timersConfig is CorosyncConfig when corosync is set, else CoreConfig:
+// both simulators' choice by their CorosyncTimers option.
+func timersConfig(corosync bool, self srp.NodeID, nodes []srp.NodeID, ringSeq uint64) srp.Config {
+	if corosync {
+		return CorosyncConfig(self, nodes, ringSeq)
+	}
+	return CoreConfig(self, nodes, ringSeq)
+}
+
 func coreConfig(self srp.NodeID, nodes []srp.NodeID, ringSeq uint64, base, coefficient time.Duration) srp.Config {
 	token := base
 	if len(nodes) > 2 {

@@ -122,10 +122,15 @@ func (d *simDaemon) end(ses *simSession) {
 
 // down ends incarnation ses: the stack hears of it after a bus hop.
 func (d *simDaemon) down(ses *simSession, err error) {
+	d.detach(ses)
+	d.s.endSession(ses, err)
+}
+
+// detach ends incarnation ses on the daemon's side and for the checker.
+func (d *simDaemon) detach(ses *simSession) {
 	ses.up = false
 	d.ses = nil
 	d.s.chk.Detach(ses.obs, d.s.now)
-	d.s.endSession(ses, err)
 }
 
 // lost ends incarnation ses with its node's totemd: the bus connection
@@ -133,9 +138,7 @@ func (d *simDaemon) down(ses *simSession, err error) {
 // next totemd (wsim.start plans it).
 func (d *simDaemon) lost(ses *simSession) {
 	d.s.tracef(d.node, "%s#%d lost its bus", d.name, ses.inc)
-	ses.up = false
-	d.ses = nil
-	d.s.chk.Detach(ses.obs, d.s.now)
+	d.detach(ses)
 	d.s.res.Restarts++
 }
 

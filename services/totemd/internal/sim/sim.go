@@ -304,10 +304,7 @@ func (s *Sim) tracef(n *node, format string, args ...any) {
 
 // coreConfig is node self's srp configuration in this run.
 func (s *Sim) coreConfig(self srp.NodeID, ringSeq uint64) srp.Config {
-	if s.opts.CorosyncTimers {
-		return CorosyncConfig(self, s.ids, ringSeq)
-	}
-	return CoreConfig(self, s.ids, ringSeq)
+	return timersConfig(s.opts.CorosyncTimers, self, s.ids, ringSeq)
 }
 
 // start boots a fresh core on n, as corosync does after a (re)start: ring

@@ -26,10 +26,10 @@ import (
 // half; a quarter instead lose and duplicate frames for a while
 // (planLoss), and an eighth crash one node's totemd and restart it
 // (planCrash). Outside that fault's window (from the fault to wholeReform
-// after it ends), once every node is on one ring nothing may change it: a service
-// daemon's restart shows the other nodes a service round, never a ring
-// change. The service checker (svccheck.go)
-// checks what every daemon incarnation saw.
+// after it ends), once every node is on one ring nothing may change it: a
+// service daemon's restart shows the other nodes a service round, never a
+// ring change. The service checker (svccheck.go) checks what every daemon
+// incarnation saw.
 
 // WholeOptions describe one whole-node run.
 type WholeOptions struct {
@@ -112,10 +112,7 @@ func wholeReform(cfg srp.Config) time.Duration {
 
 // coreConfig is node self's srp configuration in this run.
 func (s *wsim) coreConfig(self srp.NodeID) srp.Config {
-	if s.opts.CorosyncTimers {
-		return CorosyncConfig(self, s.ids, 1)
-	}
-	return CoreConfig(self, s.ids, 1)
+	return timersConfig(s.opts.CorosyncTimers, self, s.ids, 1)
 }
 
 // wholeServices are the simulated daemons of every node: cmap and cpg, so
@@ -437,11 +434,12 @@ func (s *wsim) transmit(n *wnode, snd srp.Send) {
 	send := func(to int) {
 		copies, d1, d2 := s.net.fates(s.rng, n.idx, to)
 		dst := s.nodes[to]
-		for i, d := range []srp.Time{d1, d2}[:copies] {
+		delays := [2]srp.Time{d1, d2}
+		for i := range copies {
 			if i > 0 {
 				s.tracef(n, "duplicate frame to n%d", dst.id)
 			}
-			s.at(s.now+d, func() {
+			s.at(s.now+delays[i], func() {
 				if dst.st != nil {
 					s.step(dst, stack.Event{Kind: stack.Datagram, Frame: frame})
 				}
@@ -544,10 +542,9 @@ func (s *wsim) planLoss() {
 // crashed totemd's daemons do) and starts a fresh one 200 ms to 1.5 s
 // later, whose daemons attach again. Half the time it is a clean stop
 // instead: the stack multicasts its leave message first, as totemd does
-// on SIGTERM. The others must see it leave and
-// come back, with nothing they accepted lost and every service telling
-// one story; from the crash until wholeReform after the restart, ring
-// changes are the crash's.
+// on SIGTERM. The others must see it leave and come back, with nothing
+// they accepted lost and every service telling one story; from the crash
+// until wholeReform after the restart, ring changes are the crash's.
 func (s *wsim) planCrash() {
 	at := srp.Time(time.Second) + srp.Time(s.rng.Int64N(int64(3*time.Second)))
 	back := at + srp.Time(200*time.Millisecond) + srp.Time(s.rng.Int64N(int64(1300*time.Millisecond)))
