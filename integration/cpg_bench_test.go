@@ -2,6 +2,9 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,13 +26,38 @@ type cpgRow struct {
 // from one sender for latency.
 func cpgRows() []cpgRow {
 	var rows []cpgRow
+	scale := 1.0 // NEEDLE_CPG_SCALE: longer (less noisy, profilable) or shorter rows
+	if v, err := strconv.ParseFloat(os.Getenv("NEEDLE_CPG_SCALE"), 64); err == nil && v > 0 {
+		scale = v
+	}
 	for _, size := range []int{64, 1024, 16384, 65536} {
 		for _, senders := range []int{1, 3} {
-			total := map[int]int{64: 30000, 1024: 15000, 16384: 3000, 65536: 900}[size]
+			total := int(float64(map[int]int{64: 30000, 1024: 15000, 16384: 3000, 65536: 900}[size]) * scale)
+			total -= total % 3 // the senders' shares add up to it
 			rows = append(rows, cpgRow{name: "throughput", size: size, senders: senders, total: total})
 		}
 	}
-	return append(rows, cpgRow{name: "latency", size: 1024, senders: 1, total: 3000, rate: 1000})
+	rows = append(rows, cpgRow{name: "latency", size: 1024, senders: 1, total: int(3000 * scale), rate: 1000})
+	return selectRows(rows, os.Getenv("NEEDLE_CPG_ROWS"))
+}
+
+// selectRows keeps the rows whose key (rowKey: "1024B_1senders",
+// "1024B_1000per_s") one of the comma-separated names in sel is part of;
+// "" keeps every row. A way to rerun, or profile, the rows being worked on.
+func selectRows(rows []cpgRow, sel string) []cpgRow {
+	if sel == "" {
+		return rows
+	}
+	var kept []cpgRow
+	for _, r := range rows {
+		for _, name := range strings.Split(sel, ",") {
+			if name != "" && strings.Contains(rowKey(r), name) {
+				kept = append(kept, r)
+				break
+			}
+		}
+	}
+	return kept
 }
 
 // cpgFigure is what a row measured: the slowest node's delivery rate and
@@ -52,7 +80,16 @@ func runCpgRows(b *testing.B, c *harness.Cluster, impl string) map[string]cpgFig
 		if row.rate > 0 {
 			extra = []string{"--rate", fmt.Sprint(row.rate)}
 		}
+		var srpBefore []map[string]uint64
+		withSRP := os.Getenv("NEEDLE_CPG_SRP") != "" // each row's Totem counters (srpDelta), a diagnosis
+		if withSRP {
+			srpBefore = srpStatsAll(b, c)
+		}
+		began := time.Now()
 		rs := runCpgload(b, c, fmt.Sprintf("bench%d", i), row.size, counts, extra...)
+		if withSRP {
+			emit(b, map[string]any{"bench": "cpg_srp", "impl": impl, "row": rowKey(row), "srp": srpDelta(b, c, srpBefore, time.Since(began))})
+		}
 		want := uint64(row.total / row.senders * row.senders)
 		checkOneOrder(b, rs, want)
 		f := cpgFigure{msgsPerS: rs[0].MsgsPerS, mbPerS: rs[0].MBPerS}

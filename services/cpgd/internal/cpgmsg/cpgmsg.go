@@ -269,8 +269,29 @@ func (m DownlistOld) AppendTo(dst []byte) []byte {
 	return appendNodeids(dst, m.Left)
 }
 
-// Encode returns m's bytes.
-func Encode(m Message) []byte { return m.AppendTo(nil) }
+// Encode returns m's bytes, in one allocation of the message's size (a
+// multicast's payload is copied once, not regrown field by field).
+func Encode(m Message) []byte { return m.AppendTo(make([]byte, 0, encodedSize(m))) }
+
+// encodedSize is the size of m's encoding where it is known beforehand,
+// else 0 (append grows the slice).
+func encodedSize(m Message) int {
+	switch m := m.(type) {
+	case Mcast:
+		return McastSize + len(m.Data)
+	case *Mcast:
+		return McastSize + len(m.Data)
+	case PartialMcast:
+		return PartialMcastSize + len(m.Data)
+	case *PartialMcast:
+		return PartialMcastSize + len(m.Data)
+	case ProcJoin, ProcLeave:
+		return ProcJoinSize
+	case Downlist:
+		return DownlistSize
+	}
+	return 0
+}
 
 // reader reads fields in the sender's byte order.
 type reader struct {

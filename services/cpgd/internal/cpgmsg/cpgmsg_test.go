@@ -270,3 +270,21 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodedSizeIsExact: Encode sizes its buffer from encodedSize, which
+// must be exactly the encoding's length where it claims to know it.
+func TestEncodedSizeIsExact(t *testing.T) {
+	for _, m := range []Message{
+		Mcast{Group: "g", PID: 7, Data: make([]byte, 1000)},
+		Mcast{Group: "", Data: nil},
+		PartialMcast{Group: "grp", MsgLen: 300000, Data: make([]byte, 4096)},
+		ProcJoin{Group: "a", PID: 1, Reason: 1},
+		ProcLeave{Group: "a", PID: 1, Reason: 2},
+		Downlist{Left: []uint32{2, 3}},
+	} {
+		b := Encode(m)
+		if want := encodedSize(m); len(b) != want || cap(b) != want {
+			t.Errorf("%T: encoded %d bytes (cap %d), encodedSize says %d", m, len(b), cap(b), want)
+		}
+	}
+}

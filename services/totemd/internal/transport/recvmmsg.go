@@ -67,7 +67,8 @@ func (r *batchReader) read(conn *net.UDPConn) (int, error) {
 	var serr error
 	rerr := r.rc.Read(func(fd uintptr) bool {
 		for {
-			n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+			// Raw, as sendmmsg (batchWriter.sendmmsg says why).
+			n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
 			switch errno {
 			case 0:
 				got = int(n)
