@@ -24,6 +24,7 @@ var ErrFrameTooLarge = errors.New("ipcproto: frame too large")
 type Conn struct {
 	c   net.Conn
 	r   *bufio.Reader
+	w   io.Writer // c, or its raw stream (raw.go)
 	wmu sync.Mutex
 	wb  []byte // frames being written, reused under wmu
 	hdr [4]byte
@@ -35,7 +36,10 @@ const keepWriteBuf = 256 << 10
 
 // NewConn wraps an established stream connection.
 func NewConn(c net.Conn) *Conn {
-	return &Conn{c: c, r: bufio.NewReaderSize(c, 64<<10)}
+	if rs := newRawStream(c); rs != nil {
+		return &Conn{c: c, r: bufio.NewReaderSize(rs, 64<<10), w: rs}
+	}
+	return &Conn{c: c, r: bufio.NewReaderSize(c, 64<<10), w: c}
 }
 
 // Dial connects to the bus socket at path.
@@ -75,7 +79,7 @@ func (c *Conn) SendBatch(ms []*Msg) error {
 		}
 		binary.BigEndian.PutUint32(b[at:], uint32(n))
 	}
-	_, err := c.c.Write(b)
+	_, err := c.w.Write(b)
 	if cap(b) <= keepWriteBuf {
 		c.wb = b[:0]
 	} else {
