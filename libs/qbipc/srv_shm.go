@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,9 +19,12 @@ import (
 // rings, and the setup socket carrying one notification byte per request
 // (client → server) and per event (server → client).
 type shmServer struct {
-	setup  *net.UnixConn
-	dir    string
-	maxMsg int
+	setup *net.UnixConn
+	// setupRC is setup's raw side for next's reads (raw.go), taken at
+	// the first.
+	setupRC syscall.RawConn
+	dir     string
+	maxMsg  int
 
 	mu         sync.Mutex // guards the rings against close
 	closed     bool
@@ -61,7 +65,14 @@ func (t *shmServer) next() ([]byte, error) {
 			}
 			return msg, err
 		}
-		n, err := t.setup.Read(t.rbuf[:])
+		if t.setupRC == nil {
+			rc, err := t.setup.SyscallConn()
+			if err != nil {
+				return nil, fmt.Errorf("read setup socket: %w", err)
+			}
+			t.setupRC = rc
+		}
+		n, err := rawRead(t.setupRC, t.rbuf[:])
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("client closed the connection: %w", err)
@@ -172,7 +183,7 @@ func (t *shmServer) flushLocked() error {
 		t.zeros = make([]byte, max(t.owed, 64))
 	}
 	for t.owed > 0 {
-		n, err := unix.Write(t.setupFD, t.zeros[:t.owed])
+		n, err := rawWrite(t.setupFD, t.zeros[:t.owed])
 		switch {
 		case err == unix.EINTR:
 			continue

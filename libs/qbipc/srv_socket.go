@@ -243,7 +243,7 @@ func (t *sockServer) tryEvent(msg []byte, _ int64) (bool, error) {
 		rc.Control(func(fd uintptr) { t.evRawFD = int(fd) })
 	}
 	for {
-		_, err := unix.Write(t.evRawFD, msg)
+		_, err := rawWrite(t.evRawFD, msg)
 		switch {
 		case err == nil:
 			return false, nil
