@@ -93,6 +93,8 @@ type votequorum interface {
 	syncActivate(r svchost.SyncRound)
 	syncAbort()
 	tick(now time.Time)
+	// tickWanted: tick is needed (a timer armed, writes to retry).
+	tickWanted() bool
 	// info is the local node's getinfo answer, false before the core runs.
 	info() (wire.VQInfo, bool)
 }

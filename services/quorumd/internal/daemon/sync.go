@@ -91,3 +91,7 @@ func (s *service) Tick(now time.Time) {
 }
 
 func itoa(n int) string { return idList([]uint32{uint32(n)})[1:] }
+
+// TickWanted: the host ticks quorumd only while its core has a timer armed
+// or cmap writes to retry (vqAdapter.tickWanted).
+func (s *service) TickWanted() bool { return s.vq != nil && s.vq.tickWanted() }

@@ -238,6 +238,9 @@ func (a *vqAdapter) request(c *svchost.Client, msg []byte) error {
 		a.log.Warn("bad votequorum request", "pid", c.Conn.Creds().PID, "error", err)
 		return a.respond(c, wire.GenericError(cs.ErrInvalidParam))
 	}
+	if a.core != nil {
+		a.catchUp()
+	}
 	status := func(e cs.Error, acts []vq.Action) error {
 		a.apply(acts)
 		return a.respond(c, wire.EncodeVQStatus(e))
@@ -448,6 +451,7 @@ func (a *vqAdapter) deliver(from uint32, payload []byte, swapped bool) {
 	if a.core == nil {
 		return
 	}
+	a.catchUp()
 	acts, err := a.core.Deliver(from, payload, swapped)
 	if err != nil {
 		a.log.Warn("votequorum ring message ignored", "from", from, "bytes", len(payload), "error", err)
@@ -478,7 +482,7 @@ func (a *vqAdapter) syncInit(r svchost.SyncRound) {
 		}
 		slices.Sort(members)
 	}
-	a.apply(a.core.Advance(a.now()))
+	a.catchUp()
 	a.apply(a.core.SyncInit(members, vq.RingID{NodeID: r.Ring.Rep, Seq: r.Ring.Seq}))
 }
 
@@ -487,6 +491,7 @@ func (a *vqAdapter) syncProcess(r svchost.SyncRound) bool {
 		return true
 	}
 	a.round = r
+	a.catchUp()
 	done, acts := a.core.SyncProcess()
 	a.apply(acts)
 	return done
@@ -494,6 +499,7 @@ func (a *vqAdapter) syncProcess(r svchost.SyncRound) bool {
 
 func (a *vqAdapter) syncActivate(svchost.SyncRound) {
 	if a.core != nil {
+		a.catchUp()
 		a.apply(a.core.SyncActivate())
 	}
 }
@@ -512,9 +518,25 @@ func (a *vqAdapter) tick(now time.Time) {
 		a.lastRetry = now
 		a.reconcile()
 	}
-	// Every tick, not only when a deadline is due: inputs happen at the
-	// core's last time, so a stale clock would arm timers early.
-	a.apply(a.core.Advance(a.now()))
+	a.catchUp()
+}
+
+// catchUp moves the core's clock to now, firing what expired, before an
+// input: the core arms a timer at its own time, so an input on a stale
+// clock would arm it early. Every input catches up, so the clock needs no
+// tick of its own: the daemon ticks only while tickWanted.
+func (a *vqAdapter) catchUp() { a.apply(a.core.Advance(a.now())) }
+
+// tickWanted: a timer is armed (last_man_standing, the quorum device's),
+// or cmap writes wait to be retried. An idle quorumd is not woken every
+// TickPeriod (ten wake-ups a second cost it more than half of an idle
+// node's CPU).
+func (a *vqAdapter) tickWanted() bool {
+	if a.core == nil {
+		return false
+	}
+	_, armed := a.core.NextDeadline()
+	return armed || len(a.dirty) > 0
 }
 
 // cmapChanged reacts to a change under quorum., nodelist. or config.: a
@@ -526,6 +548,7 @@ func (a *vqAdapter) cmapChanged(changed []string) {
 	if a.core == nil {
 		return
 	}
+	a.catchUp()
 	m := a.s.host.Cmap()
 	for _, k := range changed {
 		if k != "quorum.cancel_wait_for_all" {
