@@ -10,6 +10,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/needle-cluster/needle/libs/qbipc/rawio"
 )
 
 // MaxFrame bounds one frame: a 1 MiB service message plus headroom. A
@@ -24,7 +26,7 @@ var ErrFrameTooLarge = errors.New("ipcproto: frame too large")
 type Conn struct {
 	c   net.Conn
 	r   *bufio.Reader
-	w   io.Writer // c, or its raw stream (raw.go)
+	w   io.Writer // c, or its raw stream (package rawio)
 	wmu sync.Mutex
 	wb  []byte // frames being written, reused under wmu
 	hdr [4]byte
@@ -36,7 +38,7 @@ const keepWriteBuf = 256 << 10
 
 // NewConn wraps an established stream connection.
 func NewConn(c net.Conn) *Conn {
-	if rs := newRawStream(c); rs != nil {
+	if rs := rawio.NewStream(c); rs != nil {
 		return &Conn{c: c, r: bufio.NewReaderSize(rs, 64<<10), w: rs}
 	}
 	return &Conn{c: c, r: bufio.NewReaderSize(c, 64<<10), w: c}

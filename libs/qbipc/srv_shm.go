@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/needle-cluster/needle/libs/qbipc/internal/shmring"
+	"github.com/needle-cluster/needle/libs/qbipc/rawio"
 )
 
 // shmServer is the server end of the shared-memory transport (§6): three
@@ -20,7 +21,7 @@ import (
 // (client → server) and per event (server → client).
 type shmServer struct {
 	setup *net.UnixConn
-	// setupRC is setup's raw side for next's reads (raw.go), taken at
+	// setupRC is setup's raw side for next's reads (rawio), taken at
 	// the first.
 	setupRC syscall.RawConn
 	dir     string
@@ -72,7 +73,7 @@ func (t *shmServer) next() ([]byte, error) {
 			}
 			t.setupRC = rc
 		}
-		n, err := rawRead(t.setupRC, t.rbuf[:])
+		n, err := rawio.Read(t.setupRC, t.rbuf[:])
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("client closed the connection: %w", err)
@@ -183,7 +184,7 @@ func (t *shmServer) flushLocked() error {
 		t.zeros = make([]byte, max(t.owed, 64))
 	}
 	for t.owed > 0 {
-		n, err := rawWrite(t.setupFD, t.zeros[:t.owed])
+		n, err := rawio.WriteNow(t.setupFD, t.zeros[:t.owed])
 		switch {
 		case err == unix.EINTR:
 			continue

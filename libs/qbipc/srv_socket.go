@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/needle-cluster/needle/libs/qbipc/internal/shmring"
+	"github.com/needle-cluster/needle/libs/qbipc/rawio"
 )
 
 // sockServer is the server end of the socket transport (§5): a control file
@@ -243,7 +244,7 @@ func (t *sockServer) tryEvent(msg []byte, _ int64) (bool, error) {
 		rc.Control(func(fd uintptr) { t.evRawFD = int(fd) })
 	}
 	for {
-		_, err := rawWrite(t.evRawFD, msg)
+		_, err := rawio.WriteNow(t.evRawFD, msg)
 		switch {
 		case err == nil:
 			return false, nil

@@ -47,7 +47,7 @@ func (s sem) post() bool {
 		if atomic.CompareAndSwapUint64(s.data, d, d+1) {
 			if d>>32 != 0 {
 				// Raw: a wake never waits, so the Go scheduler need not
-				// be told (qbipc's raw.go says what telling it costs).
+				// be told (package rawio says what telling it costs).
 				unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(s.data)), futexWake, 1, 0, 0, 0)
 			}
 			return true
