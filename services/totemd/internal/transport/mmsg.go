@@ -184,19 +184,16 @@ func (w *batchWriter) sendmmsg(ds []dgram) (int, error) {
 	var serr error
 	werr := rc.Write(func(fd uintptr) bool {
 		for sent < n {
-			// Raw: the call goes to the kernel without telling the Go
-			// scheduler. The socket is non-blocking (the net package
-			// opens it so), so it never waits: EAGAIN comes back
-			// instead and the netpoller does the waiting. Announced
-			// (Syscall6), a call that lasts a little longer — this one
-			// also delivers the frames into the receivers' sockets
-			// over veth, tens to hundreds of microseconds — let the
-			// runtime's monitor take the processor away mid-call
-			// (totemd runs on one), wake another thread to hold it and
-			// make this one wait to get it back: a futex wake and
-			// wait, often a sched_yield, on the token's path at nearly
-			// every hop. Measured (BenchmarkCPG, same run, 3 pairs):
-			// the token went round 22 % more often at 1 KiB × 1000/s.
+			// Raw: unannounced to the Go scheduler, as libs/qbipc's
+			// rawio package does for the daemons' sockets (its doc says
+			// why); the socket is non-blocking, so the call never
+			// waits. This one also delivers the frames into the
+			// receivers' sockets over veth (tens to hundreds of
+			// microseconds), long enough that, announced, the runtime
+			// took totemd's only processor away mid-call at nearly
+			// every token hop. Measured (BenchmarkCPG, same run, 3
+			// pairs): the token went round 22 % more often at 1 KiB ×
+			// 1000/s.
 			r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[sent])), uintptr(n-sent), 0, 0, 0)
 			switch {
 			case errno == unix.EAGAIN:
