@@ -71,6 +71,7 @@ type cpgFigure struct {
 // JSON line per row.
 func runCpgRows(b *testing.B, c *harness.Cluster, impl string) map[string]cpgFigure {
 	figs := map[string]cpgFigure{}
+	withSRP := os.Getenv("NEEDLE_CPG_SRP") != "" // each row's Totem counters (srpDelta), a diagnosis
 	for i, row := range cpgRows() {
 		counts := make([]int, len(c.Nodes))
 		for k := 0; k < row.senders; k++ {
@@ -81,7 +82,6 @@ func runCpgRows(b *testing.B, c *harness.Cluster, impl string) map[string]cpgFig
 			extra = []string{"--rate", fmt.Sprint(row.rate)}
 		}
 		var srpBefore []map[string]uint64
-		withSRP := os.Getenv("NEEDLE_CPG_SRP") != "" // each row's Totem counters (srpDelta), a diagnosis
 		if withSRP {
 			srpBefore = srpStatsAll(b, c)
 		}

@@ -21,8 +21,8 @@ import (
 // (client → server) and per event (server → client).
 type shmServer struct {
 	setup *net.UnixConn
-	// setupRC is setup's raw side for next's reads (rawio), taken at
-	// the first.
+	// setupRC is setup's raw side (rawSetup): next reads through it,
+	// flushLocked takes setupFD from it.
 	setupRC syscall.RawConn
 	dir     string
 	maxMsg  int
@@ -66,14 +66,11 @@ func (t *shmServer) next() ([]byte, error) {
 			}
 			return msg, err
 		}
-		if t.setupRC == nil {
-			rc, err := t.setup.SyscallConn()
-			if err != nil {
-				return nil, fmt.Errorf("read setup socket: %w", err)
-			}
-			t.setupRC = rc
+		rc, err := t.rawSetup()
+		if err != nil {
+			return nil, fmt.Errorf("read setup socket: %w", err)
 		}
-		n, err := rawio.Read(t.setupRC, t.rbuf[:])
+		n, err := rawio.Read(rc, t.rbuf[:])
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("client closed the connection: %w", err)
@@ -82,6 +79,18 @@ func (t *shmServer) next() ([]byte, error) {
 		}
 		t.credits += n
 	}
+}
+
+// rawSetup returns the setup socket's raw side, taken at the first call.
+func (t *shmServer) rawSetup() (syscall.RawConn, error) {
+	if t.setupRC == nil {
+		rc, err := t.setup.SyscallConn()
+		if err != nil {
+			return nil, err
+		}
+		t.setupRC = rc
+	}
+	return t.setupRC, nil
 }
 
 func (t *shmServer) readRequest() ([]byte, error) {
@@ -174,7 +183,7 @@ func (t *shmServer) flushLocked() error {
 		return nil
 	}
 	if t.setupFD < 0 {
-		rc, err := t.setup.SyscallConn()
+		rc, err := t.rawSetup()
 		if err != nil {
 			return fmt.Errorf("event notification: %w", err)
 		}

@@ -279,11 +279,7 @@ func encodedSize(m Message) int {
 	switch m := m.(type) {
 	case Mcast:
 		return McastSize + len(m.Data)
-	case *Mcast:
-		return McastSize + len(m.Data)
 	case PartialMcast:
-		return PartialMcastSize + len(m.Data)
-	case *PartialMcast:
 		return PartialMcastSize + len(m.Data)
 	case ProcJoin, ProcLeave:
 		return ProcJoinSize

@@ -238,9 +238,7 @@ func (a *vqAdapter) request(c *svchost.Client, msg []byte) error {
 		a.log.Warn("bad votequorum request", "pid", c.Conn.Creds().PID, "error", err)
 		return a.respond(c, wire.GenericError(cs.ErrInvalidParam))
 	}
-	if a.core != nil {
-		a.catchUp()
-	}
+	a.catchUp() // a client is registered only once the core exists (connect)
 	status := func(e cs.Error, acts []vq.Action) error {
 		a.apply(acts)
 		return a.respond(c, wire.EncodeVQStatus(e))
