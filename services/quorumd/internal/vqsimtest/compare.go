@@ -2,6 +2,7 @@ package vqsimtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -41,15 +42,18 @@ type Result struct {
 // Check runs sc through vqsim and the Explorer and returns the first step
 // after which vqsim shows a state no ordering of vqsim's rounds gives, as
 // an error carrying the replayable script.
-func Check(ctx context.Context, dir string, sc Scenario, maxOrders int) (Result, error) {
+func Check(ctx context.Context, dir string, sc Scenario) (Result, error) {
+	return check(ctx, dir, sc, nil)
+}
+
+// check is Check; tamper, if not nil, may change what vqsim relayed in
+// step i before it is compared (the test that relays are compared).
+func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs []Relay)) (Result, error) {
 	fail := func(format string, a ...any) (Result, error) {
 		return Result{}, fmt.Errorf("seed %d: %s\nreplay (VQSIM_SEED=%d, or pipe the commands into `corosync-vqsim -c c.conf`):\n%s",
 			sc.Seed, fmt.Sprintf(format, a...), sc.Seed, sc.Script())
 	}
 	ex, merr := NewExplorer(sc)
-	if ex != nil && maxOrders > 0 {
-		ex.MaxOrders = maxOrders
-	}
 	sess, err := Start(ctx, dir, sc)
 	if err != nil {
 		return Result{}, fmt.Errorf("seed %d: %w", sc.Seed, err)
@@ -114,6 +118,15 @@ func Check(ctx context.Context, dir string, sc Scenario, maxOrders int) (Result,
 		if err != nil {
 			return fail("step %d %q: vqsim: %v", i, st.Command(), err)
 		}
+		// every node reported the step's membership, so it sent its
+		// round's NODEINFO before: the controller read and relayed it
+		relays, err := sess.Relayed()
+		if err != nil {
+			return fail("step %d %q: vqsim: %v", i, st.Command(), err)
+		}
+		if tamper != nil {
+			tamper(i, relays)
+		}
 		if len(rounds) > 0 {
 			slack = max(slack, synced-sent)
 		}
@@ -131,10 +144,13 @@ func Check(ctx context.Context, dir string, sc Scenario, maxOrders int) (Result,
 				res.Ambiguous = true
 				return res, nil
 			}
-			ok, possible, err := ex.Explore(rounds, nodes, show)
+			ok, possible, err := ex.ExploreRelayed(rounds, nodes, relays, show)
 			if err == errUnbounded {
 				res.Unbounded = true
 				return res, nil
+			}
+			if errors.Is(err, ErrRelays) {
+				return fail("after step %d %q (t=%v): vqsim shows %s; %v", i, st.Command(), show.Round(time.Millisecond), showViews(nodes), err)
 			}
 			if err != nil {
 				return fail("step %d %q: model: %v", i, st.Command(), err)
@@ -159,6 +175,11 @@ func Check(ctx context.Context, dir string, sc Scenario, maxOrders int) (Result,
 			if nodes, err = sess.Show(); err != nil {
 				return fail("step %d %q: vqsim: %v", i, st.Command(), err)
 			}
+			late, err := sess.Relayed()
+			if err != nil {
+				return fail("step %d %q: vqsim: %v", i, st.Command(), err)
+			}
+			relays = append(relays, late...)
 			got = sess.Since()
 		}
 		// the states' timers set in the round, at the read

@@ -12,14 +12,19 @@ import (
 // TestAgainstVqsim runs VQSIM_SCENARIOS (default 300) generated scenarios
 // through corosync-vqsim and the core; VQSIM_SEED=N replays one seed;
 // VQSIM_FIRST_SEED shifts the range; VQSIM_PARALLEL bounds the vqsim
-// processes (default 12: they mostly sleep); VQSIM_MAX_ORDERS raises the
-// relay orders explored per round (DefaultMaxOrders; `make vqsim` sets
-// 720, every order of six nodes).
+// processes (default 12: they mostly sleep). vqsim runs under strace
+// (Debian package strace), which records the messages its controller
+// relays (relay.go).
 //
-// Every scenario must agree: after every step, vqsim's settled state
-// (every node's partition, view list and quorate decision) must be one the
-// Explorer computes over all of vqsim's possible orderings, and any other
-// state fails the test with the seed's replay script. A scenario stops
+// Every scenario must agree: in every step, every votequorum message
+// vqsim's nodes multicast (each NODEINFO with the node's votes, expected
+// votes and flags), in vqsim's relay order, must be what the cores send in
+// one of vqsim's possible orderings, and after every step vqsim's settled
+// state (every node's partition, view list and quorate decision) must be
+// one those orderings reach; anything else fails the test with the seed's
+// replay script. Every scenario ends with a step that has every live node
+// send its NODEINFO again (Generate), so the state it ends in is compared
+// too. A scenario stops
 // being compared only for a reason computed from the scenario and the
 // step's timing, never from a disagreement: a last_man_standing timer of
 // some possible state due within Margin of the step or of the read
@@ -31,8 +36,10 @@ func TestAgainstVqsim(t *testing.T) {
 	if _, err := exec.LookPath(Binary); err != nil {
 		t.Skipf("%s is not installed (Debian package corosync-vqsim): %v", Binary, err)
 	}
+	if _, err := exec.LookPath(Tracer); err != nil {
+		t.Fatalf("%s is needed to read vqsim's relays (Debian package strace): %v", Tracer, err)
+	}
 	n, first, par := envInt("VQSIM_SCENARIOS", 300), envInt("VQSIM_FIRST_SEED", 1), envInt("VQSIM_PARALLEL", 12)
-	maxOrders := envInt("VQSIM_MAX_ORDERS", DefaultMaxOrders)
 	seeds := make(chan uint64)
 	go func() {
 		if s, ok := os.LookupEnv("VQSIM_SEED"); ok {
@@ -54,7 +61,7 @@ func TestAgainstVqsim(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for seed := range seeds {
-				r, err := Check(context.Background(), dir, Generate(seed), maxOrders)
+				r, err := Check(context.Background(), dir, Generate(seed))
 				mu.Lock()
 				total++
 				steps += r.Steps

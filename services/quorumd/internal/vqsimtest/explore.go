@@ -1,6 +1,7 @@
 package vqsimtest
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -32,10 +33,18 @@ import (
 // the exact set of outcomes vqsim's votequorum could reach, over every
 // relay order of the round's multicasts and every point at which each
 // node's timer can fire, and vqsim's settled state must be one of them.
-// The states consistent with what vqsim showed are kept for the next step
-// (they can differ in what vqsim does not show: expected votes, flags).
+// The states consistent with what vqsim showed are kept for the next step.
 // Nothing is skipped because it disagrees: a state no ordering produces
 // is a failure.
+//
+// Against vqsim the relay order is not explored but read (relay.go): the
+// controller's reads, traced, are every message in relay order, so only
+// the orderings that multicast exactly those messages are followed
+// (ExploreRelayed), and only the timer points branch. That also compares
+// what vqsim never prints: every NODEINFO a node sends carries its votes,
+// expected votes and flags, and must be the one the core sends at that
+// point (ErrRelays otherwise). Explore without relays still covers every
+// order (TestExplorerContainsOrderings, TestExplorerBranches).
 //
 // What the orderings are, exactly (vqsim/vqmain.c and vqsim_vq_engine.c
 // of 3.1.7):
@@ -63,7 +72,8 @@ import (
 // step, so rounds of successive steps do not overlap. vqsim starts no
 // node by itself (Scenario.Boot): every node's start is a step.
 
-// DefaultMaxOrders bounds the relay orders explored in one round
+// DefaultMaxOrders bounds the relay orders Explore (without vqsim's
+// relays, which fix the order) explores in one round
 // (Explorer.MaxOrders): a round whose bundles (one per node, two or three
 // for a node started by "up") have more orders than this is not explored,
 // and its scenario stops being compared at that step (counted as
@@ -113,6 +123,9 @@ type bundle struct {
 	from uint32
 	msgs []vq.Message
 	key  string
+	// sig is msgs without the quorum device's NODEINFO (node 0): what a
+	// bundle must match in vqsim's relays (see relevant).
+	sig []vq.Message
 }
 
 func newBundle(from uint32, acts []vq.Action) bundle {
@@ -122,11 +135,36 @@ func newBundle(from uint32, acts []vq.Action) bundle {
 	for _, a := range acts {
 		if mc, ok := a.(vq.Mcast); ok {
 			b.msgs = append(b.msgs, mc.Msg)
+			if relevant(mc.Msg) {
+				b.sig = append(b.sig, mc.Msg)
+			}
 			fmt.Fprintf(&k, "%x,", vq.Encode(mc.Msg))
 		}
 	}
 	b.key = k.String()
 	return b
+}
+
+// relevant says whether a multicast is matched against vqsim's relays.
+// The quorum device's NODEINFO (node 0) that every sync_process sends
+// after the node's own changes nothing without a device (no scenario has
+// one), and vqsim's controller, reading one message per poll callback,
+// may relay another node's message between the two; so it is left out
+// of the match on both sides, and the rest must match in relay order.
+func relevant(m vq.Message) bool {
+	ni, ok := m.(vq.NodeInfo)
+	return !ok || ni.NodeID != 0
+}
+
+// relevantRelays is relays without the quorum device's NODEINFO.
+func relevantRelays(relays []Relay) []Relay {
+	var out []Relay
+	for _, r := range relays {
+		if relevant(r.Msg) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // nodeState is one node's core at rest, with what vqsim shows of it.
@@ -168,6 +206,27 @@ type Explorer struct {
 	// vqsim showed and whether or not they fired before the read: the
 	// caller decides from them alone whether the read raced a timer.
 	Armed []time.Duration
+	// leaves counts the relay orders the last explore ran to their end
+	// (with vqsim's relays: those that multicast exactly them).
+	leaves int
+	// unmatched lists (bounded) the multicasts that orderings would have
+	// sent where vqsim relayed something else, for the failure message.
+	unmatched []string
+}
+
+// noteSent records b as a multicast vqsim's relays did not show.
+func (e *Explorer) noteSent(b bundle) {
+	if len(e.unmatched) >= 24 {
+		return
+	}
+	var l []string
+	for _, m := range b.sig {
+		l = append(l, Relay{From: b.from, Msg: m}.String())
+	}
+	d := strings.Join(l, " ")
+	if !slices.Contains(e.unmatched, d) {
+		e.unmatched = append(e.unmatched, d)
+	}
 }
 
 // NewExplorer starts with no node running, as vqsim does on a nodelist
@@ -337,6 +396,34 @@ func (e *Explorer) Plan(st Step) ([]round, error) {
 // decision of every node. It reports whether any is left, and if none,
 // what each node could have decided, for the failure message.
 func (e *Explorer) Explore(rounds []round, shown map[uint32]NodeView, show time.Duration) (bool, string, error) {
+	return e.explore(rounds, shown, nil, show)
+}
+
+// ExploreRelayed is Explore keeping only the orderings whose multicasts,
+// in relay order per partition, are exactly relays (what vqsim's
+// controller relayed in the step, Session.Relayed): every NODEINFO vqsim's
+// nodes sent, with its votes, expected votes and flags, must be one the
+// cores send at that point of that order.
+func (e *Explorer) ExploreRelayed(rounds []round, shown map[uint32]NodeView, relays []Relay, show time.Duration) (bool, string, error) {
+	byPart := map[int][]Relay{}
+	for _, r := range relevantRelays(relays) {
+		p, ok := e.part[r.From]
+		if !ok {
+			return false, fmt.Sprintf("vqsim relayed %v from a node that is not up", r), nil
+		}
+		byPart[p] = append(byPart[p], r)
+	}
+	for p, rs := range byPart {
+		if !slices.ContainsFunc(rounds, func(r round) bool { return r.p == p }) {
+			return false, fmt.Sprintf("vqsim relayed %v in partition %d, which ran no sync round", rs, p), nil
+		}
+	}
+	return e.explore(rounds, shown, byPart, show)
+}
+
+// explore is Explore; relays, when not nil, are each partition's relayed
+// messages the rounds' orderings must produce (ExploreRelayed).
+func (e *Explorer) explore(rounds []round, shown map[uint32]NodeView, relays map[int][]Relay, show time.Duration) (bool, string, error) {
 	match := func(id uint32, s nodeState) bool {
 		v, ok := shown[id]
 		return ok && v.Part == e.part[id] && v.Quorate == s.quorate && slices.Equal(v.Members, s.members)
@@ -348,21 +435,27 @@ func (e *Explorer) Explore(rounds []round, shown map[uint32]NodeView, show time.
 		}
 		possible[id][s.quorate] = true
 	}
-	work := 0
-	for _, r := range rounds {
-		o := e.roundOrders(r)
-		if o > e.MaxOrders {
+	// With vqsim's relays the relay order is the one observed and only
+	// the timer points branch, so the order bounds apply without them.
+	if relays == nil {
+		work := 0
+		for _, r := range rounds {
+			o := e.roundOrders(r)
+			if o > e.MaxOrders {
+				return false, "", errUnbounded
+			}
+			work += o
+		}
+		// every state runs the rounds: bound the orders explored in all
+		if work*len(e.worlds) > MaxWorkFactor*e.MaxOrders {
 			return false, "", errUnbounded
 		}
-		work += o
-	}
-	// every state runs the rounds: bound the orders explored in all
-	if work*len(e.worlds) > MaxWorkFactor*e.MaxOrders {
-		return false, "", errUnbounded
 	}
 	var next []*world
 	seen := map[string]bool{}
 	e.Armed = nil
+	e.unmatched = nil
+	e.leaves = 0
 	for _, w := range e.worlds {
 		inRound := map[uint32]bool{}
 		for _, r := range rounds {
@@ -389,7 +482,14 @@ func (e *Explorer) Explore(rounds []round, shown map[uint32]NodeView, show time.
 		// its rounds, for Armed, but keeps no outcome
 		acc := []map[uint32]nodeState{rest}
 		for _, r := range rounds {
-			outs, err := e.round(w, r, show, func(id uint32, s nodeState) bool { note(id, s); return restOK && match(id, s) })
+			var obs []Relay
+			if relays != nil {
+				obs = relays[r.p]
+				if obs == nil {
+					obs = []Relay{}
+				}
+			}
+			outs, err := e.round(w, r, show, obs, func(id uint32, s nodeState) bool { note(id, s); return restOK && match(id, s) })
 			if err != nil {
 				return false, "", err
 			}
@@ -416,6 +516,20 @@ func (e *Explorer) Explore(rounds []round, shown map[uint32]NodeView, show time.
 		if len(next) > MaxWorlds {
 			return false, "", errUnbounded
 		}
+	}
+	if relays != nil && len(rounds) > 0 && e.leaves == 0 {
+		// no order of any state multicasts what vqsim's nodes did: that
+		// is a disagreement whatever vqsim shows, and reading vqsim
+		// again cannot change it (every node sent its NODEINFO before it
+		// reported the step's membership)
+		var rs []string
+		for _, p := range slices.Sorted(maps.Keys(relays)) {
+			for _, r := range relays[p] {
+				rs = append(rs, r.String())
+			}
+		}
+		return false, "", fmt.Errorf("%w: vqsim relayed [%s]; where the orderings differed they multicast [%s]",
+			ErrRelays, strings.Join(rs, " "), strings.Join(e.unmatched, "; "))
 	}
 	for _, p := range possible {
 		if len(p) > 1 {
@@ -455,6 +569,12 @@ func (e *Explorer) advanced(id uint32, n nodeState, at, now time.Duration) (node
 	return stateOf(c)
 }
 
+// ErrRelays: no ordering of the step's rounds, in any possible state,
+// multicasts exactly the messages vqsim's controller relayed (a node's
+// votes, expected votes or flags differ from every state's, or a message
+// is missing or extra).
+var ErrRelays = errors.New("no ordering of vqsim's sync rounds multicasts what its nodes did")
+
 var errUnbounded = fmt.Errorf("more relay orders in a round than MaxOrders, or more than %d possible states", MaxWorlds)
 
 func viewKey(w *world) string {
@@ -468,8 +588,29 @@ func viewKey(w *world) string {
 // round returns the outcomes of one partition's sync round in world w
 // (the new states of the partition's nodes, their clocks moved on to
 // show) in which every node's state passes keep.
-func (e *Explorer) round(w *world, r round, show time.Duration, keep func(uint32, nodeState) bool) ([]map[uint32]nodeState, error) {
+//
+// obs, when not nil, is the partition's relayed messages (relevant ones
+// only): an ordering whose multicasts differ from them is not followed.
+func (e *Explorer) round(w *world, r round, show time.Duration, obs []Relay, keep func(uint32, nodeState) bool) ([]map[uint32]nodeState, error) {
 	members := slices.Clone(e.parts[r.p])
+	// pos is how many of obs the relay order so far has matched.
+	pos := 0
+	fits := func(b bundle) bool {
+		if obs == nil {
+			return true
+		}
+		if pos+len(b.sig) > len(obs) {
+			e.noteSent(b)
+			return false
+		}
+		for i, m := range b.sig {
+			if obs[pos+i].From != b.from || obs[pos+i].Msg != m {
+				e.noteSent(b)
+				return false
+			}
+		}
+		return true
+	}
 	ring := e.rings[r.p]
 	at := w.at
 	var err error
@@ -606,9 +747,14 @@ func (e *Explorer) round(w *world, r round, show time.Duration, keep func(uint32
 				if len(pending[id]) > 0 {
 					progressed = true
 					b := pending[id][0]
+					if !fits(b) {
+						continue
+					}
 					pending[id] = pending[id][1:]
 					seq = append(seq, b)
+					pos += len(b.sig)
 					dfs()
+					pos -= len(b.sig)
 					seq = seq[:len(seq)-1]
 					pending[id] = append([]bundle{b}, pending[id]...)
 					continue
@@ -631,9 +777,15 @@ func (e *Explorer) round(w *world, r round, show time.Duration, keep func(uint32
 				}
 				done[id] = true
 				for _, bk := range order {
+					b := byKey[bk]
+					if !fits(b) {
+						continue
+					}
 					ks[id] = groups[bk]
-					seq = append(seq, byKey[bk])
+					seq = append(seq, b)
+					pos += len(b.sig)
 					dfs()
+					pos -= len(b.sig)
 					seq = seq[:len(seq)-1]
 				}
 				delete(ks, id)
@@ -642,6 +794,10 @@ func (e *Explorer) round(w *world, r round, show time.Duration, keep func(uint32
 			if progressed {
 				return
 			}
+			if obs != nil && pos != len(obs) {
+				return // vqsim relayed more than this order multicast
+			}
+			e.leaves++
 			// every bundle relayed: each node's possible end states
 			// (every member's end states are computed, even once one
 			// member has none vqsim could show, for Armed)

@@ -85,7 +85,7 @@ func TestExplorerBranches(t *testing.T) {
 				acc[0][id] = n
 			}
 			for _, r := range rounds {
-				outs, err := ex.round(w, r, 0, all)
+				outs, err := ex.round(w, r, 0, nil, all)
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}

@@ -35,6 +35,10 @@ type Session struct {
 	t0     time.Time
 	// ready is when vqsim took its first command.
 	ready time.Duration
+	// trace is strace's log of the controller's reads (relays);
+	// traceOff how much of it Relayed has consumed.
+	trace    string
+	traceOff int64
 }
 
 // Start runs corosync-vqsim on sc's configuration in a fresh directory
@@ -49,7 +53,8 @@ func Start(ctx context.Context, dir string, sc Scenario) (*Session, error) {
 	}
 	s := &Session{wd: wd, lines: make(chan string, 256)}
 	s.ctx, s.cancel = context.WithTimeout(ctx, 30*time.Minute)
-	s.cmd = exec.CommandContext(s.ctx, Binary, "-c", "c.conf")
+	s.trace = filepath.Join(wd, "relay.trace")
+	s.cmd = exec.CommandContext(s.ctx, Tracer, append(traceArgs(s.trace), Binary, "-c", "c.conf")...)
 	s.cmd.Dir = wd
 	// vqsim forks one process per node and they inherit stdout/stderr:
 	// run them in their own process group and end the group.
