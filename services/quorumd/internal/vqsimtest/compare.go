@@ -26,6 +26,11 @@ const (
 	SettleRetry   = 150 * time.Millisecond
 )
 
+// MaxTimerWaits bounds how often one step waits for a timer to fire
+// before it starts or is read (a timer due then would race it); beyond it
+// the scenario stops (Ambiguous).
+const MaxTimerWaits = 4
+
 // Result of one scenario.
 type Result struct {
 	Steps     int  // steps compared
@@ -103,7 +108,34 @@ func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs [
 		return false
 	}
 	near := func(a, b time.Duration) bool { return nearAny(ex.Deadlines(), a, b) }
+	// waitPast sleeps until every timer of ds that could fire within
+	// [a, b] (near) has surely fired in vqsim too (its deadline, plus
+	// slack for vqsim arming it later than the model, plus Margin), and
+	// reports whether there was one. Waiting a race out keeps the
+	// scenario compared where it used to stop (Ambiguous); the scenario
+	// is the same commands, only later.
+	waitPast := func(ds []time.Duration, a, b time.Duration) bool {
+		var until time.Duration
+		for _, d := range ds {
+			if d+slack >= a-Margin && d <= b+Margin {
+				until = max(until, d+slack+Margin+5*time.Millisecond)
+			}
+		}
+		if until == 0 {
+			return false
+		}
+		time.Sleep(until - sess.Since())
+		return true
+	}
 	for i, st := range sc.All() {
+		// a timer that could fire while the step's round runs (about
+		// slack long) fires first
+		for w := 0; w < MaxTimerWaits; w++ {
+			now := sess.Since()
+			if !waitPast(ex.Deadlines(), now, now+slack) {
+				break
+			}
+		}
 		sent := sess.Since()
 		if err := ex.Advance(sent); err != nil {
 			return fail("step %d %q: model: %v", i, st.Command(), err)
@@ -138,12 +170,35 @@ func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs [
 			res.Ambiguous = true
 			return res, nil
 		}
-		for try := 0; ; try++ {
-			// a timer due at the read, before or after it
-			if near(show, got) {
-				res.Ambiguous = true
-				return res, nil
+		reread := func() error {
+			show = sess.Since()
+			if nodes, err = sess.Show(); err != nil {
+				return err
 			}
+			late, err := sess.Relayed()
+			if err != nil {
+				return err
+			}
+			relays = append(relays, late...)
+			got = sess.Since()
+			return nil
+		}
+		waits := 0
+		for try := 0; ; {
+			// a timer due at the read, before or after it: read again
+			// once it surely fired
+			if near(show, got) {
+				if waits++; waits > MaxTimerWaits {
+					res.Ambiguous = true
+					return res, nil
+				}
+				waitPast(ex.Deadlines(), show, got)
+				if err := reread(); err != nil {
+					return fail("step %d %q: vqsim: %v", i, st.Command(), err)
+				}
+				continue
+			}
+			before := ex.save()
 			ok, possible, err := ex.ExploreRelayed(rounds, nodes, relays, show)
 			if err == errUnbounded {
 				res.Unbounded = true
@@ -157,10 +212,26 @@ func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs [
 			}
 			// a timer the round armed: the model armed it at sent,
 			// vqsim up to synced. Due before every round message
-			// landed, or at the read, it raced them.
-			if len(ex.Armed) > 0 && (nearAny(ex.Armed, sent, synced) || nearAny(ex.Armed, show, got)) {
+			// landed, it raced them.
+			if len(ex.Armed) > 0 && nearAny(ex.Armed, sent, synced) {
 				res.Ambiguous = true
 				return res, nil
+			}
+			// due at the read (armed in the round, or a timer of a
+			// state kept): explore again from before the round, read
+			// once it surely fired
+			if nearAny(ex.Armed, show, got) || (ok && near(show, got)) {
+				armed := append(slices.Clone(ex.Armed), ex.Deadlines()...)
+				ex.restore(before)
+				if waits++; waits > MaxTimerWaits {
+					res.Ambiguous = true
+					return res, nil
+				}
+				waitPast(armed, show, got)
+				if err := reread(); err != nil {
+					return fail("step %d %q: vqsim: %v", i, st.Command(), err)
+				}
+				continue
 			}
 			res.Branched = ex.Branched
 			if ok {
@@ -170,22 +241,11 @@ func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs [
 				return fail("after step %d %q (t=%v, read %d times over %v): vqsim shows %s; no ordering of vqsim's sync rounds gives that (%s)",
 					i, st.Command(), show.Round(time.Millisecond), try+1, (show - synced).Round(time.Millisecond), showViews(nodes), possible)
 			}
+			try++
 			time.Sleep(SettleRetry)
-			show = sess.Since()
-			if nodes, err = sess.Show(); err != nil {
+			if err := reread(); err != nil {
 				return fail("step %d %q: vqsim: %v", i, st.Command(), err)
 			}
-			late, err := sess.Relayed()
-			if err != nil {
-				return fail("step %d %q: vqsim: %v", i, st.Command(), err)
-			}
-			relays = append(relays, late...)
-			got = sess.Since()
-		}
-		// the states' timers set in the round, at the read
-		if near(show, got) {
-			res.Ambiguous = true
-			return res, nil
 		}
 		res.Steps++
 	}

@@ -24,12 +24,14 @@ import (
 // one those orderings reach; anything else fails the test with the seed's
 // replay script. Every scenario ends with a step that has every live node
 // send its NODEINFO again (Generate), so the state it ends in is compared
-// too. A scenario stops
-// being compared only for a reason computed from the scenario and the
-// step's timing, never from a disagreement: a last_man_standing timer of
-// some possible state due within Margin of the step or of the read
-// (Ambiguous: vqsim's real-time timer race), or more than MaxWorlds
-// possible states (Unbounded). The cores are restored from their
+// too. A last_man_standing timer of some possible state that could fire
+// while a step's round runs, or at the read, is waited out first (it
+// fires, then the step is sent or vqsim read again), so vqsim's real-time
+// timers race nothing. A scenario stops being compared only for a reason
+// computed from the scenario and the step's timing, never from a
+// disagreement: a timer the round itself armed, due before the round's
+// messages landed, or still racing after MaxTimerWaits waits
+// (Ambiguous), or more than MaxWorlds possible states (Unbounded). The cores are restored from their
 // snapshots after every step (the Explorer keeps states as snapshots), so
 // the handover is exercised in every scenario.
 func TestAgainstVqsim(t *testing.T) {

@@ -268,6 +268,17 @@ func noMcast(id uint32, what string, acts []vq.Action) error {
 	return nil
 }
 
+// saved is the Explorer's possible states, to explore a step again
+// (Explore builds new states; it changes none of the old).
+type saved struct {
+	worlds   []*world
+	branched int
+}
+
+func (e *Explorer) save() saved { return saved{slices.Clone(e.worlds), e.Branched} }
+
+func (e *Explorer) restore(s saved) { e.worlds, e.Branched = s.worlds, s.branched }
+
 // Worlds is how many states are still possible.
 func (e *Explorer) Worlds() int { return len(e.worlds) }
 
