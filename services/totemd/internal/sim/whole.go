@@ -328,8 +328,8 @@ func (s *wsim) carry(n *wnode, o stack.Out) {
 		s.at(s.now+busDelay, func() { ses.d.receive(ses, m) })
 	case stack.OutSelf:
 		s.chk.report(KindCore, s.now, n.id, "a %s for totemd itself, which no simulated daemon sends", o.Msg.Kind)
-	case stack.OutCfg:
-		s.chk.report(KindCore, s.now, n.id, "a cfg message, though cfg is off")
+	case stack.OutCfgAction:
+		s.chk.report(KindCore, s.now, n.id, "a cfg action %T, though cfg is off", o.Cfg)
 	}
 }
 
