@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,10 +15,8 @@ import (
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/qbipc"
 	"github.com/needle-cluster/needle/libs/svchost"
-	"github.com/needle-cluster/needle/services/totemd/internal/bus"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg/cfgipc"
-	"github.com/needle-cluster/needle/services/totemd/internal/pg"
 	"github.com/needle-cluster/needle/services/totemd/internal/stack"
 )
 
@@ -50,13 +47,11 @@ type CfgConfig struct {
 // daemon exits with status 255 without leaving the ring, like corosync.
 var ErrKilled = errors.New("killed by cfg request")
 
-// cfgState is the driver side of the cfg service; loop goroutine only.
+// cfgState is the driver side of the cfg service, its I/O: the libqb
+// endpoint and the uidgid rules it admits clients by. The core itself is
+// the stack's (stack.CfgConfig); loop goroutine only.
 type cfgState struct {
-	svc      *cfg.Service
-	ep       *cfgipc.Endpoint
-	timer    *time.Timer
-	timerGen uint64
-	everSeen map[uint32]bool
+	ep *cfgipc.Endpoint
 	// uidgid mirrors cmapd's uidgid.* keys for the endpoint's rules;
 	// trackReq is the bus id of the track request awaiting its answer.
 	uidgid   *svchost.Mirror
@@ -65,10 +60,9 @@ type cfgState struct {
 
 func (n *Node) startCfg(ctx context.Context) error {
 	cc := n.cfg.Cfg
-	n.cfgs = &cfgState{everSeen: map[uint32]bool{}, uidgid: svchost.NewMirror()}
+	n.cfgs = &cfgState{uidgid: svchost.NewMirror()}
 	n.cfgs.uidgid.Replace(svchost.UIDGIDPrefix, cc.UIDGID)
-	n.cfgs.svc = cfg.New(cfgStatus{n})
-	n.cfgs.ep = cfgipc.New(cfgipc.Config{Service: n.cfgs.svc, Other: n.cfgAction, Logger: n.cfg.CfgLog})
+	n.cfgs.ep = cfgipc.New(cfgipc.Config{Service: stackCore{n}, Logger: n.cfg.CfgLog})
 	ep, err := svchost.ListenEndpoint(svchost.EndpointConfig{
 		Service: cfg.IPCName, Transport: cc.Transport, Loop: nodeLoop{n, ctx}, Handler: n.cfgs.ep,
 		Rules: svchost.UIDGID{Keys: n.cfgs.uidgid, Log: n.cfg.Logger}, Log: n.cfg.Logger.Named("IPC"),
@@ -81,6 +75,26 @@ func (n *Node) startCfg(ctx context.Context) error {
 			n.log.Error("cfg endpoint stopped", "error", err)
 		}
 	}()
+	return nil
+}
+
+// stackCore is the endpoint's cfgipc.Core: connections and requests are
+// stepped into the stack, which owns the cfg core; its answers come out
+// of the stack's Ready (OutCfgAction) and go back through the endpoint's
+// Carry (cfgAction). The endpoint calls it on the node goroutine, whose
+// loop carries out the Ready after each call.
+type stackCore struct{ n *Node }
+
+func (c stackCore) Connect(id cfg.ConnID) error {
+	return c.n.st.Step(c.n.now(), stack.CfgConnectEvent(id))
+}
+
+func (c stackCore) Request(id cfg.ConnID, msg []byte) ([]cfg.Action, error) {
+	return nil, c.n.st.Step(c.n.now(), stack.CfgRequestEvent(id, msg))
+}
+
+func (c stackCore) Disconnect(id cfg.ConnID) []cfg.Action {
+	c.n.step(stack.CfgDisconnectEvent(id))
 	return nil
 }
 
@@ -163,24 +177,12 @@ func (n *Node) trackResponse(m *ipcproto.Msg) bool {
 	return true
 }
 
-// cfgAction carries out what the cfg core asks of the driver.
+// cfgAction carries out what the stack's cfg core asks of the driver.
 func (n *Node) cfgAction(a cfg.Action) {
-	st := n.cfgs
 	switch a := a.(type) {
-	case cfg.Multicast:
-		n.sendGroupA(a.Msg)
-	case cfg.StartTimer:
-		if st.timer != nil {
-			st.timer.Stop()
-		}
-		gen := a.Gen
-		st.timerGen = gen
-		st.timer = time.AfterFunc(a.After, func() {
-			n.calls <- func() { st.ep.Carry(st.svc.TimerExpired(gen)) }
-		})
-	case cfg.StopTimer:
-		if st.timer != nil && st.timerGen == a.Gen {
-			st.timer.Stop()
+	case cfg.Respond, cfg.SendEvent:
+		if n.cfgs != nil {
+			n.cfgs.ep.Carry([]cfg.Action{a})
 		}
 	case cfg.Reload:
 		// cmapd owns the runtime map and applies the new file; without it,
@@ -204,11 +206,9 @@ func (n *Node) cfgAction(a cfg.Action) {
 				result = cs.ErrLibrary
 			}
 		}
-		// Every service daemon of the node reopens its files too.
-		for _, ses := range n.st.Services() {
-			n.sendSvc(ses.(*bus.Service), &ipcproto.Msg{Kind: ipcproto.KindReopenLogs})
-		}
-		st.ep.Carry(st.svc.ReopenLogsDone(a.Conn, result))
+		// The stack tells every service daemon to reopen its files too,
+		// then answers the client.
+		n.step(stack.CfgReopenLogsDoneEvent(a.Conn, result))
 	case cfg.CryptoPhase:
 		// Keys cannot change at runtime here; nothing to advance.
 	case cfg.Log:
@@ -224,6 +224,8 @@ func (n *Node) cfgAction(a cfg.Action) {
 		n.exit = ErrKilled
 	case cfg.Shutdown:
 		n.exit = errShutdown
+	default:
+		panic(fmt.Sprintf("node: unexpected cfg action %T", a))
 	}
 }
 
@@ -231,76 +233,7 @@ var errShutdown = errors.New("shutdown requested through cfg")
 
 // finishReload answers cfg's reload with its result.
 func (n *Node) finishReload(seq uint64, result cs.Error) {
-	if n.cfgs == nil {
-		return
-	}
-	acts, err := n.cfgs.svc.ReloadDone(seq, result, false)
-	if err != nil {
+	if err := n.st.Step(n.now(), stack.CfgReloadDoneEvent(seq, result)); err != nil {
 		n.log.Warn("reload completion refused", "error", err)
 	}
-	n.cfgs.ep.Carry(acts)
 }
-
-// sendGroupA multicasts a service message, queueing it if the ring is
-// momentarily full so nothing accepted is lost.
-func (n *Node) sendGroupA(msg []byte) {
-	n.step(stack.Event{Kind: stack.CfgMcast, Payload: slices.Clone(msg)})
-}
-
-// deliverCfg hands a cfg ring message to the core.
-func (n *Node) deliverCfg(from uint32, body []byte, swapped bool) {
-	if n.cfgs == nil {
-		return
-	}
-	acts, err := n.cfgs.svc.Deliver(from, body, swapped)
-	if err != nil {
-		n.log.Debug("cfg message dropped", "from", from, "error", err)
-	}
-	n.cfgs.ep.Carry(acts)
-}
-
-// cfgStatus answers the cfg core's questions from the driver's state.
-type cfgStatus struct{ n *Node }
-
-func (s cfgStatus) LocalNodeID() uint32 { return uint32(s.n.cfg.SRP.Self) }
-
-func (s cfgStatus) NodeLinks(id uint32) []cfg.LinkAddr {
-	addrs, ok := s.n.cfg.Cfg.Nodelist[id]
-	if !ok {
-		return nil
-	}
-	out := make([]cfg.LinkAddr, 0, len(addrs))
-	for i, a := range addrs {
-		if a.IsValid() {
-			out = append(out, cfg.LinkAddr{Link: uint8(i), Addr: a})
-		}
-	}
-	return out
-}
-
-func (s cfgStatus) Reachable(id uint32) bool {
-	return s.n.st.Reachable(srpID(id))
-}
-
-func (s cfgStatus) LinkEnabled() bool { return true }
-
-func (s cfgStatus) NetMTU() uint32 { return uint32(s.n.st.PacketSize() + pg.FrameHeaderSize) }
-
-func (s cfgStatus) MemberStatus(id uint32) (string, bool) {
-	if s.Reachable(id) {
-		return "joined", true
-	}
-	if s.n.cfgs != nil && s.n.cfgs.everSeen[id] {
-		return "left", true
-	}
-	return "", false
-}
-
-func (s cfgStatus) ShutdownTimeoutMs() (uint32, bool) {
-	if d := s.n.cfg.Cfg.ShutdownTimeout; d != nil {
-		return uint32(d.Milliseconds()), true
-	}
-	return 0, false
-}
-
-func (s cfgStatus) SendingAllowed() bool { return s.n.st.Synced() && s.n.st.Avail() > 0 }

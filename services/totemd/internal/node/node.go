@@ -69,7 +69,7 @@ type Node struct {
 	calls chan func()
 	mu    sync.Mutex // guards view
 	view  Membership
-	// watchers are told about every installed membership (tests, cfg).
+	// watchers are told about every installed membership (tests).
 	watchers []chan Membership
 }
 
@@ -101,7 +101,8 @@ func New(cfg Config) (*Node, error) {
 	sc := cfg.SRP
 	sc.RingSeq = seq
 	sc.Logger = cfg.TotemLog
-	n.st, err = stack.New(stack.Config{SRP: sc, Logger: cfg.Logger, SyncLog: cfg.SyncLog, Cfg: cfg.Cfg.Enabled})
+	n.st, err = stack.New(stack.Config{SRP: sc, Logger: cfg.Logger, SyncLog: cfg.SyncLog, Cfg: stack.CfgConfig{
+		Enabled: cfg.Cfg.Enabled, Nodelist: cfg.Cfg.Nodelist, ShutdownTimeout: cfg.Cfg.ShutdownTimeout}})
 	if err != nil {
 		return nil, err
 	}
@@ -383,8 +384,8 @@ func (n *Node) carry(o stack.Out) {
 			return
 		}
 		n.sendSvc(o.Session.(*bus.Service), n.ownRequest(o.Msg)) // cmapd's hello and uidgid changes (cfg.go)
-	case stack.OutCfg:
-		n.deliverCfg(o.Msg.From, o.Msg.Payload, o.Msg.Swapped)
+	case stack.OutCfgAction:
+		n.cfgAction(o.Cfg)
 	default:
 		panic(fmt.Sprintf("node: unknown stack output %d", o.Kind))
 	}
@@ -408,11 +409,6 @@ func (n *Node) sendSvc(svc *bus.Service, m *ipcproto.Msg) {
 // publish makes a membership the stack installed visible to Membership
 // and the watchers.
 func (n *Node) publish(v Membership) {
-	if n.cfgs != nil {
-		for _, m := range v.Members {
-			n.cfgs.everSeen[uint32(m)] = true
-		}
-	}
 	n.mu.Lock()
 	n.view = v
 	ws := n.watchers
@@ -473,5 +469,3 @@ func (n *Node) TransportStats() transport.Stats {
 	}
 	return n.tr.Stats()
 }
-
-func srpID(id uint32) srp.NodeID { return srp.NodeID(id) }

@@ -187,6 +187,7 @@ func (n *Node) applyRetune() {
 			n.tr.SetPeers(r.Peers)
 			n.cfg.SRP.Nodes = slices.Clone(r.Nodes)
 			n.cfg.Cfg.Nodelist = r.Nodelist
+			n.st.SetCfgNodelist(r.Nodelist)
 		}
 	}
 	n.writeRuntime(r.Runtime)

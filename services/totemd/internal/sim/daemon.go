@@ -234,6 +234,8 @@ func (d *simDaemon) receive(ses *simSession, m *ipcproto.Msg) {
 		d.s.res.Aborts++
 		d.s.chk.SyncStep(o, d.s.now, m)
 		d.round = 0
+	case ipcproto.KindReopenLogs:
+		// A cfg client's REOPEN_LOG_FILES on this node: nothing to reopen.
 	case ipcproto.KindMcastAck:
 		st := &d.ordinary
 		if m.Sync {

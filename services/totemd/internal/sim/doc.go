@@ -42,7 +42,12 @@
 // checks what every daemon incarnation saw (svccheck.go): the bus
 // contract, one sequence of deliveries and sync outcomes per service view
 // on every node, each sender's order, and that no daemon restart changes
-// the ring.
+// the ring. Every stack runs the cfg service, which simulated cfgtool
+// clients use (cfgclient.go: reloads, kills of absent nodes, log
+// reopening, refused shutdown votes, and as the fault of some seeds a
+// KILL_NODE or a granted shutdown); cfgcheck.go checks that cfg's ring
+// messages come in one order on every node of a ring, that every client
+// is answered as cfg promises, and that only the node asked to goes down.
 //
 // The Checker is independent of the simulator: it consumes accepted sends
 // and deliveries (tests build histories by hand) and reports Violations.

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
 	"github.com/needle-cluster/needle/services/totemd/internal/stack"
 )
@@ -24,12 +25,14 @@ import (
 // The network has delay and jitter. Half the seeds split it once into
 // two partitions during the churn, for half a second to a second and a
 // half; a quarter instead lose and duplicate frames for a while
-// (planLoss), and an eighth crash one node's totemd and restart it
-// (planCrash). Outside that fault's window (from the fault to wholeReform
-// after it ends), once every node is on one ring nothing may change it: a
-// service daemon's restart shows the other nodes a service round, never a
-// ring change. The service checker (svccheck.go) checks what every daemon
-// incarnation saw.
+// (planLoss), and an eighth crash or stop one node's totemd (itself, or
+// through cfg: KILL_NODE, a shutdown vote) and restart it (planCrash).
+// Outside that fault's window (from the fault to wholeReform after it
+// ends), once every node is on one ring nothing may change it: a service
+// daemon's restart shows the other nodes a service round, never a ring
+// change. The service checker (svccheck.go) checks what every daemon
+// incarnation saw, the cfg checker (cfgcheck.go) what cfg did and
+// answered to the simulated cfgtool clients (cfgclient.go).
 
 // WholeOptions describe one whole-node run.
 type WholeOptions struct {
@@ -69,6 +72,11 @@ type WholeResult struct {
 	Rounds     int      // sync rounds activated, summed over daemons
 	Aborts     int      // sync rounds aborted, summed over daemons
 	TryAgains  int      // TryAgain acks the daemons got
+	// ByCfg says the crash or stop was cfg's: "kill" (KILL_NODE from a
+	// client of another node) or "shutdown" (a granted shutdown vote).
+	ByCfg       string
+	CfgAnswered int // answers simulated cfgtool clients got (TryAgain aside)
+	CfgMessages int // cfg ring messages delivered to cfg cores, summed
 }
 
 // ReplayCommand is the command line that replays this run with a trace.
@@ -133,6 +141,7 @@ type wnode struct {
 	boot     uint32 // starts of its stack so far: a session belongs to one
 	full     bool   // that ring has all N nodes
 	broken   bool   // its srp's broken invariant is reported
+	voting   bool   // a simulated shutdown vote runs on it (cfgclient.go)
 }
 
 // wevent is one entry of the whole run's virtual-time queue; events at
@@ -165,6 +174,18 @@ type wsim struct {
 	// end: the run stops after it; at least wholeEnd, and long enough
 	// for the reform check at faultUntil and a drain after it.
 	end srp.Time
+
+	// The simulated cfgtool clients (cfgclient.go) by connection id and
+	// in the order they connected, and the cfg checker.
+	clients    map[cfg.ConnID]*cfgClient
+	clientList []*cfgClient
+	nextConn   uint64
+	cfgc       *cfgChecker
+	// cfgTarget is the node a planned KILL_NODE (cfgKill) or shutdown is
+	// for, from the fault's start until its restart; cfgTargetDown: it
+	// went down.
+	cfgTarget              *wnode
+	cfgKill, cfgTargetDown bool
 }
 
 // RunWhole runs one whole-node simulation.
@@ -172,6 +193,7 @@ func RunWhole(opts WholeOptions) WholeResult {
 	s := &wsim{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x77686f6c65)), net: newNetwork(opts.Nodes), q: minHeap[wevent]{less: weventLess}}
 	s.res = WholeResult{Seed: opts.Seed, Nodes: opts.Nodes}
 	s.chk = NewSvcChecker()
+	s.clients, s.cfgc = map[cfg.ConnID]*cfgClient{}, newCfgChecker(s)
 	s.net.base, s.net.jitter = 200*time.Microsecond, 300*time.Microsecond
 	for i := range opts.Nodes {
 		s.ids = append(s.ids, srp.NodeID(i+1))
@@ -193,6 +215,7 @@ func RunWhole(opts WholeOptions) WholeResult {
 	} else if s.rng.IntN(2) == 0 {
 		s.planCrash()
 	}
+	s.planCfgTraffic()
 	for s.q.Len() > 0 && !s.failed {
 		e := s.q.pop()
 		if e.at > s.end {
@@ -262,7 +285,9 @@ func (s *wsim) start(n *wnode) {
 			Name: fmt.Sprintf("n%d", n.id)})
 	}
 	cfg.Logger = log.Named("TOTEM")
-	st, err := stack.New(stack.Config{SRP: cfg, Logger: log, SyncLog: log.Named("SYNC")})
+	limit := cfgShutdownLimit
+	st, err := stack.New(stack.Config{SRP: cfg, Logger: log, SyncLog: log.Named("SYNC"), Cfg: stack.CfgConfig{
+		Enabled: true, Nodelist: s.cfgNodelist(), ShutdownTimeout: &limit, Observe: s.cfgc.observer(n, n.boot+1)}})
 	if err != nil {
 		s.chk.report(KindCore, s.now, n.id, "cannot build the stack: %v", err)
 		s.failed = true
@@ -270,7 +295,7 @@ func (s *wsim) start(n *wnode) {
 	}
 	n.st = st
 	n.boot++
-	n.ring, n.full, n.timerSet = srp.RingID{}, false, false
+	n.ring, n.full, n.timerSet, n.voting = srp.RingID{}, false, false, false
 	s.tracef(n, "start")
 	s.step(n, stack.Event{Kind: stack.Start})
 	for _, d := range n.daemons {
@@ -328,8 +353,8 @@ func (s *wsim) carry(n *wnode, o stack.Out) {
 		s.at(s.now+busDelay, func() { ses.d.receive(ses, m) })
 	case stack.OutSelf:
 		s.chk.report(KindCore, s.now, n.id, "a %s for totemd itself, which no simulated daemon sends", o.Msg.Kind)
-	case stack.OutCfg:
-		s.chk.report(KindCore, s.now, n.id, "a cfg message, though cfg is off")
+	case stack.OutCfgAction:
+		s.cfgAction(n, o.Cfg)
 	}
 }
 
@@ -540,43 +565,72 @@ func (s *wsim) planLoss() {
 // planCrash kills one node's totemd during the churn (its stack is gone
 // with everything it held; its daemons lose their bus sessions, as a
 // crashed totemd's daemons do) and starts a fresh one 200 ms to 1.5 s
-// later, whose daemons attach again. Half the time it is a clean stop
-// instead: the stack multicasts its leave message first, as totemd does
-// on SIGTERM. The others must see it leave and come back, with nothing
-// they accepted lost and every service telling one story; from the crash
-// until wholeReform after the restart, ring changes are the crash's.
+// later, whose daemons attach again. A quarter of the time it is a clean
+// stop instead: the stack multicasts its leave message first, as totemd
+// does on SIGTERM. In another quarter a cfg client of another node kills
+// it with KILL_NODE (it exits without a leave, like a crash), and in the
+// last a client of its own asks it to shut down in a granted vote (it
+// leaves cleanly) (cfgclient.go). The others must see it leave and come
+// back, with nothing they accepted lost and every service telling one
+// story; from the fault until wholeReform after the restart, ring
+// changes are the fault's.
 func (s *wsim) planCrash() {
 	at := srp.Time(time.Second) + srp.Time(s.rng.Int64N(int64(3*time.Second)))
 	back := at + srp.Time(200*time.Millisecond) + srp.Time(s.rng.Int64N(int64(1300*time.Millisecond)))
 	n := s.nodes[s.rng.IntN(len(s.nodes))]
-	clean := s.rng.IntN(2) == 0
+	how := s.rng.IntN(4) // 0 crash, 1 clean stop, 2 cfg kill, 3 cfg shutdown
 	s.res.Crashed = at
 	s.fault(at, back, fmt.Sprintf("n%d restarted", n.id), func() {
-		if clean {
-			s.tracef(n, "totemd stops cleanly")
-			s.res.Stopped, s.stopped = true, n
-			s.step(n, stack.Event{Kind: stack.Leave})
-			// A clean leave must reach every member: they re-form at
-			// once, well inside the token timeout after which a
-			// crash would be noticed.
-			bound := s.coreConfig(1).Token
-			s.at(at+bound, func() {
-				if s.stopped == n {
-					s.stopped = nil
-					s.chk.report(KindLiveness, s.now, n.id, "clean stop not noticed within the token timeout (%s): its leave did not reach every member", bound)
-				}
-			})
-		} else {
-			s.tracef(n, "totemd crashes")
+		switch how {
+		case 2:
+			s.res.ByCfg, s.cfgKill = "kill", true
+			s.planCfgKill(n)
+		case 3:
+			s.res.ByCfg = "shutdown"
+			s.planCfgShutdown(n)
+		default:
+			s.takeDown(n, how == 1)
 		}
-		n.st, n.full, n.timerSet = nil, false, false
-		s.formed = false
-		for _, d := range n.daemons {
-			if d.ses != nil {
-				d.lost(d.ses)
+	}, func() {
+		if how >= 2 {
+			s.cfgTarget = nil
+			if !s.cfgTargetDown {
+				s.cfgTargetDown = true // no more tries
+				s.chk.report(KindCfg, s.now, n.id, "cfg %s of n%d not carried out by its restart time", s.res.ByCfg, n.id)
+				return
 			}
 		}
-	}, func() { s.start(n) })
+		s.start(n)
+	})
+}
+
+// takeDown ends n's totemd: cleanly (it leaves the ring first) or not.
+func (s *wsim) takeDown(n *wnode, clean bool) {
+	s.res.Crashed = s.now
+	if clean {
+		s.tracef(n, "totemd stops cleanly")
+		s.res.Stopped, s.stopped = true, n
+		s.step(n, stack.Event{Kind: stack.Leave})
+		// A clean leave must reach every member: they re-form at
+		// once, well inside the token timeout after which a
+		// crash would be noticed.
+		bound := s.coreConfig(1).Token
+		s.at(s.now+bound, func() {
+			if s.stopped == n {
+				s.stopped = nil
+				s.chk.report(KindLiveness, s.now, n.id, "clean stop not noticed within the token timeout (%s): its leave did not reach every member", bound)
+			}
+		})
+	} else {
+		s.tracef(n, "totemd crashes")
+	}
+	n.st, n.full, n.timerSet = nil, false, false
+	s.formed = false
+	for _, d := range n.daemons {
+		if d.ses != nil {
+			d.lost(d.ses)
+		}
+	}
 }
 
 // settle ends the churn: every daemon down restarts, and from now on
@@ -602,6 +656,7 @@ func (s *wsim) finish() {
 			d.finish()
 		}
 	}
+	s.cfgc.finish()
 	s.chk.Finish(s.now)
 }
 

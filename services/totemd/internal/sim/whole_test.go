@@ -30,7 +30,7 @@ func TestWholeNodeSeeds(t *testing.T) {
 			t.Errorf("seed %d, %d nodes: %d violations:%s\nreplay: %s", r.Seed, r.Nodes, r.Total, b.String(), r.ReplayCommand())
 			continue
 		}
-		if r.Formed == 0 || r.Accepted == 0 || r.Delivered == 0 || r.Restarts == 0 || r.Rounds == 0 {
+		if r.Formed == 0 || r.Accepted == 0 || r.Delivered == 0 || r.Restarts == 0 || r.Rounds == 0 || r.CfgAnswered == 0 || r.CfgMessages == 0 {
 			t.Errorf("seed %d: a run that tested little: %+v", r.Seed, r)
 		}
 	}

@@ -123,10 +123,7 @@ func (s *Stack) deliverService(from uint32, body []byte, swapped bool) {
 		return
 	}
 	if h.Service == pg.ServiceCfg {
-		if s.cfg.Cfg {
-			s.outs = append(s.outs, Out{Kind: OutCfg,
-				Msg: &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: from, Payload: slices.Clone(body), Swapped: swapped}})
-		}
+		s.deliverCfg(from, body, swapped)
 		return
 	}
 	m := &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: from, Payload: slices.Clone(body), Swapped: swapped}

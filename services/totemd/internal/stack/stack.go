@@ -17,12 +17,17 @@
 // the same stack runs in totemd and, deterministically, in the
 // simulator.
 //
-// The cfg service's core (corosync-cfgtool's endpoint) stays with the
-// driver, which owns its libqb endpoint and timers: the stack hands it
-// cfg's ring messages (OutCfg) and takes its multicasts (CfgMcast).
+// The cfg service's core (corosync-cfgtool's service, package cfg) is
+// part of the stack too (Config.Cfg, cfg.go): its ring messages, its
+// multicasts and its shutdown-vote timer never leave the stack, so the
+// simulator runs it like the rest. Its clients' connections and requests
+// come in as events (CfgConnect, CfgRequest, ...) from the driver, which
+// keeps the libqb endpoint; what cfg asks of the world (a reply on a
+// connection, a config reload, reopened logs, the end of the process)
+// comes out as OutCfgAction, in its place in the stream of outputs.
 // Requests and responses addressed to totemd itself (cmapd's hello and
 // notifications, answers to totemd's own requests) are likewise handed
-// to the driver (OutSelf), in their place in the stream of outputs.
+// to the driver (OutSelf).
 package stack
 
 import (
@@ -50,9 +55,9 @@ type Config struct {
 	SRP     srp.Config
 	Logger  hclog.Logger // MAIN: attach, detach, memberships
 	SyncLog hclog.Logger // SYNC
-	// Cfg says the driver runs the cfg service: its ring messages are
-	// handed out (OutCfg). Without it they are dropped.
-	Cfg bool
+	// Cfg enables the cfg service (cfg.go). Without it cfg's ring
+	// messages are dropped and its events refused.
+	Cfg CfgConfig
 }
 
 // Membership is the ring as the stack last installed it.
@@ -74,6 +79,7 @@ type Stack struct {
 	recv   *pg.Receiver
 	groups pg.Groups
 	sync   *syncengine.Engine
+	cfgs   *cfgState // nil without Config.Cfg.Enabled
 
 	held    []heldDelivery // service deliveries held until the ring's views (syncengine.HoldDeliveries)
 	holding bool
@@ -147,14 +153,22 @@ func New(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
+	s.newCfg()
 	return s, nil
 }
 
 // Self is this node's id.
 func (s *Stack) Self() srp.NodeID { return s.cfg.SRP.Self }
 
-// NextDeadline is when the stack wants a Tick, if at all.
-func (s *Stack) NextDeadline() (srp.Time, bool) { return s.srp.NextDeadline() }
+// NextDeadline is when the stack wants a Tick, if at all: srp's next
+// timer or cfg's shutdown-vote timer, whichever comes first.
+func (s *Stack) NextDeadline() (srp.Time, bool) {
+	at, ok := s.srp.NextDeadline()
+	if c, cok := s.cfgDeadline(); cok && (!ok || c < at) {
+		return c, true
+	}
+	return at, ok
+}
 
 // Membership is the ring last installed (Views reports each as it comes).
 func (s *Stack) Membership() Membership {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
 )
@@ -25,6 +26,9 @@ type ring struct {
 	// cut, when set, drops the datagrams from node index a to b: a
 	// partition.
 	cut func(a, b int) bool
+	// onCfg, when set, takes node i's OutCfgAction outputs (cfg_test.go);
+	// without it they fail the test.
+	onCfg func(i int, a cfg.Action)
 }
 
 type flight struct {
@@ -53,14 +57,17 @@ func testConfig(self srp.NodeID, nodes []srp.NodeID) srp.Config {
 	}
 }
 
-func newRing(t testing.TB, n int) *ring {
+func newRing(t testing.TB, n int) *ring { return newRingWith(t, n, CfgConfig{}) }
+
+// newRingWith is newRing with every stack's cfg service configured as cc.
+func newRingWith(t testing.TB, n int, cc CfgConfig) *ring {
 	r := &ring{t: t, ses: map[[2]int]*session{}}
 	var ids []srp.NodeID
 	for i := range n {
 		ids = append(ids, srp.NodeID(i+1))
 	}
 	for _, id := range ids {
-		st, err := New(Config{SRP: testConfig(id, ids)})
+		st, err := New(Config{SRP: testConfig(id, ids), Cfg: cc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,6 +102,10 @@ func (r *ring) step(i int, ev Event) {
 			}
 		}
 		for _, o := range rd.Outs {
+			if o.Kind == OutCfgAction && r.onCfg != nil {
+				r.onCfg(i, o.Cfg)
+				continue
+			}
 			if o.Kind != OutService {
 				r.t.Fatalf("n%d: output %d for the driver", i+1, o.Kind)
 			}

@@ -3,7 +3,9 @@ package stack
 import (
 	"fmt"
 
+	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
 )
 
@@ -21,11 +23,21 @@ const (
 	// Service, Name), or with Msg nil the end of that session (Err says
 	// why; nil: it detached).
 	Bus
-	// CfgMcast is a message of the driver's cfg service for the ring
-	// (Payload; the stack keeps it until the ring takes it).
-	CfgMcast
 	// Leave multicasts the leave message: the node stops.
 	Leave
+	// CfgConnect is a new client connection (Conn) of the cfg service;
+	// Step refuses one already registered.
+	CfgConnect
+	// CfgRequest is a request (Payload) of cfg client Conn.
+	CfgRequest
+	// CfgDisconnect is the end of cfg client Conn.
+	CfgDisconnect
+	// CfgReloadDone is the Result of the cfg.Reload Seq the driver was
+	// asked to carry out.
+	CfgReloadDone
+	// CfgReopenLogsDone is the Result of the cfg.ReopenLogs for Conn the
+	// driver was asked to carry out.
+	CfgReopenLogsDone
 )
 
 // Event is one input. It is a struct, not an interface, so that a
@@ -38,7 +50,10 @@ type Event struct {
 	Name    string        // Bus: the service's name, for logs
 	Msg     *ipcproto.Msg // Bus: nil when the session ended
 	Err     error         // Bus: why the session ended
-	Payload []byte        // CfgMcast
+	Payload []byte        // CfgRequest
+	Conn    cfg.ConnID    // CfgConnect, CfgRequest, CfgDisconnect, CfgReopenLogsDone
+	Seq     uint64        // CfgReloadDone
+	Result  cs.Error      // CfgReloadDone, CfgReopenLogsDone
 }
 
 // BusEvent is a message m of session ses of service id.
@@ -52,8 +67,9 @@ func BusEnded(ses Session, id uint16, name string, err error) Event {
 }
 
 // Step handles one input at time now. The error is a datagram's that srp
-// dropped (the driver may log it); every other input is taken, what went
-// wrong logged on the stack's loggers.
+// dropped, or a cfg event's the cfg core refused (the driver may log it;
+// a refused CfgConnect is to be refused to the client); every other
+// input is taken, what went wrong logged on the stack's loggers.
 func (s *Stack) Step(now srp.Time, ev Event) error {
 	if now < s.now {
 		panic(fmt.Sprintf("stack: time went back from %v to %v", s.now, now))
@@ -68,13 +84,13 @@ func (s *Stack) Step(now srp.Time, ev Event) error {
 		}
 	case Tick:
 		s.srp.Tick(now)
+		s.cfgTick()
 	case Bus:
 		s.handleBus(ev)
-	case CfgMcast:
-		s.outboxA = append(s.outboxA, ev.Payload)
-		s.pushOutbox()
 	case Leave:
 		s.srp.Leave(now)
+	case CfgConnect, CfgRequest, CfgDisconnect, CfgReloadDone, CfgReopenLogsDone:
+		return s.stepCfg(ev)
 	default:
 		panic(fmt.Sprintf("stack: unknown event kind %d", ev.Kind))
 	}
@@ -91,9 +107,13 @@ const (
 	// totemd itself (ipcproto's Service 1, cfg); a request is answered
 	// to Session.
 	OutSelf
-	// OutCfg: Msg (KindDeliver: From, Payload, Swapped) is a ring message
-	// of the cfg service, for the driver's cfg core (Config.Cfg).
-	OutCfg
+	// OutCfgAction: Cfg is what the cfg service asks of the driver: a
+	// cfg.Respond or cfg.SendEvent for a client connection, a cfg.Reload
+	// (answer with CfgReloadDone), a cfg.ReopenLogs (answer with
+	// CfgReopenLogsDone), a cfg.CryptoPhase, a cfg.Log line, a cfg.Exit
+	// or a cfg.Shutdown. Never a Multicast or a timer: those are the
+	// stack's.
+	OutCfgAction
 )
 
 // Out is one output for the bus or the driver's own services, in the
@@ -102,6 +122,7 @@ type Out struct {
 	Kind    OutKind
 	Session Session
 	Msg     *ipcproto.Msg
+	Cfg     cfg.Action // OutCfgAction
 }
 
 // Ready is what the stack wants done, in this order: store the ring

@@ -36,6 +36,7 @@ func (s *Stack) confChange(c *srp.ConfChange) {
 	s.repackStraddle()
 	s.recv.DiscardPartial()
 	s.ring, s.members, s.synced = c.Ring, slices.Clone(c.Members), false
+	s.cfgSeen(c.Members)
 	s.publish()
 	s.log.Info("new membership", "ring", fmt.Sprintf("%x.%x", c.Ring.Rep, c.Ring.Seq), "members", c.Members,
 		"joined", c.Joined, "left", c.Left)

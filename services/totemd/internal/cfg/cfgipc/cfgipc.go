@@ -14,10 +14,20 @@ import (
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
 )
 
+// Core is what the endpoint hands its clients' connections and requests
+// to: a *cfg.Service, or a driver that steps them into the node stack
+// (totemd's, which owns the core there) and returns no actions, carrying
+// out the stack's answers through Carry later.
+type Core interface {
+	Connect(c cfg.ConnID) error
+	Request(c cfg.ConnID, msg []byte) ([]cfg.Action, error)
+	Disconnect(c cfg.ConnID) []cfg.Action
+}
+
 // Config wires an Endpoint to its driver.
 type Config struct {
 	// Service is the core; only touched on the loop goroutine.
-	Service *cfg.Service
+	Service Core
 	// Other carries out every action that is not a response or event
 	// (Multicast, timers, Reload, ReopenLogs, CryptoPhase, Log, Exit,
 	// Shutdown). It runs on the loop goroutine and must not block on it.
