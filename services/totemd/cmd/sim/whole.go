@@ -31,9 +31,9 @@ func replayWhole(o options, stdout io.Writer) int {
 func printWhole(w io.Writer, res sim.WholeResult, verbose bool) {
 	if res.Total == 0 {
 		if verbose {
-			fmt.Fprintf(w, "seed=%d nodes=%d ok events=%d virtual=%s partition=%s lossy=%s loss=%.3f dup=%.3f crashed=%s stopped=%v left_in=%s healed=%s formed=%s accepted=%d delivered=%d restarts=%d rounds=%d aborts=%d try_again=%d by_cfg=%q cfg_answered=%d cfg_messages=%d\n",
-				res.Seed, res.Nodes, res.Events, res.End, res.Partition, res.Lossy, res.Loss, res.Dup, res.Crashed, res.Stopped, res.LeftIn, res.Healed, res.Formed, res.Accepted, res.Delivered, res.Restarts, res.Rounds, res.Aborts, res.TryAgains,
-				res.ByCfg, res.CfgAnswered, res.CfgMessages)
+			fmt.Fprintf(w, "seed=%d nodes=%d ok events=%d virtual=%s partition=%s lossy=%s loss=%.3f dup=%.3f crashed=%s stopped=%v left_in=%s healed=%s formed=%s accepted=%d delivered=%d restarts=%d handovers=%d handovers_late=%d held=%d rounds=%d aborts=%d try_again=%d by_cfg=%q cfg_answered=%d cfg_messages=%d\n",
+				res.Seed, res.Nodes, res.Events, res.End, res.Partition, res.Lossy, res.Loss, res.Dup, res.Crashed, res.Stopped, res.LeftIn, res.Healed, res.Formed, res.Accepted, res.Delivered, res.Restarts,
+				res.Handovers, res.HandoversLate, res.HeldFrames, res.Rounds, res.Aborts, res.TryAgains, res.ByCfg, res.CfgAnswered, res.CfgMessages)
 		}
 		return
 	}
@@ -47,15 +47,16 @@ func printWhole(w io.Writer, res sim.WholeResult, verbose bool) {
 // soakWhole runs o.seeds whole-node seeds on o.parallel workers; the
 // summary line comes last.
 func soakWhole(ctx context.Context, o options, stdout io.Writer) int {
-	var restarts, rounds, cfgAnswered, cfgStops int
+	var restarts, handovers, late, rounds, cfgAnswered, cfgStops int
 	t := forSeeds(ctx, o, stdout, func(seed uint64) (sim.WholeResult, seedOutcome) { return runWholeSeed(o, seed, nil) },
 		func(res sim.WholeResult) {
 			restarts, rounds, cfgAnswered = restarts+res.Restarts, rounds+res.Rounds, cfgAnswered+res.CfgAnswered
+			handovers, late = handovers+res.Handovers, late+res.HandoversLate
 			if res.ByCfg != "" {
 				cfgStops++
 			}
 		})
-	fmt.Fprintf(stdout, "seeds=%d violations=%d failing_seeds=%d seeds_per_min=%.0f events=%d wall=%s nodes=%s first=%d whole=true daemon_restarts=%d rounds=%d cfg_answered=%d cfg_stops=%d\n",
-		t.done, t.violations, t.failed, t.perMinute(), t.events, t.elapsed.Round(time.Second), o.nodes, o.first, restarts, rounds, cfgAnswered, cfgStops)
+	fmt.Fprintf(stdout, "seeds=%d violations=%d failing_seeds=%d seeds_per_min=%.0f events=%d wall=%s nodes=%s first=%d whole=true daemon_restarts=%d handovers=%d handovers_late=%d rounds=%d cfg_answered=%d cfg_stops=%d\n",
+		t.done, t.violations, t.failed, t.perMinute(), t.events, t.elapsed.Round(time.Second), o.nodes, o.first, restarts, handovers, late, rounds, cfgAnswered, cfgStops)
 	return t.exitCode(o)
 }

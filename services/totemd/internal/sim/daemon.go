@@ -18,8 +18,12 @@ import (
 // window and resends from the first refused one on after a TryAgain,
 // answers each round's sync_process with a few sync messages (their own
 // stream) and KindSyncDone once they were all accepted, and detaches,
-// crashes and restarts while the churn lasts. Every incarnation (one bus
-// session) reports what it saw to the service checker.
+// crashes and restarts while the churn lasts; a daemon of a service that
+// can (cpg here) is also stopped by SIGTERM with a handover (handover.go):
+// it parks, its process exits, and a successor process carries the same
+// bus session on. Every incarnation (one bus session) reports what it saw
+// to the service checker; a session handed over is one incarnation, its
+// successors' included.
 type simDaemon struct {
 	s    *wsim
 	node *wnode
@@ -39,6 +43,14 @@ type simDaemon struct {
 	// its messages.
 	inRound bool
 	ringSeq uint64
+	// parked: its process sent KindPark, or is gone and its successor
+	// has not resumed yet (handover.go): it sends nothing. proc counts
+	// its processes, so that a process's send loop ends with it;
+	// donePending: the round's sync messages were all accepted while it
+	// was parked, KindSyncDone is owed.
+	parked      bool
+	proc        uint32
+	donePending bool
 }
 
 // simSession is one incarnation's bus session: what the stack knows it by.
@@ -48,6 +60,12 @@ type simSession struct {
 	boot uint32 // the node's stack it attached to (wnode.boot)
 	obs  *SvcIncarnation
 	up   bool // attached and not ended
+	// holding: the bus holds the frames the stack addresses to the
+	// session (held, in order), from KindPark until a successor's
+	// KindResume (handover.go); handed: its daemon handed over and
+	// closed its connection, and the grace runs.
+	holding, handed bool
+	held            []*ipcproto.Msg
 }
 
 // stream is one stream of a daemon's multicasts (ordinary or sync):
@@ -92,11 +110,24 @@ func (d *simDaemon) attach() {
 	ses.obs = d.s.chk.Attach(d.node.id, d.svc, d.inc, d.s.now)
 	d.ses = ses
 	d.ordinary, d.sync, d.round, d.inRound, d.ringSeq = stream{}, stream{sync: true}, 0, true, 0
+	d.parked, d.donePending = false, false
+	d.proc++
 	d.s.tracef(d.node, "%s#%d attach", d.name, d.inc)
 	d.s.fromDaemon(ses, &ipcproto.Msg{Kind: ipcproto.KindAttach, Service: d.svc, Name: d.name})
 	d.scheduleSend(ses)
+	d.planEnd(ses)
+}
+
+// planEnd plans the end of incarnation ses's current process while the
+// churn lasts.
+func (d *simDaemon) planEnd(ses *simSession) {
 	if !d.settled {
-		d.s.at(d.s.now+d.lifetime(), func() { d.end(ses) })
+		proc := d.proc
+		d.s.at(d.s.now+d.lifetime(), func() {
+			if d.proc == proc {
+				d.end(ses)
+			}
+		})
 	}
 }
 
@@ -104,13 +135,19 @@ func (d *simDaemon) lifetime() srp.Time {
 	return srp.Time(d.s.rng.ExpFloat64() * float64(daemonLifeMean))
 }
 
-// end detaches or crashes incarnation ses and plans the next attach.
+// end detaches or crashes incarnation ses and plans the next attach, or
+// (a third of the time, for a service that can) stops its process by
+// SIGTERM with a handover.
 func (d *simDaemon) end(ses *simSession) {
-	if d.ses != ses || d.settled {
+	if d.ses != ses || d.settled || d.parked {
 		return
 	}
 	var err error
 	how := "detach"
+	if handsOver(d.svc) && d.s.rng.IntN(3) == 0 {
+		d.handOver(ses)
+		return
+	}
 	if d.s.rng.IntN(2) == 0 {
 		err, how = fmt.Errorf("simulated crash"), "crash"
 	}
@@ -150,11 +187,13 @@ func (d *simDaemon) settle() {
 	}
 }
 
-// scheduleSend plans ses's next ordinary multicast.
+// scheduleSend plans ses's next ordinary multicast, while the current
+// process runs.
 func (d *simDaemon) scheduleSend(ses *simSession) {
 	gap := srp.Time(d.s.rng.ExpFloat64() * float64(daemonSendGap))
+	proc := d.proc
 	d.s.at(d.s.now+gap, func() {
-		if d.ses != ses || d.s.now > d.s.end-wholeDrain {
+		if d.ses != ses || d.proc != proc || d.parked || d.s.now > d.s.end-wholeDrain {
 			return // sends stop wholeDrain before the end, to let them drain
 		}
 		if len(d.ordinary.flight) < daemonWindow {
@@ -184,9 +223,10 @@ func (d *simDaemon) newMsg(st *stream, round uint64) flightMsg {
 	return flightMsg{id: st.nextID, payload: b, round: round}
 }
 
-// pump sends stream st's unsent messages unless it is rewinding.
+// pump sends stream st's unsent messages unless it is rewinding or the
+// daemon is parked.
 func (d *simDaemon) pump(ses *simSession, st *stream) {
-	if st.rewinding {
+	if st.rewinding || d.parked {
 		return
 	}
 	for ; st.sent < len(st.flight); st.sent++ {
@@ -220,7 +260,7 @@ func (d *simDaemon) receive(ses *simSession, m *ipcproto.Msg) {
 		d.s.chk.SyncStep(o, d.s.now, m)
 	case ipcproto.KindSyncProcess:
 		d.s.chk.SyncStep(o, d.s.now, m)
-		d.round, d.roundAt = m.ID, daemonSyncMsgs
+		d.round, d.roundAt, d.donePending = m.ID, daemonSyncMsgs, false
 		for range daemonSyncMsgs {
 			d.sync.flight = append(d.sync.flight, d.newMsg(&d.sync, m.ID))
 		}
@@ -229,11 +269,11 @@ func (d *simDaemon) receive(ses *simSession, m *ipcproto.Msg) {
 		d.s.res.Rounds++
 		d.inRound = false
 		d.s.chk.SyncStep(o, d.s.now, m)
-		d.round = 0
+		d.round, d.donePending = 0, false
 	case ipcproto.KindSyncAbort:
 		d.s.res.Aborts++
 		d.s.chk.SyncStep(o, d.s.now, m)
-		d.round = 0
+		d.round, d.donePending = 0, false
 	case ipcproto.KindReopenLogs:
 		// A cfg client's REOPEN_LOG_FILES on this node: nothing to reopen.
 	case ipcproto.KindMcastAck:
@@ -291,8 +331,8 @@ func (d *simDaemon) ack(ses *simSession, st *stream, m *ipcproto.Msg) {
 			st.resendPlanned = true
 			d.s.at(d.s.now+daemonRetry, func() {
 				st.resendPlanned = false
-				if d.ses != ses || st.sent != 0 || len(st.flight) == 0 {
-					return
+				if d.ses != ses || d.parked || st.sent != 0 || len(st.flight) == 0 {
+					return // parked: the successor resends (handover.go's resumed)
 				}
 				d.resend(ses, st)
 			})
@@ -320,15 +360,19 @@ func (d *simDaemon) syncAccepted(ses *simSession, m flightMsg) {
 		return // of a round aborted since
 	}
 	d.roundAt--
-	if d.roundAt == 0 {
+	if d.roundAt == 0 && d.parked {
+		d.donePending = true // the successor says it
+	} else if d.roundAt == 0 {
 		d.s.fromDaemon(ses, &ipcproto.Msg{Kind: ipcproto.KindSyncDone, ID: d.round})
 	}
 }
 
 // finish checks, at the end of the run, that the attached incarnation
-// delivered every ordinary multicast it got an OK for.
+// delivered every ordinary multicast it got an OK for and has no sync
+// round open.
 func (d *simDaemon) finish() {
 	if d.ses != nil {
 		d.s.chk.SelfDelivered(d.ses.obs, d.s.now)
+		d.s.chk.RoundClosed(d.ses.obs, d.s.now)
 	}
 }

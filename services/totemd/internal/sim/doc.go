@@ -39,10 +39,17 @@
 // (package stack: srp, pg, syncengine and the service bus's decisions)
 // with simulated service daemons (daemon.go) that attach, multicast with
 // TryAgain, take part in sync rounds, detach, crash and restart, and
-// checks what every daemon incarnation saw (svccheck.go): the bus
-// contract, one sequence of deliveries and sync outcomes per service view
-// on every node, each sender's order, and that no daemon restart changes
-// the ring. Every stack runs the cfg service, which simulated cfgtool
+// (cpg's) are stopped by SIGTERM with a handover (handover.go): the
+// daemon parks, the bus holds the session's frames, and a successor
+// process resumes the same session 0.1–2 s later and processes them, or,
+// in one handover in eight, comes after the grace, when the session was
+// already detached as if its daemon had died. The simulator checks what
+// every daemon incarnation saw (svccheck.go; a handed-over session is one
+// incarnation, its successors' included): the bus contract, one sequence
+// of deliveries and sync outcomes per service view on every node, each
+// sender's order, every round closed by the end, no node seen to leave a
+// service more often than its daemon's sessions ended (a completed
+// handover is no leave), and that no daemon restart changes the ring. Every stack runs the cfg service, which simulated cfgtool
 // clients use (cfgclient.go: reloads, kills of absent nodes, log
 // reopening, refused shutdown votes, and as the fault of some seeds a
 // KILL_NODE or a granted shutdown); cfgcheck.go checks that cfg's ring

@@ -13,8 +13,9 @@ import (
 
 // Kinds of the service checker.
 const (
-	KindBus     Kind = "bus-contract" // a stack broke libs/ipcproto's contract towards a daemon
-	KindService Kind = "service-view" // daemons of one service saw one view differently
+	KindBus          Kind = "bus-contract"  // a stack broke libs/ipcproto's contract towards a daemon
+	KindService      Kind = "service-view"  // daemons of one service saw one view differently
+	KindServiceLeave Kind = "service-leave" // a node seen to leave a service more often than its daemon's sessions ended (a handover seen as a detach)
 )
 
 // SvcChecker checks what the service daemons of a whole-node run saw, one
@@ -33,11 +34,52 @@ const (
 //     two incarnations both saw of a view must be one run of consecutive
 //     items in each, in the same order. Sync outcomes count only between
 //     incarnations that both take part in the view's round (takesPart).
+//   - at the end, no incarnation still attached has a sync round open:
+//     every round completes or aborts (a round waiting for a parked
+//     daemon completes once its successor resumes).
+//   - a session handed over to a successor process (Park, Resumed) is one
+//     incarnation: the successor carries the predecessor's record on, so
+//     every rule above holds across the handover (nothing lost,
+//     duplicated or reordered, the same sequence as every other node's).
+//   - a node is never seen to leave a service inside the ring more often
+//     than its daemon's sessions of the service ended (Detach): each
+//     leave (a node in Left of a Transitional change while it stays
+//     among the ring members) is counted once, named by its ring and its
+//     ordinal among the ring's service-only changes, by the daemons that
+//     saw the ring from its first Regular change. A session handed over
+//     does not end, so a handover the other nodes see as a detach and an
+//     attach breaks this; when the grace ends without a successor, the
+//     session is detached (Detach) and its node's leave is due. (The
+//     leave and join a node shows after a new daemon attached belong to
+//     the daemon it replaced and to the new one: service changes are
+//     queued in agreed order and may come seconds after the session
+//     events, so the count, not the timing, is checked.)
 type SvcChecker struct {
 	violations []Violation
 	total      int
 	limit      int
 	incs       []*SvcIncarnation
+	// ends counts the sessions of each node's daemon of a service that
+	// ended, leaves (leaveCount by node) the distinct service-only
+	// changes seen in which it left; parkedBy are its sessions that
+	// parked for a handover (for the report).
+	ends       map[svcNode]int
+	leaves     map[svcLeave]bool
+	leaveCount map[svcNode]int
+	parkedBy   map[svcNode][]*SvcIncarnation
+}
+
+// svcLeave names a node's leave of a service: the ring and the ordinal
+// of the service-only change in that ring.
+type svcLeave struct {
+	svcNode
+	ring ring.ID
+	ord  int
+}
+
+type svcNode struct {
+	node srp.NodeID
+	svc  uint16
 }
 
 // SvcIncarnation is what one daemon incarnation saw.
@@ -59,6 +101,15 @@ type SvcIncarnation struct {
 	// daemon's stream is delivered in the order it made it (ipcproto's
 	// pipelining rule).
 	lastFrom map[svcItem]uint64
+	// Handovers: successors that resumed the session; parks: parks.
+	Handovers, parks int
+	// svcOrd counts the service-only changes seen in each ring;
+	// ringFull: o saw the ring from its first Regular change (so svcOrd
+	// is the ordinal every daemon of the service gives a change);
+	// regRing is the ring of its last Regular view.
+	svcOrd   map[ring.ID]int
+	ringFull map[ring.ID]bool
+	regRing  ring.ID
 }
 
 // svcView identifies a service view.
@@ -125,8 +176,89 @@ func (c *SvcChecker) Attach(node srp.NodeID, svc uint16, inc uint32, _ srp.Time)
 	return o
 }
 
-// Detach ends an incarnation.
-func (c *SvcChecker) Detach(o *SvcIncarnation, _ srp.Time) { o.Up = false }
+// Detach ends an incarnation: the session ended (detached, crashed, lost
+// with its totemd, or detached when a handover's grace ended).
+func (c *SvcChecker) Detach(o *SvcIncarnation, _ srp.Time) {
+	if o.Up {
+		if c.ends == nil {
+			c.ends = map[svcNode]int{}
+		}
+		c.ends[svcNode{o.Node, o.Svc}]++
+	}
+	o.Up = false
+}
+
+// Park records that incarnation o's daemon parked to hand its session
+// over: the session does not end (no Detach) unless the grace ends
+// first, so its node may not be seen to leave the service for it.
+func (c *SvcChecker) Park(o *SvcIncarnation, _ srp.Time) {
+	if c.parkedBy == nil {
+		c.parkedBy = map[svcNode][]*SvcIncarnation{}
+	}
+	k := svcNode{o.Node, o.Svc}
+	if o.parks == 0 {
+		c.parkedBy[k] = append(c.parkedBy[k], o)
+	}
+	o.parks++
+}
+
+// Resumed records that a successor process resumed o's session: it
+// carries o's record on.
+func (c *SvcChecker) Resumed(o *SvcIncarnation, _ srp.Time) { o.Handovers++ }
+
+// serviceChange takes what a Transitional change cc says of the nodes
+// that left o's service, before o enters its view: a change inside o's
+// current Regular ring (cc carries that ring's id) is a service-only
+// change, the ordinal-th o saw in that ring. When o saw the ring from
+// its first Regular change (ringFull), the ordinal names the change for
+// every daemon of the service (they all see one sequence of changes in
+// the ring), and each node in its Left that stays among its ring members
+// left the service: each such leave needs a session of its daemon that
+// ended (Detach) before.
+func (c *SvcChecker) serviceChange(o *SvcIncarnation, now srp.Time, cc *ring.ConfChg) {
+	if cc.Type != ring.Transitional || o.cur.view.typ != ring.Regular || cc.Ring != o.cur.view.ring {
+		return
+	}
+	if o.svcOrd == nil {
+		o.svcOrd = map[ring.ID]int{}
+	}
+	o.svcOrd[cc.Ring]++
+	if !o.ringFull[cc.Ring] {
+		return
+	}
+	for _, n := range cc.Left {
+		if !slices.Contains(cc.RingMembers, n) {
+			continue
+		}
+		k := svcNode{srp.NodeID(n), o.Svc}
+		lk := svcLeave{k, cc.Ring, o.svcOrd[cc.Ring]}
+		if c.leaves[lk] {
+			continue
+		}
+		if c.leaves == nil {
+			c.leaves, c.leaveCount = map[svcLeave]bool{}, map[svcNode]int{}
+		}
+		c.leaves[lk] = true
+		c.leaveCount[k]++
+		if c.leaveCount[k] > c.ends[k] {
+			var parked []string
+			for _, h := range c.parkedBy[k] {
+				parked = append(parked, fmt.Sprintf("%s parked %d times, resumed %d, up=%v", h.name(), h.parks, h.Handovers, h.Up))
+			}
+			c.report(KindServiceLeave, now, o.Node, "%s: n%d left the service (change %d of ring %x.%x, members %v): %d leaves of n%d seen, but only %d of its sessions of the service ended (handovers: %v)",
+				o.name(), n, lk.ord, cc.Ring.Rep, cc.Ring.Seq, cc.Members, c.leaveCount[k], n, c.ends[k], parked)
+		}
+	}
+}
+
+// RoundClosed checks at the end that o, still attached, has no sync
+// round open.
+func (c *SvcChecker) RoundClosed(o *SvcIncarnation, now srp.Time) {
+	if o.round != 0 {
+		c.report(KindLiveness, now, o.Node, "%s: sync round %d still open at the end (parked %d times, %d resumed)",
+			o.name(), o.round, o.parks, o.Handovers)
+	}
+}
 
 func (o *SvcIncarnation) name() string { return fmt.Sprintf("service %d #%d", o.Svc, o.Inc) }
 
@@ -138,7 +270,7 @@ func (c *SvcChecker) Attached(o *SvcIncarnation, now srp.Time, m *ipcproto.Msg) 
 		return
 	}
 	o.hasLast = false // the attach may come between a Transitional and a Regular change
-	o.ringSeq = m.Ring.Seq
+	o.ringSeq, o.regRing = m.Ring.Seq, *m.Ring
 	o.enter(svcView{ring: *m.Ring, typ: ring.Regular, members: fmt.Sprint(m.Members), ringMem: fmt.Sprint(m.RingMembers)}, true, false)
 }
 
@@ -197,6 +329,16 @@ func (c *SvcChecker) ConfChg(o *SvcIncarnation, now srp.Time, cc *ring.ConfChg) 
 	// Transitional change; by the Regular one the round is closed.
 	if cc.Type == ring.Regular && o.round != 0 {
 		c.report(KindBus, now, o.Node, "%s: round %d still open at a regular change", o.name(), o.round)
+	}
+	c.serviceChange(o, now, cc)
+	if cc.Type == ring.Regular && cc.Ring != o.regRing {
+		if o.ringFull == nil {
+			o.ringFull = map[ring.ID]bool{}
+		}
+		o.ringFull[cc.Ring] = true // a ring change: o sees every service-only change of the new ring
+	}
+	if cc.Type == ring.Regular {
+		o.regRing = cc.Ring
 	}
 	inRound := o.takesPart(cc)
 	o.lastType, o.hasLast = cc.Type, true

@@ -18,8 +18,9 @@ import (
 // The whole-node simulator runs N totemd node stacks (package stack: srp,
 // pg, syncengine and the bus's decisions) over the virtual network, each
 // with simulated service daemons on its bus (daemon.go) that attach,
-// multicast with TryAgain, take part in sync rounds, detach, crash and
-// restart. Like the SRP simulator, a run is a function of its options:
+// multicast with TryAgain, take part in sync rounds, detach, crash,
+// restart and (cpg's) hand their session over to a successor process
+// (handover.go). Like the SRP simulator, a run is a function of its options:
 // one PCG stream, virtual time, no goroutines.
 //
 // The network has delay and jitter. Half the seeds split it once into
@@ -47,6 +48,9 @@ type WholeOptions struct {
 	// CorosyncTimers runs the stacks with corosync's default timers
 	// (CorosyncConfig) instead of the simulator's shortened ones.
 	CorosyncTimers bool
+	// HandoverFaults deliberately break the simulated bus's handovers
+	// (tests of the service checker).
+	HandoverFaults HandoverFaults
 }
 
 // WholeResult is the outcome of one whole-node run.
@@ -72,6 +76,11 @@ type WholeResult struct {
 	Rounds     int      // sync rounds activated, summed over daemons
 	Aborts     int      // sync rounds aborted, summed over daemons
 	TryAgains  int      // TryAgain acks the daemons got
+	// Handovers are daemons stopped by SIGTERM whose successor resumed
+	// the session within the grace, HandoversLate those detached when
+	// the grace ended first; HeldFrames the frames the bus held for the
+	// successors, summed.
+	Handovers, HandoversLate, HeldFrames int
 	// ByCfg says the crash or stop was cfg's: "kill" (KILL_NODE from a
 	// client of another node) or "shutdown" (a granted shutdown vote).
 	ByCfg       string
@@ -347,6 +356,15 @@ func (s *wsim) carry(n *wnode, o stack.Out) {
 	case stack.OutService:
 		ses := o.Session.(*simSession)
 		m := o.Msg
+		if ses.holding {
+			// Its daemon parked: the bus holds the frame for the
+			// successor (handover.go).
+			ses.held = append(ses.held, m)
+			if s.opts.Trace != nil {
+				s.tracef(n, "→%s#%d held: %s", ses.d.name, ses.inc, describeBus(m))
+			}
+			return
+		}
 		if s.opts.Trace != nil {
 			s.tracef(n, "→%s#%d %s", ses.d.name, ses.inc, describeBus(m))
 		}
