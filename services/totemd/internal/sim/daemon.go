@@ -51,6 +51,9 @@ type simDaemon struct {
 	parked      bool
 	proc        uint32
 	donePending bool
+	// parkNext: the SIGTERM came while it was sending; it parks right
+	// behind its next multicast (handover.go).
+	parkNext *simSession
 }
 
 // simSession is one incarnation's bus session: what the stack knows it by.
@@ -60,12 +63,13 @@ type simSession struct {
 	boot uint32 // the node's stack it attached to (wnode.boot)
 	obs  *SvcIncarnation
 	up   bool // attached and not ended
-	// holding: the bus holds the frames the stack addresses to the
-	// session (held, in order), from KindPark until a successor's
-	// KindResume (handover.go); handed: its daemon handed over and
-	// closed its connection, and the grace runs.
+	// queue: the frames the stack addressed to the session and the bus
+	// has not written yet, in order (wsim.carry, wsim.write); holding:
+	// the bus holds them, from KindPark until a successor's KindResume
+	// (handover.go); handed: its daemon handed over and closed its
+	// connection, and the grace runs.
+	queue           []*ipcproto.Msg
 	holding, handed bool
-	held            []*ipcproto.Msg
 }
 
 // stream is one stream of a daemon's multicasts (ordinary or sync):
@@ -110,7 +114,7 @@ func (d *simDaemon) attach() {
 	ses.obs = d.s.chk.Attach(d.node.id, d.svc, d.inc, d.s.now)
 	d.ses = ses
 	d.ordinary, d.sync, d.round, d.inRound, d.ringSeq = stream{}, stream{sync: true}, 0, true, 0
-	d.parked, d.donePending = false, false
+	d.parked, d.donePending, d.parkNext = false, false, nil
 	d.proc++
 	d.s.tracef(d.node, "%s#%d attach", d.name, d.inc)
 	d.s.fromDaemon(ses, &ipcproto.Msg{Kind: ipcproto.KindAttach, Service: d.svc, Name: d.name})
@@ -145,7 +149,7 @@ func (d *simDaemon) end(ses *simSession) {
 	var err error
 	how := "detach"
 	if handsOver(d.svc) && d.s.rng.IntN(3) == 0 {
-		d.handOver(ses)
+		d.sigterm(ses)
 		return
 	}
 	if d.s.rng.IntN(2) == 0 {
@@ -232,6 +236,7 @@ func (d *simDaemon) pump(ses *simSession, st *stream) {
 	for ; st.sent < len(st.flight); st.sent++ {
 		m := st.flight[st.sent]
 		d.s.fromDaemon(ses, &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: m.id, Payload: m.payload, Sync: st.sync})
+		d.sent(ses)
 	}
 }
 
@@ -350,6 +355,7 @@ func (d *simDaemon) resend(ses *simSession, st *stream) {
 	for ; st.sent < len(st.flight); st.sent++ {
 		m := st.flight[st.sent]
 		d.s.fromDaemon(ses, &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: m.id, Payload: m.payload, Sync: st.sync})
+		d.sent(ses)
 	}
 }
 

@@ -15,15 +15,19 @@ import (
 // to it throughout, so the simulator plays the bus's part here, between
 // the stack's outputs and the daemon:
 //
-//   - At the SIGTERM the daemon sends KindPark and from then on nothing
+//   - At the SIGTERM (half the time right behind a multicast it sends,
+//     so that the multicast is still on its way to the stack and its ack
+//     is held: sigterm) the daemon sends KindPark and from then on nothing
 //     (pump, resends, KindSyncDone and the send loop wait). One bus hop
-//     later the bus holds every frame the stack addresses to the session
-//     (wsim.carry), in order; the frames written before that still reach
-//     the daemon, which processes them, and then KindParked, on which it
-//     hands its state over and its process exits. Its state is the
-//     simDaemon's: the streams with what is in flight (a multicast sent
-//     and not yet acked stays in flight; its ack is held and reaches the
-//     successor), the round, the ids.
+//     later the bus holds the session's frames in order: those queued
+//     and not yet written (a frame is written one bus hop after the
+//     stack gave it, wsim.carry and wsim.write) and every later one; the
+//     frames written before still reach the daemon, which processes
+//     them, and then KindParked, on which it hands its state over and
+//     its process exits. Its state is the simDaemon's: the streams with
+//     what is in flight (a multicast sent and not yet acked stays in
+//     flight; its ack is held and reaches the successor), the round, the
+//     ids.
 //   - A successor process comes 0.1–2 s after the SIGTERM (drawn from the
 //     seed). Its KindResume reaches the bus, which writes it the held
 //     frames in order, then carries the session on; the successor
@@ -49,6 +53,7 @@ const (
 	// detach and attach fall inside the churn.
 	handoverGrace     = 2500 * time.Millisecond
 	handoverLateShare = 8
+	handoverSendWait  = 50 * time.Millisecond
 )
 
 // HandoverFaults deliberately break the simulated bus's handover (tests
@@ -69,6 +74,35 @@ type HandoverFaults struct {
 // (cpgd and quorumd do).
 func handsOver(svc uint16) bool { return svc == svcid.Cpg || svc == svcid.Quorum }
 
+// sigterm stops incarnation ses's process by SIGTERM with a handover:
+// at once, or (half the time) right behind its next multicast, so that
+// the multicast is still on its way to the stack when the daemon parks
+// and its ack is held for the successor (at the latest after
+// handoverSendWait, when it sent nothing).
+func (d *simDaemon) sigterm(ses *simSession) {
+	if d.s.rng.IntN(2) == 0 {
+		d.handOver(ses)
+		return
+	}
+	d.parkNext = ses
+	proc := d.proc
+	d.s.at(d.s.now+srp.Time(handoverSendWait), func() {
+		if d.parkNext == ses && d.ses == ses && d.proc == proc {
+			d.parkNext = nil
+			d.handOver(ses)
+		}
+	})
+}
+
+// sent follows each multicast the daemon sends: a SIGTERM that waited
+// for it parks now.
+func (d *simDaemon) sent(ses *simSession) {
+	if d.parkNext == ses && d.ses == ses {
+		d.parkNext = nil
+		d.handOver(ses)
+	}
+}
+
 // handOver stops incarnation ses's process by SIGTERM with a handover.
 func (d *simDaemon) handOver(ses *simSession) {
 	delay := srp.Time(handoverMin) + srp.Time(d.s.rng.Int64N(int64(handoverMax-handoverMin)))
@@ -85,8 +119,10 @@ func (d *simDaemon) handOver(ses *simSession) {
 			return // its totemd went away meanwhile
 		}
 		// KindPark reached the bus: it writes KindParked and holds the
-		// session's frames from now on.
+		// session's frames from now on, those queued and not yet
+		// written included (the bus's writer).
 		ses.holding = true
+		d.s.tracef(d.node, "%s#%d parked: the bus holds its frames (%d queued)", d.name, ses.inc, len(ses.queue))
 		if d.s.opts.HandoverFaults.DetachOnPark {
 			d.s.endSession(ses, fmt.Errorf("broken handover: detached at the park"))
 		}
@@ -110,10 +146,10 @@ func (d *simDaemon) graceEnded(ses *simSession, proc uint32) {
 	if d.ses != ses || d.proc != proc || !ses.up || !ses.holding {
 		return
 	}
-	d.s.tracef(d.node, "%s#%d handover grace ended with %d frames held: detached", d.name, ses.inc, len(ses.held))
+	d.s.tracef(d.node, "%s#%d handover grace ended with %d frames held: detached", d.name, ses.inc, len(ses.queue))
 	d.s.res.HandoversLate++
 	d.s.res.Restarts++
-	ses.held = nil
+	ses.queue = nil
 	d.down(ses, fmt.Errorf("handover grace ended without a successor"))
 }
 
@@ -140,8 +176,8 @@ func (d *simDaemon) successor(ses *simSession, proc uint32) {
 		// KindResume reached the bus: it writes the handed-over state,
 		// then the held frames, then carries the session on.
 		ses.holding, ses.handed = false, false
-		held := ses.held
-		ses.held = nil
+		held := ses.queue
+		ses.queue = nil
 		d.s.res.Handovers++
 		d.s.res.HeldFrames += len(held)
 		f := d.s.opts.HandoverFaults
@@ -151,12 +187,19 @@ func (d *simDaemon) successor(ses *simSession, proc uint32) {
 		}
 		dropped := false
 		for _, m := range held {
+			switch m.Kind {
+			case ipcproto.KindMcastAck:
+				d.s.res.HeldAcks++
+			case ipcproto.KindSyncInit, ipcproto.KindSyncProcess, ipcproto.KindSyncActivate, ipcproto.KindSyncAbort:
+				d.s.res.HeldSyncSteps++
+			}
 			if f.DropHeld != 0 && !dropped && m.Kind == f.DropHeld {
 				dropped = true
 				d.s.tracef(d.node, "%s#%d broken handover: drops held %s", d.name, ses.inc, describeBus(m))
 				continue
 			}
-			d.s.at(d.s.now+busDelay, func() { d.receive(ses, m) })
+			ses.queue = append(ses.queue, m)
+			d.s.at(d.s.now+busDelay, func() { d.s.write(ses) })
 		}
 		d.s.at(d.s.now+busDelay, func() { d.resumed(ses) })
 	})

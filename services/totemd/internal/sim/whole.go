@@ -79,8 +79,11 @@ type WholeResult struct {
 	// Handovers are daemons stopped by SIGTERM whose successor resumed
 	// the session within the grace, HandoversLate those detached when
 	// the grace ended first; HeldFrames the frames the bus held for the
-	// successors, summed.
+	// successors, summed, HeldAcks and HeldSyncSteps those that were
+	// multicast acks (of multicasts the predecessor sent) and sync steps
+	// (of rounds that went on while the daemon was parked).
 	Handovers, HandoversLate, HeldFrames int
+	HeldAcks, HeldSyncSteps              int
 	// ByCfg says the crash or stop was cfg's: "kill" (KILL_NODE from a
 	// client of another node) or "shutdown" (a granted shutdown vote).
 	ByCfg       string
@@ -356,10 +359,11 @@ func (s *wsim) carry(n *wnode, o stack.Out) {
 	case stack.OutService:
 		ses := o.Session.(*simSession)
 		m := o.Msg
+		// The session's bus queue: the frame is written one bus hop
+		// later, unless its daemon parked meanwhile (the bus then holds
+		// it for the successor, handover.go).
+		ses.queue = append(ses.queue, m)
 		if ses.holding {
-			// Its daemon parked: the bus holds the frame for the
-			// successor (handover.go).
-			ses.held = append(ses.held, m)
 			if s.opts.Trace != nil {
 				s.tracef(n, "→%s#%d held: %s", ses.d.name, ses.inc, describeBus(m))
 			}
@@ -368,12 +372,25 @@ func (s *wsim) carry(n *wnode, o stack.Out) {
 		if s.opts.Trace != nil {
 			s.tracef(n, "→%s#%d %s", ses.d.name, ses.inc, describeBus(m))
 		}
-		s.at(s.now+busDelay, func() { ses.d.receive(ses, m) })
+		s.at(s.now+busDelay, func() { s.write(ses) })
 	case stack.OutSelf:
 		s.chk.report(KindCore, s.now, n.id, "a %s for totemd itself, which no simulated daemon sends", o.Msg.Kind)
 	case stack.OutCfgAction:
 		s.cfgAction(n, o.Cfg)
 	}
+}
+
+// write writes the oldest frame of ses's bus queue to its daemon, unless
+// the bus holds them (one write is planned per frame queued; those
+// planned before a park find it holding and leave the frame queued, and
+// the successor's resume plans them again).
+func (s *wsim) write(ses *simSession) {
+	if ses.holding || len(ses.queue) == 0 {
+		return
+	}
+	m := ses.queue[0]
+	ses.queue = ses.queue[1:]
+	ses.d.receive(ses, m)
 }
 
 // fromDaemon is a bus message of a daemon's session reaching its stack.
