@@ -233,10 +233,13 @@ func (d *simDaemon) pump(ses *simSession, st *stream) {
 	if st.rewinding || d.parked {
 		return
 	}
-	for ; st.sent < len(st.flight); st.sent++ {
+	for st.sent < len(st.flight) {
 		m := st.flight[st.sent]
 		d.s.fromDaemon(ses, &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: m.id, Payload: m.payload, Sync: st.sync})
-		d.sent(ses)
+		st.sent++
+		if d.sent(ses) {
+			return // parked: the successor sends the rest
+		}
 	}
 }
 
@@ -352,10 +355,13 @@ func (d *simDaemon) ack(ses *simSession, st *stream, m *ipcproto.Msg) {
 // resend sends stream st again from its oldest unacked message on; acks
 // up to that one's are stale.
 func (d *simDaemon) resend(ses *simSession, st *stream) {
-	for ; st.sent < len(st.flight); st.sent++ {
+	for st.sent < len(st.flight) {
 		m := st.flight[st.sent]
 		d.s.fromDaemon(ses, &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: m.id, Payload: m.payload, Sync: st.sync})
-		d.sent(ses)
+		st.sent++
+		if d.sent(ses) {
+			return // parked: the successor sends the rest
+		}
 	}
 }
 

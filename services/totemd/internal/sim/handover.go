@@ -95,12 +95,13 @@ func (d *simDaemon) sigterm(ses *simSession) {
 }
 
 // sent follows each multicast the daemon sends: a SIGTERM that waited
-// for it parks now.
-func (d *simDaemon) sent(ses *simSession) {
+// for it parks now. It reports whether the daemon is parked.
+func (d *simDaemon) sent(ses *simSession) bool {
 	if d.parkNext == ses && d.ses == ses {
 		d.parkNext = nil
 		d.handOver(ses)
 	}
+	return d.parked
 }
 
 // handOver stops incarnation ses's process by SIGTERM with a handover.

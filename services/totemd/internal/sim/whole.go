@@ -396,6 +396,11 @@ func (s *wsim) write(ses *simSession) {
 // fromDaemon is a bus message of a daemon's session reaching its stack.
 func (s *wsim) fromDaemon(ses *simSession, m *ipcproto.Msg) {
 	d := ses.d
+	if d.parked && d.ses == ses && m.Kind != ipcproto.KindAttach {
+		// The simulated daemon broke the contract: nothing after
+		// KindPark but the handover (handover.go).
+		s.chk.report(KindBus, s.now, d.node.id, "%s#%d sent %s while parked", d.name, ses.inc, m.Kind)
+	}
 	if s.opts.Trace != nil {
 		s.tracef(d.node, "←%s#%d %s", d.name, ses.inc, describeBus(m))
 	}
