@@ -247,34 +247,29 @@ func bareResp(id cfg.RespID, e cs.Error) []byte { return cfg.BareResponse{Resp: 
 // cfgReload: RELOAD_CONFIG, answered OK once the node's own copy is
 // delivered and reloaded.
 func (s *wsim) cfgReload(n *wnode) {
-	c := s.cfgConnect(n, "reload")
-	c.send(cfg.BareRequest{Req: cfg.ReqReloadConfig}.Encode(), func(msg []byte) {
-		if !bytes.Equal(msg, bareResp(cfg.RespReloadConfig, cs.OK)) {
-			s.chk.report(KindCfg, s.now, n.id, "reload of client %d answered %x", c.id, msg)
-		}
-		c.close()
-	})
+	s.cfgAsk(n, "reload", cfg.BareRequest{Req: cfg.ReqReloadConfig}.Encode(), bareResp(cfg.RespReloadConfig, cs.OK))
 }
 
 // cfgKillNobody: KILL_NODE of a node id outside the nodelist is refused
 // with ErrNotExist, and nothing goes to the ring (cfgcheck would see it).
 func (s *wsim) cfgKillNobody(n *wnode) {
-	c := s.cfgConnect(n, "kill-nobody")
 	target := uint32(len(s.nodes) + 1 + s.rng.IntN(5))
-	c.send(cfg.KillNodeRequest{NodeID: target, Reason: "nobody"}.Encode(), func(msg []byte) {
-		if !bytes.Equal(msg, bareResp(cfg.RespKillNode, cs.ErrNotExist)) {
-			s.chk.report(KindCfg, s.now, n.id, "kill of absent n%d answered %x", target, msg)
-		}
-		c.close()
-	})
+	s.cfgAsk(n, fmt.Sprintf("kill of absent n%d", target), cfg.KillNodeRequest{NodeID: target, Reason: "nobody"}.Encode(),
+		bareResp(cfg.RespKillNode, cs.ErrNotExist))
 }
 
 // cfgReopenLogs: REOPEN_LOG_FILES, answered OK after the driver reopened.
 func (s *wsim) cfgReopenLogs(n *wnode) {
-	c := s.cfgConnect(n, "reopen-logs")
-	c.send(cfg.BareRequest{Req: cfg.ReqReopenLogFiles}.Encode(), func(msg []byte) {
-		if !bytes.Equal(msg, bareResp(cfg.RespReopenLogFiles, cs.OK)) {
-			s.chk.report(KindCfg, s.now, n.id, "reopen-logs of client %d answered %x", c.id, msg)
+	s.cfgAsk(n, "reopen-logs", cfg.BareRequest{Req: cfg.ReqReopenLogFiles}.Encode(), bareResp(cfg.RespReopenLogFiles, cs.OK))
+}
+
+// cfgAsk sends req from a new client on n, wants exactly the answer want
+// and closes the client.
+func (s *wsim) cfgAsk(n *wnode, what string, req, want []byte) {
+	c := s.cfgConnect(n, what)
+	c.send(req, func(msg []byte) {
+		if !bytes.Equal(msg, want) {
+			s.chk.report(KindCfg, s.now, n.id, "%s (client %d) answered %x", what, c.id, msg)
 		}
 		c.close()
 	})

@@ -152,16 +152,23 @@ func TestCfgKillNode(t *testing.T) {
 	}
 }
 
-// TestCfgShutdownVoteTimesOut: a TRYSHUTDOWN with a tracker that never
-// answers waits for cfg's timer, which is part of the stack's deadline
-// and fires from the stack's time: after shutdown_timeout the requester
-// gets ErrBusy and nothing is sent to the ring.
-func TestCfgShutdownVoteTimesOut(t *testing.T) {
+// newVoteRing is a 3-node ring with two cfg clients on n2: connection 1
+// tracks shutdowns (the vote's voter), connection 2 will ask for one.
+func newVoteRing(t *testing.T) *cfgRing {
 	c := newCfgRing(t, 3)
 	c.run(2 * time.Second)
 	c.connect(1, 1)
 	c.connect(1, 2)
 	c.request(1, 1, cfg.TrackStartRequest{}.Encode())
+	return c
+}
+
+// TestCfgShutdownVoteTimesOut: a TRYSHUTDOWN with a tracker that never
+// answers waits for cfg's timer, which is part of the stack's deadline
+// and fires from the stack's time: after shutdown_timeout the requester
+// gets ErrBusy and nothing is sent to the ring.
+func TestCfgShutdownVoteTimesOut(t *testing.T) {
+	c := newVoteRing(t)
 	take[cfg.Respond](c, 1)
 	start := c.now
 	c.request(1, 2, cfg.TryShutdownRequest{Flags: cfg.ShutdownRequest}.Encode())
@@ -201,11 +208,7 @@ func TestCfgShutdownVoteTimesOut(t *testing.T) {
 // gets OK, every node's core gets the ring SHUTDOWN of n2, and only n2's
 // asks its driver to shut down.
 func TestCfgShutdownGranted(t *testing.T) {
-	c := newCfgRing(t, 3)
-	c.run(2 * time.Second)
-	c.connect(1, 1)
-	c.connect(1, 2)
-	c.request(1, 1, cfg.TrackStartRequest{}.Encode())
+	c := newVoteRing(t)
 	c.request(1, 2, cfg.TryShutdownRequest{Flags: cfg.ShutdownRequest}.Encode())
 	c.acts[1] = nil
 	c.request(1, 1, cfg.ReplyToShutdownRequest{Response: 1}.Encode())
