@@ -182,7 +182,9 @@ func loadAcrossFault(t *testing.T, nodes []*harness.Node, group string, victim i
 	}
 	rs := cpgloadResults(t, rest)
 	for _, r := range rs {
-		t.Logf("%s", r.line)
+		t.Logf("%s", r.line) // every node's, before any failure: which sender lost what (lost_detail)
+	}
+	for _, r := range rs {
 		if !r.OK || r.Lost != 0 || r.Duplicates != 0 || r.FIFO != 0 || r.Departed != departed || r.OrderHash != rs[0].OrderHash {
 			t.Fatalf("%s: node %d's load across it: ok %v lost %d dup %d fifo %d departed %d (want %d) hash %s vs %s",
 				what, r.Node, r.OK, r.Lost, r.Duplicates, r.FIFO, r.Departed, departed, r.OrderHash, rs[0].OrderHash)

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -128,6 +132,51 @@ func (c *checker) lost() uint64 {
 		}
 	}
 	return n
+}
+
+// lostDetail names, for each sender with a loss, the seqs missing below
+// what lost counts (at most maxLostRanges ranges a sender): which sender
+// and which messages, for whoever reads a failed run.
+func (c *checker) lostDetail() []string {
+	const maxLostRanges = 6
+	var out []string
+	for _, id := range slices.SortedFunc(maps.Keys(c.senders), func(a, b senderID) int {
+		return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.pid, b.pid))
+	}) {
+		st := c.senders[id]
+		want := uint64(st.maxSeen + 1)
+		if st.end >= 0 {
+			want = uint64(st.end)
+		}
+		if want <= st.distinct {
+			continue
+		}
+		var ranges []string
+		for seq := uint64(0); seq < want && len(ranges) < maxLostRanges; seq++ {
+			if st.has(seq) {
+				continue
+			}
+			end := seq
+			for end+1 < want && !st.has(end+1) {
+				end++
+			}
+			if end == seq {
+				ranges = append(ranges, fmt.Sprint(seq))
+			} else {
+				ranges = append(ranges, fmt.Sprintf("%d-%d", seq, end))
+			}
+			seq = end
+		}
+		out = append(out, fmt.Sprintf("node %d pid %d: %d of %d missing (seqs %s; highest seen %d, departed %v)",
+			id.node, id.pid, want-st.distinct, want, strings.Join(ranges, ","), st.maxSeen, st.departed))
+	}
+	return out
+}
+
+// has says whether data seq was received.
+func (st *senderState) has(seq uint64) bool {
+	w := seq / 64
+	return w < uint64(len(st.got)) && st.got[w]&(uint64(1)<<(seq%64)) != 0
 }
 
 func (c *checker) orderHash() string { return hex.EncodeToString(c.order.Sum(nil)[:8]) }

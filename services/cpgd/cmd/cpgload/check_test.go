@@ -68,4 +68,17 @@ func TestChecker(t *testing.T) {
 	if !faulty.done() || faulty.dups != 1 || faulty.fifo != 1 || faulty.lost() != 5+1<<20-4 || faulty.badPayload != 1 {
 		t.Fatalf("faulty run: done %v dups %d fifo %d lost %d bad %d", faulty.done(), faulty.dups, faulty.fifo, faulty.lost(), faulty.badPayload)
 	}
+	if d := clean.lostDetail(); d != nil {
+		t.Fatalf("clean run's lost detail %q", d)
+	}
+	// a departed sender: the holes below its highest seq
+	holes := run(func(c *checker) {
+		for _, i := range []uint64{0, 1, 4, 5, 7} {
+			c.deliver(a, msg(kindData, i, 0), now)
+		}
+		c.left(a)
+	})
+	if d := holes.lostDetail(); len(d) != 1 || d[0] != "node 1 pid 10: 3 of 8 missing (seqs 2-3,6; highest seen 7, departed true)" {
+		t.Fatalf("lost detail %q", d)
+	}
 }

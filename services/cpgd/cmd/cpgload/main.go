@@ -68,31 +68,33 @@ type config struct {
 
 // result is the JSON line cpgload prints.
 type result struct {
-	Tool       string  `json:"tool"`
-	Node       uint32  `json:"node"`
-	PID        uint32  `json:"pid"`
-	Group      string  `json:"group"`
-	Members    int     `json:"members"`
-	Size       int     `json:"size_bytes"`
-	Rate       float64 `json:"rate"`
-	Sent       uint64  `json:"sent"`
-	Senders    int     `json:"senders"`
-	Received   uint64  `json:"received"`
-	Lost       uint64  `json:"lost"`
-	Duplicates uint64  `json:"duplicates"`
-	FIFO       uint64  `json:"fifo_violations"`
-	BadPayload uint64  `json:"bad_payloads"`
-	Departed   int     `json:"departed"`
-	OrderHash  string  `json:"order_hash"`
-	ElapsedS   float64 `json:"elapsed_s"`
-	MsgsPerS   float64 `json:"msgs_per_s"`
-	MBPerS     float64 `json:"mb_per_s"`
-	P50us      float64 `json:"latency_p50_us"`
-	P99us      float64 `json:"latency_p99_us"`
-	MaxUs      float64 `json:"latency_max_us"`
-	TryAgain   uint64  `json:"try_again"`
-	Complete   bool    `json:"complete"`
-	OK         bool    `json:"ok"`
+	Tool     string  `json:"tool"`
+	Node     uint32  `json:"node"`
+	PID      uint32  `json:"pid"`
+	Group    string  `json:"group"`
+	Members  int     `json:"members"`
+	Size     int     `json:"size_bytes"`
+	Rate     float64 `json:"rate"`
+	Sent     uint64  `json:"sent"`
+	Senders  int     `json:"senders"`
+	Received uint64  `json:"received"`
+	Lost     uint64  `json:"lost"`
+	// LostDetail names each sender with a loss and the seqs it lost.
+	LostDetail []string `json:"lost_detail,omitempty"`
+	Duplicates uint64   `json:"duplicates"`
+	FIFO       uint64   `json:"fifo_violations"`
+	BadPayload uint64   `json:"bad_payloads"`
+	Departed   int      `json:"departed"`
+	OrderHash  string   `json:"order_hash"`
+	ElapsedS   float64  `json:"elapsed_s"`
+	MsgsPerS   float64  `json:"msgs_per_s"`
+	MBPerS     float64  `json:"mb_per_s"`
+	P50us      float64  `json:"latency_p50_us"`
+	P99us      float64  `json:"latency_p99_us"`
+	MaxUs      float64  `json:"latency_max_us"`
+	TryAgain   uint64   `json:"try_again"`
+	Complete   bool     `json:"complete"`
+	OK         bool     `json:"ok"`
 }
 
 // run state shared between the sender (main goroutine) and the dispatcher.
@@ -288,7 +290,7 @@ func (l *load) send(ctx context.Context) (sent, tryAgain uint64, err error) {
 func (l *load) result(node uint32, sent, tryAgain uint64, complete bool) result {
 	c := l.chk
 	r := result{Tool: "cpgload", Node: node, PID: l.c.PID(), Group: l.cfg.group, Members: l.cfg.members, Size: l.cfg.size,
-		Rate: l.cfg.rate, Sent: sent, Received: c.received, Lost: c.lost(), Duplicates: c.dups, FIFO: c.fifo,
+		Rate: l.cfg.rate, Sent: sent, Received: c.received, Lost: c.lost(), LostDetail: c.lostDetail(), Duplicates: c.dups, FIFO: c.fifo,
 		BadPayload: c.badPayload, OrderHash: c.orderHash(), TryAgain: tryAgain, Complete: complete}
 	for _, st := range c.senders {
 		if st.end > 0 || st.maxSeen >= 0 {
