@@ -381,10 +381,10 @@ func (d *simDaemon) syncAccepted(ses *simSession, m flightMsg) {
 
 // finish checks, at the end of the run, that the attached incarnation
 // delivered every ordinary multicast it got an OK for and has no sync
-// round open.
+// round open for longer than a ring takes to re-form (wholeReform).
 func (d *simDaemon) finish() {
 	if d.ses != nil {
 		d.s.chk.SelfDelivered(d.ses.obs, d.s.now)
-		d.s.chk.RoundClosed(d.ses.obs, d.s.now)
+		d.s.chk.RoundClosed(d.ses.obs, d.s.now, wholeReform(d.s.coreConfig(d.node.id)))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/needle-cluster/needle/libs/corotypes/ring"
 	"github.com/needle-cluster/needle/libs/ipcproto"
@@ -92,9 +93,10 @@ type SvcIncarnation struct {
 	segs      []*svcSegment
 	cur       *svcSegment
 	lastType  ring.ConfType
-	hasLast   bool   // lastType is set: a change came since the attach (Transitional is ConfType 0)
-	round     uint64 // the open round's id, 0 when none
-	ringSeq   uint64 // of the last Regular view (or the attach's)
+	hasLast   bool     // lastType is set: a change came since the attach (Transitional is ConfType 0)
+	round     uint64   // the open round's id, 0 when none
+	roundAt   srp.Time // when it opened (its sync_init)
+	ringSeq   uint64   // of the last Regular view (or the attach's)
 	delivered map[svcItem]bool
 	accepted  []svcItem
 	// lastFrom is the last id delivered of each sender stream: a
@@ -252,11 +254,13 @@ func (c *SvcChecker) serviceChange(o *SvcIncarnation, now srp.Time, cc *ring.Con
 }
 
 // RoundClosed checks at the end that o, still attached, has no sync
-// round open.
-func (c *SvcChecker) RoundClosed(o *SvcIncarnation, now srp.Time) {
-	if o.round != 0 {
-		c.report(KindLiveness, now, o.Node, "%s: sync round %d still open at the end (parked %d times, %d resumed)",
-			o.name(), o.round, o.parks, o.Handovers)
+// round open for longer than bound: a round the run's end cuts short is
+// no fault (on rings of dozens of nodes with daemons coming and going,
+// rounds follow one another to the last moment), one stuck that long is.
+func (c *SvcChecker) RoundClosed(o *SvcIncarnation, now srp.Time, bound time.Duration) {
+	if o.round != 0 && now-o.roundAt > bound {
+		c.report(KindLiveness, now, o.Node, "%s: sync round %d still open at the end, %v after it began (parked %d times, %d resumed)",
+			o.name(), o.round, now-o.roundAt, o.parks, o.Handovers)
 	}
 }
 
@@ -423,7 +427,7 @@ func (c *SvcChecker) SyncStep(o *SvcIncarnation, now srp.Time, m *ipcproto.Msg) 
 		if o.round != 0 {
 			c.report(KindBus, now, o.Node, "%s: sync_init %d while round %d is open", o.name(), m.ID, o.round)
 		}
-		o.round = m.ID
+		o.round, o.roundAt = m.ID, now
 		detail = fmt.Sprintf("init(%v trans=%v members=%v)", m.SyncKind, m.Trans, m.Members)
 	case ipcproto.KindSyncProcess:
 		if o.round != m.ID {
