@@ -99,13 +99,9 @@ func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs [
 	// and slack, within [a, b]; whether vqsim fired it before or after
 	// the step, the round's messages or the read depends on real time,
 	// not on the scenario.
+	races := func(d, a, b time.Duration) bool { return d+slack >= a-Margin && d <= b+Margin }
 	nearAny := func(ds []time.Duration, a, b time.Duration) bool {
-		for _, d := range ds {
-			if d+slack >= a-Margin && d <= b+Margin {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(ds, func(d time.Duration) bool { return races(d, a, b) })
 	}
 	near := func(a, b time.Duration) bool { return nearAny(ex.Deadlines(), a, b) }
 	// waitPast sleeps until every timer of ds that could fire within
@@ -117,7 +113,7 @@ func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs [
 	waitPast := func(ds []time.Duration, a, b time.Duration) bool {
 		var until time.Duration
 		for _, d := range ds {
-			if d+slack >= a-Margin && d <= b+Margin {
+			if races(d, a, b) {
 				until = max(until, d+slack+Margin+5*time.Millisecond)
 			}
 		}
@@ -213,7 +209,7 @@ func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs [
 			// a timer the round armed: the model armed it at sent,
 			// vqsim up to synced. Due before every round message
 			// landed, it raced them.
-			if len(ex.Armed) > 0 && nearAny(ex.Armed, sent, synced) {
+			if nearAny(ex.Armed, sent, synced) {
 				res.Ambiguous = true
 				return res, nil
 			}

@@ -420,13 +420,13 @@ func (e *Explorer) ExploreRelayed(rounds []round, shown map[uint32]NodeView, rel
 	for _, r := range relevantRelays(relays) {
 		p, ok := e.part[r.From]
 		if !ok {
-			return false, fmt.Sprintf("vqsim relayed %v from a node that is not up", r), nil
+			return false, "", fmt.Errorf("%w: vqsim relayed %v from a node that is not up", ErrRelays, r)
 		}
 		byPart[p] = append(byPart[p], r)
 	}
 	for p, rs := range byPart {
 		if !slices.ContainsFunc(rounds, func(r round) bool { return r.p == p }) {
-			return false, fmt.Sprintf("vqsim relayed %v in partition %d, which ran no sync round", rs, p), nil
+			return false, "", fmt.Errorf("%w: vqsim relayed %v in partition %d, which ran no sync round", ErrRelays, rs, p)
 		}
 	}
 	return e.explore(rounds, shown, byPart, show)

@@ -186,8 +186,7 @@ func (n *Node) applyRetune() {
 			n.logPeerChanges(n.tr.Peers(), r.Peers)
 			n.tr.SetPeers(r.Peers)
 			n.cfg.SRP.Nodes = slices.Clone(r.Nodes)
-			n.cfg.Cfg.Nodelist = r.Nodelist
-			n.st.SetCfgNodelist(r.Nodelist)
+			n.st.SetCfgNodelist(r.Nodelist) // cfg answers from the stack's copy
 		}
 	}
 	n.writeRuntime(r.Runtime)

@@ -233,14 +233,7 @@ func (d *simDaemon) pump(ses *simSession, st *stream) {
 	if st.rewinding || d.parked {
 		return
 	}
-	for st.sent < len(st.flight) {
-		m := st.flight[st.sent]
-		d.s.fromDaemon(ses, &ipcproto.Msg{Kind: ipcproto.KindMcast, ID: m.id, Payload: m.payload, Sync: st.sync})
-		st.sent++
-		if d.sent(ses) {
-			return // parked: the successor sends the rest
-		}
-	}
+	d.resend(ses, st)
 }
 
 // receive is a message of the stack for incarnation ses.
@@ -352,8 +345,9 @@ func (d *simDaemon) ack(ses *simSession, st *stream, m *ipcproto.Msg) {
 	d.pump(ses, st) // what waited behind a rewind, if it ended
 }
 
-// resend sends stream st again from its oldest unacked message on; acks
-// up to that one's are stale.
+// resend sends stream st from its first unsent message on (after a
+// TryAgain that is its oldest unacked one: acks up to that one's are
+// stale), and stops behind one the daemon parked after.
 func (d *simDaemon) resend(ses *simSession, st *stream) {
 	for st.sent < len(st.flight) {
 		m := st.flight[st.sent]

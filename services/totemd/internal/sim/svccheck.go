@@ -96,7 +96,6 @@ type SvcIncarnation struct {
 	hasLast   bool     // lastType is set: a change came since the attach (Transitional is ConfType 0)
 	round     uint64   // the open round's id, 0 when none
 	roundAt   srp.Time // when it opened (its sync_init)
-	ringSeq   uint64   // of the last Regular view (or the attach's)
 	delivered map[svcItem]bool
 	accepted  []svcItem
 	// lastFrom is the last id delivered of each sender stream: a
@@ -108,7 +107,7 @@ type SvcIncarnation struct {
 	// svcOrd counts the service-only changes seen in each ring;
 	// ringFull: o saw the ring from its first Regular change (so svcOrd
 	// is the ordinal every daemon of the service gives a change);
-	// regRing is the ring of its last Regular view.
+	// regRing is the ring of its last Regular view (or the attach's).
 	svcOrd   map[ring.ID]int
 	ringFull map[ring.ID]bool
 	regRing  ring.ID
@@ -274,7 +273,7 @@ func (c *SvcChecker) Attached(o *SvcIncarnation, now srp.Time, m *ipcproto.Msg) 
 		return
 	}
 	o.hasLast = false // the attach may come between a Transitional and a Regular change
-	o.ringSeq, o.regRing = m.Ring.Seq, *m.Ring
+	o.regRing = *m.Ring
 	o.enter(svcView{ring: *m.Ring, typ: ring.Regular, members: fmt.Sprint(m.Members), ringMem: fmt.Sprint(m.RingMembers)}, true, false)
 }
 
@@ -346,9 +345,6 @@ func (c *SvcChecker) ConfChg(o *SvcIncarnation, now srp.Time, cc *ring.ConfChg) 
 	}
 	inRound := o.takesPart(cc)
 	o.lastType, o.hasLast = cc.Type, true
-	if cc.Type == ring.Regular {
-		o.ringSeq = cc.Ring.Seq
-	}
 	o.enter(svcView{ring: cc.Ring, typ: cc.Type, members: fmt.Sprint(cc.Members), ringMem: fmt.Sprint(cc.RingMembers)}, false, inRound)
 }
 
@@ -372,9 +368,9 @@ func (c *SvcChecker) Deliver(o *SvcIncarnation, now srp.Time, from uint32, paylo
 		c.report(KindDuplicate, now, o.Node, "%s: %v delivered twice", o.name(), it)
 		return
 	}
-	if seq := sentInRing(payload); seq > o.ringSeq {
+	if seq := sentInRing(payload); seq > o.regRing.Seq {
 		c.report(KindBus, now, o.Node, "%s: %v, sent in ring seq %x, delivered before that ring's Regular change (last %x)",
-			o.name(), it, seq, o.ringSeq)
+			o.name(), it, seq, o.regRing.Seq)
 	}
 	stream := it
 	stream.id = 0

@@ -178,9 +178,6 @@ func (s *Stack) Membership() Membership {
 // Reachable says whether id is a member of the current ring.
 func (s *Stack) Reachable(id srp.NodeID) bool { return slices.Contains(s.members, id) }
 
-// Synced says the service sync after the last ring change has completed.
-func (s *Stack) Synced() bool { return s.synced }
-
 // Status is srp's status snapshot.
 func (s *Stack) Status() srp.Status { return s.srp.Status() }
 
