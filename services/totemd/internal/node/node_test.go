@@ -234,7 +234,7 @@ func TestServiceMessagesFlowInOneOrder(t *testing.T) {
 // on gets its messages delivered once each, in the order it made them.
 func TestPipelinedMcastKeepsSenderOrder(t *testing.T) {
 	// far more than the ring queue and totemd's waiting list hold
-	if refusals := pipelined(t, 1000, 16<<10, 1000); refusals == 0 {
+	if refusals := pipelined(t, 3000, 16<<10, 3000); refusals == 0 {
 		t.Fatalf("the ring queue never refused a message: the test did not exercise the gate")
 	}
 }
