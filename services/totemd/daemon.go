@@ -210,6 +210,7 @@ func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) 
 			Mode: mode, Local: local, Port: t.Links[0].Port, Peers: peers,
 			Mcast: t.Links[0].McastAddr, TTL: int(t.Links[0].TTL),
 			BlockUnlisted: tm.BlockUnlistedIPs, Codec: codec, Logger: logs.Logger("TOTEM").Named("transport"),
+			NoGSO: os.Getenv(noGSOEnv) == "off", NoGRO: os.Getenv(noGSOEnv) == "off" || os.Getenv(noGSOEnv) == "send",
 		},
 		StateDir: stateDir,
 		BusPath:  busPath,
@@ -219,6 +220,12 @@ func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) 
 		CfgLog:   logs.Logger("CFG"),
 	}, ensureDir(busPath)
 }
+
+// noGSOEnv set to "off" turns the transport's segmented sends and
+// coalesced receives (UDP_SEGMENT, UDP_GRO) off, "send" only the
+// receives: a diagnostic, not a corosync option, for same-run
+// comparisons (transport/gso.go says what they are).
+const noGSOEnv = "NEEDLE_UDP_GSO"
 
 func ensureDir(busPath string) error {
 	if busPath == "" {

@@ -36,9 +36,15 @@ type mmsghdr struct {
 // node goroutine sends, so one is enough.
 type batchWriter struct {
 	dgrams []dgram
+	run    [][]byte // SendBatch's current run of udpu multicasts
 	hdrs   []mmsghdr
 	iovs   []unix.Iovec
 	names  []unix.RawSockaddrInet6 // large enough for either family
+	segs   []int                   // datagrams in each header's gsoGroup
+	cmsgs  []byte                  // a UDP_SEGMENT control message per header
+	// noGSO: segmented sends are off, by configuration or because the
+	// kernel or the route refused one (then logged once).
+	noGSO bool
 }
 
 // SendBatch sends frames in order, as Mcast and SendToken would one by
@@ -72,7 +78,28 @@ func (t *Transport) SendBatch(outs []Out) error {
 		ds = append(ds, dgram{conn: conn, dst: dst, data: out})
 	}
 	ps := t.peers.Load()
+	// A run of udpu multicasts goes out member by member (all of the
+	// run's frames to one member, then to the next) rather than frame by
+	// frame: what each member receives, and its order, is the same, and
+	// a member's frames then sit side by side for the kernel to take as
+	// one segmented send (gsoGroup). The run ends before a token, so a
+	// token still follows every frame sent before it, to every member.
+	run := w.run[:0]
+	flushRun := func() {
+		for _, p := range ps.list {
+			for _, f := range run {
+				add(t.send, f, p.ID, ps.addr[p.ID])
+			}
+		}
+		clear(run)
+		run = run[:0]
+	}
 	for _, o := range outs {
+		if o.To == 0 && t.cfg.Mode == UDPU {
+			run = append(run, o.Frame)
+			continue
+		}
+		flushRun()
 		switch {
 		case o.To != 0:
 			dst, ok := ps.addr[o.To]
@@ -92,12 +119,10 @@ func (t *Transport) SendBatch(outs []Out) error {
 			} else {
 				t.deliverLocal(o.Frame)
 			}
-		default:
-			for _, p := range ps.list {
-				add(t.send, o.Frame, p.ID, ps.addr[p.ID])
-			}
 		}
 	}
+	flushRun()
+	w.run = run
 	for i := 0; i < len(ds); {
 		j := i + 1
 		for j < len(ds) && ds[j].conn == ds[i].conn {
@@ -116,7 +141,11 @@ func (t *Transport) SendBatch(outs []Out) error {
 func (t *Transport) writeRun(ds []dgram) error {
 	var first error
 	for len(ds) > 0 {
+		gso := !t.bw.noGSO
 		n, err := t.bw.sendmmsg(ds)
+		if gso && t.bw.noGSO {
+			t.log.Warn("the kernel refused a segmented send (UDP_SEGMENT); sending datagram by datagram", "error", err)
+		}
 		t.sent.Add(uint64(n))
 		for _, d := range ds[:n] {
 			t.sentBytes.Add(uint64(len(d.data)))
@@ -144,7 +173,8 @@ func (t *Transport) writeRun(ds []dgram) error {
 }
 
 // sendmmsg sends a prefix of ds (all on one socket) and reports how many
-// went out; an error means the datagram after them was not sent.
+// datagrams went out; an error means the datagram after them was not
+// sent.
 func (w *batchWriter) sendmmsg(ds []dgram) (int, error) {
 	n := len(ds)
 	for i, d := range ds {
@@ -157,33 +187,52 @@ func (w *batchWriter) sendmmsg(ds []dgram) (int, error) {
 		}
 	}
 	ds = ds[:n]
-	if cap(w.hdrs) < n {
+	if cap(w.iovs) < n {
 		w.hdrs = make([]mmsghdr, n)
 		w.iovs = make([]unix.Iovec, n)
 		w.names = make([]unix.RawSockaddrInet6, n)
+		w.segs = make([]int, n)
+		w.cmsgs = make([]byte, n*gsoCmsgSpace)
 	}
-	hdrs, iovs, names := w.hdrs[:n], w.iovs[:n], w.names[:n]
-	for i, d := range ds {
-		iovs[i] = unix.Iovec{}
-		if len(d.data) > 0 {
-			iovs[i].Base = &d.data[0]
+	// One header per gsoGroup (per datagram when segmenting is off), its
+	// iovecs the group's datagrams, which lie side by side in ds.
+	hdrs, iovs, names, segs := w.hdrs[:0], w.iovs[:n], w.names[:n], w.segs[:0]
+	for i := 0; i < n; {
+		k := 1
+		if !w.noGSO {
+			k = gsoGroup(ds[i:])
 		}
-		iovs[i].SetLen(len(d.data))
-		hdrs[i] = mmsghdr{}
-		h := &hdrs[i].hdr
-		h.Iov = &iovs[i]
-		h.SetIovlen(1)
-		h.Name = (*byte)(unsafe.Pointer(&names[i]))
-		h.Namelen = putSockaddr(&names[i], d.dst)
+		for j, d := range ds[i : i+k] {
+			iovs[i+j] = unix.Iovec{}
+			if len(d.data) > 0 {
+				iovs[i+j].Base = &d.data[0]
+			}
+			iovs[i+j].SetLen(len(d.data))
+		}
+		h := len(hdrs)
+		hdrs = append(hdrs, mmsghdr{})
+		m := &hdrs[h].hdr
+		m.Iov = &iovs[i]
+		m.SetIovlen(k)
+		m.Name = (*byte)(unsafe.Pointer(&names[h]))
+		m.Namelen = putSockaddr(&names[h], ds[i].dst)
+		if k > 1 {
+			c := w.cmsgs[h*gsoCmsgSpace : (h+1)*gsoCmsgSpace]
+			putSegmentCmsg(c, len(ds[i].data))
+			m.Control = &c[0]
+			m.SetControllen(len(c))
+		}
+		segs = append(segs, k)
+		i += k
 	}
 	rc, err := ds[0].conn.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
-	sent := 0
+	sentHdrs := 0
 	var serr error
 	werr := rc.Write(func(fd uintptr) bool {
-		for sent < n {
+		for sentHdrs < len(hdrs) {
 			// Raw: unannounced to the Go scheduler, as libs/qbipc's
 			// rawio package does for the daemons' sockets (its doc says
 			// why); the socket is non-blocking, so the call never
@@ -194,7 +243,7 @@ func (w *batchWriter) sendmmsg(ds []dgram) (int, error) {
 			// every token hop. Measured (BenchmarkCPG, same run, 3
 			// pairs): the token went round 22 % more often at 1 KiB ×
 			// 1000/s.
-			r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[sent])), uintptr(n-sent), 0, 0, 0)
+			r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[sentHdrs])), uintptr(len(hdrs)-sentHdrs), 0, 0, 0)
 			switch {
 			case errno == unix.EAGAIN:
 				return false // wait until the socket is writable
@@ -204,14 +253,22 @@ func (w *batchWriter) sendmmsg(ds []dgram) (int, error) {
 				serr = errno
 				return true
 			}
-			sent += int(r)
+			sentHdrs += int(r)
 		}
 		return true
 	})
-	clear(iovs) // keep no frame alive through the scratch arrays
-	for i := range hdrs {
-		hdrs[i] = mmsghdr{}
+	sent := 0
+	for _, k := range segs[:sentHdrs] {
+		sent += k
 	}
+	if serr != nil && segs[sentHdrs] > 1 && gsoRefused(serr) {
+		// The kernel, the device or the route will not segment: send
+		// datagram by datagram from now on, as before segmenting.
+		w.noGSO = true
+		serr = fmt.Errorf("segmented send refused, sending datagram by datagram from now on: %w", serr)
+	}
+	clear(iovs) // keep no frame alive through the scratch arrays
+	clear(w.hdrs)
 	if serr == nil {
 		serr = werr
 	}

@@ -26,6 +26,7 @@ type batchReader struct {
 	hdrs  []mmsghdr
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6
+	ctrl  []byte            // a UDP_GRO control message's room per slot
 	zones map[uint32]string // interface index → name, for scoped IPv6 sources
 	rc    syscall.RawConn   // the socket's, taken at the first read
 }
@@ -36,6 +37,7 @@ func newBatchReader() *batchReader {
 		hdrs:  make([]mmsghdr, recvBatch),
 		iovs:  make([]unix.Iovec, recvBatch),
 		names: make([]unix.RawSockaddrInet6, recvBatch),
+		ctrl:  make([]byte, recvBatch*groCmsgSpace),
 	}
 	for i := range r.bufs {
 		r.bufs[i] = make([]byte, MaxDatagram+1)
@@ -55,6 +57,9 @@ func (r *batchReader) read(conn *net.UDPConn) (int, error) {
 		h.SetIovlen(1)
 		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 		h.Namelen = unix.SizeofSockaddrInet6
+		c := r.ctrl[i*groCmsgSpace : (i+1)*groCmsgSpace]
+		h.Control = &c[0]
+		h.SetControllen(len(c))
 	}
 	if r.rc == nil {
 		rc, err := conn.SyscallConn()
@@ -129,4 +134,33 @@ func (r *batchReader) zone(idx uint32) string {
 	}
 	r.zones[idx] = z
 	return z
+}
+
+// segment is slot i's UDP_GRO segment size: the size of each datagram
+// the kernel coalesced into the slot (the last may be shorter); 0 when
+// the slot holds one datagram as sent.
+func (r *batchReader) segment(i int) int {
+	h := &r.hdrs[i].hdr
+	n := int(h.Controllen)
+	c := r.ctrl[i*groCmsgSpace : i*groCmsgSpace+min(n, groCmsgSpace)]
+	for len(c) >= unix.SizeofCmsghdr {
+		m := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+		l := int(m.Len)
+		if l < unix.SizeofCmsghdr || l > len(c) {
+			return 0
+		}
+		if m.Level == unix.SOL_UDP && m.Type == unix.UDP_GRO && l >= unix.CmsgLen(2) {
+			d := c[unix.CmsgLen(0):l]
+			if l >= unix.CmsgLen(4) {
+				return int(*(*int32)(unsafe.Pointer(&d[0])))
+			}
+			return int(*(*uint16)(unsafe.Pointer(&d[0])))
+		}
+		adv := unix.CmsgSpace(l - unix.SizeofCmsghdr)
+		if adv > len(c) {
+			return 0
+		}
+		c = c[adv:]
+	}
+	return 0
 }

@@ -90,6 +90,10 @@ type Config struct {
 	// Packets: the frame srp receives is the same, only the loopback
 	// send and receive are saved. Nothing on the wire changes.
 	LocalLoop bool
+	// NoGSO turns segmented sends off (gso.go): every datagram goes to
+	// the kernel on its own, as corosync sends them. NoGRO leaves
+	// UDP_GRO off on the receiving sockets (enableGRO).
+	NoGSO, NoGRO bool
 }
 
 // Packet is one received frame, opened and checked.
@@ -108,6 +112,8 @@ type Stats struct {
 	// SentBytes and ReceivedBytes are datagram bytes as on the wire
 	// (sealed); ReceivedBytes counts every datagram read, dropped or not.
 	SentBytes, ReceivedBytes uint64
+	// Coalesced counts datagrams that came in a UDP_GRO read of several.
+	Coalesced uint64
 }
 
 // Transport is a running transport.
@@ -130,7 +136,8 @@ type Transport struct {
 	sent, received, dAuth, dUnlisted, dSize, sendErr atomic.Uint64
 	dReplay                                          atomic.Uint64
 	sentBytes, receivedBytes                         atomic.Uint64 // datagram bytes as on the wire
-	lastWarn                                         atomic.Int64  // unix nanos of the last drop warning
+	coalesced                                        atomic.Uint64
+	lastWarn                                         atomic.Int64 // unix nanos of the last drop warning
 }
 
 // Open binds the sockets (ctx bounds the binding) and starts the receive
@@ -158,6 +165,7 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 	if t.log == nil {
 		t.log = hclog.NewNullLogger()
 	}
+	t.bw.noGSO = cfg.NoGSO
 	t.peers.Store(newPeerSet(cfg.Peers, cfg.Port))
 	t.self = netip.AddrPortFrom(cfg.Local.Unmap(), cfg.Port)
 	var err error
@@ -172,6 +180,11 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 	if err != nil {
 		t.closeSockets()
 		return nil, err
+	}
+	for _, c := range []*net.UDPConn{t.token, t.mrecv} {
+		if c != nil && !cfg.NoGRO {
+			t.groOn(c)
+		}
 	}
 	for _, c := range []*net.UDPConn{t.token, t.mrecv} {
 		if c != nil {
@@ -318,24 +331,23 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 				t.drop(&t.dUnlisted, from, "source not in nodelist")
 				continue
 			}
-			t.receivedBytes.Add(uint64(n))
 			off := len(slab)
 			slab = append(slab, r.bufs[i][:n]...)
-			frame := slab[off : off+n : off+n]
-			if t.cfg.Codec != nil {
-				opened, err := t.cfg.Codec.Open(frame)
-				if errors.Is(err, nsscrypto.ErrReplay) || errors.Is(err, nsscrypto.ErrMisdirected) {
-					t.drop(&t.dReplay, from, "replayed: "+err.Error())
-					continue
-				}
-				if err != nil {
-					t.drop(&t.dAuth, from, "authentication failed: "+err.Error())
-					continue
-				}
-				frame = opened
+			// A slot holds one datagram, or with UDP_GRO several of one
+			// sender coalesced by the kernel: all of seg bytes but the
+			// last.
+			seg := r.segment(i)
+			if seg <= 0 || seg > n {
+				seg = n
+			} else if seg < n {
+				t.coalesced.Add(uint64((n + seg - 1) / seg))
 			}
-			t.received.Add(1)
-			batch = append(batch, Packet{Frame: frame, From: netip.AddrPortFrom(src, from.Port())})
+			for at := off; at < off+n; at += seg {
+				end := min(at+seg, off+n)
+				if p, ok := t.accept(slab[at:end:end], from, src); ok {
+					batch = append(batch, p)
+				}
+			}
 		}
 		if len(batch) == 0 {
 			continue
@@ -352,6 +364,41 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 		// on (totemd runs on one processor).
 		runtime.Gosched()
 	}
+}
+
+// groOn turns UDP_GRO on for a receiving socket; a kernel without it
+// (before 5.0) reads datagram by datagram as before.
+func (t *Transport) groOn(c *net.UDPConn) {
+	rc, err := c.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) { err = enableGRO(int(fd)) })
+		if cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		t.log.Debug("UDP_GRO not available: reading datagram by datagram", "error", err)
+	}
+}
+
+// accept counts a received datagram and opens it with the codec, if any;
+// false if it was dropped.
+func (t *Transport) accept(frame []byte, from netip.AddrPort, src netip.Addr) (Packet, bool) {
+	t.receivedBytes.Add(uint64(len(frame)))
+	if t.cfg.Codec != nil {
+		opened, err := t.cfg.Codec.Open(frame)
+		if errors.Is(err, nsscrypto.ErrReplay) || errors.Is(err, nsscrypto.ErrMisdirected) {
+			t.drop(&t.dReplay, from, "replayed: "+err.Error())
+			return Packet{}, false
+		}
+		if err != nil {
+			t.drop(&t.dAuth, from, "authentication failed: "+err.Error())
+			return Packet{}, false
+		}
+		frame = opened
+	}
+	t.received.Add(1)
+	return Packet{Frame: frame, From: netip.AddrPortFrom(src, from.Port())}, true
 }
 
 // drop counts a rejected datagram and logs at most one warning a second,
@@ -372,7 +419,7 @@ func (t *Transport) drop(ctr *atomic.Uint64, from netip.AddrPort, why string) {
 // Stats returns the counters.
 func (t *Transport) Stats() Stats {
 	return Stats{
-		Sent: t.sent.Load(), Received: t.received.Load(),
+		Sent: t.sent.Load(), Received: t.received.Load(), Coalesced: t.coalesced.Load(),
 		DroppedAuth: t.dAuth.Load(), DroppedUnlisted: t.dUnlisted.Load(),
 		DroppedSize: t.dSize.Load(), SendErrors: t.sendErr.Load(),
 		DroppedReplay: t.dReplay.Load(),
