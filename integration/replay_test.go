@@ -60,6 +60,7 @@ type capture struct {
 	done chan struct{}
 	mu   sync.Mutex
 	pkts [][]byte
+	cut  int // segmented sends cut into their datagrams
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -67,10 +68,18 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 func startCapture(t *testing.T, ns string) *capture {
 	t.Helper()
 	fd, err := inNetns(ns, func() (int, error) {
-		return unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
+		return unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
 	})
 	if err != nil {
 		t.Fatalf("packet socket in %s: %v", ns, err)
+	}
+	// A packet socket sees a segmented send (totemd's UDP_SEGMENT runs)
+	// as the one buffer the kernel cuts into datagrams later; with a
+	// virtio-net header it also learns the segment size, so the capture
+	// can cut it as the wire carries it (capture.add).
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
 	}
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000}); err != nil {
 		unix.Close(fd)
@@ -98,12 +107,50 @@ func (c *capture) loop() {
 			}
 			return
 		}
-		if p := buf[:n]; totemPacket(p) {
-			c.mu.Lock()
-			c.pkts = append(c.pkts, append([]byte(nil), p...))
-			c.mu.Unlock()
-		}
+		c.add(buf[:n])
 	}
+}
+
+// Layout of what the capture socket reads: a virtio-net header, then the
+// Ethernet frame.
+const (
+	vnetHdrLen   = 10
+	etherHdrLen  = 14
+	vnetGSOUDPL4 = 5 // VIRTIO_NET_HDR_GSO_UDP_L4
+)
+
+// add records the Totem packets in one read: the IPv4 packet, or for a
+// segmented UDP send each datagram it becomes on the wire (IP and UDP
+// headers copied, lengths set to the segment's).
+func (c *capture) add(b []byte) {
+	if len(b) < vnetHdrLen+etherHdrLen || binary.BigEndian.Uint16(b[vnetHdrLen+12:]) != unix.ETH_P_IP {
+		return
+	}
+	gsoType, gsoSize := b[1]&0x7f, int(binary.LittleEndian.Uint16(b[4:6]))
+	p := b[vnetHdrLen+etherHdrLen:]
+	if !totemPacket(p) {
+		return
+	}
+	var out [][]byte
+	ihl := int(p[0]&0x0f) * 4
+	if gsoType == vnetGSOUDPL4 && gsoSize > 0 && len(p) > ihl+8+gsoSize {
+		for payload := p[ihl+8:]; len(payload) > 0; {
+			seg := payload[:min(gsoSize, len(payload))]
+			payload = payload[len(seg):]
+			q := append(append(append([]byte(nil), p[:ihl]...), p[ihl:ihl+8]...), seg...)
+			binary.BigEndian.PutUint16(q[2:4], uint16(len(q)))
+			binary.BigEndian.PutUint16(q[ihl+4:], uint16(8+len(seg)))
+			out = append(out, q)
+		}
+		c.mu.Lock()
+		c.cut++
+		c.mu.Unlock()
+	} else {
+		out = append(out, append([]byte(nil), p...))
+	}
+	c.mu.Lock()
+	c.pkts = append(c.pkts, out...)
+	c.mu.Unlock()
 }
 
 // totemPacket: IPv4, UDP, between two different addresses (a node's
@@ -382,7 +429,7 @@ func testReplayNeedle(t *testing.T) {
 	for _, p := range pkts {
 		sizes[len(p)-28]++ // UDP payload of an unfragmented packet
 	}
-	t.Logf("captured %d packets on node 1's LAN interface (UDP payload sizes: %v)", len(pkts), sizes)
+	t.Logf("captured %d packets on node 1's LAN interface (UDP payload sizes: %v; %d segmented sends cut into them)", len(pkts), sizes, capt.cut)
 
 	var dsts []netip.Addr
 	for _, nd := range members {
