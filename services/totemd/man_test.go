@@ -38,6 +38,10 @@ the ring could not start or failed (corosync's "totem layer" status).
 the state directory is missing.
 * 255
 killed by a cfg KILL_NODE request (cfgtool -k), as corosync exits with -1.`},
+			{Title: "Environment", Body: `* NEEDLE_UDP_GSO
+off: send every datagram on its own and read them one by one, as corosync does; send: segmented sends only. By default a token visit's run of equal-sized frames for one member goes to the kernel as one segmented send (UDP_SEGMENT) and the receiving sockets read such runs whole (UDP_GRO); the datagrams on the wire are the same. A kernel or route that refuses turns it off by itself (logged). A diagnostic for same-run comparisons.
+* NEEDLE_CPUPROFILE
+a file prefix: profile the daemon's CPU for its whole life, one pprof file per 5 seconds (PREFIX.totemd.PID.N.pprof). A diagnostic.`},
 			{Title: "Files", Body: `* /etc/corosync/corosync.conf
 the configuration (-c).
 * /etc/corosync/authkey
