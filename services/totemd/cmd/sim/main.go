@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -43,6 +45,7 @@ type options struct {
 	faults   srp.Faults
 	whole    bool
 	coroTime bool
+	cpuProf  string
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -61,6 +64,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.maxEv, "max-events", 0, "event budget per run (0 = the simulator's default)")
 	fs.BoolVar(&o.whole, "whole", false, "run whole nodes (node stacks with simulated service daemons) instead of SRP cores")
 	fs.BoolVar(&o.coroTime, "corosync-timers", false, "corosync's default token (3 s + 650 ms a node above two) instead of the simulator's shortened timers")
+	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fs.StringVar(&broken, "broken", "", "deliberately broken core: skip-retransmit, reorder-delivery, skip-old-ring-flush, break-aru (comma-separated)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -104,6 +108,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if os.Getenv("GOGC") == "" {
+		// A batch run: memory is cheap beside collection (the whole-node
+		// simulator spent a quarter of its time in the collector).
+		debug.SetGCPercent(400)
+	}
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			fmt.Fprintln(stderr, "sim: -cpuprofile:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "sim: -cpuprofile:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	switch {
 	case o.whole && o.seed >= 0:
 		return replayWhole(o, stdout)

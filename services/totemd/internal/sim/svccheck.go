@@ -96,12 +96,11 @@ type SvcIncarnation struct {
 	hasLast   bool     // lastType is set: a change came since the attach (Transitional is ConfType 0)
 	round     uint64   // the open round's id, 0 when none
 	roundAt   srp.Time // when it opened (its sync_init)
-	delivered map[svcItem]bool
 	accepted  []svcItem
-	// lastFrom is the last id delivered of each sender stream: a
-	// daemon's stream is delivered in the order it made it (ipcproto's
-	// pipelining rule).
-	lastFrom map[svcItem]uint64
+	// streams is what was delivered of each sender stream: its ids, and
+	// the last one (a daemon's stream is delivered in the order it made
+	// it: ipcproto's pipelining rule).
+	streams map[streamKey]*streamSeen
 	// Handovers: successors that resumed the session; parks: parks.
 	Handovers, parks int
 	// svcOrd counts the service-only changes seen in each ring;
@@ -172,7 +171,7 @@ func (c *SvcChecker) report(kind Kind, at srp.Time, node srp.NodeID, format stri
 
 // Attach begins an incarnation.
 func (c *SvcChecker) Attach(node srp.NodeID, svc uint16, inc uint32, _ srp.Time) *SvcIncarnation {
-	o := &SvcIncarnation{Node: node, Svc: svc, Inc: inc, Up: true, delivered: map[svcItem]bool{}, lastFrom: map[svcItem]uint64{}}
+	o := &SvcIncarnation{Node: node, Svc: svc, Inc: inc, Up: true, streams: map[streamKey]*streamSeen{}}
 	c.incs = append(c.incs, o)
 	return o
 }
@@ -364,7 +363,7 @@ func (c *SvcChecker) Deliver(o *SvcIncarnation, now srp.Time, from uint32, paylo
 		return
 	case it.node != from:
 		c.report(KindCorrupt, now, o.Node, "%s: %v delivered as from n%d", o.name(), it, from)
-	case o.delivered[it]:
+	case o.delivered(it):
 		c.report(KindDuplicate, now, o.Node, "%s: %v delivered twice", o.name(), it)
 		return
 	}
@@ -372,14 +371,70 @@ func (c *SvcChecker) Deliver(o *SvcIncarnation, now srp.Time, from uint32, paylo
 		c.report(KindBus, now, o.Node, "%s: %v, sent in ring seq %x, delivered before that ring's Regular change (last %x)",
 			o.name(), it, seq, o.regRing.Seq)
 	}
-	stream := it
-	stream.id = 0
-	if last := o.lastFrom[stream]; it.id <= last {
-		c.report(KindOrder, now, o.Node, "%s: %v delivered after id %d of its stream", o.name(), it, last)
+	st := o.streams[keyOf(it)]
+	if st == nil {
+		st = &streamSeen{}
+		o.streams[keyOf(it)] = st
 	}
-	o.lastFrom[stream] = it.id
-	o.delivered[it] = true
+	if it.id <= st.last {
+		c.report(KindOrder, now, o.Node, "%s: %v delivered after id %d of its stream", o.name(), it, st.last)
+	}
+	st.last = it.id
+	st.add(it.id)
 	o.cur.items = append(o.cur.items, it)
+}
+
+// streamKey names a sender stream: one daemon incarnation's ordinary or
+// sync messages.
+type streamKey struct {
+	node     uint32
+	svc, inc uint16
+	sync     bool
+}
+
+func keyOf(it svcItem) streamKey {
+	return streamKey{node: it.node, svc: it.svc, inc: it.inc, sync: it.sync}
+}
+
+// streamSeen is what one incarnation delivered of a sender stream. A
+// daemon numbers a stream's messages 1, 2, 3…, so the ids are a bitset;
+// only a corrupt key goes beyond it. (A map of every delivered item was a
+// sixth of the whole-node simulator's time.)
+type streamSeen struct {
+	last uint64
+	bits []uint64
+	far  map[uint64]bool // ids of maxStreamBit and above
+}
+
+const maxStreamBit = 1 << 22
+
+func (s *streamSeen) has(id uint64) bool {
+	if id >= maxStreamBit {
+		return s.far[id]
+	}
+	w := int(id / 64)
+	return w < len(s.bits) && s.bits[w]&(1<<(id%64)) != 0
+}
+
+func (s *streamSeen) add(id uint64) {
+	if id >= maxStreamBit {
+		if s.far == nil {
+			s.far = map[uint64]bool{}
+		}
+		s.far[id] = true
+		return
+	}
+	w := int(id / 64)
+	for len(s.bits) <= w {
+		s.bits = append(s.bits, 0)
+	}
+	s.bits[w] |= 1 << (id % 64)
+}
+
+// delivered says whether o delivered it.
+func (o *SvcIncarnation) delivered(it svcItem) bool {
+	st := o.streams[keyOf(it)]
+	return st != nil && st.has(it.id)
 }
 
 // svcKeyLen is the length of a simulated daemon's message behind the
@@ -460,7 +515,7 @@ func (c *SvcChecker) SelfDelivered(o *SvcIncarnation, now srp.Time) {
 	missing := 0
 	var first svcItem
 	for _, it := range o.accepted {
-		if !o.delivered[it] {
+		if !o.delivered(it) {
 			if missing == 0 {
 				first = it
 			}

@@ -148,6 +148,8 @@ func TestSvcCheckerCatches(t *testing.T) {
 		{"window", []uint64{1, 2, 3}, []uint64{2, 3}, ""},
 		{"gap", []uint64{1, 2, 3}, []uint64{1, 3}, KindService},
 		{"sender order", []uint64{1, 2, 3}, []uint64{2, 1, 3}, KindOrder},
+		{"duplicate", []uint64{1, 2, 3}, []uint64{1, 2, 2, 3}, KindDuplicate},
+		{"duplicate far id", []uint64{1, 1 << 23}, []uint64{1, 1 << 23, 1 << 23}, KindDuplicate},
 	} {
 		c := NewSvcChecker()
 		for node, ids := range [][]uint64{tc.a, tc.b} {
