@@ -157,9 +157,10 @@ func header(b []byte, pos int) (span, uint64, error) {
 
 // readFrame reads an n-byte frame body, growing the buffer as bytes arrive:
 // a peer that sends a length prefix and then nothing holds a small buffer,
-// not n bytes (n is already bounded by MaxFrame).
+// not n bytes (n is already bounded by MaxFrame). The first step takes a
+// 64 KiB multicast and its header whole, with no copy to a grown buffer.
 func readFrame(r *bufio.Reader, n uint32) ([]byte, error) {
-	const step = 64 << 10
+	const step = 256 << 10
 	body := make([]byte, 0, min(int(n), step))
 	for len(body) < int(n) {
 		want := min(int(n)-len(body), max(step, len(body))) // at most doubles per round

@@ -207,8 +207,17 @@ func (r *fastReader) bin() []byte {
 	if r.bad {
 		return nil
 	}
+	if n >= aliasMin && 2*n >= len(r.b) {
+		// Most of the frame: share its memory rather than copy it (a
+		// 64 KiB multicast was copied twice on its way into totemd).
+		// Keeping the payload keeps at most as much again alive.
+		return s[:n:n]
+	}
 	return append(make([]byte, 0, n), s...)
 }
+
+// aliasMin is the smallest bin a decoded message shares with its frame.
+const aliasMin = 4096
 
 func (r *fastReader) arrayLen() int {
 	c := r.byte1()

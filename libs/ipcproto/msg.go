@@ -197,7 +197,8 @@ func appendEncode(b []byte, m *Msg) ([]byte, error) {
 	return append(b, body...), nil
 }
 
-// Decode parses one msgpack body and validates it.
+// Decode parses one msgpack body and validates it. A payload that is most
+// of b may share b's memory: b must not be changed afterwards.
 func Decode(b []byte) (*Msg, error) {
 	if m, ok := decodeFast(b); ok {
 		if err := m.Validate(); err != nil {

@@ -25,10 +25,10 @@ func NewSealedCodec(k *nsscrypto.Keys, self uint32, epoch uint64, rand io.Reader
 	return &sealedCodec{sealer: k.NewSealer(rand, self, epoch), opener: k.NewOpener(self)}
 }
 
-func (c *sealedCodec) Seal(frame []byte, to uint32) ([]byte, error) {
+func (c *sealedCodec) Seal(dst, frame []byte, to uint32) ([]byte, error) {
 	c.smu.Lock()
 	defer c.smu.Unlock()
-	return c.sealer.Seal(nil, frame, to)
+	return c.sealer.Seal(dst, frame, to)
 }
 
 func (c *sealedCodec) Open(d []byte) ([]byte, error) {

@@ -49,9 +49,15 @@ func TestGsoGroup(t *testing.T) {
 // the receivers read them coalesced (UDP_GRO), with the datagram counters
 // as before; and the same with segmenting off.
 func TestSendBatchSegmented(t *testing.T) {
-	for _, off := range []bool{false, true} {
-		t.Run(fmt.Sprintf("NoGSO=%v", off), func(t *testing.T) {
-			ts := openN(t, 3, nil)
+	for _, c := range []struct {
+		off   bool
+		codec FrameCodec
+	}{{false, nil}, {true, nil}, {false, prefixCodec{key: 0x5a}}} {
+		off := c.off
+		// With a codec the datagrams are sealed into the batch's arena,
+		// which grows many times over this batch.
+		t.Run(fmt.Sprintf("NoGSO=%v,codec=%v", off, c.codec != nil), func(t *testing.T) {
+			ts := openN(t, 3, c.codec)
 			ts[0].bw.noGSO = off
 			var outs []Out
 			n := 0

@@ -37,6 +37,7 @@ type mmsghdr struct {
 type batchWriter struct {
 	dgrams []dgram
 	run    [][]byte // SendBatch's current run of udpu multicasts
+	arena  []byte   // the batch's sealed datagrams, side by side
 	hdrs   []mmsghdr
 	iovs   []unix.Iovec
 	names  []unix.RawSockaddrInet6 // large enough for either family
@@ -55,6 +56,7 @@ type batchWriter struct {
 func (t *Transport) SendBatch(outs []Out) error {
 	w := &t.bw
 	ds := w.dgrams[:0]
+	arena := w.arena[:0]
 	var first error
 	keep := func(err error) {
 		if err != nil && first == nil {
@@ -68,12 +70,18 @@ func (t *Transport) SendBatch(outs []Out) error {
 		}
 		out := frame
 		if t.cfg.Codec != nil {
-			var err error
-			if out, err = t.cfg.Codec.Seal(frame, to); err != nil {
+			// Sealed into the batch's arena: the kernel has copied every
+			// datagram by the time SendBatch returns. An arena that grows
+			// leaves the datagrams already in it where they are.
+			start := len(arena)
+			grown, err := t.cfg.Codec.Seal(arena, frame, to)
+			if err != nil {
 				t.sendErr.Add(1)
 				keep(fmt.Errorf("transport: seal: %w", err))
 				return
 			}
+			arena = grown
+			out = arena[start:len(arena):len(arena)]
 		}
 		ds = append(ds, dgram{conn: conn, dst: dst, data: out})
 	}
@@ -133,6 +141,7 @@ func (t *Transport) SendBatch(outs []Out) error {
 	}
 	clear(ds)
 	w.dgrams = ds[:0]
+	w.arena = arena[:0]
 	return first
 }
 

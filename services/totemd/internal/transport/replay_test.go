@@ -22,11 +22,11 @@ type tapCodec struct {
 	sent [][]byte
 }
 
-func (c *tapCodec) Seal(f []byte, to uint32) ([]byte, error) {
-	d, err := c.FrameCodec.Seal(f, to)
+func (c *tapCodec) Seal(dst, f []byte, to uint32) ([]byte, error) {
+	d, err := c.FrameCodec.Seal(dst, f, to)
 	if err == nil {
 		c.mu.Lock()
-		c.sent = append(c.sent, append([]byte(nil), d...))
+		c.sent = append(c.sent, append([]byte(nil), d[len(dst):]...))
 		c.mu.Unlock()
 	}
 	return d, err

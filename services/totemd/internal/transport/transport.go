@@ -66,7 +66,7 @@ type Peer struct {
 // nsscrypto.ErrMisdirected are counted as replays, any other as an
 // authentication failure.
 type FrameCodec interface {
-	Seal(frame []byte, to uint32) ([]byte, error)
+	Seal(dst, frame []byte, to uint32) ([]byte, error)
 	Open(datagram []byte) ([]byte, error)
 }
 
@@ -250,7 +250,7 @@ func (t *Transport) write(conn *net.UDPConn, frame []byte, to uint32, dst netip.
 	out := frame
 	if t.cfg.Codec != nil {
 		var err error
-		if out, err = t.cfg.Codec.Seal(frame, to); err != nil {
+		if out, err = t.cfg.Codec.Seal(nil, frame, to); err != nil {
 			t.sendErr.Add(1)
 			return fmt.Errorf("transport: seal: %w", err)
 		}

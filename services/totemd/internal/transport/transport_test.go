@@ -141,8 +141,8 @@ func TestUDPUDropsUnlistedSources(t *testing.T) {
 // every send, opens every receipt and drops what fails to open.
 type prefixCodec struct{ key byte }
 
-func (c prefixCodec) Seal(f []byte, _ uint32) ([]byte, error) {
-	return append([]byte{c.key}, f...), nil
+func (c prefixCodec) Seal(dst, f []byte, _ uint32) ([]byte, error) {
+	return append(append(dst, c.key), f...), nil
 }
 func (c prefixCodec) Open(d []byte) ([]byte, error) {
 	if len(d) == 0 || d[0] != c.key {
