@@ -90,13 +90,13 @@ type SvcIncarnation struct {
 	Inc  uint32
 	Up   bool
 
-	segs      []*svcSegment
-	cur       *svcSegment
-	lastType  ring.ConfType
-	hasLast   bool     // lastType is set: a change came since the attach (Transitional is ConfType 0)
-	round     uint64   // the open round's id, 0 when none
-	roundAt   srp.Time // when it opened (its sync_init)
-	accepted  []svcItem
+	segs     []*svcSegment
+	cur      *svcSegment
+	lastType ring.ConfType
+	hasLast  bool     // lastType is set: a change came since the attach (Transitional is ConfType 0)
+	round    uint64   // the open round's id, 0 when none
+	roundAt  srp.Time // when it opened (its sync_init)
+	accepted []svcItem
 	// streams is what was delivered of each sender stream: its ids, and
 	// the last one (a daemon's stream is delivered in the order it made
 	// it: ipcproto's pipelining rule).
