@@ -74,8 +74,9 @@ sim:
 # simulated service daemons: attach, pipelined multicasts with TryAgain,
 # sync rounds, daemon crashes, restarts and handovers, cfg clients; a
 # network split and heal in half the seeds, loss and duplication in a
-# quarter, a totemd crash or clean stop and restart in an eighth. About 200
-# seeds a minute on 2 cores otherwise idle (100,000 take 8 to 9 hours).
+# quarter, a totemd crash or clean stop and restart in an eighth. About 70
+# seeds a minute on 2 cores otherwise idle (seeds of 40-64 nodes take
+# minutes each): 100,000 take about a day.
 # SOAK_FLAGS=-corosync-timers runs corosync's default timers instead of the
 # simulator's shortened ones.
 SOAK_SEEDS ?= 100000
