@@ -63,9 +63,10 @@
 // previous epoch + 1) and records it in the state directory
 // (needle-epoch_<nodeid> beside corosync's ringid_<nodeid>), so it grows
 // when the clock is right or the file survived. Each datagram carries the
-// next sequence number for its destination: a udpu "multicast" is one
-// datagram per member, each sealed for that member, and a udp multicast is
-// one datagram for destination 0.
+// next sequence number for its destination: a multicast is sealed once,
+// for destination 0 (every member) — one datagram to the group on udp, the
+// same datagram to each member on udpu — and a token or anything else for
+// one node is sealed for that node.
 //
 // Receiver side. Each node opens everything with one Opener, which keeps,
 // per stream (sender, and whether the datagram was for this node or for
@@ -100,7 +101,11 @@
 //   - Every datagram is accepted at most once per receiver life: within an
 //     epoch by the window, across epochs because a receiver never goes
 //     back to a lower epoch. A capture replayed to the node it was meant
-//     for is refused as a duplicate; to any other node as misdirected.
+//     for is refused as a duplicate; one for a single node, replayed to
+//     any other, as misdirected. A multicast a member never got (lost on
+//     its way there) can reach it from a capture of another member's copy
+//     within MaxLate, once: what the genuine datagram arriving late would
+//     have done, and what Totem's retransmission delivers anyway.
 //   - A restarted sender is accepted at once: its new epoch is higher than
 //     any it used before, so receivers that knew the old one switch to it
 //     on its first datagram, and from then on refuse the old life entirely.
@@ -109,8 +114,8 @@
 //     never got and that are newer than the newest it got (the last ones
 //     the sender sent before it stopped, lost on the way or held back by
 //     the attacker). Everything else of the old life is refused: what it
-//     got as duplicates, older gaps as late, copies for other members as
-//     misdirected.
+//     got as duplicates, older gaps as late, datagrams for other members
+//     as misdirected.
 //   - Trust on first use: a receiver that has just started knows no epoch.
 //     Until the real sender's first datagram reaches it, a capture of that
 //     sender from any earlier life is accepted — each datagram once, in

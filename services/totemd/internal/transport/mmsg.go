@@ -37,6 +37,7 @@ type mmsghdr struct {
 type batchWriter struct {
 	dgrams []dgram
 	run    [][]byte // SendBatch's current run of udpu multicasts
+	sealed [][]byte // its frames sealed for every member
 	arena  []byte   // the batch's sealed datagrams, side by side
 	hdrs   []mmsghdr
 	iovs   []unix.Iovec
@@ -63,27 +64,32 @@ func (t *Transport) SendBatch(outs []Out) error {
 			first = err
 		}
 	}
+	// seal seals frame for node to (0: every member) into the batch's
+	// arena (the kernel has copied every datagram by the time SendBatch
+	// returns; an arena that grows leaves the datagrams already in it
+	// where they are); nil when sealing failed.
+	seal := func(frame []byte, to uint32) []byte {
+		if t.cfg.Codec == nil {
+			return frame
+		}
+		start := len(arena)
+		grown, err := t.cfg.Codec.Seal(arena, frame, to)
+		if err != nil {
+			t.sendErr.Add(1)
+			keep(fmt.Errorf("transport: seal: %w", err))
+			return nil
+		}
+		arena = grown
+		return arena[start:len(arena):len(arena)]
+	}
 	add := func(conn *net.UDPConn, frame []byte, to uint32, dst netip.AddrPort) {
 		if t.cfg.LocalLoop && dst == t.self {
 			t.loopLocal(frame, true)
 			return
 		}
-		out := frame
-		if t.cfg.Codec != nil {
-			// Sealed into the batch's arena: the kernel has copied every
-			// datagram by the time SendBatch returns. An arena that grows
-			// leaves the datagrams already in it where they are.
-			start := len(arena)
-			grown, err := t.cfg.Codec.Seal(arena, frame, to)
-			if err != nil {
-				t.sendErr.Add(1)
-				keep(fmt.Errorf("transport: seal: %w", err))
-				return
-			}
-			arena = grown
-			out = arena[start:len(arena):len(arena)]
+		if out := seal(frame, to); out != nil {
+			ds = append(ds, dgram{conn: conn, dst: dst, data: out})
 		}
-		ds = append(ds, dgram{conn: conn, dst: dst, data: out})
 	}
 	ps := t.peers.Load()
 	// A run of udpu multicasts goes out member by member (all of the
@@ -92,15 +98,29 @@ func (t *Transport) SendBatch(outs []Out) error {
 	// a member's frames then sit side by side for the kernel to take as
 	// one segmented send (gsoGroup). The run ends before a token, so a
 	// token still follows every frame sent before it, to every member.
-	run := w.run[:0]
+	// Each frame of the run is sealed once, for every member (destination
+	// 0, as a udp multicast is), and that datagram goes to each: one seal
+	// per frame, not one per frame and member (libs/nsscrypto's package
+	// doc, "Replay protection").
+	run, sealed := w.run[:0], w.sealed[:0]
 	flushRun := func() {
+		for _, f := range run {
+			sealed = append(sealed, seal(f, 0))
+		}
 		for _, p := range ps.list {
-			for _, f := range run {
-				add(t.send, f, p.ID, ps.addr[p.ID])
+			dst := ps.addr[p.ID]
+			for i, f := range run {
+				switch {
+				case t.cfg.LocalLoop && dst == t.self:
+					t.loopLocal(f, true)
+				case sealed[i] != nil:
+					ds = append(ds, dgram{conn: t.send, dst: dst, data: sealed[i]})
+				}
 			}
 		}
 		clear(run)
-		run = run[:0]
+		clear(sealed)
+		run, sealed = run[:0], sealed[:0]
 	}
 	for _, o := range outs {
 		if o.To == 0 && t.cfg.Mode == UDPU {
@@ -130,7 +150,7 @@ func (t *Transport) SendBatch(outs []Out) error {
 		}
 	}
 	flushRun()
-	w.run = run
+	w.run, w.sealed = run, sealed
 	for i := 0; i < len(ds); {
 		j := i + 1
 		for j < len(ds) && ds[j].conn == ds[i].conn {

@@ -48,14 +48,16 @@ func TestSendBatchSendsInOrder(t *testing.T) {
 	}
 }
 
-// TestSendBatchSealsPerMember: with a codec every member's copy is sealed
-// for it and opens on receipt.
-func TestSendBatchSealsPerMember(t *testing.T) {
-	ts := openN(t, 2, prefixCodec{key: 0x5a})
-	if err := ts[1].SendBatch([]Out{{Frame: []byte("a")}, {To: 1, Frame: []byte("tok")}}); err != nil {
+// TestSendBatchSealsOnce: with a codec a multicast is sealed once, for
+// every member (destination 0), and that datagram reaches each member; a
+// token is sealed for its node.
+func TestSendBatchSealsOnce(t *testing.T) {
+	codec := &toRecorder{FrameCodec: prefixCodec{key: 0x5a}}
+	ts := openN(t, 2, codec)
+	if err := ts[1].SendBatch([]Out{{Frame: []byte("a")}, {Frame: []byte("b")}, {To: 1, Frame: []byte("tok")}}); err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range [][]string{{"a", "tok"}, {"a"}} {
+	for i, want := range [][]string{{"a", "b", "tok"}, {"a", "b"}} {
 		for _, w := range want {
 			if p, ok := recv(t, ts[i]); !ok || string(p.Frame) != w {
 				t.Fatalf("node %d: got %q ok=%v, want %q", i+1, p.Frame, ok, w)
@@ -63,6 +65,20 @@ func TestSendBatchSealsPerMember(t *testing.T) {
 		}
 		noMore(t, ts[i])
 	}
+	if got := fmt.Sprint(codec.to); got != "[0 0 1]" {
+		t.Fatalf("sealed for %s, want [0 0 1]: each multicast once for every member, the token for node 1", got)
+	}
+}
+
+// toRecorder records the destination of every Seal.
+type toRecorder struct {
+	FrameCodec
+	to []uint32
+}
+
+func (c *toRecorder) Seal(dst, f []byte, to uint32) ([]byte, error) {
+	c.to = append(c.to, to)
+	return c.FrameCodec.Seal(dst, f, to)
 }
 
 // TestSendBatchLocalLoop: with LocalLoop the sender's own copies (its
