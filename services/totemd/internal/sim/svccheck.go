@@ -510,6 +510,18 @@ func (c *SvcChecker) Accepted(o *SvcIncarnation, payload []byte) {
 	}
 }
 
+// Undelivered is how many of the ordinary multicasts o got OKs for it has
+// not delivered yet.
+func (c *SvcChecker) Undelivered(o *SvcIncarnation) int {
+	n := 0
+	for _, it := range o.accepted {
+		if !o.delivered(it) {
+			n++
+		}
+	}
+	return n
+}
+
 // SelfDelivered checks at the end that o delivered what it got OKs for.
 func (c *SvcChecker) SelfDelivered(o *SvcIncarnation, now srp.Time) {
 	missing := 0
