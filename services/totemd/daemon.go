@@ -195,6 +195,7 @@ func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) 
 	tm := t.Timers
 	stateDir := coroconf.StateDir(res.Map)
 	tu := tunablesOf(tm)
+	gso := os.Getenv(noGSOEnv)
 	return node.Config{
 		SRP: srp.Config{
 			Self: srp.NodeID(t.NodeID), Nodes: ids,
@@ -210,7 +211,7 @@ func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) 
 			Mode: mode, Local: local, Port: t.Links[0].Port, Peers: peers,
 			Mcast: t.Links[0].McastAddr, TTL: int(t.Links[0].TTL),
 			BlockUnlisted: tm.BlockUnlistedIPs, Codec: codec, Logger: logs.Logger("TOTEM").Named("transport"),
-			NoGSO: os.Getenv(noGSOEnv) == "off", NoGRO: os.Getenv(noGSOEnv) == "off" || os.Getenv(noGSOEnv) == "send",
+			NoGSO: gso == "off", NoGRO: gso == "off" || gso == "send",
 		},
 		StateDir: stateDir,
 		BusPath:  busPath,

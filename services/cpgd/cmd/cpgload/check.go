@@ -71,18 +71,18 @@ func (c *checker) deliver(s senderID, payload []byte, now time.Time) {
 		st.end = int64(m.end)
 		return
 	}
-	w, bit := m.seq/64, uint64(1)<<(m.seq%64)
-	for uint64(len(st.got)) <= w {
-		st.got = append(st.got, 0)
-	}
-	if st.got[w]&bit != 0 {
+	if st.has(m.seq) {
 		c.dups++
 		return
+	}
+	w := m.seq / 64
+	for uint64(len(st.got)) <= w {
+		st.got = append(st.got, 0)
 	}
 	if int64(m.seq) < st.maxSeen {
 		c.fifo++
 	}
-	st.got[w] |= bit
+	st.got[w] |= uint64(1) << (m.seq % 64)
 	st.distinct++
 	st.maxSeen = max(st.maxSeen, int64(m.seq))
 	var rec [16]byte

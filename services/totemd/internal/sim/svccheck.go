@@ -510,31 +510,23 @@ func (c *SvcChecker) Accepted(o *SvcIncarnation, payload []byte) {
 	}
 }
 
-// Undelivered is how many of the ordinary multicasts o got OKs for it has
-// not delivered yet.
-func (c *SvcChecker) Undelivered(o *SvcIncarnation) int {
-	n := 0
+// undelivered counts the ordinary multicasts o got OKs for and has not
+// delivered yet, and names the first of them.
+func (o *SvcIncarnation) undelivered() (n int, first svcItem) {
 	for _, it := range o.accepted {
 		if !o.delivered(it) {
+			if n == 0 {
+				first = it
+			}
 			n++
 		}
 	}
-	return n
+	return n, first
 }
 
 // SelfDelivered checks at the end that o delivered what it got OKs for.
 func (c *SvcChecker) SelfDelivered(o *SvcIncarnation, now srp.Time) {
-	missing := 0
-	var first svcItem
-	for _, it := range o.accepted {
-		if !o.delivered(it) {
-			if missing == 0 {
-				first = it
-			}
-			missing++
-		}
-	}
-	if missing > 0 {
+	if missing, first := o.undelivered(); missing > 0 {
 		c.report(KindSelfDelivery, now, o.Node, "%s: %d of its %d accepted multicasts never delivered back, first %v",
 			o.name(), missing, len(o.accepted), first)
 	}

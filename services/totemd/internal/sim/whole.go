@@ -275,7 +275,8 @@ func (s *wsim) drainMore() bool {
 	for _, n := range s.nodes {
 		for _, d := range n.daemons {
 			if d.ses != nil {
-				p += s.chk.Undelivered(d.ses.obs)
+				n, _ := d.ses.obs.undelivered()
+				p += n
 			}
 		}
 	}

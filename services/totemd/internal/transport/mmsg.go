@@ -69,18 +69,10 @@ func (t *Transport) SendBatch(outs []Out) error {
 	// returns; an arena that grows leaves the datagrams already in it
 	// where they are); nil when sealing failed.
 	seal := func(frame []byte, to uint32) []byte {
-		if t.cfg.Codec == nil {
-			return frame
-		}
-		start := len(arena)
-		grown, err := t.cfg.Codec.Seal(arena, frame, to)
-		if err != nil {
-			t.sendErr.Add(1)
-			keep(fmt.Errorf("transport: seal: %w", err))
-			return nil
-		}
+		out, grown, err := t.seal(arena, frame, to)
 		arena = grown
-		return arena[start:len(arena):len(arena)]
+		keep(err)
+		return out
 	}
 	add := func(conn *net.UDPConn, frame []byte, to uint32, dst netip.AddrPort) {
 		if t.cfg.LocalLoop && dst == t.self {

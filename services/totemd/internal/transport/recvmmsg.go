@@ -140,27 +140,24 @@ func (r *batchReader) zone(idx uint32) string {
 // the kernel coalesced into the slot (the last may be shorter); 0 when
 // the slot holds one datagram as sent.
 func (r *batchReader) segment(i int) int {
-	h := &r.hdrs[i].hdr
-	n := int(h.Controllen)
-	c := r.ctrl[i*groCmsgSpace : i*groCmsgSpace+min(n, groCmsgSpace)]
-	for len(c) >= unix.SizeofCmsghdr {
-		m := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
-		l := int(m.Len)
-		if l < unix.SizeofCmsghdr || l > len(c) {
-			return 0
+	n := min(int(r.hdrs[i].hdr.Controllen), groCmsgSpace)
+	if n == 0 {
+		return 0 // the common case: no control message
+	}
+	cms, err := unix.ParseSocketControlMessage(r.ctrl[i*groCmsgSpace : i*groCmsgSpace+n])
+	if err != nil {
+		return 0
+	}
+	for _, cm := range cms {
+		if cm.Header.Level != unix.SOL_UDP || cm.Header.Type != unix.UDP_GRO {
+			continue
 		}
-		if m.Level == unix.SOL_UDP && m.Type == unix.UDP_GRO && l >= unix.CmsgLen(2) {
-			d := c[unix.CmsgLen(0):l]
-			if l >= unix.CmsgLen(4) {
-				return int(*(*int32)(unsafe.Pointer(&d[0])))
-			}
+		switch d := cm.Data; {
+		case len(d) >= 4:
+			return int(*(*int32)(unsafe.Pointer(&d[0])))
+		case len(d) >= 2:
 			return int(*(*uint16)(unsafe.Pointer(&d[0])))
 		}
-		adv := unix.CmsgSpace(l - unix.SizeofCmsghdr)
-		if adv > len(c) {
-			return 0
-		}
-		c = c[adv:]
 	}
 	return 0
 }

@@ -184,12 +184,10 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 		return nil, err
 	}
 	for _, c := range []*net.UDPConn{t.token, t.mrecv} {
-		if c != nil && !cfg.NoGRO {
-			t.groOn(c)
-		}
-	}
-	for _, c := range []*net.UDPConn{t.token, t.mrecv} {
 		if c != nil {
+			if !cfg.NoGRO {
+				t.groOn(c)
+			}
 			t.wg.Add(1)
 			go t.readLoop(c)
 		}
@@ -237,13 +235,9 @@ func (t *Transport) Mcast(frame []byte) error {
 		return err
 	}
 	// Sealed once, for every member (destination 0), as SendBatch does.
-	out := frame
-	if t.cfg.Codec != nil {
-		var err error
-		if out, err = t.cfg.Codec.Seal(nil, frame, 0); err != nil {
-			t.sendErr.Add(1)
-			return fmt.Errorf("transport: seal: %w", err)
-		}
+	out, _, err := t.seal(nil, frame, 0)
+	if err != nil {
+		return err
 	}
 	var first error
 	ps := t.peers.Load()
@@ -258,15 +252,27 @@ func (t *Transport) Mcast(frame []byte) error {
 // write sends one datagram to node to (0: the multicast group) at dst,
 // sealed for that node when crypto is on.
 func (t *Transport) write(conn *net.UDPConn, frame []byte, to uint32, dst netip.AddrPort) error {
-	out := frame
-	if t.cfg.Codec != nil {
-		var err error
-		if out, err = t.cfg.Codec.Seal(nil, frame, to); err != nil {
-			t.sendErr.Add(1)
-			return fmt.Errorf("transport: seal: %w", err)
-		}
+	out, _, err := t.seal(nil, frame, to)
+	if err != nil {
+		return err
 	}
 	return t.writeSealed(conn, out, dst)
+}
+
+// seal returns frame as it goes on the wire to node to (0: every
+// member): with a codec, sealed and appended to arena (grown is arena
+// after it), else frame itself. A failure is counted and out is nil.
+func (t *Transport) seal(arena, frame []byte, to uint32) (out, grown []byte, err error) {
+	if t.cfg.Codec == nil {
+		return frame, arena, nil
+	}
+	start := len(arena)
+	grown, err = t.cfg.Codec.Seal(arena, frame, to)
+	if err != nil {
+		t.sendErr.Add(1)
+		return nil, arena, fmt.Errorf("transport: seal: %w", err)
+	}
+	return grown[start:len(grown):len(grown)], grown, nil
 }
 
 // writeSealed sends one datagram as it goes on the wire.
