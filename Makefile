@@ -1,7 +1,7 @@
 # needle — build, test and tooling entry points. See README.md.
 SHELL := /bin/bash
 GO ?= go
-MODULES := libs/coroconf libs/corotypes libs/ipcproto libs/logsys libs/nsscrypto libs/nstest libs/qbipc libs/svchost services/totemd services/cmapd services/quorumd services/cpgd services/ploadd integration
+MODULES := libs/coroconf libs/corotypes libs/ipcproto libs/logsys libs/nsscrypto libs/nstest libs/qbipc libs/svchost services/totemd services/cmapd services/quorumd services/cpgd services/pload integration
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 BIN := bin
 PREFIX ?= /usr/local
@@ -28,8 +28,7 @@ build:
 	$(GO) build -o $(BIN)/cpgd ./services/cpgd
 	$(GO) build -o $(BIN)/cpgtool ./services/cpgd/cmd/cpgtool
 	$(GO) build -o $(BIN)/cpgload ./services/cpgd/cmd/cpgload
-	$(GO) build -o $(BIN)/ploadd ./services/ploadd
-	$(GO) build -o $(BIN)/pload ./services/ploadd/cmd/pload
+	$(GO) build -o $(BIN)/pload ./services/pload/cmd/pload
 
 test:
 	$(GO) vet $(PKGS)

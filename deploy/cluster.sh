@@ -87,7 +87,7 @@ up() {
 		ip -n "needle-n$i" addr add "10.231.0.$i/24" dev eth0
 		ip -n "needle-n$i" link set eth0 up
 		start_daemon "$i" totemd
-		for svc in cmapd quorumd cpgd ploadd; do
+		for svc in cmapd quorumd cpgd; do
 			if [ -x "$bin/$svc" ]; then start_daemon "$i" "$svc"; fi
 		done
 	done

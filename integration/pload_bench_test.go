@@ -36,7 +36,7 @@ func parsePload(tb testing.TB, line string) ploadFigure {
 
 // BenchmarkPload is the seed's figure: pload with PLOAD_COUNT (default
 // 1,500,000) messages of 300 bytes on 3 nodes, on Debian's corosync 3.1.7
-// and on needle (totemd + cmapd + ploadd) in the same run, started the
+// and on needle (totemd, which serves pload, and cmapd) in the same run, started the
 // same way (the pload.* cmap keys on node 1), printed with the ratio.
 func BenchmarkPload(b *testing.B) {
 	if why := harness.Requirements(); why != "" {
@@ -76,7 +76,7 @@ func BenchmarkPload(b *testing.B) {
 	coro := parsePload(b, waitLog(b, real[0], ploadLine, 10*time.Minute)[0])
 
 	// needle: the same keys through the pload command on node 1.
-	needPloadd(b)
+	needPload(b)
 	n := harness.New(b, 3)
 	if err := n.WriteConf(harness.ConfOptions{}); err != nil {
 		b.Fatal(err)
@@ -93,7 +93,7 @@ func BenchmarkPload(b *testing.B) {
 	for _, nd := range n.Nodes {
 		startPloadNode(b, nd)
 	}
-	time.Sleep(2 * time.Second) // cmapd and ploadd attach; the command retries nothing
+	time.Sleep(2 * time.Second) // cmapd attaches and totemd tracks pload.*; the command retries nothing
 	r := runPload(b, n.Nodes[0], count, size)
 	needle := parsePload(b, r.Line)
 	emit(b, map[string]any{"bench": "pload_vs_corosync", "nodes": 3, "count": count, "size_bytes": size,

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,23 +16,21 @@ import (
 	"github.com/needle-cluster/needle/integration/harness"
 )
 
-// ploadBins are ploadd and the pload command, built once.
+// ploadBins is the pload command, built once (totemd serves pload).
 var ploadBins struct {
-	once         sync.Once
-	ploadd, tool string
-	err          error
+	once sync.Once
+	tool string
+	err  error
 }
 
-func needPloadd(tb testing.TB) {
+func needPload(tb testing.TB) {
 	tb.Helper()
 	needCmapd(tb)
 	ploadBins.once.Do(func() {
-		ploadBins.ploadd = filepath.Join(bins.dir, "ploadd")
 		ploadBins.tool = filepath.Join(bins.dir, "pload")
-		for pkg, out := range map[string]string{"../services/ploadd": ploadBins.ploadd, "../services/ploadd/cmd/pload": ploadBins.tool} {
-			if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-				ploadBins.err = fmt.Errorf("go build %s: %v: %s", pkg, err, b)
-			}
+		const pkg = "../services/pload/cmd/pload"
+		if b, err := exec.Command("go", "build", "-o", ploadBins.tool, pkg).CombinedOutput(); err != nil {
+			ploadBins.err = fmt.Errorf("go build %s: %v: %s", pkg, err, b)
 		}
 	})
 	if ploadBins.err != nil {
@@ -39,18 +38,15 @@ func needPloadd(tb testing.TB) {
 	}
 }
 
-// startPloadNode starts cmapd and ploadd on a node whose totemd runs.
-func startPloadNode(tb testing.TB, nd *harness.Node) []*harness.Proc {
+// startPloadNode starts cmapd, whose pload.* keys start a run, on a node
+// whose totemd runs (totemd serves pload itself).
+func startPloadNode(tb testing.TB, nd *harness.Node) *harness.Proc {
 	tb.Helper()
-	var ps []*harness.Proc
-	for _, d := range [][]string{{"cmapd", cmapBins.cmapd}, {"ploadd", ploadBins.ploadd}} {
-		p, err := nd.Start(d[0], d[1], "-f")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ps = append(ps, p)
+	p, err := nd.Start("cmapd", cmapBins.cmapd, "-f")
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return ps
+	return p
 }
 
 // ploadResult is the pload command's --json output.
@@ -64,8 +60,7 @@ type ploadResult struct {
 	RunCount uint64  `json:"run"`
 }
 
-// runPload runs the pload command on a node (retrying while cmapd or
-// ploadd are still attaching).
+// runPload runs the pload command on a node.
 func runPload(tb testing.TB, nd *harness.Node, count, size int) ploadResult {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -98,18 +93,19 @@ func waitLog(tb testing.TB, p *harness.Proc, re *regexp.Regexp, timeout time.Dur
 	}
 }
 
-// TestPloadNeedle runs pload twice on a 3-node needle ring: every node
-// logs corosync's result line for the same count, the command prints it,
-// runtime.pload.* holds it, pload.start is consumed, and every daemon is
-// still running afterwards (corosync would have exited).
+// TestPloadNeedle runs pload twice on a 3-node needle ring: every node's
+// totemd logs corosync's result line for the same count, the command
+// prints it, runtime.pload.* holds it, pload.start is consumed, and every
+// daemon is still running afterwards (corosync would have exited). A
+// daemon attaching to the bus as pload is refused: totemd serves it.
 func TestPloadNeedle(t *testing.T) {
 	needNamespaces(t)
-	needPloadd(t)
-	c, _ := needleCluster(t, 3, harness.ConfOptions{Token: 1000})
-	var procs []*harness.Proc
+	needPload(t)
+	c, totemds := needleCluster(t, 3, harness.ConfOptions{Token: 1000})
+	procs := slices.Clone(totemds)
 	dumpOnFailure(t, &procs)
 	for _, nd := range c.Nodes {
-		procs = append(procs, startPloadNode(t, nd)...)
+		procs = append(procs, startPloadNode(t, nd))
 	}
 	waitValue(t, c.Nodes[0], "runtime.members.3.status", "joined\n", 20*time.Second)
 	for run, count := range []int{20000, 5000} {
@@ -119,7 +115,7 @@ func TestPloadNeedle(t *testing.T) {
 		}
 		t.Logf("run %d: %s", run+1, r.Line)
 		for _, p := range procs {
-			if p.Name != "ploadd" {
+			if p.Name != "totemd" {
 				continue
 			}
 			re := regexp.MustCompile(fmt.Sprintf(`\b%d Writes 300 bytes per write`, count))
@@ -148,7 +144,7 @@ func TestPloadNeedle(t *testing.T) {
 func TestPloadMixedRing(t *testing.T) {
 	needNamespaces(t)
 	needCorosync(t)
-	needPloadd(t)
+	needPload(t)
 	c := harness.New(t, 3)
 	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
 		t.Fatal(err)
@@ -164,9 +160,9 @@ func TestPloadMixedRing(t *testing.T) {
 	}
 	procs = append(procs, startTotemd(t, c.Nodes[2]))
 	waitNodes(t, 3, 30*time.Second, c.Nodes[0], c.Nodes[1])
-	procs = append(procs, startPloadNode(t, c.Nodes[2])...)
+	procs = append(procs, startPloadNode(t, c.Nodes[2]))
 	waitValue(t, c.Nodes[2], "runtime.members.1.status", "joined\n", 20*time.Second)
-	time.Sleep(time.Second) // ploadd attaches and mirrors pload.*; nothing observable waits for it
+	time.Sleep(time.Second) // totemd tracks pload.* through cmapd; nothing observable waits for it
 
 	const count = 20000
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -194,7 +190,7 @@ func TestPloadMixedRing(t *testing.T) {
 		}
 	}
 	waitValue(t, c.Nodes[2], "runtime.pload.writes", fmt.Sprint(count)+"\n", 30*time.Second)
-	if !strings.Contains(procs[4].Output(), fmt.Sprintf("%d Writes 300 bytes per write", count)) {
-		t.Fatalf("needle ploadd did not log the result:\n%s", procs[4].Output())
+	if !strings.Contains(procs[2].Output(), fmt.Sprintf("%d Writes 300 bytes per write", count)) {
+		t.Fatalf("needle totemd did not log the result:\n%s", procs[2].Output())
 	}
 }

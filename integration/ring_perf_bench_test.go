@@ -161,7 +161,7 @@ func BenchmarkRingPerf(b *testing.B) {
 		p1, by1 := txAll(b, c)
 		cs.packets, cs.bytes = p1-p0, by1-by0
 
-		needPloadd(b)
+		needPload(b)
 		n := harness.New(b, 3)
 		if err := n.WriteConf(harness.ConfOptions{}); err != nil {
 			b.Fatal(err)

@@ -53,7 +53,7 @@ func TestSystemdUnitsVerify(t *testing.T) {
 	}
 	pkgs := map[string]string{
 		"totemd": "../services/totemd", "cmapd": "../services/cmapd", "quorumd": "../services/quorumd",
-		"cpgd": "../services/cpgd", "ploadd": "../services/ploadd",
+		"cpgd": "../services/cpgd",
 	}
 	for _, name := range execs {
 		if _, err := os.Stat(filepath.Join(sbin, name)); err == nil {

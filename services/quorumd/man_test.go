@@ -30,7 +30,7 @@ SIGTERM (systemctl stop and restart) hands quorumd over instead: once no synchro
 }
 
 // daemonCommon, daemonExit and daemonFiles are what every svchost daemon's
-// page says (the same text in cmapd, quorumd, cpgd and ploadd).
+// page says (the same text in cmapd, quorumd and cpgd).
 const daemonCommon = `The daemon reads corosync.conf (-c) for its own settings and logging, serves its libqb endpoints at once, and attaches to totemd's service bus (--bus), retrying with a backoff while totemd is not there; when totemd restarts it attaches again, and its service takes part in the next synchronization round. It never forks (-f is accepted for corosync habit) and stops on SIGTERM or SIGINT after an orderly drain: no new clients or requests, queued multicasts given a moment to reach the ring, then it detaches.
 
 The uidgid.* keys in cmap decide which non-root users and groups may connect, as with corosync; they are followed live.`

@@ -219,6 +219,8 @@ func nodeConfig(res *coroconf.CheckResult, busPath string, logs *logsys.Logsys) 
 		TotemLog: logs.Logger("TOTEM"),
 		SyncLog:  logs.Logger("SYNC"),
 		CfgLog:   logs.Logger("CFG"),
+		PloadLog: logs.Logger("PLOAD"),
+		Pload:    true,
 	}, ensureDir(busPath)
 }
 

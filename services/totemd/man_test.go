@@ -14,9 +14,9 @@ func TestManPage(t *testing.T) {
 		Name: "totemd", Section: 8,
 		Summary:  "needle's Totem daemon: the cluster ring, the cfg service and the service bus",
 		Synopsis: []string{"totemd -f [-c FILE] [--bus PATH]", "totemd -t [-c FILE]", "totemd check [-c FILE]"},
-		Description: `totemd is the part of the needle cluster engine that corosync's process was: it reads corosync.conf, runs the Totem single-ring protocol with the other nodes (udp or udpu, optional packet crypto), delivers messages in agreed order with extended virtual synchrony, runs the service synchronization barrier after every membership change, and serves corosync's "cfg" client service (corosync-cfgtool, cfgtool(8)).
+		Description: `totemd is the part of the needle cluster engine that corosync's process was: it reads corosync.conf, runs the Totem single-ring protocol with the other nodes (udp or udpu, optional packet crypto), delivers messages in agreed order with extended virtual synchrony, runs the service synchronization barrier after every membership change, serves corosync's "cfg" client service (corosync-cfgtool, cfgtool(8)), and runs corosync's pload ring load test (service 4, started through cmap's pload.* keys, pload(8)) as corosync does, inside its own process; unlike corosync it writes a run's result into runtime.pload.* and keeps running.
 
-The other services run as separate daemons that attach to totemd's service bus, a unix socket (--bus): cmapd(8) (cmap), quorumd(8) (quorum and votequorum), cpgd(8) (cpg) and ploadd(8) (pload). totemd answers the sync rounds of a service no daemon serves as an empty service would, so corosync 3.1.7 nodes in a mixed ring complete their sync; a service daemon may restart without the ring changing.
+The other services run as separate daemons that attach to totemd's service bus, a unix socket (--bus): cmapd(8) (cmap), quorumd(8) (quorum and votequorum), and cpgd(8) (cpg); a daemon that tries to attach as pload is refused. totemd answers the sync rounds of a service no daemon serves as an empty service would, so corosync 3.1.7 nodes in a mixed ring complete their sync; a service daemon may restart without the ring changing.
 
 totemd speaks corosync 3.1.7's wire format: needle and corosync nodes form one ring over udpu without crypto (corosync 3.x has no crypto on udp/udpu). It never forks: -f is accepted for corosync habit. It stops on SIGTERM or SIGINT, sending the leave message so the other nodes re-form at once, and on "cfgtool -H". Which configuration keys it reads, and which it rejects, is in needle.conf(5).
 
@@ -49,6 +49,6 @@ the packet crypto key (totem.keyfile), see keygen(8).
 * /run/needle/bus.sock
 the service bus (--bus).`},
 		},
-		SeeAlso: []string{"needle.conf(5)", "cfgtool(8)", "cmapd(8)", "quorumd(8)", "cpgd(8)", "ploadd(8)", "needlectl(8)", "corosync(8)"},
+		SeeAlso: []string{"needle.conf(5)", "cfgtool(8)", "cmapd(8)", "quorumd(8)", "cpgd(8)", "pload(8)", "needlectl(8)", "corosync(8)"},
 	})
 }

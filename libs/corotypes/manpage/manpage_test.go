@@ -74,7 +74,7 @@ func TestLintCatchesWarnings(t *testing.T) {
 // wantPages are the pages docs/man must hold: every daemon and tool, the
 // configuration file, votequorum and the cmap keys.
 var wantPages = []string{
-	"totemd.8", "cmapd.8", "quorumd.8", "cpgd.8", "ploadd.8",
+	"totemd.8", "cmapd.8", "quorumd.8", "cpgd.8",
 	"cfgtool.8", "cmapctl.8", "quorumtool.8", "cpgtool.8", "keygen.8", "pload.8", "needlectl.8",
 	"needle.conf.5", "votequorum.5", "cmap_keys.8",
 }

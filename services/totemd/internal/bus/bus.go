@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -272,11 +273,16 @@ type Server struct {
 	kept      map[string]*kept
 	closed    bool
 	keepGrace time.Duration // KeepGrace, also a handed-over session's (handover.go); shorter in tests
+	// hosted are the services totemd serves itself (never written after
+	// Listen): a daemon attaching as one is refused.
+	hosted []uint16
 }
 
 // Listen creates the bus socket at path (mode 0600, never reachable by
 // anyone but root: listen.go) and starts accepting; it stops when ctx ends.
-func Listen(ctx context.Context, path string, log hclog.Logger) (*Server, error) {
+// hosted are service ids totemd serves itself: a daemon that attaches as
+// one gets a KindError naming it, and its connection is closed.
+func Listen(ctx context.Context, path string, log hclog.Logger, hosted ...uint16) (*Server, error) {
 	ln, err := listenPrivate(path)
 	if err != nil {
 		return nil, err
@@ -285,7 +291,7 @@ func Listen(ctx context.Context, path string, log hclog.Logger) (*Server, error)
 		log = hclog.NewNullLogger()
 	}
 	s := &Server{ln: ln, log: log, events: make(chan Event, 1024), attached: map[uint16]*Service{},
-		kept: map[string]*kept{}, keepGrace: KeepGrace}
+		kept: map[string]*kept{}, keepGrace: KeepGrace, hosted: slices.Clone(hosted)}
 	go func() { <-ctx.Done(); ln.Close(); s.closeKept() }()
 	go s.accept()
 	return s, nil
@@ -321,6 +327,13 @@ func (s *Server) serve(conn *ipcproto.Conn, pid int32) {
 	m, err := conn.Recv()
 	if err != nil {
 		s.log.Warn("bus connection dropped before attach", "error", err)
+		conn.Close()
+		return
+	}
+	if (m.Kind == ipcproto.KindAttach || m.Kind == ipcproto.KindResume) && slices.Contains(s.hosted, m.Service) {
+		s.log.Warn("a daemon attached as a service totemd serves itself; refused", "service", m.Name, "id", m.Service, "pid", pid)
+		_ = conn.Send(&ipcproto.Msg{Kind: ipcproto.KindError,
+			Text: fmt.Sprintf("service %d (%s) is served by totemd itself: no daemon may attach as it", m.Service, m.Name)})
 		conn.Close()
 		return
 	}

@@ -200,3 +200,38 @@ func TestDeliveriesArriveInOrder(t *testing.T) {
 	}
 	t.Logf("%d messages in %d frames", n, frames)
 }
+
+// TestHostedServiceRefused: a daemon attaching (or resuming) as a service
+// totemd serves itself gets an error naming it and its connection is
+// closed; the node loop never hears of it.
+func TestHostedServiceRefused(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	path := filepath.Join(t.TempDir(), "bus.sock")
+	s, err := Listen(ctx, path, nil, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, kind := range []ipcproto.Kind{ipcproto.KindAttach, ipcproto.KindResume} {
+		c := dial(t, path)
+		if err := c.Send(&ipcproto.Msg{Kind: kind, Service: 4, Name: "pload"}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.Recv()
+		if err != nil || m.Kind != ipcproto.KindError || !strings.Contains(m.Text, "served by totemd itself") {
+			t.Fatalf("%s as pload: %+v, %v", kind, m, err)
+		}
+		if m, err := c.Recv(); err == nil {
+			t.Fatalf("%s as pload: connection still open, got %+v", kind, m)
+		}
+	}
+	select {
+	case ev := <-s.Events():
+		t.Fatalf("the refused daemon reached the node loop: %+v", ev)
+	default:
+	}
+	if s.Attached(4) != nil {
+		t.Fatal("pload attached")
+	}
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/qbipc"
@@ -110,13 +109,10 @@ func (l nodeLoop) Post(f func()) bool { return l.n.Do(l.ctx, f) == nil }
 // prefix tracking, package cmapreq). Called on cmapd's hello, which every
 // cmapd sends when it attaches.
 func (n *Node) trackUIDGID() {
-	svc := n.service(svcid.Cmap)
-	if svc == nil || n.cfgs == nil {
+	if n.cfgs == nil {
 		return
 	}
-	n.reqSeq++
-	n.cfgs.trackReq = n.reqSeq
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.Track(svchost.UIDGIDPrefix)})
+	n.cfgs.trackReq = n.trackPrefix(svchost.UIDGIDPrefix)
 }
 
 // ownRequest answers a request a service sent to totemd itself: cmapd's
@@ -132,12 +128,14 @@ func (n *Node) ownRequest(m *ipcproto.Msg) *ipcproto.Msg {
 	case note.Hello:
 		n.trackUIDGID()
 		n.trackRetune()
+		n.trackPload()
 	default:
 		var all []svchost.Change
 		for _, e := range note.Changes {
 			all = append(all, svchost.Change{Key: e.Key, Value: e.Value, Deleted: e.Deleted})
 		}
 		n.retuneChanges(all)
+		n.ploadChanges(all)
 		if n.cfgs == nil {
 			break
 		}
@@ -162,16 +160,10 @@ func (n *Node) trackResponse(m *ipcproto.Msg) bool {
 		return false
 	}
 	n.cfgs.trackReq = 0
-	st, es, err := cmapreq.DecodeTrackReply(m.Payload)
-	if m.Status != cs.OK || err != nil || st != cs.OK {
-		n.log.Warn("uidgid keys not tracked", "status", m.Status, "error", err)
+	snap, err := trackSnapshot(m, svchost.UIDGIDPrefix)
+	if err != nil {
+		n.log.Warn("uidgid keys not tracked", "error", err)
 		return true
-	}
-	snap := make(map[string]value.Value, len(es))
-	for _, e := range es {
-		if !e.Deleted && strings.HasPrefix(e.Key, svchost.UIDGIDPrefix) {
-			snap[e.Key] = e.Value
-		}
 	}
 	n.cfgs.uidgid.Replace(svchost.UIDGIDPrefix, snap)
 	return true

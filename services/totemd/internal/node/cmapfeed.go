@@ -61,8 +61,8 @@ func (n *Node) publishStats() {
 	}
 	for _, id := range attachedServices {
 		on := n.st.Attached(id) != nil
-		if id == svcid.Cfg {
-			on = true
+		if id == svcid.Cfg || id == svcid.Pload && n.st.Ploading() {
+			on = true // served by totemd itself
 		}
 		var b uint8
 		if on {
@@ -89,7 +89,7 @@ func (n *Node) askCmapReload(seq uint64) bool {
 
 // ownResponse handles a response addressed to totemd itself.
 func (n *Node) ownResponse(m *ipcproto.Msg) {
-	if n.trackResponse(m) || n.retuneResponse(m) {
+	if n.trackResponse(m) || n.retuneResponse(m) || n.ploadResponse(m) {
 		return
 	}
 	seq, ok := n.pendingReload[m.ID]

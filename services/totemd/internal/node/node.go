@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/svchost"
@@ -34,7 +35,11 @@ type Config struct {
 	TotemLog  hclog.Logger     // TOTEM
 	SyncLog   hclog.Logger     // SYNC
 	CfgLog    hclog.Logger     // CFG
-	Cfg       CfgConfig        // the "cfg" client endpoint
+	PloadLog  hclog.Logger     // PLOAD
+	// Pload serves the pload service (corosync's service 4) inside the
+	// stack, its keys followed through cmapd (needs the bus).
+	Pload bool
+	Cfg   CfgConfig // the "cfg" client endpoint
 	// Retune derives the totem settings and nodelist from cmap's keys,
 	// which totemd follows to apply reloads and runtime writes as
 	// corosync does; nil: the start-up configuration stays.
@@ -65,6 +70,7 @@ type Node struct {
 	reqSeq        uint64            // ids of totemd's own bus requests
 	pendingReload map[uint64]uint64 // bus request id → cfg reload seq
 	retune        retuneState       // cmap's totem keys, for Retune
+	ploads        ploadState        // cmap's pload keys, for the stack's pload
 
 	calls chan func()
 	mu    sync.Mutex // guards view
@@ -90,9 +96,13 @@ func New(cfg Config) (*Node, error) {
 	if cfg.CfgLog == nil {
 		cfg.CfgLog = cfg.Logger.Named("CFG")
 	}
+	if cfg.PloadLog == nil {
+		cfg.PloadLog = cfg.Logger.Named("PLOAD")
+	}
 	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), calls: make(chan func(), 64),
 		pendingReload: map[uint64]uint64{},
-		retune:        retuneState{keys: svchost.NewMirror(), pending: map[uint64]string{}}}
+		retune:        retuneState{keys: svchost.NewMirror(), pending: map[uint64]string{}},
+		ploads:        ploadState{keys: svchost.NewMirror()}}
 
 	seq, err := ringid.Load(cfg.StateDir, uint32(cfg.SRP.Self))
 	if err != nil {
@@ -102,7 +112,8 @@ func New(cfg Config) (*Node, error) {
 	sc.RingSeq = seq
 	sc.Logger = cfg.TotemLog
 	n.st, err = stack.New(stack.Config{SRP: sc, Logger: cfg.Logger, SyncLog: cfg.SyncLog, Cfg: stack.CfgConfig{
-		Enabled: cfg.Cfg.Enabled, Nodelist: cfg.Cfg.Nodelist, ShutdownTimeout: cfg.Cfg.ShutdownTimeout}})
+		Enabled: cfg.Cfg.Enabled, Nodelist: cfg.Cfg.Nodelist, ShutdownTimeout: cfg.Cfg.ShutdownTimeout},
+		Pload: cfg.Pload && cfg.BusPath != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +132,11 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	defer n.tr.Close()
 	if n.cfg.BusPath != "" {
-		if n.bus, err = bus.Listen(ctx, n.cfg.BusPath, n.log.Named("bus")); err != nil {
+		var hosted []uint16
+		if n.st.Ploading() {
+			hosted = append(hosted, svcid.Pload)
+		}
+		if n.bus, err = bus.Listen(ctx, n.cfg.BusPath, n.log.Named("bus"), hosted...); err != nil {
 			return err
 		}
 		defer n.bus.Close()
@@ -386,6 +401,8 @@ func (n *Node) carry(o stack.Out) {
 		n.sendSvc(o.Session.(*bus.Service), n.ownRequest(o.Msg)) // cmapd's hello and uidgid changes (cfg.go)
 	case stack.OutCfgAction:
 		n.cfgAction(o.Cfg)
+	case stack.OutPload:
+		n.ploadOut(o.Pload)
 	default:
 		panic(fmt.Sprintf("node: unknown stack output %d", o.Kind))
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
-	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
@@ -57,9 +56,7 @@ func (n *Node) trackRetune() {
 	}
 	n.retune.written = nil
 	for _, p := range retunePrefixes {
-		n.reqSeq++
-		n.retune.pending[n.reqSeq] = p
-		n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.Track(p)})
+		n.retune.pending[n.trackPrefix(p)] = p
 	}
 }
 
@@ -71,16 +68,10 @@ func (n *Node) retuneResponse(m *ipcproto.Msg) bool {
 		return false
 	}
 	delete(n.retune.pending, m.ID)
-	st, es, err := cmapreq.DecodeTrackReply(m.Payload)
-	if m.Status != cs.OK || err != nil || st != cs.OK {
-		n.log.Warn("totem keys not tracked", "prefix", prefix, "status", st, "error", err)
+	snap, err := trackSnapshot(m, prefix)
+	if err != nil {
+		n.log.Warn("totem keys not tracked", "error", err)
 		return true
-	}
-	snap := make(map[string]value.Value, len(es))
-	for _, e := range es {
-		if !e.Deleted && strings.HasPrefix(e.Key, prefix) {
-			snap[e.Key] = e.Value
-		}
 	}
 	n.retune.keys.Replace(prefix, snap)
 	if len(n.retune.pending) == 0 {

@@ -126,6 +126,10 @@ func (s *Stack) deliverService(from uint32, body []byte, swapped bool) {
 		s.deliverCfg(from, body, swapped)
 		return
 	}
+	if h.Service == pg.ServicePload && s.pload != nil {
+		s.deliverPload(from, body, swapped)
+		return
+	}
 	m := &ipcproto.Msg{Kind: ipcproto.KindDeliver, From: from, Payload: slices.Clone(body), Swapped: swapped}
 	if s.holding {
 		// The new ring's service views are not known yet: the message

@@ -121,6 +121,7 @@ func sortedIDs[V any](buf *[]uint16, m map[uint16]V) []uint16 {
 func (s *Stack) onTokenReceived() {
 	s.pushOutbox()
 	s.drainWaiting()
+	s.ploadFill()
 	s.packer.Flush()
 }
 

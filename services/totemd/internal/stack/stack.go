@@ -39,6 +39,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
+	"github.com/needle-cluster/needle/services/totemd/internal/pload"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
 	"github.com/needle-cluster/needle/services/totemd/internal/syncengine"
 )
@@ -58,6 +59,8 @@ type Config struct {
 	// Cfg enables the cfg service (cfg.go). Without it cfg's ring
 	// messages are dropped and its events refused.
 	Cfg CfgConfig
+	// Pload enables the pload service (pload.go).
+	Pload bool
 }
 
 // Membership is the ring as the stack last installed it.
@@ -79,7 +82,8 @@ type Stack struct {
 	recv   *pg.Receiver
 	groups pg.Groups
 	sync   *syncengine.Engine
-	cfgs   *cfgState // nil without Config.Cfg.Enabled
+	cfgs   *cfgState   // nil without Config.Cfg.Enabled
+	pload  *pload.Core // nil without Config.Pload
 
 	held    []heldDelivery // service deliveries held until the ring's views (syncengine.HoldDeliveries)
 	holding bool
@@ -154,6 +158,9 @@ func New(cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
 	s.newCfg()
+	if cfg.Pload {
+		s.pload = pload.New()
+	}
 	return s, nil
 }
 

@@ -29,6 +29,8 @@ type ring struct {
 	// onCfg, when set, takes node i's OutCfgAction outputs (cfg_test.go);
 	// without it they fail the test.
 	onCfg func(i int, a cfg.Action)
+	// onPload, when set, takes node i's OutPload outputs (pload_test.go).
+	onPload func(i int, po *PloadOut)
 }
 
 type flight struct {
@@ -61,13 +63,20 @@ func newRing(t testing.TB, n int) *ring { return newRingWith(t, n, CfgConfig{}) 
 
 // newRingWith is newRing with every stack's cfg service configured as cc.
 func newRingWith(t testing.TB, n int, cc CfgConfig) *ring {
+	return newRingOf(t, n, func(c *Config) { c.Cfg = cc })
+}
+
+// newRingOf is newRing with every stack's Config changed by set.
+func newRingOf(t testing.TB, n int, set func(*Config)) *ring {
 	r := &ring{t: t, ses: map[[2]int]*session{}}
 	var ids []srp.NodeID
 	for i := range n {
 		ids = append(ids, srp.NodeID(i+1))
 	}
 	for _, id := range ids {
-		st, err := New(Config{SRP: testConfig(id, ids), Cfg: cc})
+		c := Config{SRP: testConfig(id, ids)}
+		set(&c)
+		st, err := New(c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,6 +113,10 @@ func (r *ring) step(i int, ev Event) {
 		for _, o := range rd.Outs {
 			if o.Kind == OutCfgAction && r.onCfg != nil {
 				r.onCfg(i, o.Cfg)
+				continue
+			}
+			if o.Kind == OutPload && r.onPload != nil {
+				r.onPload(i, o.Pload)
 				continue
 			}
 			if o.Kind != OutService {

@@ -6,6 +6,7 @@ import (
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/services/totemd/internal/cfg"
+	"github.com/needle-cluster/needle/services/totemd/internal/pload"
 	"github.com/needle-cluster/needle/services/totemd/internal/srp"
 )
 
@@ -38,22 +39,26 @@ const (
 	// CfgReopenLogsDone is the Result of the cfg.ReopenLogs for Conn the
 	// driver was asked to carry out.
 	CfgReopenLogsDone
+	// PloadConfigured carries the pload.* cmap keys (Pload) after a
+	// change below pload. or their first reading.
+	PloadConfigured
 )
 
 // Event is one input. It is a struct, not an interface, so that a
 // datagram or a multicast costs no allocation on its way in.
 type Event struct {
 	Kind    EventKind
-	Frame   []byte        // Datagram
-	Session Session       // Bus
-	Service uint16        // Bus: the session's service id
-	Name    string        // Bus: the service's name, for logs
-	Msg     *ipcproto.Msg // Bus: nil when the session ended
-	Err     error         // Bus: why the session ended
-	Payload []byte        // CfgRequest
-	Conn    cfg.ConnID    // CfgConnect, CfgRequest, CfgDisconnect, CfgReopenLogsDone
-	Seq     uint64        // CfgReloadDone
-	Result  cs.Error      // CfgReloadDone, CfgReopenLogsDone
+	Frame   []byte         // Datagram
+	Session Session        // Bus
+	Service uint16         // Bus: the session's service id
+	Name    string         // Bus: the service's name, for logs
+	Msg     *ipcproto.Msg  // Bus: nil when the session ended
+	Err     error          // Bus: why the session ended
+	Payload []byte         // CfgRequest
+	Conn    cfg.ConnID     // CfgConnect, CfgRequest, CfgDisconnect, CfgReopenLogsDone
+	Seq     uint64         // CfgReloadDone
+	Result  cs.Error       // CfgReloadDone, CfgReopenLogsDone
+	Pload   pload.Settings // PloadConfigured
 }
 
 // BusEvent is a message m of session ses of service id.
@@ -91,6 +96,8 @@ func (s *Stack) Step(now srp.Time, ev Event) error {
 		s.srp.Leave(now)
 	case CfgConnect, CfgRequest, CfgDisconnect, CfgReloadDone, CfgReopenLogsDone:
 		return s.stepCfg(ev)
+	case PloadConfigured:
+		s.stepPload(ev)
 	default:
 		panic(fmt.Sprintf("stack: unknown event kind %d", ev.Kind))
 	}
@@ -114,6 +121,8 @@ const (
 	// or a cfg.Shutdown. Never a Multicast or a timer: those are the
 	// stack's.
 	OutCfgAction
+	// OutPload: Pload is what the pload service asks of the driver.
+	OutPload
 )
 
 // Out is one output for the bus or the driver's own services, in the
@@ -123,6 +132,7 @@ type Out struct {
 	Session Session
 	Msg     *ipcproto.Msg
 	Cfg     cfg.Action // OutCfgAction
+	Pload   *PloadOut  // OutPload
 }
 
 // Ready is what the stack wants done, in this order: store the ring

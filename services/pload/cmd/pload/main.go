@@ -1,6 +1,6 @@
 // Command pload starts a pload run on the local node's cluster and prints
 // its result: it writes pload.count, pload.size and pload.start through
-// cmap (what corosync's test/ploadstart.sh did) and waits for ploadd's
+// cmap (what corosync's test/ploadstart.sh did) and waits for totemd's
 // runtime.pload.* result. Every node of the ring runs; against a real
 // corosync node the run happens too, but corosync exits when it ends and
 // its result is only in its log.
@@ -21,7 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// The keys ploadd reads and writes (see services/ploadd).
+// The keys totemd's pload service reads and writes (services/totemd/internal/pload).
 const (
 	magic      = "i_totally_understand_pload_will_crash_my_cluster_and_kill_corosync_on_exit"
 	keyRun     = "runtime.pload.run"
@@ -125,7 +125,7 @@ func start(ctx context.Context, count, size uint32) (Result, error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return Result{}, fmt.Errorf("no result within the timeout (is ploadd running on every node?): %w", ctx.Err())
+			return Result{}, fmt.Errorf("no result within the timeout (are totemd and cmapd running on every node?): %w", ctx.Err())
 		case <-tick.C:
 		}
 		v, err := c.Get(ctx, keyRun)

@@ -1,28 +1,17 @@
-module github.com/needle-cluster/needle/services/ploadd
+module github.com/needle-cluster/needle/services/pload
 
 go 1.26.8
 
 require (
-	github.com/fsnotify/fsnotify v1.10.1
-	github.com/hashicorp/go-hclog v1.6.3
-	github.com/needle-cluster/needle/libs/coroconf v0.0.0
 	github.com/needle-cluster/needle/libs/corotypes v0.0.0
-	github.com/needle-cluster/needle/libs/ipcproto v0.0.0
-	github.com/needle-cluster/needle/libs/logsys v0.0.0
-	github.com/needle-cluster/needle/libs/nstest v0.0.0
-	github.com/needle-cluster/needle/libs/qbipc v0.0.0
-	github.com/needle-cluster/needle/libs/svchost v0.0.0
+	github.com/needle-cluster/needle/services/cmapd v0.0.0
 	github.com/urfave/cli/v2 v2.27.7
 )
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
-	github.com/fatih/color v1.13.0 // indirect
-	github.com/mattn/go-colorable v0.1.12 // indirect
-	github.com/mattn/go-isatty v0.0.14 // indirect
+	github.com/needle-cluster/needle/libs/qbipc v0.0.0 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
-	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
-	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )
@@ -35,4 +24,5 @@ replace (
 	github.com/needle-cluster/needle/libs/nstest => ../../libs/nstest
 	github.com/needle-cluster/needle/libs/qbipc => ../../libs/qbipc
 	github.com/needle-cluster/needle/libs/svchost => ../../libs/svchost
+	github.com/needle-cluster/needle/services/cmapd => ../cmapd
 )

@@ -2,8 +2,12 @@
 // pure state machine: START and MCAST ring messages byte-compatible with
 // corosync 3.1.7 (spec/addendum-317.md §6), the start rule on the
 // pload.* cmap keys, the sending budget, and the count and timing of
-// deliveries. The daemon feeds it cmap changes, deliveries with the time
+// deliveries. Its host feeds it cmap changes, deliveries with the time
 // they arrived, and asks it for the next message to send.
+//
+// totemd hosts it in its node stack (package stack), as corosync runs
+// pload inside its own process: a separate daemon would put a bus hop on
+// each side of every message, which is most of what the ring carries.
 //
 // Behaviour as corosync 3.1.7: a START delivered on a node that is not
 // running one starts it sending Count MCASTs of Size bytes; every node
@@ -14,7 +18,7 @@
 //
 // Where needle differs, on purpose: corosync exits (status 99) after a
 // run and can run only once per process; needle stops sending, reports
-// the result (the daemon writes it to runtime.pload.*) and may run again
+// the result (totemd writes it to runtime.pload.*) and may run again
 // when pload.start is set anew. A START asking for 0 messages (corosync
 // would send one and never finish) or for messages over MaxSize is
 // refused with a warning rather than trusted.
@@ -23,6 +27,8 @@ package pload
 import (
 	"fmt"
 	"math"
+
+	"github.com/needle-cluster/needle/libs/corotypes/value"
 )
 
 // Magic is the value of pload.start that starts a run.
@@ -52,7 +58,7 @@ const (
 	Warning
 )
 
-// Log is a line the daemon should log.
+// Log is a line the host should log.
 type Log struct {
 	Level Level
 	Text  string
@@ -65,9 +71,10 @@ type Result struct {
 	ElapsedNs int64  // first counted delivery to the last
 	TPS, MBps float64
 	Line      string // corosync's NOTICE text
+	Run       uint64 // runs started on this node so far (this one included)
 }
 
-// Output is what one event asks of the daemon.
+// Output is what one event asks of the host.
 type Output struct {
 	// Start is a START message to multicast, if any.
 	Start []byte
@@ -98,9 +105,32 @@ type Core struct {
 // New returns an idle core.
 func New() *Core { return &Core{} }
 
+// SettingsFrom reads the pload.* keys through get (absent or mistyped
+// keys take the defaults, as corosync's pload_read_config does).
+func SettingsFrom(get func(key string) (value.Value, bool)) Settings {
+	st := Settings{Count: DefaultCount, Size: DefaultSize}
+	if v, ok := get("pload.count"); ok {
+		if n, ok := v.AsUint(); ok {
+			st.Count = uint32(n)
+		}
+	}
+	if v, ok := get("pload.size"); ok {
+		if n, ok := v.AsUint(); ok {
+			st.Size = uint32(n)
+		}
+	}
+	if v, ok := get(StartKey); ok {
+		st.Start, _ = v.AsString()
+	}
+	return st
+}
+
+// StartKey is the key whose setting to Magic starts a run.
+const StartKey = "pload.start"
+
 // Configured is called after a change below pload.: a run starts (a START
 // is multicast) when pload.start has just become Magic and this node is
-// not running one. The daemon deletes pload.start once its START is on
+// not running one. The host deletes pload.start once its START is queued for
 // the ring, so a key left set never replays a run after a restart.
 func (c *Core) Configured(s Settings) Output {
 	var out Output
@@ -169,6 +199,7 @@ func (c *Core) count(nowNs int64) Output {
 	}
 	c.phase = finished
 	r := result(c.delivered, c.size, nowNs-c.firstNs)
+	r.Run = c.runs
 	return Output{Result: &r, Logs: []Log{{Notice, r.Line}}}
 }
 
@@ -181,6 +212,15 @@ func (c *Core) NextSend() ([]byte, bool) {
 	}
 	c.sent++
 	return c.msg, true
+}
+
+// Unsend takes back the message NextSend last returned: the ring had no
+// room for it.
+func (c *Core) Unsend() {
+	if c.sent == 0 {
+		panic("pload: Unsend without a send")
+	}
+	c.sent--
 }
 
 // Running reports whether a run is in progress on this node.
