@@ -237,6 +237,7 @@ func RunWhole(opts WholeOptions) WholeResult {
 		s.planCrash()
 	}
 	s.planCfgTraffic()
+	s.planPload()
 	for s.q.Len() > 0 && !s.failed {
 		e := s.q.pop()
 		if e.at > s.end+s.extra {
@@ -341,7 +342,8 @@ func (s *wsim) start(n *wnode) {
 	cfg.Logger = log.Named("TOTEM")
 	limit := cfgShutdownLimit
 	st, err := stack.New(stack.Config{SRP: cfg, Logger: log, SyncLog: log.Named("SYNC"), Cfg: stack.CfgConfig{
-		Enabled: true, Nodelist: s.cfgNodelist(), ShutdownTimeout: &limit, Observe: s.cfgc.observer(n, n.boot+1)}})
+		Enabled: true, Nodelist: s.cfgNodelist(), ShutdownTimeout: &limit, Observe: s.cfgc.observer(n, n.boot+1)},
+		Pload: true})
 	if err != nil {
 		s.chk.report(KindCore, s.now, n.id, "cannot build the stack: %v", err)
 		s.failed = true
@@ -419,6 +421,8 @@ func (s *wsim) carry(n *wnode, o stack.Out) {
 		s.chk.report(KindCore, s.now, n.id, "a %s for totemd itself, which no simulated daemon sends", o.Msg.Kind)
 	case stack.OutCfgAction:
 		s.cfgAction(n, o.Cfg)
+	case stack.OutPload:
+		s.ploadOut(n, o.Pload)
 	}
 }
 
@@ -739,6 +743,7 @@ func (s *wsim) finish() {
 		}
 	}
 	s.cfgc.finish()
+	s.finishPload()
 	s.chk.Finish(s.now)
 }
 

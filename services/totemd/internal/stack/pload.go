@@ -96,3 +96,13 @@ func (s *Stack) ploadFill() {
 func (s *Stack) ploadOut(po *PloadOut) {
 	s.outs = append(s.outs, Out{Kind: OutPload, Pload: po})
 }
+
+// PloadProgress is this node's pload run: messages sent and counted, the
+// run's count, and whether it is still running (the simulator's checks).
+func (s *Stack) PloadProgress() (sent, delivered, wanted uint32, running bool) {
+	if s.pload == nil {
+		return 0, 0, 0, false
+	}
+	sent, delivered, wanted = s.pload.Progress()
+	return sent, delivered, wanted, s.pload.Running()
+}
