@@ -330,47 +330,7 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 			t.log.Warn("receive failed", "error", err)
 			continue
 		}
-		// The batch's datagrams share one allocation, each capped at its
-		// own length: srp keeps MCAST frames, never writes them, and a
-		// codec may open a datagram in place.
-		total := 0
-		for i := 0; i < got; i++ {
-			if n := int(r.hdrs[i].len); n <= MaxDatagram {
-				total += n
-			}
-		}
-		slab := make([]byte, 0, total)
-		batch := make([]Packet, 0, got)
-		for i := 0; i < got; i++ {
-			n := int(r.hdrs[i].len)
-			from := r.from(i)
-			if n > MaxDatagram {
-				t.drop(&t.dSize, from, "datagram too large")
-				continue
-			}
-			src := from.Addr().Unmap()
-			if t.cfg.Mode == UDPU && t.cfg.BlockUnlisted && !t.peers.Load().allowed[src] {
-				t.drop(&t.dUnlisted, from, "source not in nodelist")
-				continue
-			}
-			off := len(slab)
-			slab = append(slab, r.bufs[i][:n]...)
-			// A slot holds one datagram, or with UDP_GRO several of one
-			// sender coalesced by the kernel: all of seg bytes but the
-			// last.
-			seg := r.segment(i)
-			if seg <= 0 || seg > n {
-				seg = n
-			} else if seg < n {
-				t.coalesced.Add(uint64((n + seg - 1) / seg))
-			}
-			for at := off; at < off+n; at += seg {
-				end := min(at+seg, off+n)
-				if p, ok := t.accept(slab[at:end:end], from, src); ok {
-					batch = append(batch, p)
-				}
-			}
-		}
+		batch := t.unpack(r, got)
 		if len(batch) == 0 {
 			continue
 		}
@@ -386,6 +346,55 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 		// on (totemd runs on one processor).
 		runtime.Gosched()
 	}
+}
+
+// unpack turns the got datagrams a read left in r into packets: each
+// checked against the nodelist, split into its UDP_GRO segments, counted
+// and opened with the codec, if any. Dropped datagrams are counted and
+// left out.
+func (t *Transport) unpack(r *batchReader, got int) []Packet {
+	// The batch's datagrams share one allocation, each capped at its
+	// own length: srp keeps MCAST frames, never writes them, and a
+	// codec may open a datagram in place.
+	total := 0
+	for i := 0; i < got; i++ {
+		if n := int(r.hdrs[i].len); n <= MaxDatagram {
+			total += n
+		}
+	}
+	slab := make([]byte, 0, total)
+	batch := make([]Packet, 0, got)
+	for i := 0; i < got; i++ {
+		n := int(r.hdrs[i].len)
+		from := r.from(i)
+		if n > MaxDatagram {
+			t.drop(&t.dSize, from, "datagram too large")
+			continue
+		}
+		src := from.Addr().Unmap()
+		if t.cfg.Mode == UDPU && t.cfg.BlockUnlisted && !t.peers.Load().allowed[src] {
+			t.drop(&t.dUnlisted, from, "source not in nodelist")
+			continue
+		}
+		off := len(slab)
+		slab = append(slab, r.bufs[i][:n]...)
+		// A slot holds one datagram, or with UDP_GRO several of one
+		// sender coalesced by the kernel: all of seg bytes but the
+		// last.
+		seg := r.segment(i)
+		if seg <= 0 || seg > n {
+			seg = n
+		} else if seg < n {
+			t.coalesced.Add(uint64((n + seg - 1) / seg))
+		}
+		for at := off; at < off+n; at += seg {
+			end := min(at+seg, off+n)
+			if p, ok := t.accept(slab[at:end:end], from, src); ok {
+				batch = append(batch, p)
+			}
+		}
+	}
+	return batch
 }
 
 // groOn turns UDP_GRO on for a receiving socket; a kernel without it
