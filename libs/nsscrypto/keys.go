@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/des"
+	"crypto/fips140"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/md5"
@@ -91,11 +92,19 @@ func (k *Keys) newMAC() hash.Hash {
 // NextEpoch), drawing IVs from rand (crypto/rand.Reader in production; a
 // seeded reader makes sealing reproducible in tests).
 func (k *Keys) NewSealer(rand io.Reader, from uint32, epoch uint64) *Sealer {
-	return &Sealer{keys: k, mac: k.newMAC(), rand: rand, from: from, epoch: epoch, last: map[uint32]uint64{}}
+	s := &Sealer{keys: k, mac: k.newMAC(), rand: rand, from: from, epoch: epoch, last: map[uint32]uint64{}}
+	if k.block != nil {
+		s.enc = newCBCEncrypter(k.block)
+	}
+	return s
 }
 
 // NewOpener returns the Opener of node self: it accepts datagrams sealed
 // for self or for every member (destination 0), each at most once.
 func (k *Keys) NewOpener(self uint32) *Opener {
-	return &Opener{keys: k, mac: k.newMAC(), self: self}
+	o := &Opener{keys: k, mac: k.newMAC(), self: self}
+	if k.block != nil {
+		o.dec = newCBCDecrypter(k.block, fips140.Enabled())
+	}
+	return o
 }

@@ -1,7 +1,6 @@
 package nsscrypto
 
 import (
-	"crypto/cipher"
 	"crypto/hmac"
 	"encoding/binary"
 	"errors"
@@ -31,7 +30,8 @@ var (
 // once more).
 type Opener struct {
 	keys *Keys
-	mac  hash.Hash
+	mac  hash.Hash // reused: Reset per datagram
+	dec  cbcDecrypter
 	sum  []byte
 	self uint32
 	win  replayWindow
@@ -50,7 +50,10 @@ type Origin struct {
 // constant time, the destination, the replay window, and only then decrypts
 // and checks the padding; the window records the datagram only once all of
 // that passed. With none/none the datagram is the frame. On error dst is
-// returned unchanged.
+// returned unchanged (bytes past its length may have been written). Open
+// allocates nothing when dst has room for the frame, which is never longer
+// than the datagram: the transport opens a whole receive batch into one
+// buffer.
 func (o *Opener) Open(dst, datagram []byte, now time.Time) ([]byte, error) {
 	out, _, err := o.OpenFrom(dst, datagram, now)
 	return out, err
@@ -117,11 +120,10 @@ func (o *Opener) OpenFrom(dst, datagram []byte, now time.Time) ([]byte, Origin, 
 	if bs == 0 {
 		out = append(dst, body...)
 	} else {
-		iv, ct := body[:bs], body[bs:]
 		start := len(dst)
-		out = slices.Grow(dst, len(ct))[:start+len(ct)]
+		out = slices.Grow(dst, len(body)-bs)[:start+len(body)-bs]
 		pt := out[start:]
-		cipher.NewCBCDecrypter(o.keys.block, iv).CryptBlocks(pt, ct)
+		o.dec.decrypt(pt, body)
 		pad := int(pt[len(pt)-1])
 		if pad == 0 || pad > bs {
 			return dst, org, fmt.Errorf("open: padding length %d for %d-byte blocks: %w", pad, bs, ErrPadding)

@@ -1,7 +1,6 @@
 package nsscrypto
 
 import (
-	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
 	"hash"
@@ -16,7 +15,8 @@ import (
 // receivers would drop the second of each pair as a replay).
 type Sealer struct {
 	keys  *Keys
-	mac   hash.Hash
+	mac   hash.Hash // reused: Reset per datagram
+	enc   cbcEncrypter
 	rand  io.Reader
 	from  uint32
 	epoch uint64
@@ -60,7 +60,7 @@ func (s *Sealer) Seal(dst, frame []byte, to uint32) ([]byte, error) {
 			out = append(out, byte(pad))
 		}
 		ct := out[body:]
-		cipher.NewCBCEncrypter(s.keys.block, iv).CryptBlocks(ct, ct)
+		s.enc.encrypt(iv, ct)
 	} else {
 		out = append(out, frame...)
 	}

@@ -31,8 +31,8 @@ func (c *sealedCodec) Seal(dst, frame []byte, to uint32) ([]byte, error) {
 	return c.sealer.Seal(dst, frame, to)
 }
 
-func (c *sealedCodec) Open(d []byte) ([]byte, error) {
+func (c *sealedCodec) Open(dst, d []byte) ([]byte, error) {
 	c.omu.Lock()
 	defer c.omu.Unlock()
-	return c.opener.Open(nil, d, time.Now())
+	return c.opener.Open(dst, d, time.Now())
 }

@@ -64,12 +64,16 @@ type Peer struct {
 // FrameCodec seals frames before they leave and opens them on receipt
 // (libs/nsscrypto). A nil codec sends plain Totem frames, as corosync does
 // on udp/udpu. Seal is told the nodeid the datagram goes to (0: the udp
-// multicast group); Open's errors that wrap nsscrypto.ErrReplay or
-// nsscrypto.ErrMisdirected are counted as replays, any other as an
-// authentication failure.
+// multicast group). Open appends the frame datagram carries to dst and
+// returns the result, dst unchanged on error; dst never overlaps datagram,
+// whose buffer the next read reuses. Open's errors that wrap
+// nsscrypto.ErrReplay or nsscrypto.ErrMisdirected are counted as replays,
+// any other as an authentication failure. Both append so that the
+// transport can seal into its send arena and open into its receive
+// batch's slab, with no buffer of their own per datagram.
 type FrameCodec interface {
 	Seal(dst, frame []byte, to uint32) ([]byte, error)
-	Open(datagram []byte) ([]byte, error)
+	Open(dst, datagram []byte) ([]byte, error)
 }
 
 // Config describes the sockets.
@@ -330,47 +334,7 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 			t.log.Warn("receive failed", "error", err)
 			continue
 		}
-		// The batch's datagrams share one allocation, each capped at its
-		// own length: srp keeps MCAST frames, never writes them, and a
-		// codec may open a datagram in place.
-		total := 0
-		for i := 0; i < got; i++ {
-			if n := int(r.hdrs[i].len); n <= MaxDatagram {
-				total += n
-			}
-		}
-		slab := make([]byte, 0, total)
-		batch := make([]Packet, 0, got)
-		for i := 0; i < got; i++ {
-			n := int(r.hdrs[i].len)
-			from := r.from(i)
-			if n > MaxDatagram {
-				t.drop(&t.dSize, from, "datagram too large")
-				continue
-			}
-			src := from.Addr().Unmap()
-			if t.cfg.Mode == UDPU && t.cfg.BlockUnlisted && !t.peers.Load().allowed[src] {
-				t.drop(&t.dUnlisted, from, "source not in nodelist")
-				continue
-			}
-			off := len(slab)
-			slab = append(slab, r.bufs[i][:n]...)
-			// A slot holds one datagram, or with UDP_GRO several of one
-			// sender coalesced by the kernel: all of seg bytes but the
-			// last.
-			seg := r.segment(i)
-			if seg <= 0 || seg > n {
-				seg = n
-			} else if seg < n {
-				t.coalesced.Add(uint64((n + seg - 1) / seg))
-			}
-			for at := off; at < off+n; at += seg {
-				end := min(at+seg, off+n)
-				if p, ok := t.accept(slab[at:end:end], from, src); ok {
-					batch = append(batch, p)
-				}
-			}
-		}
+		batch := t.unpack(r, got)
 		if len(batch) == 0 {
 			continue
 		}
@@ -388,6 +352,57 @@ func (t *Transport) readLoop(conn *net.UDPConn) {
 	}
 }
 
+// unpack turns the got datagrams a read left in r into packets: each
+// checked against the nodelist, split into its UDP_GRO segments, counted
+// and opened with the codec, if any. Dropped datagrams are counted and
+// left out.
+func (t *Transport) unpack(r *batchReader, got int) []Packet {
+	// The batch's frames share one allocation, each capped at its own
+	// length: srp keeps MCAST frames and never writes them. A codec
+	// opens each datagram straight from the read buffer into it (a frame
+	// is never longer than its datagram, so the slab never grows),
+	// without a copy of the datagram or an allocation of its own.
+	total := 0
+	for i := 0; i < got; i++ {
+		if n := int(r.hdrs[i].len); n <= MaxDatagram {
+			total += n
+		}
+	}
+	slab := make([]byte, 0, total)
+	batch := make([]Packet, 0, got)
+	for i := 0; i < got; i++ {
+		n := int(r.hdrs[i].len)
+		from := r.from(i)
+		if n > MaxDatagram {
+			t.drop(&t.dSize, from, "datagram too large")
+			continue
+		}
+		src := from.Addr().Unmap()
+		if t.cfg.Mode == UDPU && t.cfg.BlockUnlisted && !t.peers.Load().allowed[src] {
+			t.drop(&t.dUnlisted, from, "source not in nodelist")
+			continue
+		}
+		buf := r.bufs[i][:n]
+		// A slot holds one datagram, or with UDP_GRO several of one
+		// sender coalesced by the kernel: all of seg bytes but the
+		// last.
+		seg := r.segment(i)
+		if seg <= 0 || seg > n {
+			seg = n
+		} else if seg < n {
+			t.coalesced.Add(uint64((n + seg - 1) / seg))
+		}
+		for at := 0; at < n; at += seg {
+			var p Packet
+			var ok bool
+			if p, slab, ok = t.accept(slab, buf[at:min(at+seg, n)], from, src); ok {
+				batch = append(batch, p)
+			}
+		}
+	}
+	return batch
+}
+
 // groOn turns UDP_GRO on for a receiving socket; a kernel without it
 // (before 5.0) reads datagram by datagram as before.
 func (t *Transport) groOn(c *net.UDPConn) {
@@ -403,24 +418,33 @@ func (t *Transport) groOn(c *net.UDPConn) {
 	}
 }
 
-// accept counts a received datagram and opens it with the codec, if any;
-// false if it was dropped.
-func (t *Transport) accept(frame []byte, from netip.AddrPort, src netip.Addr) (Packet, bool) {
-	t.receivedBytes.Add(uint64(len(frame)))
-	if t.cfg.Codec != nil {
-		opened, err := t.cfg.Codec.Open(frame)
+// accept counts a received datagram and appends its frame to slab,
+// opened with the codec if there is one; it returns the packet, whose
+// frame is the appended bytes capped at their length, and the grown slab,
+// or false (and slab as it was) if the datagram was dropped. datagram
+// is the read buffer's, reused by the next read: the frame never aliases
+// it.
+func (t *Transport) accept(slab, datagram []byte, from netip.AddrPort, src netip.Addr) (Packet, []byte, bool) {
+	t.receivedBytes.Add(uint64(len(datagram)))
+	off := len(slab)
+	var grown []byte
+	if t.cfg.Codec == nil {
+		grown = append(slab, datagram...)
+	} else {
+		var err error
+		grown, err = t.cfg.Codec.Open(slab, datagram)
 		if errors.Is(err, nsscrypto.ErrReplay) || errors.Is(err, nsscrypto.ErrMisdirected) {
 			t.drop(&t.dReplay, from, "replayed: "+err.Error())
-			return Packet{}, false
+			return Packet{}, slab, false
 		}
 		if err != nil {
 			t.drop(&t.dAuth, from, "authentication failed: "+err.Error())
-			return Packet{}, false
+			return Packet{}, slab, false
 		}
-		frame = opened
 	}
 	t.received.Add(1)
-	return Packet{Frame: frame, From: netip.AddrPortFrom(src, from.Port())}, true
+	end := len(grown)
+	return Packet{Frame: grown[off:end:end], From: netip.AddrPortFrom(src, from.Port())}, grown, true
 }
 
 // drop counts a rejected datagram and logs at most one warning a second,

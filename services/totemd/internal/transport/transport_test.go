@@ -144,11 +144,11 @@ type prefixCodec struct{ key byte }
 func (c prefixCodec) Seal(dst, f []byte, _ uint32) ([]byte, error) {
 	return append(append(dst, c.key), f...), nil
 }
-func (c prefixCodec) Open(d []byte) ([]byte, error) {
+func (c prefixCodec) Open(dst, d []byte) ([]byte, error) {
 	if len(d) == 0 || d[0] != c.key {
-		return nil, errors.New("bad key")
+		return dst, errors.New("bad key")
 	}
-	return d[1:], nil
+	return append(dst, d[1:]...), nil
 }
 
 func TestUDPUCodecSealsAndDropsWhatFailsToOpen(t *testing.T) {
