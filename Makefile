@@ -109,8 +109,14 @@ vqsim:
 pacemaker-reference:
 	cd integration && NEEDLE_PCMK_REFERENCE=1 $(GO) test -count=1 -v -timeout 20m -run 'TestPacemakerLifeOnCorosync' .
 
+# Every benchmark; the integration ones measure needle and corosync 3.1.7
+# in the same run and print JSON lines, kept in $(BIN)/bench.out, from
+# which benchtable prints the side-by-side table with ratios.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	@mkdir -p $(BIN)
+	@{ $(GO) test -run '^$$' -bench . -benchmem $(PKGS); echo $$? > $(BIN)/bench.rc; } 2>&1 | tee $(BIN)/bench.out
+	@$(GO) run ./integration/cmd/benchtable -machine "$$(nproc) cores, $$(uname -r)" < $(BIN)/bench.out
+	@exit $$(cat $(BIN)/bench.rc)
 
 # The main job: a local 3-node needle cluster in network namespaces.
 cluster: build
