@@ -104,7 +104,7 @@ func (s statusJSON) problems(local uint32, cpg bool) []string {
 	if q := s.Quorum; q == nil || !q.Quorum.Quorate || q.Quorum.Nodes != 3 || q.Votequorum.Total != 3 || q.Votequorum.Expected != 3 || q.Quorum.RingID.Seq == 0 {
 		p = append(p, fmt.Sprintf("quorum %+v", q))
 	}
-	want := map[string]bool{"cmap": true, "cfg": true, "cpg": cpg, "votequorum": true, "pload": false}
+	want := map[string]bool{"cmap": true, "cfg": true, "cpg": cpg, "votequorum": true, "pload": true}
 	for name, on := range want {
 		if got, ok := s.Services[name]; !ok || got != on {
 			p = append(p, fmt.Sprintf("service %s attached %v (listed %v), want %v", name, got, ok, on))
@@ -188,7 +188,7 @@ func TestNeedleStatusAndJSON(t *testing.T) {
 	}
 	t.Logf("needlectl status on node 1:\n%s", text.Stdout)
 	for _, want := range []string{"needlectl-test           1 member (node/pid: 2/", "Node:      1 (transport udpu)", "Ring ID:   1.", "link 0: 1 localhost, 2 connected, 3 connected", "  quorate, 3 nodes",
-		"votes 3, expected 3, quorum 2", "attached:     cfg cmap cpg votequorum", "not attached: pload"} {
+		"votes 3, expected 3, quorum 2", "attached:     cfg cmap cpg pload votequorum", "not attached: none"} {
 		if text.Code != 0 || !strings.Contains(text.Stdout, want) {
 			t.Errorf("needlectl status lacks %q:\n%s", want, text)
 		}

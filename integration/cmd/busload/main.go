@@ -19,8 +19,11 @@ import (
 	"github.com/needle-cluster/needle/libs/ipcproto"
 )
 
-// service is pload's id: a service no needle daemon uses.
-const service = 4
+// service is an id no needle daemon and no corosync 3.1.7 service uses
+// (corosync's are 0-7; a corosync node drops a message for one it does not
+// run, and its table has 64 entries). Not pload's 4: totemd serves pload
+// itself and refuses a daemon that attaches as it.
+const service = 32
 
 func main() {
 	bus := flag.String("bus", "/run/needle/bus.sock", "totemd bus socket")

@@ -27,7 +27,7 @@ Like pcs, it runs the node's own tools with --json and composes their answers: c
      "quorum": { ...quorumtool --json -s... },
      "cpg": { ...cpgtool --json... },
      "services": {"cfg": true, "cmap": true, "cpg": true,
-                  "pload": false, "votequorum": true},
+                  "pload": true, "votequorum": true},
      "unavailable": {"cpg": "cpgtool --json: exit 1: ..."}}
 
 A part that could not be read is absent and named in "unavailable" with the reason.`},
