@@ -94,12 +94,26 @@ func rowsOf(bench string, m map[string]any) []row {
 	var keys []string
 	for k := range m {
 		if s, ok := strings.CutPrefix(k, "needle_"); ok {
-			if _, both := m["corosync_"+s]; both {
+			if _, both := m["corosync_"+s]; both && scalar(m[k]) {
 				keys = append(keys, s)
 			}
 		}
 	}
 	slices.Sort(keys)
+	if !anyNumeric(m, keys) {
+		// Only ratios were emitted (formation: needle's time over
+		// corosync's per way of starting): one row each.
+		var rs []string
+		for k := range m {
+			if strings.HasSuffix(k, "ratio") {
+				rs = append(rs, k)
+			}
+		}
+		slices.Sort(rs)
+		for _, k := range rs {
+			out = append(out, row{name: name + " " + k, ratio: fmt.Sprintf("%.2f×", m[k]), note: "needle's time / corosync's: lower is better"})
+		}
+	}
 	for _, k := range keys {
 		r := row{name: name + " " + k, needle: num(m["needle_"+k]), corosync: num(m["corosync_"+k]),
 			ratio: ratio(m["needle_"+k], m["corosync_"+k])}
@@ -111,12 +125,31 @@ func rowsOf(bench string, m map[string]any) []row {
 	return out
 }
 
+// anyNumeric says whether one of the needle_/corosync_ pairs is a number.
+func anyNumeric(m map[string]any, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := m["needle_"+k].(float64); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// scalar says whether v is a figure for a table cell (not an object).
+func scalar(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return false
+	}
+	return true
+}
+
 // describe is a line's configuration, " nodes=3 size_bytes=1024", from the
 // fields in params.
 func describe(m map[string]any) string {
 	var b strings.Builder
 	for _, p := range params {
-		if v, ok := m[p]; ok {
+		if v, ok := m[p]; ok && !(p == "rate" && v == 0.0) { // rate 0: flat out
 			fmt.Fprintf(&b, " %s=%v", p, plain(v))
 		}
 	}
@@ -126,7 +159,7 @@ func describe(m map[string]any) string {
 // lowerIsBetter says whether a figure is a time or a cost (latencies in
 // µs or ms, a run time in s, CPU), where a ratio below 1 favours needle.
 func lowerIsBetter(k string) bool {
-	return strings.HasSuffix(k, "_us") || strings.HasSuffix(k, "_ms") || strings.HasSuffix(k, "runtime_s") ||
+	return strings.HasSuffix(k, "_us") || k == "ms" || strings.HasSuffix(k, "_ms") || strings.HasSuffix(k, "runtime_s") ||
 		strings.Contains(k, "cpu")
 }
 

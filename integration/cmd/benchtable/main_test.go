@@ -28,6 +28,16 @@ func TestRows(t *testing.T) {
 			}},
 		{"share of raw", `{"bench":"cpg_64KiB_share_of_raw_udp","needle_share":0.25,"corosync_share":0.125,"needle_mb_per_s":46.6,"corosync_mb_per_s":26.7}`,
 			[]row{{name: "cpg_64KiB_share_of_raw_udp", needle: "0.25", corosync: "0.125", ratio: "2.00×"}}},
+		{"ratios only", `{"bench":"formation_vs_corosync","nodes":3,"at_once_ratio":0.625,"one_after_another_ratio":0.4645,"needle_within_1s_of_last_start":true,"corosync_within_1s_of_last_start":false}`,
+			[]row{
+				{name: "formation nodes=3 at_once_ratio", ratio: "0.62×", note: "needle's time / corosync's: lower is better"},
+				{name: "formation nodes=3 one_after_another_ratio", ratio: "0.46×", note: "needle's time / corosync's: lower is better"},
+				{name: "formation nodes=3 within_1s_of_last_start", needle: "true", corosync: "false"},
+			}},
+		{"time in ms, details skipped", `{"bench":"quorum_partition_vs_corosync","side":"majority","needle_ms":3470.5,"corosync_ms":3444.0,"needle_srp":{"a":1},"corosync_srp":{"a":2}}`,
+			[]row{{name: "quorum_partition side=majority ms", needle: "3470", corosync: "3444", ratio: "1.01×", note: "lower is better"}}},
+		{"flat out", `{"bench":"cpg_throughput_vs_corosync","senders":1,"size_bytes":64,"rate":0,"needle_msgs_per_s":30,"corosync_msgs_per_s":10}`,
+			[]row{{name: "cpg_throughput senders=1 size_bytes=64 msgs_per_s", needle: "30", corosync: "10", ratio: "3.00×"}}},
 		{"one side only", `{"bench":"cpg_throughput","impl":"needle","mb_per_s":30}`, nil},
 		{"not json", "BenchmarkPload-2   	       1	33614734181 ns/op\n{broken\n", nil},
 	}
