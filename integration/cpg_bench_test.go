@@ -69,10 +69,10 @@ type cpgFigure struct {
 // runCpgRows runs every row on cluster c (whichever implementation
 // serves cpg there), checks lost 0 and one order per row, and prints one
 // JSON line per row.
-func runCpgRows(b *testing.B, c *harness.Cluster, impl string) map[string]cpgFigure {
+func runCpgRows(b *testing.B, c *harness.Cluster, impl string, rows []cpgRow) map[string]cpgFigure {
 	figs := map[string]cpgFigure{}
 	withSRP := os.Getenv("NEEDLE_CPG_SRP") != "" // each row's Totem counters (srpDelta), a diagnosis
-	for i, row := range cpgRows() {
+	for i, row := range rows {
 		counts := make([]int, len(c.Nodes))
 		for k := 0; k < row.senders; k++ {
 			counts[k] = row.total / row.senders
@@ -122,11 +122,13 @@ func rowKey(r cpgRow) string {
 // emitRatios prints needle's figure beside corosync's with the ratio
 // (throughput: needle/corosync, ≥ 1 is better; latency: needle p99 and
 // corosync p99, ratio needle/corosync, ≤ 1 is better).
-func emitRatios(b *testing.B, needle, corosync map[string]cpgFigure) {
-	for _, row := range cpgRows() {
+// variant names the corosync run compared with (its lines are
+// cpg_<row><variant>_vs_corosync).
+func emitRatios(b *testing.B, variant string, rows []cpgRow, needle, corosync map[string]cpgFigure) {
+	for _, row := range rows {
 		k := rowKey(row)
 		n, c := needle[k], corosync[k]
-		line := map[string]any{"bench": "cpg_" + row.name + "_vs_corosync", "senders": row.senders, "size_bytes": row.size, "rate": row.rate}
+		line := map[string]any{"bench": "cpg_" + row.name + variant + "_vs_corosync", "senders": row.senders, "size_bytes": row.size, "rate": row.rate}
 		if row.rate > 0 {
 			line["needle_p50_us"], line["corosync_p50_us"] = n.p50, c.p50
 			line["needle_p99_us"], line["corosync_p99_us"] = n.p99, c.p99
@@ -154,18 +156,38 @@ func BenchmarkCPG(b *testing.B) {
 		b.Skip("corosync not installed")
 	}
 	buildCpgBins(b)
+	rows := cpgRows()
+	var paced []cpgRow // the latency rows, run again on corosync at normal priority
+	for _, r := range rows {
+		if r.rate > 0 {
+			paced = append(paced, r)
+		}
+	}
 	for i := 0; i < b.N; i++ {
 		c, procs := corosyncCluster(b, 3, harness.ConfOptions{})
-		coro := runCpgRows(b, c, "corosync")
+		coro := runCpgRows(b, c, "corosync", rows)
 		for _, p := range procs {
 			p.Stop(10 * time.Second)
+		}
+		// corosync as shipped runs SCHED_RR at priority 99, needle's
+		// daemons at normal priority (libs/svchost/sched.go says why):
+		// the latency rows again on corosync with system.sched_rr: no
+		// show what the scheduling class does to corosync's latency.
+		var normal map[string]cpgFigure
+		if len(paced) > 0 {
+			c, procs := corosyncCluster(b, 3, harness.ConfOptions{System: "sched_rr: no"})
+			normal = runCpgRows(b, c, "corosync_sched_rr_no", paced)
+			for _, p := range procs {
+				p.Stop(10 * time.Second)
+			}
 		}
 		if !haveCpgd(b) {
 			b.Log("cpgd not built: corosync rows only")
 			continue
 		}
 		nc := needleCpgCluster(b, 3, harness.ConfOptions{})
-		ndl := runCpgRows(b, nc.c, "needle")
-		emitRatios(b, ndl, coro)
+		ndl := runCpgRows(b, nc.c, "needle", rows)
+		emitRatios(b, "", rows, ndl, coro)
+		emitRatios(b, "_sched_rr_no", paced, ndl, normal)
 	}
 }

@@ -14,6 +14,7 @@ type ConfOptions struct {
 	Extra       string // appended verbatim inside totem { }
 	Quorum      string // body of quorum { }; default votequorum provider
 	Logging     string // body of logging { }; default stderr only, no syslog
+	System      string // body of system { }; empty: no system section
 	IPv6        bool   // ring0_addr = the nodes' IPv6 addresses
 	// Authkey, when set, is written to every node's etc/authkey (for a
 	// crypto_cipher / crypto_hash in Extra).
@@ -53,6 +54,9 @@ func (c *Cluster) CorosyncConf(o ConfOptions) []byte {
 		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tname: node%d\n\t\tnodeid: %d\n\t}\n", addr, nd.Index+1, nd.Index+1)
 	}
 	fmt.Fprintf(&b, "}\n\nquorum {\n\t%s\n}\n\nlogging {\n\t%s\n}\n", o.Quorum, o.Logging)
+	if o.System != "" {
+		fmt.Fprintf(&b, "\nsystem {\n\t%s\n}\n", o.System)
+	}
 	return []byte(b.String())
 }
 
