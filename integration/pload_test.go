@@ -194,3 +194,50 @@ func TestPloadMixedRing(t *testing.T) {
 		t.Fatalf("needle totemd did not log the result:\n%s", procs[2].Output())
 	}
 }
+
+// TestPloadMixedRingFromNeedle is the other way round: in a ring of one
+// real corosync 3.1.7 node and two needle nodes, a pload started with the
+// pload command on a needle node runs on the corosync node too (it logs
+// the result for the same count and exits with status 99, corosync's
+// end of a run), and both needle nodes report it.
+func TestPloadMixedRingFromNeedle(t *testing.T) {
+	needNamespaces(t)
+	needCorosync(t)
+	needPload(t)
+	c := harness.New(t, 3)
+	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	var procs []*harness.Proc
+	dumpOnFailure(t, &procs)
+	coro, err := c.Nodes[0].Start("corosync", "corosync", "-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs = append(procs, coro, startTotemd(t, c.Nodes[1]), startTotemd(t, c.Nodes[2]))
+	waitNodes(t, 3, 30*time.Second, c.Nodes[0])
+	for _, nd := range c.Nodes[1:] {
+		procs = append(procs, startPloadNode(t, nd))
+	}
+	for _, nd := range c.Nodes[1:] {
+		waitValue(t, nd, "runtime.members.1.status", "joined\n", 20*time.Second)
+	}
+	time.Sleep(time.Second) // totemd tracks pload.* through cmapd; nothing observable waits for it
+
+	const count = 20000
+	r := runPload(t, c.Nodes[1], count, 300)
+	if r.Writes != count || r.Size != 300 || !ploadLine.MatchString(r.Line) {
+		t.Fatalf("pload on node 2: %+v", r)
+	}
+	if m := waitLog(t, coro, ploadLine, 60*time.Second); m[1] != fmt.Sprint(count) {
+		t.Fatalf("corosync on node 1: %s", m[0])
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !coro.Exited() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := coro.ExitCode(); code != 99 {
+		t.Fatalf("corosync on node 1: exit %d, want 99 (corosync's pload exit)", code)
+	}
+	waitValue(t, c.Nodes[2], "runtime.pload.writes", fmt.Sprint(count)+"\n", 30*time.Second)
+}
