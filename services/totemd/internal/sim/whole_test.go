@@ -243,7 +243,7 @@ func wantFirst(t *testing.T, name string, kind Kind, c *SvcChecker) {
 }
 
 // TestWholeNodeHandover: pinned seeds whose cpg daemons are stopped by
-// SIGTERM with a handover (handover.go). In 700003 (4 nodes) successors
+// SIGTERM with a handover (handover.go). In 700017 (4 nodes) successors
 // resume the parked sessions after the bus held frames for them, and one
 // successor comes after the grace, so its session is detached (the other
 // nodes see a leave) and it attaches anew; the run has no violation: the
@@ -253,7 +253,7 @@ func wantFirst(t *testing.T, name string, kind Kind, c *SvcChecker) {
 // predecessor sent (they reach the successor) and sync steps of rounds
 // that went on while the daemon was parked.
 func TestWholeNodeHandover(t *testing.T) {
-	r := RunWhole(WholeOptions{Seed: 700003, Nodes: 4})
+	r := RunWhole(WholeOptions{Seed: 700017, Nodes: 4})
 	if r.Total > 0 {
 		t.Fatalf("%d violations: %v\nreplay: %s", r.Total, r.Violations, r.ReplayCommand())
 	}
@@ -279,14 +279,14 @@ func TestWholeNodeBrokenHandover(t *testing.T) {
 		// The stack is told the session ended at the park and the
 		// successor attaches anew: the other nodes see the node leave
 		// cpg though none of its sessions ended (the count rule).
-		{"detach at the park", 700003, 4, HandoverFaults{DetachOnPark: true}, KindServiceLeave, "of its sessions of the service ended"},
+		{"detach at the park", 700017, 4, HandoverFaults{DetachOnPark: true}, KindServiceLeave, "of its sessions of the service ended"},
 		// A held delivery is dropped: the successor's record (the
 		// predecessor's carried on) misses one delivery its peers saw.
-		{"held delivery dropped", 700003, 4, HandoverFaults{DropHeld: ipcproto.KindDeliver}, KindService, ""},
+		{"held delivery dropped", 700017, 4, HandoverFaults{DropHeld: ipcproto.KindDeliver}, KindService, ""},
 		// A held sync_process is dropped: the successor never sends its
 		// sync messages nor KindSyncDone, so the round never completes
 		// (the end-of-run rule).
-		{"held sync_process dropped", 700003, 4, HandoverFaults{DropHeld: ipcproto.KindSyncProcess}, KindLiveness, "still open at the end"},
+		{"held sync_process dropped", 700017, 4, HandoverFaults{DropHeld: ipcproto.KindSyncProcess}, KindLiveness, "still open at the end"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := RunWhole(WholeOptions{Seed: tc.seed, Nodes: tc.nodes, HandoverFaults: tc.faults})
