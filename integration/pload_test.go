@@ -142,28 +142,7 @@ func TestPloadNeedle(t *testing.T) {
 // result for the same count and exit with status 99, the needle node
 // reports the same count in runtime.pload.writes.
 func TestPloadMixedRing(t *testing.T) {
-	needNamespaces(t)
-	needCorosync(t)
-	needPload(t)
-	c := harness.New(t, 3)
-	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	var procs []*harness.Proc
-	dumpOnFailure(t, &procs)
-	for i := 0; i < 2; i++ {
-		p, err := c.Nodes[i].Start("corosync", "corosync", "-f")
-		if err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, p)
-	}
-	procs = append(procs, startTotemd(t, c.Nodes[2]))
-	waitNodes(t, 3, 30*time.Second, c.Nodes[0], c.Nodes[1])
-	procs = append(procs, startPloadNode(t, c.Nodes[2]))
-	waitValue(t, c.Nodes[2], "runtime.members.1.status", "joined\n", 20*time.Second)
-	time.Sleep(time.Second) // totemd tracks pload.* through cmapd; nothing observable waits for it
-
+	c, procs := mixedPloadRing(t, 2)
 	const count = 20000
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -177,17 +156,7 @@ func TestPloadMixedRing(t *testing.T) {
 		}
 	}
 	for _, p := range procs[:2] {
-		m := waitLog(t, p, ploadLine, 60*time.Second)
-		if m[1] != fmt.Sprint(count) {
-			t.Fatalf("node %d: %s", p.Node.Index+1, m[0])
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for !p.Exited() && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if code := p.ExitCode(); code != 99 {
-			t.Fatalf("corosync on node %d: exit %d, want 99 (corosync's pload exit)", p.Node.Index+1, code)
-		}
+		corosyncPloadDone(t, p, count)
 	}
 	waitValue(t, c.Nodes[2], "runtime.pload.writes", fmt.Sprint(count)+"\n", 30*time.Second)
 	if !strings.Contains(procs[2].Output(), fmt.Sprintf("%d Writes 300 bytes per write", count)) {
@@ -201,6 +170,22 @@ func TestPloadMixedRing(t *testing.T) {
 // the result for the same count and exits with status 99, corosync's
 // end of a run), and both needle nodes report it.
 func TestPloadMixedRingFromNeedle(t *testing.T) {
+	c, procs := mixedPloadRing(t, 1)
+	const count = 20000
+	r := runPload(t, c.Nodes[1], count, 300)
+	if r.Writes != count || r.Size != 300 || !ploadLine.MatchString(r.Line) {
+		t.Fatalf("pload on node 2: %+v", r)
+	}
+	corosyncPloadDone(t, procs[0], count)
+	waitValue(t, c.Nodes[2], "runtime.pload.writes", fmt.Sprint(count)+"\n", 30*time.Second)
+}
+
+// mixedPloadRing starts a ring of 3 whose first corosyncs nodes run real
+// corosync 3.1.7 and the others totemd and cmapd, and waits until the
+// needle nodes follow pload.*. procs: the corosyncs, then the needle
+// nodes' totemds, then their cmapds.
+func mixedPloadRing(t *testing.T, corosyncs int) (*harness.Cluster, []*harness.Proc) {
+	t.Helper()
 	needNamespaces(t)
 	needCorosync(t)
 	needPload(t)
@@ -208,36 +193,41 @@ func TestPloadMixedRingFromNeedle(t *testing.T) {
 	if err := c.WriteConf(harness.ConfOptions{Token: 1000}); err != nil {
 		t.Fatal(err)
 	}
-	var procs []*harness.Proc
-	dumpOnFailure(t, &procs)
-	coro, err := c.Nodes[0].Start("corosync", "corosync", "-f")
-	if err != nil {
-		t.Fatal(err)
+	procs := new([]*harness.Proc)
+	dumpOnFailure(t, procs)
+	for _, nd := range c.Nodes[:corosyncs] {
+		p, err := nd.Start("corosync", "corosync", "-f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		*procs = append(*procs, p)
 	}
-	procs = append(procs, coro, startTotemd(t, c.Nodes[1]), startTotemd(t, c.Nodes[2]))
-	waitNodes(t, 3, 30*time.Second, c.Nodes[0])
-	for _, nd := range c.Nodes[1:] {
-		procs = append(procs, startPloadNode(t, nd))
+	for _, nd := range c.Nodes[corosyncs:] {
+		*procs = append(*procs, startTotemd(t, nd))
 	}
-	for _, nd := range c.Nodes[1:] {
+	waitNodes(t, 3, 30*time.Second, c.Nodes[:corosyncs]...)
+	for _, nd := range c.Nodes[corosyncs:] {
+		*procs = append(*procs, startPloadNode(t, nd))
+	}
+	for _, nd := range c.Nodes[corosyncs:] {
 		waitValue(t, nd, "runtime.members.1.status", "joined\n", 20*time.Second)
 	}
 	time.Sleep(time.Second) // totemd tracks pload.* through cmapd; nothing observable waits for it
+	return c, *procs
+}
 
-	const count = 20000
-	r := runPload(t, c.Nodes[1], count, 300)
-	if r.Writes != count || r.Size != 300 || !ploadLine.MatchString(r.Line) {
-		t.Fatalf("pload on node 2: %+v", r)
-	}
-	if m := waitLog(t, coro, ploadLine, 60*time.Second); m[1] != fmt.Sprint(count) {
-		t.Fatalf("corosync on node 1: %s", m[0])
+// corosyncPloadDone waits until corosync p logs pload's result line for
+// count messages and exits with status 99, corosync's end of a run.
+func corosyncPloadDone(t *testing.T, p *harness.Proc, count int) {
+	t.Helper()
+	if m := waitLog(t, p, ploadLine, 60*time.Second); m[1] != fmt.Sprint(count) {
+		t.Fatalf("node %d: %s", p.Node.Index+1, m[0])
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for !coro.Exited() && time.Now().Before(deadline) {
+	for !p.Exited() && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if code := coro.ExitCode(); code != 99 {
-		t.Fatalf("corosync on node 1: exit %d, want 99 (corosync's pload exit)", code)
+	if code := p.ExitCode(); code != 99 {
+		t.Fatalf("corosync on node %d: exit %d, want 99 (corosync's pload exit)", p.Node.Index+1, code)
 	}
-	waitValue(t, c.Nodes[2], "runtime.pload.writes", fmt.Sprint(count)+"\n", 30*time.Second)
 }
