@@ -150,7 +150,7 @@ func describe(m map[string]any) string {
 	var b strings.Builder
 	for _, p := range params {
 		if v, ok := m[p]; ok && !(p == "rate" && v == 0.0) { // rate 0: flat out
-			fmt.Fprintf(&b, " %s=%v", p, plain(v))
+			fmt.Fprintf(&b, " %s=%s", p, num(v))
 		}
 	}
 	return b.String()
@@ -161,13 +161,6 @@ func describe(m map[string]any) string {
 func lowerIsBetter(k string) bool {
 	return strings.HasSuffix(k, "_us") || k == "ms" || strings.HasSuffix(k, "_ms") || strings.HasSuffix(k, "runtime_s") ||
 		strings.Contains(k, "cpu")
-}
-
-func plain(v any) string {
-	if f, ok := v.(float64); ok && f == float64(int64(f)) {
-		return fmt.Sprint(int64(f))
-	}
-	return fmt.Sprint(v)
 }
 
 func num(v any) string {

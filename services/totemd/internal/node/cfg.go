@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
@@ -139,13 +138,7 @@ func (n *Node) ownRequest(m *ipcproto.Msg) *ipcproto.Msg {
 		if n.cfgs == nil {
 			break
 		}
-		var mine []svchost.Change
-		for _, c := range all {
-			if strings.HasPrefix(c.Key, svchost.UIDGIDPrefix) {
-				mine = append(mine, c)
-			}
-		}
-		n.cfgs.uidgid.Apply(mine)
+		n.cfgs.uidgid.Apply(under(all, svchost.UIDGIDPrefix))
 	}
 	if err == nil {
 		reply.Payload = cmapreq.NotificationReply(reply.Status)

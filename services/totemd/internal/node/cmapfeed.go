@@ -1,11 +1,15 @@
 package node
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cs"
 	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
+	"github.com/needle-cluster/needle/libs/svchost"
 	"github.com/needle-cluster/needle/services/totemd/internal/pg"
 	"github.com/needle-cluster/needle/services/totemd/internal/stack"
 )
@@ -13,6 +17,53 @@ import (
 // selfService is the id totemd uses as the sender of its own bus requests
 // to cmapd (it hosts cfg, service 1); responses carrying it are totemd's.
 const selfService = stack.SelfService
+
+// askCmap sends cmapd a request of totemd's own (payload: a cmapreq
+// request) and returns its id, whose response comes back to
+// ownResponse; 0 when cmapd is not attached.
+func (n *Node) askCmap(payload []byte) uint64 {
+	svc := n.service(svcid.Cmap)
+	if svc == nil {
+		return 0
+	}
+	n.reqSeq++
+	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: payload})
+	return n.reqSeq
+}
+
+// trackPrefix sends cmapd a Track request for prefix and returns its id;
+// 0 when cmapd is not attached.
+func (n *Node) trackPrefix(prefix string) uint64 { return n.askCmap(cmapreq.Track(prefix)) }
+
+// trackSnapshot reads cmapd's answer m to a Track of prefix: the keys
+// below prefix and their values.
+func trackSnapshot(m *ipcproto.Msg, prefix string) (map[string]value.Value, error) {
+	st, es, err := cmapreq.DecodeTrackReply(m.Payload)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("track %s: %w", prefix, err)
+	case m.Status != cs.OK || st != cs.OK:
+		return nil, fmt.Errorf("track %s: bus status %d, cmap status %d", prefix, int32(m.Status), int32(st))
+	}
+	snap := make(map[string]value.Value, len(es))
+	for _, e := range es {
+		if !e.Deleted && strings.HasPrefix(e.Key, prefix) {
+			snap[e.Key] = e.Value
+		}
+	}
+	return snap, nil
+}
+
+// under are the changes below prefix.
+func under(changes []svchost.Change, prefix string) []svchost.Change {
+	var mine []svchost.Change
+	for _, c := range changes {
+		if strings.HasPrefix(c.Key, prefix) {
+			mine = append(mine, c)
+		}
+	}
+	return mine
+}
 
 // attachedServices are the services whose attachment publishStats
 // reports under stats.needle.service.<name>.attached. quorum (service 3)
@@ -70,20 +121,17 @@ func (n *Node) publishStats() {
 		}
 		vals["stats.needle.service."+svcid.Name(int(id))+".attached"] = value.U8(b)
 	}
-	n.reqSeq++
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.PutStats(vals)})
+	n.askCmap(cmapreq.PutStats(vals))
 }
 
 // askCmapReload has cmapd re-read corosync.conf for cfg's reload; the
 // answer arrives as a response to selfService and completes the reload.
 func (n *Node) askCmapReload(seq uint64) bool {
-	svc := n.service(pg.ServiceCmap)
-	if svc == nil {
+	id := n.askCmap(cmapreq.Reload())
+	if id == 0 {
 		return false
 	}
-	n.reqSeq++
-	n.pendingReload[n.reqSeq] = seq
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.Reload()})
+	n.pendingReload[id] = seq
 	return true
 }
 

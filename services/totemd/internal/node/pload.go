@@ -1,13 +1,8 @@
 package node
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/needle-cluster/needle/libs/corotypes/cmapreq"
 	"github.com/needle-cluster/needle/libs/corotypes/cmapwire"
-	"github.com/needle-cluster/needle/libs/corotypes/cs"
-	"github.com/needle-cluster/needle/libs/corotypes/svcid"
 	"github.com/needle-cluster/needle/libs/corotypes/value"
 	"github.com/needle-cluster/needle/libs/ipcproto"
 	"github.com/needle-cluster/needle/libs/svchost"
@@ -63,12 +58,7 @@ func (n *Node) ploadChanges(changes []svchost.Change) {
 	if !n.st.Ploading() {
 		return
 	}
-	var mine []svchost.Change
-	for _, c := range changes {
-		if strings.HasPrefix(c.Key, ploadPrefix) {
-			mine = append(mine, c)
-		}
-	}
+	mine := under(changes, ploadPrefix)
 	if len(mine) == 0 {
 		return
 	}
@@ -117,42 +107,7 @@ func (n *Node) ploadOut(po *stack.PloadOut) {
 	if len(reqs) == 0 {
 		return
 	}
-	svc := n.service(svcid.Cmap)
-	if svc == nil {
+	if n.askCmap(cmapreq.Batch(reqs...)) == 0 {
 		log.Warn("pload keys not written: cmapd is not attached", "writes", len(reqs))
-		return
 	}
-	n.reqSeq++
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.Batch(reqs...)})
-}
-
-// trackPrefix sends cmapd a Track request for prefix and returns its id;
-// 0 when cmapd is not attached.
-func (n *Node) trackPrefix(prefix string) uint64 {
-	svc := n.service(svcid.Cmap)
-	if svc == nil {
-		return 0
-	}
-	n.reqSeq++
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.Track(prefix)})
-	return n.reqSeq
-}
-
-// trackSnapshot reads cmapd's answer m to a Track of prefix: the keys
-// below prefix and their values.
-func trackSnapshot(m *ipcproto.Msg, prefix string) (map[string]value.Value, error) {
-	st, es, err := cmapreq.DecodeTrackReply(m.Payload)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("track %s: %w", prefix, err)
-	case m.Status != cs.OK || st != cs.OK:
-		return nil, fmt.Errorf("track %s: bus status %d, cmap status %d", prefix, int32(m.Status), int32(st))
-	}
-	snap := make(map[string]value.Value, len(es))
-	for _, e := range es {
-		if !e.Deleted && strings.HasPrefix(e.Key, prefix) {
-			snap[e.Key] = e.Value
-		}
-	}
-	return snap, nil
 }

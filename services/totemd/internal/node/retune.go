@@ -204,8 +204,7 @@ func (n *Node) logPeerChanges(old, new []transport.Peer) {
 // writeRuntime sets the runtime.config.totem.* keys in cmap, unless they
 // are what was last written.
 func (n *Node) writeRuntime(rt map[string]value.Value) {
-	svc := n.service(svcid.Cmap)
-	if svc == nil || len(rt) == 0 || maps.EqualFunc(rt, n.retune.written, value.Value.Equal) {
+	if n.service(svcid.Cmap) == nil || len(rt) == 0 || maps.EqualFunc(rt, n.retune.written, value.Value.Equal) {
 		return
 	}
 	n.retune.written = rt
@@ -215,6 +214,5 @@ func (n *Node) writeRuntime(rt map[string]value.Value) {
 		v := rt[k]
 		reqs = append(reqs, cmapwire.Set{Key: k, Type: v.Type, Value: v.Data}.Encode())
 	}
-	n.reqSeq++
-	n.sendSvc(svc, &ipcproto.Msg{Kind: ipcproto.KindRequest, ID: n.reqSeq, Service: selfService, Payload: cmapreq.Batch(reqs...)})
+	n.askCmap(cmapreq.Batch(reqs...))
 }

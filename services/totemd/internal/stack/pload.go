@@ -16,10 +16,10 @@ import (
 // START is queued, and writing a run's result to runtime.pload.*.
 //
 // A daemon attaching as pload is refused by the bus (node passes the id
-// to bus.Listen). A run fills whatever room srp's queue has left at each token visit,
-// after the stack's own messages and the attached daemons' waiting
-// multicasts (so those are never starved by it), and only while the ring
-// is synced.
+// to bus.Listen). A run fills whatever room srp's queue has left at
+// each token visit, after the stack's own messages and the attached
+// daemons' waiting multicasts (so those are never starved by it), and
+// only while the ring is synced.
 
 // PloadOut is what the pload service asks of the driver.
 type PloadOut struct {
