@@ -80,6 +80,8 @@ type Core struct {
 	sent int
 
 	out []Action
+	// recalc is the last recalculation's record (LastRecalc).
+	recalc *Recalc
 	// logLevel is Config.LogLevel.
 	logLevel hclog.Level
 }
@@ -373,6 +375,7 @@ func (c *Core) recalculate(allowDecrease, byCurrentNodes bool) {
 	if !byCurrentNodes {
 		count = 0
 	}
+	c.noteRecalc(total)
 	if total > c.us.expected {
 		c.us.expected = total
 		c.logf(hclog.Debug, "Sending expected votes callback")
@@ -381,6 +384,7 @@ func (c *Core) recalculate(allowDecrease, byCurrentNodes bool) {
 	if c.evTracking && c.us.expected > c.evTrackingBarrier {
 		c.updateTrackingBarrier(c.us.expected)
 	}
+	c.noteRecalcNodes()
 	q, tv := c.calculateQuorum(allowDecrease, count)
 	c.quorum = uint8(q)
 	c.updateNodeExpected(count)

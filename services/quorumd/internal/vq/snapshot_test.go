@@ -21,11 +21,12 @@ func TestSnapshotCoversCore(t *testing.T) {
 	known := map[reflect.Type]string{
 		// Not encoded: qdevRegPending, syncInProgress,
 		// syncProcessWaiting, sent, out (none while quiet); now (the
-		// successor's clock); logLevel (the successor's Config).
+		// successor's clock); recalc (what the last recalculation saw,
+		// LastRecalc: not state); logLevel (the successor's Config).
 		reflect.TypeFor[Core](): "id us qdev list records quorum quorate members prevMembers ring lowest highest " +
 			"twoNode wfa wfaStatus wfaAutoset atb initialATB atbList lms lmsWindow allowDownscale evBarrier evTracking evTrackingBarrier " +
 			"qdevName qdevTimeout qdevSyncTimeout qdevCanOperate qdevRegPending qdevMasterWins syncInProgress syncNodeinfoSent " +
-			"syncWaitPoll syncProcessWaiting now lmsTimer qdevTimer sent out logLevel",
+			"syncWaitPoll syncProcessWaiting now lmsTimer qdevTimer sent out recalc logLevel",
 		reflect.TypeFor[node]():   "id state votes expected flags",
 		reflect.TypeFor[timer]():  "set at",
 		reflect.TypeFor[RingID](): "NodeID Seq",

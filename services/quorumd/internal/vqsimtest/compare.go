@@ -48,12 +48,19 @@ type Result struct {
 // after which vqsim shows a state no ordering of vqsim's rounds gives, as
 // an error carrying the replayable script.
 func Check(ctx context.Context, dir string, sc Scenario) (Result, error) {
-	return check(ctx, dir, sc, nil)
+	return check(ctx, dir, sc, tampering{})
 }
 
-// check is Check; tamper, if not nil, may change what vqsim relayed in
-// step i before it is compared (the test that relays are compared).
-func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs []Relay)) (Result, error) {
+// tampering changes what vqsim showed before it is compared, for the
+// tests that show the comparison reads it: relays what the controller
+// relayed in step i, views every read of the nodes' states after step i.
+type tampering struct {
+	relays func(i int, rs []Relay)
+	views  func(i int, nodes map[uint32]NodeView)
+}
+
+// check is Check, with what vqsim showed changed by tamper.
+func check(ctx context.Context, dir string, sc Scenario, tamper tampering) (Result, error) {
 	fail := func(format string, a ...any) (Result, error) {
 		return Result{}, fmt.Errorf("seed %d: %s\nreplay (VQSIM_SEED=%d, or pipe the commands into `corosync-vqsim -c c.conf`):\n%s",
 			sc.Seed, fmt.Sprintf(format, a...), sc.Seed, sc.Script())
@@ -152,8 +159,11 @@ func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs [
 		if err != nil {
 			return fail("step %d %q: vqsim: %v", i, st.Command(), err)
 		}
-		if tamper != nil {
-			tamper(i, relays)
+		if tamper.relays != nil {
+			tamper.relays(i, relays)
+		}
+		if tamper.views != nil {
+			tamper.views(i, nodes)
 		}
 		if len(rounds) > 0 {
 			slack = max(slack, synced-sent)
@@ -170,6 +180,9 @@ func check(ctx context.Context, dir string, sc Scenario, tamper func(i int, rs [
 			show = sess.Since()
 			if nodes, err = sess.Show(); err != nil {
 				return err
+			}
+			if tamper.views != nil {
+				tamper.views(i, nodes)
 			}
 			late, err := sess.Relayed()
 			if err != nil {
@@ -252,7 +265,7 @@ func showViews(nodes map[uint32]NodeView) string {
 	var l []string
 	for _, id := range slices.Sorted(maps.Keys(nodes)) {
 		v := nodes[id]
-		l = append(l, fmt.Sprintf("%d:%d q=%v nodes=%v", v.Part, id, v.Quorate, v.Members))
+		l = append(l, fmt.Sprintf("%d:%d q=%v nodes=%v (%s)", v.Part, id, v.Quorate, v.Members, recalcText(v.Recalc)))
 	}
 	return strings.Join(l, ", ")
 }
@@ -277,9 +290,9 @@ func diffViews(vqsim, core map[uint32]NodeView) string {
 			d = append(d, fmt.Sprintf("node %d: missing in vqsim output (core: %+v)", id, c))
 		case !okc:
 			d = append(d, fmt.Sprintf("node %d: up in vqsim (%+v), not in the model", id, v))
-		case v.Part != c.Part || v.Quorate != c.Quorate || !slices.Equal(v.Members, c.Members):
-			d = append(d, fmt.Sprintf("node %d: vqsim part %d q=%v nodes=%v, core part %d q=%v nodes=%v",
-				id, v.Part, v.Quorate, v.Members, c.Part, c.Quorate, c.Members))
+		case v.Part != c.Part || v.Quorate != c.Quorate || !slices.Equal(v.Members, c.Members) || !sameRecalc(v.Recalc, c.Recalc):
+			d = append(d, fmt.Sprintf("node %d: vqsim part %d q=%v nodes=%v (%s), core part %d q=%v nodes=%v (%s)",
+				id, v.Part, v.Quorate, v.Members, recalcText(v.Recalc), c.Part, c.Quorate, c.Members, recalcText(c.Recalc)))
 		}
 	}
 	return strings.Join(d, "; ")

@@ -173,6 +173,10 @@ type nodeState struct {
 	quorate  bool
 	members  []uint32
 	deadline time.Duration // 0: no timer armed
+	// recalc is the core's last recalculation: a snapshot does not
+	// carry it, so a restored core that did not recalculate keeps the
+	// one of the state it came from.
+	recalc *vq.Recalc
 }
 
 // world is one possible state of every live node, at time at.
@@ -184,7 +188,7 @@ type world struct {
 func (w *world) key() string {
 	var b strings.Builder
 	for _, id := range slices.Sorted(maps.Keys(w.nodes)) {
-		fmt.Fprintf(&b, "%d:%x;", id, w.nodes[id].snap)
+		fmt.Fprintf(&b, "%d:%x %s;", id, w.nodes[id].snap, recalcText(w.nodes[id].recalc))
 	}
 	return b.String()
 }
@@ -250,13 +254,19 @@ func NewExplorer(sc Scenario) (*Explorer, error) {
 	return e, nil
 }
 
-func stateOf(c *vq.Core) (nodeState, error) {
+// stateOf is c at rest; prev is the state c was restored from (zero for
+// a new core).
+func stateOf(c *vq.Core, prev nodeState) (nodeState, error) {
 	b, err := c.Snapshot()
 	if err != nil {
 		return nodeState{}, fmt.Errorf("node %d: %w", c.NodeID(), err)
 	}
 	d, _ := c.NextDeadline()
-	return nodeState{snap: b, quorate: c.Quorate(), members: c.Members(), deadline: d}, nil
+	s := nodeState{snap: b, quorate: c.Quorate(), members: c.Members(), deadline: d, recalc: prev.recalc}
+	if rc, ok := c.LastRecalc(); ok {
+		s.recalc = &rc
+	}
+	return s, nil
 }
 
 func noMcast(id uint32, what string, acts []vq.Action) error {
@@ -437,14 +447,23 @@ func (e *Explorer) ExploreRelayed(rounds []round, shown map[uint32]NodeView, rel
 func (e *Explorer) explore(rounds []round, shown map[uint32]NodeView, relays map[int][]Relay, show time.Duration) (bool, string, error) {
 	match := func(id uint32, s nodeState) bool {
 		v, ok := shown[id]
-		return ok && v.Part == e.part[id] && v.Quorate == s.quorate && slices.Equal(v.Members, s.members)
+		return ok && v.Part == e.part[id] && v.Quorate == s.quorate && slices.Equal(v.Members, s.members) &&
+			v.Recalc != nil && sameRecalc(v.Recalc, s.recalc)
 	}
 	possible := map[uint32]map[bool]bool{}
+	// recalcs: each node's possible last recalculations, where its
+	// decision was vqsim's (bounded, for the failure message)
+	recalcs := map[uint32][]string{}
 	note := func(id uint32, s nodeState) {
 		if possible[id] == nil {
 			possible[id] = map[bool]bool{}
 		}
 		possible[id][s.quorate] = true
+		if v, ok := shown[id]; ok && v.Quorate == s.quorate && len(recalcs[id]) < 4 {
+			if t := recalcText(s.recalc); !slices.Contains(recalcs[id], t) {
+				recalcs[id] = append(recalcs[id], t)
+			}
+		}
 	}
 	// With vqsim's relays the relay order is the one observed and only
 	// the timer points branch, so the order bounds apply without them.
@@ -558,6 +577,9 @@ func (e *Explorer) explore(rounds []round, shown map[uint32]NodeView, relays map
 				}
 			}
 			l = append(l, fmt.Sprintf("%d: q=%s", id, strings.Join(qs, "|")))
+			if v, ok := shown[id]; ok && possible[id][v.Quorate] && !slices.Contains(recalcs[id], recalcText(v.Recalc)) {
+				l = append(l, fmt.Sprintf("%d: recalculations where q=%v: %s", id, v.Quorate, strings.Join(recalcs[id], " | ")))
+			}
 		}
 		return false, "each node's possible decisions: " + strings.Join(l, ", "), nil
 	}
@@ -577,7 +599,7 @@ func (e *Explorer) advanced(id uint32, n nodeState, at, now time.Duration) (node
 	if err := noMcast(id, "a timer", c.Advance(now)); err != nil {
 		return nodeState{}, err
 	}
-	return stateOf(c)
+	return stateOf(c, n)
 }
 
 // ErrRelays: no ordering of the step's rounds, in any possible state,
@@ -725,7 +747,7 @@ func (e *Explorer) round(w *world, r round, show time.Duration, obs []Relay, kee
 			fail(e2)
 			return nodeState{}, false
 		}
-		s, e2 := stateOf(c)
+		s, e2 := stateOf(c, w.nodes[id])
 		if e2 != nil {
 			fail(e2)
 			return nodeState{}, false

@@ -232,18 +232,37 @@ func (m *Model) updateAll() error {
 	return nil
 }
 
-// NodeView is what vqsim prints for one node.
+// NodeView is what vqsim prints for one node, and its last quorum
+// recalculation as its votequorum logged it (nil: none logged; vqlog.go).
 type NodeView struct {
 	Part    int
 	Quorate bool
 	Members []uint32
+	Recalc  *vq.Recalc
+}
+
+// recalcText prints r for messages.
+func recalcText(r *vq.Recalc) string {
+	if r == nil {
+		return "no recalculation logged"
+	}
+	return r.String()
+}
+
+// sameRecalc says whether two views hold the same recalculation.
+func sameRecalc(a, b *vq.Recalc) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Equal(*b))
 }
 
 // View is every live node's state.
 func (m *Model) View() map[uint32]NodeView {
 	v := map[uint32]NodeView{}
 	for id, c := range m.cores {
-		v[id] = NodeView{Part: m.part[id], Quorate: c.Quorate(), Members: c.Members()}
+		nv := NodeView{Part: m.part[id], Quorate: c.Quorate(), Members: c.Members()}
+		if rc, ok := c.LastRecalc(); ok {
+			nv.Recalc = &rc
+		}
+		v[id] = nv
 	}
 	return v
 }

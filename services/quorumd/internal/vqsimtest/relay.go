@@ -18,7 +18,8 @@ import (
 //
 // vqsim prints only each node's partition, quorate flag, ring and view
 // list; votes, expected votes and the node flags never reach its output
-// (its nodes log nothing, and its quorum callback gets nothing else). But
+// (its quorum callback gets nothing else; the recalculations are read
+// from its nodes' log, vqlog.go). But
 // every votequorum message a node multicasts goes through vqsim's
 // controller, which reads it from the node's socket and relays it to the
 // node's partition (vqmain.c, one read per message, relayed at once). The

@@ -78,7 +78,7 @@ func TestRelaysAreCompared(t *testing.T) {
 					}
 				}
 			}
-			res, err := check(context.Background(), dir, sc, tamper)
+			res, err := check(context.Background(), dir, sc, tampering{relays: tamper})
 			switch {
 			case field == "" && err != nil:
 				t.Fatalf("seed %d untouched: %v", seed, err)

@@ -6,9 +6,12 @@
 // through the Explorer, which drives vq.Core per node over every ordering
 // vqsim's ring can take (explore.go says why), and every node's partition,
 // view list and quorate decision after every step must be one the
-// Explorer found possible. vqsim prints nothing else of votequorum (no
-// votes, no expected votes), so those are compared only through the
-// decisions they lead to.
+// Explorer found possible. vqsim prints nothing of the votes behind them:
+// every NODEINFO its nodes multicast is read from its controller with
+// strace (relay.go), and every node's last quorum recalculation — total
+// votes, expected votes, every node's votes and expected votes — from
+// votequorum's own debug log, which a preloaded library makes its nodes
+// write (vqlog.go); both must be the core's.
 //
 // vqsim's quirks (addendum §8): the -c path must be shorter than 8
 // characters and stdin must be a pipe, so each run gets its own temporary

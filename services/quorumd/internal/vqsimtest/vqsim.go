@@ -39,11 +39,18 @@ type Session struct {
 	// traceOff how much of it Relayed has consumed.
 	trace    string
 	traceOff int64
+	// log follows the nodes' votequorum log (vqlog.go).
+	log *vqlog
 }
 
 // Start runs corosync-vqsim on sc's configuration in a fresh directory
-// below dir; it starts no node (Scenario.Conf).
+// below dir, with vqlog.c preloaded (built into dir on first use); it
+// starts no node (Scenario.Conf).
 func Start(ctx context.Context, dir string, sc Scenario) (*Session, error) {
+	lib, err := buildLogLib(dir)
+	if err != nil {
+		return nil, err
+	}
 	wd, err := os.MkdirTemp(dir, "vqsim")
 	if err != nil {
 		return nil, err
@@ -54,7 +61,10 @@ func Start(ctx context.Context, dir string, sc Scenario) (*Session, error) {
 	s := &Session{wd: wd, lines: make(chan string, 256)}
 	s.ctx, s.cancel = context.WithTimeout(ctx, 30*time.Minute)
 	s.trace = filepath.Join(wd, "relay.trace")
-	s.cmd = exec.CommandContext(s.ctx, Tracer, append(traceArgs(s.trace), Binary, "-c", "c.conf")...)
+	logFile := filepath.Join(wd, "votequorum.log")
+	s.log = newVqlog(logFile)
+	args := append(traceArgs(s.trace), "-E", "LD_PRELOAD="+lib, "-E", "VQLOG_FILE="+logFile, Binary, "-c", "c.conf")
+	s.cmd = exec.CommandContext(s.ctx, Tracer, args...)
 	s.cmd.Dir = wd
 	// vqsim forks one process per node and they inherit stdout/stderr:
 	// run them in their own process group and end the group.
@@ -107,7 +117,8 @@ func (s *Session) Send(l string) error {
 // Expect waits for a line containing text.
 func (s *Session) Expect(text string) error { return readUntil(s.ctx, s.lines, text, nil) }
 
-// Show returns every node's last reported state.
+// Show returns every node's last reported state, with its last
+// recalculation from the log (read after the report).
 func (s *Session) Show() (map[uint32]NodeView, error) {
 	if err := s.Send("show"); err != nil {
 		return nil, err
@@ -115,6 +126,16 @@ func (s *Session) Show() (map[uint32]NodeView, error) {
 	nodes := map[uint32]NodeView{}
 	if err := readUntil(s.ctx, s.lines, "#autofence", nodes); err != nil {
 		return nil, fmt.Errorf("show: %w (stderr %q)", err, s.stderr.String())
+	}
+	rcs, err := s.log.Recalcs()
+	if err != nil {
+		return nil, err
+	}
+	for id, v := range nodes {
+		if rc, ok := rcs[id]; ok {
+			v.Recalc = &rc
+			nodes[id] = v
+		}
 	}
 	return nodes, nil
 }
