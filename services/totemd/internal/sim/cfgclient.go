@@ -142,6 +142,9 @@ func (c *cfgClient) respond(msg []byte) {
 		return
 	}
 	if bytes.Equal(msg, cfg.GenericError(cs.ErrTryAgain)) {
+		if c.node == s.cfgTarget && c.node.st != nil && !c.node.st.Membership().Synced {
+			s.cfgStalled = true
+		}
 		if s.now > s.end-wholeDrain {
 			c.close()
 			return

@@ -188,6 +188,10 @@ func (d *simDaemon) successor(ses *simSession, proc uint32) {
 		}
 		dropped := false
 		for _, m := range held {
+			if d.s.res.HeldKinds == nil {
+				d.s.res.HeldKinds = map[ipcproto.Kind]int{}
+			}
+			d.s.res.HeldKinds[m.Kind]++
 			switch m.Kind {
 			case ipcproto.KindMcastAck:
 				d.s.res.HeldAcks++

@@ -81,9 +81,11 @@ type WholeResult struct {
 	// the grace ended first; HeldFrames the frames the bus held for the
 	// successors, summed, HeldAcks and HeldSyncSteps those that were
 	// multicast acks (of multicasts the predecessor sent) and sync steps
-	// (of rounds that went on while the daemon was parked).
+	// (of rounds that went on while the daemon was parked); HeldKinds
+	// counts the held frames by kind.
 	Handovers, HandoversLate, HeldFrames int
 	HeldAcks, HeldSyncSteps              int
+	HeldKinds                            map[ipcproto.Kind]int
 	// ByCfg says the crash or stop was cfg's: "kill" (KILL_NODE from a
 	// client of another node) or "shutdown" (a granted shutdown vote).
 	ByCfg       string
@@ -204,9 +206,10 @@ type wsim struct {
 	cfgc       *cfgChecker
 	// cfgTarget is the node a planned KILL_NODE (cfgKill) or shutdown is
 	// for, from the fault's start until its restart; cfgTargetDown: it
-	// went down.
-	cfgTarget              *wnode
-	cfgKill, cfgTargetDown bool
+	// went down; cfgStalled: cfg answered one of the target's requests
+	// with TRY_AGAIN while its ring was not synced (cfgclient.go).
+	cfgTarget                          *wnode
+	cfgKill, cfgTargetDown, cfgStalled bool
 }
 
 // RunWhole runs one whole-node simulation.
@@ -617,11 +620,25 @@ func (s *wsim) fault(from, until srp.Time, what string, begin, end func()) {
 		s.res.Healed = s.now
 		end()
 	})
-	s.at(s.faultUntil, func() {
+	var check func()
+	check = func() {
+		if s.now < s.faultUntil { // extended (extendFault)
+			s.at(s.faultUntil, check)
+			return
+		}
 		if !s.formed {
 			s.chk.report(KindLiveness, s.now, 0, "no single ring of all %d nodes %s after %s", len(s.nodes), s.faultUntil-until, what)
 		}
-	})
+	}
+	s.at(s.faultUntil, check)
+}
+
+// extendFault moves the fault's end to until: ring changes stay the
+// fault's until wholeReform after it, and the run lasts long enough to
+// check that.
+func (s *wsim) extendFault(until srp.Time) {
+	s.faultUntil = max(s.faultUntil, until+wholeReform(s.coreConfig(1)))
+	s.end = max(s.end, s.faultUntil+wholeDrain)
 }
 
 // planLoss makes the whole network lose (1–10 %) and duplicate (0–2 %)
@@ -678,16 +695,48 @@ func (s *wsim) planCrash() {
 			s.takeDown(n, how == 1)
 		}
 	}, func() {
-		if how >= 2 {
-			s.cfgTarget = nil
-			if !s.cfgTargetDown {
-				s.cfgTargetDown = true // no more tries
-				s.chk.report(KindCfg, s.now, n.id, "cfg %s of n%d not carried out by its restart time", s.res.ByCfg, n.id)
-				return
-			}
+		if how < 2 {
+			s.start(n)
+			return
 		}
-		s.start(n)
+		s.cfgRestart(n, back)
 	})
+}
+
+// cfgStallLimit bounds how long after its planned restart time a cfg kill
+// or shutdown whose requests met an unsynced ring may still be carried
+// out. cfg refuses every flow-controlled request with TRY_AGAIN until
+// the ring is synced (as corosync's does), and a sync round waits for a
+// daemon being handed over until its successor resumes or the bus's
+// grace ends (handoverGrace): a ring change while one is parked holds
+// every member's cfg that long (seed 72003335 at 32 nodes: 2.4 s).
+func cfgStallLimit(c srp.Config) srp.Time {
+	return srp.Time(handoverGrace) + wholeReform(c)
+}
+
+// cfgRestart restarts the target of a cfg kill or shutdown at its planned
+// time once it went down. If it did not, that is a violation, unless its
+// requests were held by an unsynced ring: then it is given until
+// cfgStallLimit past the planned time (the fault's window grows with it)
+// and restarted after the kill or shutdown is carried out.
+func (s *wsim) cfgRestart(n *wnode, back srp.Time) {
+	if s.cfgTargetDown {
+		s.cfgTarget = nil
+		if s.now == back {
+			s.start(n)
+		} else {
+			s.at(s.now+srp.Time(200*time.Millisecond), func() { s.start(n) })
+		}
+		return
+	}
+	if s.cfgStalled && s.now < back+cfgStallLimit(s.coreConfig(1)) {
+		s.extendFault(s.now + 5*srp.Time(cfgRetry))
+		s.at(s.now+5*srp.Time(cfgRetry), func() { s.cfgRestart(n, back) })
+		return
+	}
+	s.cfgTarget = nil
+	s.cfgTargetDown = true // no more tries
+	s.chk.report(KindCfg, s.now, n.id, "cfg %s of n%d not carried out by its restart time (stalled by an unsynced ring: %v)", s.res.ByCfg, n.id, s.cfgStalled)
 }
 
 // takeDown ends n's totemd: cleanly (it leaves the ring first) or not.

@@ -337,6 +337,13 @@ func (n *Node) appQueue() *fifo {
 // Avail is the number of free slots in the new-message queue.
 func (n *Node) Avail() int { return n.appQueue().avail() }
 
+// Queued is the number of messages waiting in the new-message queue.
+func (n *Node) Queued() int { return n.appQueue().len() }
+
+// MaxMessages is the most messages one token visit sends (max_messages,
+// after defaults).
+func (n *Node) MaxMessages() int { return int(n.cfg.MaxMessages) }
+
 // Leave multicasts the leave message (a join with header nodeid 0 listing
 // self as failed); the node then ignores every further event.
 func (n *Node) Leave(now Time) {
