@@ -564,6 +564,9 @@ func (c *SvcChecker) Finish(now srp.Time) {
 					ref = sg
 				}
 			}
+			// the reference's positions, all items and deliveries only,
+			// built once for the group
+			var refPos [2]map[svcItem]int
 			for _, sg := range group {
 				if sg == ref {
 					continue
@@ -573,7 +576,14 @@ func (c *SvcChecker) Finish(now srp.Time) {
 				// outside the view's round sees none of its outcomes
 				// (takesPart): then compare deliveries only.
 				all := !sg.partial && !ref.partial && sg.inRound && ref.inRound
-				if msg := window(filterItems(sg.items, all), positions(filterItems(ref.items, all))); msg != "" {
+				v := 0
+				if all {
+					v = 1
+				}
+				if refPos[v] == nil {
+					refPos[v] = positions(filterItems(ref.items, all))
+				}
+				if msg := window(filterItems(sg.items, all), refPos[v]); msg != "" {
 					o, r := owner[sg], owner[ref]
 					c.report(KindService, now, o.Node, "%s in view %x.%x %v members %s: %s (against n%d %s)",
 						o.name(), k.view.ring.Rep, k.view.ring.Seq, k.view.typ, k.view.members, msg, r.Node, r.name())
