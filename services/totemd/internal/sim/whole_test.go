@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -327,6 +328,32 @@ func TestWholeNodeBrokenHandover(t *testing.T) {
 				}
 			}
 			t.Fatalf("seed %d: none of the violations %v reported: %d: %v", seed, tc.want, r.Total, r.Violations)
+		})
+	}
+}
+
+// TestWholeRegressionSeeds replays whole-node seeds that once failed a
+// soak: 72002912 (29 nodes: a cfg KILL_NODE delivered 1.1 s late behind a
+// pload run that filled srp's whole queue) and 72003335 (32 nodes: a cfg
+// shutdown held by an unsynced ring while a parked daemon's handover held
+// the sync round, then checked against its planned restart time).
+func TestWholeRegressionSeeds(t *testing.T) {
+	for _, tc := range []struct {
+		seed  uint64
+		nodes int
+	}{
+		{72002912, 29},
+		{72003335, 32},
+	} {
+		t.Run(fmt.Sprintf("seed%d-nodes%d", tc.seed, tc.nodes), func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("large ring")
+			}
+			t.Parallel()
+			r := RunWhole(WholeOptions{Seed: tc.seed, Nodes: tc.nodes})
+			if r.Total > 0 {
+				t.Fatalf("%d violations: %v\nreplay: %s", r.Total, r.Violations, r.ReplayCommand())
+			}
 		})
 	}
 }
