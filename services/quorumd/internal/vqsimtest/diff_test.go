@@ -11,8 +11,11 @@ import (
 
 // TestAgainstVqsim runs VQSIM_SCENARIOS (default 300) generated scenarios
 // through corosync-vqsim and the core; VQSIM_SEED=N replays one seed;
-// VQSIM_FIRST_SEED shifts the range; VQSIM_PARALLEL bounds the vqsim
-// processes (default 12: they mostly sleep). vqsim runs under strace
+// VQSIM_FIRST_SEED shifts the range; VQSIM_KEEP=1 keeps every session's
+// directory (c.conf, relay.trace, votequorum.log) and prints where;
+// VQSIM_QDEVICE=1 configures a quorum device in a sixth of the scenarios
+// (drawQdevice); VQSIM_PARALLEL bounds the vqsim processes (default 12:
+// they mostly sleep). vqsim runs under strace
 // (Debian package strace), which records the messages its controller
 // relays (relay.go).
 //
@@ -57,6 +60,13 @@ func TestAgainstVqsim(t *testing.T) {
 	var mu sync.Mutex
 	var total, ambiguous, unbounded, initErrs, steps, failed, branched, branchedSteps int
 	dir := t.TempDir()
+	if os.Getenv("VQSIM_KEEP") != "" {
+		// the sessions' directories outlive the test (vqsim.go's Close)
+		var err error
+		if dir, err = os.MkdirTemp("", "vqsim-keep"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < par; w++ {
 		wg.Add(1)

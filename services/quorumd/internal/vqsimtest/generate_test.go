@@ -1,9 +1,15 @@
 package vqsimtest
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 // TestGeneratorCoverage: the seeds TestAgainstVqsim runs by default draw
-// every feature and every step kind vqsim can express.
+// every feature and every step kind vqsim can express, but its qdevice
+// command (registering and polling is vqsim's real-time timer, not
+// modelled) and, unless VQSIM_QDEVICE is set, a configured quorum device
+// (drawQdevice).
 func TestGeneratorCoverage(t *testing.T) {
 	seen := map[string]int{}
 	for seed := uint64(1); seed <= 300; seed++ {
@@ -14,6 +20,9 @@ func TestGeneratorCoverage(t *testing.T) {
 			"last_man_standing": f.LMS, "auto_tie_breaker": f.ATB, "atb lowest": f.ATB && f.ATBNode == "lowest",
 			"atb highest": f.ATB && f.ATBNode == "highest", "atb list": f.ATB && f.ATBNode != "" && f.ATBNode != "lowest" && f.ATBNode != "highest",
 			"allow_downscale": f.AllowDown, "expected_votes_tracking": f.EVTracking, "expected_votes": f.ExpectedVotes != 0,
+			"quorum device": f.Qdevice, "quorum device votes": f.Qdevice && f.QdeviceVotes != 0,
+			"quorum device votes absent": f.Qdevice && f.QdeviceVotes == 0,
+			"quorum device alone":        f.Qdevice && !f.TwoNode && !f.LMS && !f.ATB && !f.AllowDown,
 			"weighted votes": func() bool {
 				for _, v := range f.Votes {
 					if v > 1 {
@@ -31,9 +40,15 @@ func TestGeneratorCoverage(t *testing.T) {
 			seen["step "+st.Kind]++
 		}
 	}
-	for _, k := range []string{"two_node", "wait_for_all", "wait_for_all 0", "last_man_standing", "auto_tie_breaker",
+	want := []string{"two_node", "wait_for_all", "wait_for_all 0", "last_man_standing", "auto_tie_breaker",
 		"atb lowest", "atb highest", "atb list", "allow_downscale", "expected_votes_tracking", "expected_votes",
-		"weighted votes", "step move", "step join", "step down", "step up", "step wait"} {
+		"weighted votes", "step move", "step join", "step down", "step up", "step wait"}
+	if os.Getenv("VQSIM_QDEVICE") != "" {
+		want = append(want, "quorum device", "quorum device votes", "quorum device votes absent", "quorum device alone")
+	} else if seen["quorum device"] > 0 {
+		t.Errorf("%d scenarios configure a quorum device without VQSIM_QDEVICE", seen["quorum device"])
+	}
+	for _, k := range want {
 		if seen[k] == 0 {
 			t.Errorf("no scenario in seeds 1..300 has %s", k)
 		}

@@ -11,7 +11,9 @@
 // strace (relay.go), and every node's last quorum recalculation — total
 // votes, expected votes, every node's votes and expected votes — from
 // votequorum's own debug log, which a preloaded library makes its nodes
-// write (vqlog.go); both must be the core's.
+// write (vqlog.go); both must be the core's. With VQSIM_QDEVICE set a
+// sixth of the scenarios also configure a quorum device that no step
+// registers (drawQdevice says why it is off by default).
 //
 // vqsim's quirks (addendum §8): the -c path must be shorter than 8
 // characters and stdin must be a pipe, so each run gets its own temporary
@@ -21,6 +23,7 @@ package vqsimtest
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +43,12 @@ type Features struct {
 	ATBNode       string
 	AllowDown     bool
 	EVTracking    bool
+	// Qdevice: a quorum device section (model net; registered by no
+	// step: vqsim's qdevice command polls on its own real-time timer,
+	// which the Explorer does not model), with QdeviceVotes (0: the key
+	// absent, votequorum's default applies).
+	Qdevice      bool
+	QdeviceVotes uint32
 }
 
 // Step is one vqsim command.
@@ -105,6 +114,13 @@ func (s Scenario) Conf(stateDir string) string {
 	if f.EVTracking {
 		b.WriteString(" expected_votes_tracking: 1\n")
 	}
+	if f.Qdevice {
+		b.WriteString(" device {\n  model: net\n")
+		if f.QdeviceVotes != 0 {
+			fmt.Fprintf(&b, "  votes: %d\n", f.QdeviceVotes)
+		}
+		b.WriteString(" }\n")
+	}
 	b.WriteString("}\nnodelist {\n")
 	for i, id := range f.IDs {
 		fmt.Fprintf(&b, " node {\n  nodeid: %d\n", id)
@@ -145,6 +161,12 @@ func (s Scenario) Keys() map[string]string {
 	}
 	if f.EVTracking {
 		k["quorum.expected_votes_tracking"] = "1"
+	}
+	if f.Qdevice {
+		k["quorum.device.model"] = "net"
+		if f.QdeviceVotes != 0 {
+			k["quorum.device.votes"] = strconv.Itoa(int(f.QdeviceVotes))
+		}
 	}
 	for i, id := range f.IDs {
 		p := "nodelist.node." + strconv.Itoa(i) + "."
@@ -318,10 +340,41 @@ func Generate(seed uint64) Scenario {
 	for i, id := range f.IDs {
 		s.Boot = append(s.Boot, Step{Kind: "up", Part: i, Nodes: []uint32{id}})
 	}
+	drawQdevice(seed, f)
 	for i := 1; i < len(f.IDs); i++ {
 		s.Boot = append(s.Boot, Step{Kind: "join", Part: 0, Other: i})
 	}
 	return s
+}
+
+// drawQdevice, with VQSIM_QDEVICE set, gives a sixth of the scenarios a
+// quorum device section, from a generator of its own so that every other
+// draw of a seed stays what it was. Half of those drop the features
+// votequorum refuses beside a device (two_node, last_man_standing,
+// auto_tie_breaker, allow_downscale), so that they run; the other half
+// keep them and compare the start-up error.
+//
+// Off by default: in the one 2,000-scenario run with it on, two restarted
+// nodes of device scenarios (seeds 513 and 1119) showed a last
+// recalculation no ordering gives (one more recalculation after their
+// expected votes were raised than the core's orderings have), under the
+// load of twelve vqsim sessions; neither came back in 30 replays, loaded
+// or not, and the cause (the core, or an ordering the Explorer does not
+// model) is not found. VQSIM_QDEVICE=1 VQSIM_KEEP=1 make vqsim is the
+// way back to it.
+func drawQdevice(seed uint64, f *Features) {
+	if os.Getenv("VQSIM_QDEVICE") == "" {
+		return
+	}
+	r := rand.New(rand.NewPCG(seed, 0x7164657669636500))
+	if r.IntN(6) != 0 {
+		return
+	}
+	f.Qdevice = true
+	f.QdeviceVotes = uint32(r.IntN(4)) // 0: the votes key absent
+	if r.IntN(2) == 0 {
+		f.TwoNode, f.LMS, f.ATB, f.ATBNode, f.AllowDown = false, false, false, "", false
+	}
 }
 
 func liveIDs(ids []uint32, parts map[uint32]int) []uint32 {

@@ -154,7 +154,12 @@ func (s *Session) Close() (initErr string) {
 		<-done
 	}
 	s.cancel()
-	os.RemoveAll(s.wd)
+	if os.Getenv("VQSIM_KEEP") != "" {
+		// kept for a diagnosis: c.conf, relay.trace, votequorum.log
+		fmt.Fprintf(os.Stderr, "vqsim session kept in %s\n", s.wd)
+	} else {
+		os.RemoveAll(s.wd)
+	}
 	if m := regexp.MustCompile(`exec init failed: (.*)`).FindStringSubmatch(s.stderr.String()); m != nil {
 		return m[1]
 	}
