@@ -13,9 +13,8 @@ import (
 // through corosync-vqsim and the core; VQSIM_SEED=N replays one seed;
 // VQSIM_FIRST_SEED shifts the range; VQSIM_KEEP=1 keeps every session's
 // directory (c.conf, relay.trace, votequorum.log) and prints where;
-// VQSIM_QDEVICE=1 configures a quorum device in a sixth of the scenarios
-// (drawQdevice); VQSIM_PARALLEL bounds the vqsim processes (default 12:
-// they mostly sleep). vqsim runs under strace
+// VQSIM_PARALLEL bounds the vqsim processes (default 12: they mostly
+// sleep). vqsim runs under strace
 // (Debian package strace), which records the messages its controller
 // relays (relay.go).
 //

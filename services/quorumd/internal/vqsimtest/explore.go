@@ -850,8 +850,12 @@ func (e *Explorer) round(w *world, r round, show time.Duration, obs []Relay, kee
 						if !ok {
 							return
 						}
-						if !seenSnap[string(s.snap)] {
-							seenSnap[string(s.snap)] = true
+						// one end state per core state and last
+						// recalculation: orderings that end in the same
+						// core state may have recalculated last from
+						// different tables (vqlog.go compares that too)
+						if k := string(s.snap) + recalcText(s.recalc); !seenSnap[k] {
+							seenSnap[k] = true
 							if keep(id, s) {
 								per[i] = append(per[i], s)
 							}

@@ -11,9 +11,8 @@
 // strace (relay.go), and every node's last quorum recalculation — total
 // votes, expected votes, every node's votes and expected votes — from
 // votequorum's own debug log, which a preloaded library makes its nodes
-// write (vqlog.go); both must be the core's. With VQSIM_QDEVICE set a
-// sixth of the scenarios also configure a quorum device that no step
-// registers (drawQdevice says why it is off by default).
+// write (vqlog.go); both must be the core's. A sixth of the scenarios
+// configure a quorum device that no step registers (Features.Qdevice).
 //
 // vqsim's quirks (addendum §8): the -c path must be shorter than 8
 // characters and stdin must be a pipe, so each run gets its own temporary
@@ -23,7 +22,6 @@ package vqsimtest
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -347,25 +345,12 @@ func Generate(seed uint64) Scenario {
 	return s
 }
 
-// drawQdevice, with VQSIM_QDEVICE set, gives a sixth of the scenarios a
-// quorum device section, from a generator of its own so that every other
-// draw of a seed stays what it was. Half of those drop the features
-// votequorum refuses beside a device (two_node, last_man_standing,
-// auto_tie_breaker, allow_downscale), so that they run; the other half
-// keep them and compare the start-up error.
-//
-// Off by default: in the one 2,000-scenario run with it on, two restarted
-// nodes of device scenarios (seeds 513 and 1119) showed a last
-// recalculation no ordering gives (one more recalculation after their
-// expected votes were raised than the core's orderings have), under the
-// load of twelve vqsim sessions; neither came back in 30 replays, loaded
-// or not, and the cause (the core, or an ordering the Explorer does not
-// model) is not found. VQSIM_QDEVICE=1 VQSIM_KEEP=1 make vqsim is the
-// way back to it.
+// drawQdevice gives a sixth of the scenarios a quorum device section, from
+// a generator of its own so that every other draw of a seed stays what it
+// was. Half of those drop the features votequorum refuses beside a device
+// (two_node, last_man_standing, auto_tie_breaker, allow_downscale), so
+// that they run; the other half keep them and compare the start-up error.
 func drawQdevice(seed uint64, f *Features) {
-	if os.Getenv("VQSIM_QDEVICE") == "" {
-		return
-	}
 	r := rand.New(rand.NewPCG(seed, 0x7164657669636500))
 	if r.IntN(6) != 0 {
 		return
