@@ -1,15 +1,10 @@
 package vqsimtest
 
 import (
-	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/needle-cluster/needle/services/quorumd/internal/vq"
 )
@@ -68,33 +63,18 @@ var readRE = regexp.MustCompile(`^read\(\d+, "((?:\\x[0-9a-f]{2})*)"(\.\.\.)?, \
 // order. Only whole lines are consumed (strace writes a line when the
 // read returns).
 func (s *Session) Relayed() ([]Relay, error) {
-	f, err := os.Open(s.trace)
-	if err != nil {
-		return nil, fmt.Errorf("relay trace: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.Seek(s.traceOff, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("relay trace: %w", err)
-	}
 	out := []Relay{}
-	r := bufio.NewReaderSize(f, 1<<16)
-	for {
-		line, err := r.ReadString('\n')
-		if errors.Is(err, io.EOF) {
-			return out, nil // a partial line stays for the next call
-		}
-		if err != nil {
-			return nil, fmt.Errorf("relay trace: %w", err)
-		}
-		s.traceOff += int64(len(line))
-		rl, ok, err := parseRead(strings.TrimSuffix(line, "\n"))
-		if err != nil {
-			return nil, fmt.Errorf("relay trace line %q: %w", strings.TrimSpace(line), err)
-		}
+	err := tailLines(s.trace, &s.traceOff, "relay trace", false, func(line string) error {
+		rl, ok, err := parseRead(line)
 		if ok {
 			out = append(out, rl)
 		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // parseRead decodes one strace line; ok is false for reads that are not a

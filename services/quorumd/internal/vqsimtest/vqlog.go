@@ -1,17 +1,13 @@
 package vqsimtest
 
 import (
-	"bufio"
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/needle-cluster/needle/services/quorumd/internal/vq"
 )
@@ -97,30 +93,9 @@ var (
 // Recalcs returns every node's last complete recalculation, reading what
 // was written since the last call (a partial line waits for the next).
 func (l *vqlog) Recalcs() (map[uint32]vq.Recalc, error) {
-	f, err := os.Open(l.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return map[uint32]vq.Recalc{}, nil // no node logged yet
-	}
-	if err != nil {
-		return nil, fmt.Errorf("vqsim log: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.Seek(l.off, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("vqsim log: %w", err)
-	}
-	r := bufio.NewReaderSize(f, 1<<16)
-	for {
-		line, err := r.ReadString('\n')
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("vqsim log: %w", err)
-		}
-		l.off += int64(len(line))
-		if err := l.parse(strings.TrimSuffix(line, "\n")); err != nil {
-			return nil, fmt.Errorf("vqsim log line %q: %w", strings.TrimSpace(line), err)
-		}
+	// no node logged yet: no file
+	if err := tailLines(l.path, &l.off, "vqsim log", true, l.parse); err != nil {
+		return nil, err
 	}
 	out := map[uint32]vq.Recalc{}
 	for id, pid := range l.nodePid {
