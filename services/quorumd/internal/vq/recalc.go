@@ -53,16 +53,17 @@ func (r Recalc) String() string {
 	return b.String()
 }
 
-// LastRecalc returns the core's last recalculation. A core restored from
-// a snapshot has none until it recalculates (the record is what a
-// recalculation saw, not state the successor needs).
-func (c *Core) LastRecalc() (Recalc, bool) {
+// LastRecalc returns a copy of the core's last recalculation, nil if it
+// made none. A core restored from a snapshot has none until it
+// recalculates (the record is what a recalculation saw, not state the
+// successor needs).
+func (c *Core) LastRecalc() *Recalc {
 	if c.recalc == nil {
-		return Recalc{}, false
+		return nil
 	}
 	r := *c.recalc
 	r.Nodes = slices.Clone(r.Nodes)
-	return r, true
+	return &r
 }
 
 // noteRecalc starts the record of a recalculation (recalculate's totals,

@@ -185,10 +185,15 @@ type world struct {
 	nodes map[uint32]nodeState
 }
 
+// ident tells states apart: the core's state and its last recalculation
+// (orderings that end in the same core state may have recalculated last
+// from different tables, and vqlog.go compares that too).
+func (s nodeState) ident() string { return string(s.snap) + "\x00" + recalcText(s.recalc) }
+
 func (w *world) key() string {
 	var b strings.Builder
 	for _, id := range slices.Sorted(maps.Keys(w.nodes)) {
-		fmt.Fprintf(&b, "%d:%x %s;", id, w.nodes[id].snap, recalcText(w.nodes[id].recalc))
+		fmt.Fprintf(&b, "%d:%q;", id, w.nodes[id].ident())
 	}
 	return b.String()
 }
@@ -262,9 +267,9 @@ func stateOf(c *vq.Core, prev nodeState) (nodeState, error) {
 		return nodeState{}, fmt.Errorf("node %d: %w", c.NodeID(), err)
 	}
 	d, _ := c.NextDeadline()
-	s := nodeState{snap: b, quorate: c.Quorate(), members: c.Members(), deadline: d, recalc: prev.recalc}
-	if rc, ok := c.LastRecalc(); ok {
-		s.recalc = &rc
+	s := nodeState{snap: b, quorate: c.Quorate(), members: c.Members(), deadline: d, recalc: c.LastRecalc()}
+	if s.recalc == nil {
+		s.recalc = prev.recalc
 	}
 	return s, nil
 }
@@ -850,11 +855,7 @@ func (e *Explorer) round(w *world, r round, show time.Duration, obs []Relay, kee
 						if !ok {
 							return
 						}
-						// one end state per core state and last
-						// recalculation: orderings that end in the same
-						// core state may have recalculated last from
-						// different tables (vqlog.go compares that too)
-						if k := string(s.snap) + recalcText(s.recalc); !seenSnap[k] {
+						if k := s.ident(); !seenSnap[k] {
 							seenSnap[k] = true
 							if keep(id, s) {
 								per[i] = append(per[i], s)

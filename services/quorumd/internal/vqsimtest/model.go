@@ -258,11 +258,7 @@ func sameRecalc(a, b *vq.Recalc) bool {
 func (m *Model) View() map[uint32]NodeView {
 	v := map[uint32]NodeView{}
 	for id, c := range m.cores {
-		nv := NodeView{Part: m.part[id], Quorate: c.Quorate(), Members: c.Members()}
-		if rc, ok := c.LastRecalc(); ok {
-			nv.Recalc = &rc
-		}
-		v[id] = nv
+		v[id] = NodeView{Part: m.part[id], Quorate: c.Quorate(), Members: c.Members(), Recalc: c.LastRecalc()}
 	}
 	return v
 }

@@ -69,9 +69,8 @@ func buildLogLib(dir string) (string, error) {
 type vqlog struct {
 	path string
 	off  int64
-	// node names each process (its MAP line); nodePid is each node's
-	// latest process (a node taken down and up again is a new one).
-	node    map[int]uint32
+	// nodePid is each node's latest process, named by its MAP line (a
+	// node taken down and up again is a new one).
 	nodePid map[uint32]int
 	// open is a process's recalculation being read, last its last
 	// complete one.
@@ -80,7 +79,7 @@ type vqlog struct {
 }
 
 func newVqlog(path string) *vqlog {
-	return &vqlog{path: path, node: map[int]uint32{}, nodePid: map[uint32]int{},
+	return &vqlog{path: path, nodePid: map[uint32]int{},
 		open: map[int]*vq.Recalc{}, last: map[int]vq.Recalc{}}
 }
 
@@ -117,7 +116,6 @@ func (l *vqlog) parse(line string) error {
 		if err != nil {
 			return err
 		}
-		l.node[pid] = uint32(id)
 		l.nodePid[uint32(id)] = pid
 		return nil
 	}
