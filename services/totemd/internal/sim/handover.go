@@ -192,12 +192,6 @@ func (d *simDaemon) successor(ses *simSession, proc uint32) {
 				d.s.res.HeldKinds = map[ipcproto.Kind]int{}
 			}
 			d.s.res.HeldKinds[m.Kind]++
-			switch m.Kind {
-			case ipcproto.KindMcastAck:
-				d.s.res.HeldAcks++
-			case ipcproto.KindSyncInit, ipcproto.KindSyncProcess, ipcproto.KindSyncActivate, ipcproto.KindSyncAbort:
-				d.s.res.HeldSyncSteps++
-			}
 			if f.DropHeld != 0 && !dropped && m.Kind == f.DropHeld {
 				dropped = true
 				d.s.tracef(d.node, "%s#%d broken handover: drops held %s", d.name, ses.inc, describeBus(m))

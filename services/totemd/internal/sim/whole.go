@@ -79,12 +79,9 @@ type WholeResult struct {
 	// Handovers are daemons stopped by SIGTERM whose successor resumed
 	// the session within the grace, HandoversLate those detached when
 	// the grace ended first; HeldFrames the frames the bus held for the
-	// successors, summed, HeldAcks and HeldSyncSteps those that were
-	// multicast acks (of multicasts the predecessor sent) and sync steps
-	// (of rounds that went on while the daemon was parked); HeldKinds
-	// counts the held frames by kind.
+	// successors, summed, and HeldKinds those a successor resumed with,
+	// by kind (HeldAcks, HeldSyncSteps).
 	Handovers, HandoversLate, HeldFrames int
-	HeldAcks, HeldSyncSteps              int
 	HeldKinds                            map[ipcproto.Kind]int
 	// ByCfg says the crash or stop was cfg's: "kill" (KILL_NODE from a
 	// client of another node) or "shutdown" (a granted shutdown vote).
@@ -210,6 +207,17 @@ type wsim struct {
 	// with TRY_AGAIN while its ring was not synced (cfgclient.go).
 	cfgTarget                          *wnode
 	cfgKill, cfgTargetDown, cfgStalled bool
+}
+
+// HeldAcks are the held frames that were multicast acks (of multicasts
+// the predecessor sent).
+func (r WholeResult) HeldAcks() int { return r.HeldKinds[ipcproto.KindMcastAck] }
+
+// HeldSyncSteps are the held frames that were sync steps (of rounds that
+// went on while the daemon was parked).
+func (r WholeResult) HeldSyncSteps() int {
+	k := r.HeldKinds
+	return k[ipcproto.KindSyncInit] + k[ipcproto.KindSyncProcess] + k[ipcproto.KindSyncActivate] + k[ipcproto.KindSyncAbort]
 }
 
 // RunWhole runs one whole-node simulation.
@@ -730,8 +738,9 @@ func (s *wsim) cfgRestart(n *wnode, back srp.Time) {
 		return
 	}
 	if s.cfgStalled && s.now < back+cfgStallLimit(s.coreConfig(1)) {
-		s.extendFault(s.now + 5*srp.Time(cfgRetry))
-		s.at(s.now+5*srp.Time(cfgRetry), func() { s.cfgRestart(n, back) })
+		again := s.now + 5*srp.Time(cfgRetry)
+		s.extendFault(again)
+		s.at(again, func() { s.cfgRestart(n, back) })
 		return
 	}
 	s.cfgTarget = nil

@@ -275,10 +275,10 @@ func handoverSeed(t *testing.T, what string, qualifies func(WholeResult) bool) (
 // that went on while the daemon was parked.
 func TestWholeNodeHandover(t *testing.T) {
 	seed, r := handoverSeed(t, "completed and late handovers with held frames, acks and sync steps", func(r WholeResult) bool {
-		return r.Handovers > 0 && r.HandoversLate > 0 && r.HeldFrames > 0 && r.HeldAcks > 0 && r.HeldSyncSteps > 0
+		return r.Handovers > 0 && r.HandoversLate > 0 && r.HeldFrames > 0 && r.HeldAcks() > 0 && r.HeldSyncSteps() > 0
 	})
 	t.Logf("seed %d: %d handovers completed, %d late, %d frames held (%d acks, %d sync steps)",
-		seed, r.Handovers, r.HandoversLate, r.HeldFrames, r.HeldAcks, r.HeldSyncSteps)
+		seed, r.Handovers, r.HandoversLate, r.HeldFrames, r.HeldAcks(), r.HeldSyncSteps())
 }
 
 // TestWholeNodeBrokenHandover: a simulated bus that breaks the handover
@@ -314,7 +314,7 @@ func TestWholeNodeBrokenHandover(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			seed, _ := handoverSeed(t, "what the fault breaks", func(r WholeResult) bool {
 				if tc.held == 0 {
-					return r.Handovers > 0 && r.HeldSyncSteps > 0
+					return r.Handovers > 0 && r.HeldSyncSteps() > 0
 				}
 				return r.HeldKinds[tc.held] > 0
 			})

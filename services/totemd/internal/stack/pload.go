@@ -70,7 +70,7 @@ func (s *Stack) deliverPload(from uint32, body []byte, swapped bool) {
 }
 
 // ploadFill queues this node's run's MCASTs while srp's queue takes them,
-// up to ploadDepth messages waiting. Called on each token visit, after the
+// up to twice max_messages waiting. Called on each token visit, after the
 // other services' messages.
 //
 // The depth: a token visit sends at most max_messages, so twice that
